@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node runtime as the daemon runs it: engine + transports + default
+ * services, composed. `sluice node run NAME` (and the daemon `node create`
+ * forks) calls sl_runtime_run(); it returns when the node is told to stop.
+ */
+#ifndef SL_RUNTIME_H
+#define SL_RUNTIME_H
+
+#include <stdint.h>
+
+struct sl_node;
+
+struct sl_runtime_config {
+	const char *name;		/* node name, for logs */
+	unsigned shards;		/* 0 = one per online CPU */
+	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
+	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
+	/*
+	 * Called once on the main thread after listeners are bound and before
+	 * shards start: register the node-manager and other services, record the
+	 * bound TCP port (tcp_port) in the node's state. Non-zero aborts start.
+	 */
+	int (*setup)(struct sl_node *n, uint16_t tcp_port, void *arg);
+	/* Called once on the main thread after all shards have stopped. */
+	void (*teardown)(struct sl_node *n, void *arg);
+	void *arg;
+};
+
+/* Run until SIGTERM/SIGINT or sl_runtime_stop(). 0, or -errno on start failure. */
+int sl_runtime_run(const struct sl_runtime_config *cfg);
+/* Ask the running node to stop (any thread, async-signal-safe). */
+void sl_runtime_stop(void);
+
+#endif
