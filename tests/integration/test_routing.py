@@ -1,0 +1,235 @@
+"""Nodes that route Ockam messages over TCP, driven through the `sluice` CLI."""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+import ockam_peer as op
+from harness import NodeTest, alive, wait_until
+
+
+class Routing(NodeTest):
+    def setUp(self):
+        super().setUp()
+        self.sluice("node", "create", "n1")
+        self.sluice("node", "create", "n2")
+
+    def send(self, msg, to, frm="n1", *extra, **kw):
+        return self.sluice("message", "send", msg, "--from", frm, "--to", to, *extra, **kw)
+
+    def test_uppercase_across_two_nodes(self):
+        self.assertEqual(self.send("hello", "/node/n2/service/uppercase").stdout.strip(), "HELLO")
+
+    def test_multi_hop_through_hop_service(self):
+        self.assertEqual(self.send("hello", "/node/n2/service/hop/service/echo").stdout.strip(), "hello")
+
+    def test_three_nodes_by_ip_route(self):
+        self.sluice("node", "create", "n3")
+        p3 = self.home.node_port("n3")
+        out = self.send("hi", "/node/n2/ip4/127.0.0.1/tcp/%d/service/uppercase" % p3)
+        self.assertEqual(out.stdout.strip(), "HI")
+
+    def test_route_from_stdin(self):
+        out = self.send("hello", "-/service/uppercase", input="/node/n2\n")
+        self.assertEqual(out.stdout.strip(), "HELLO")
+
+    def test_json_output(self):
+        out = self.send("hello", "/node/n2/service/uppercase", "--output", "json")
+        self.assertIn("HELLO", json.dumps(json.loads(out.stdout)))
+
+    def test_hex_payload(self):
+        out = self.send("00ff41", "/node/n2/service/echo", "--hex")
+        self.assertEqual(out.stdout.strip(), "00ff41")
+
+    def test_clear_errors(self):
+        cases = [
+            (("hello", "/node/n9/service/echo"), "n9"),
+            (("hello", "/bogus/x"), "bogus"),
+            (("hello", "/node/n2/service/nobody", "n1", "--timeout", "1s"), "timeout|no reply|within"),
+        ]
+        for args, pattern in cases:
+            p = self.send(*args, check=False)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertRegex(p.stderr.lower(), pattern, args)
+        p = self.send("hello", "/node/n2/service/echo", "nope", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("nope", p.stderr)
+
+    def test_node_not_running(self):
+        self.sluice("node", "stop", "n1")
+        p = self.send("hello", "/node/n2/service/echo", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("node start", p.stderr)
+
+    def test_lifecycle(self):
+        nodes = {n["name"]: n for n in self.home.json("node", "list")}
+        self.assertEqual(set(nodes), {"n1", "n2"})
+        pid = self.home.node_pid("n1")
+        self.assertTrue(alive(pid))
+        self.sluice("node", "stop", "n1")
+        self.assertTrue(wait_until(lambda: not alive(pid), 10))
+        status = {n["name"]: n["status"] for n in self.home.json("node", "list")}
+        self.assertEqual(status["n1"], "stopped")
+        self.sluice("node", "start", "n1")
+        self.assertEqual(self.send("hello", "/node/n2/service/uppercase").stdout.strip(), "HELLO")
+        self.sluice("node", "delete", "n1")
+        names = [n["name"] for n in self.home.json("node", "list")]
+        self.assertEqual(names, ["n2"])
+
+    def test_crashed_node_is_shown_and_restarts(self):
+        pid = self.home.node_pid("n2")
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: not alive(pid), 10))
+        status = {n["name"]: n["status"] for n in self.home.json("node", "list")}
+        self.assertEqual(status["n2"], "crashed")
+        self.sluice("node", "start", "n2")
+        self.assertEqual(self.send("hello", "/node/n2/service/uppercase").stdout.strip(), "HELLO")
+
+    def test_delete_all_leaves_nothing_running(self):
+        pids = [self.home.node_pid(n) for n in ("n1", "n2")]
+        self.sluice("node", "delete", "--all", "--yes")
+        self.assertTrue(wait_until(lambda: not any(alive(p) for p in pids), 10))
+        self.assertEqual(self.home.json("node", "list"), [])
+
+    def test_state_is_private(self):
+        st = os.stat(os.path.join(self.home.dir, "state.db"))
+        self.assertEqual(st.st_mode & 0o077, 0)
+
+    def test_help_everywhere(self):
+        for args in (["--help"], ["node", "--help"], ["node", "create", "--help"],
+                     ["message", "send", "--help"]):
+            p = self.sluice(*args)
+            self.assertIn("sluice", p.stdout.lower(), args)
+
+
+class Interop(NodeTest):
+    """Sluice against the independent implementation in ockam_peer.py."""
+
+    def setUp(self):
+        super().setUp()
+        self.sluice("node", "create", "n1")
+        self.port = self.home.node_port("n1")
+
+    def test_foreign_client_to_uppercase(self):
+        for tracing in (None, "{}"):
+            c = op.Client("127.0.0.1", self.port)
+            c.send([op.local("uppercase")], [op.local("app")], op.bare("hello"), tracing)
+            onward, ret, payload = c.recv()
+            self.assertEqual(onward, [op.local("app")])
+            self.assertEqual(ret[-1], op.local("uppercase"))
+            self.assertEqual(op.unbare(payload), b"HELLO")
+            c.close()
+
+    def test_sluice_through_foreign_hop(self):
+        foreign = op.Node()
+        self.addCleanup(foreign.stop)
+        self.sluice("node", "create", "n2")
+        p2 = self.home.node_port("n2")
+        route = "/ip4/127.0.0.1/tcp/%d/service/hop/ip4/127.0.0.1/tcp/%d/service/uppercase" % (foreign.port, p2)
+        out = self.sluice("message", "send", "hello", "--from", "n1", "--to", route)
+        self.assertEqual(out.stdout.strip(), "HELLO")
+        out = self.sluice("message", "send", "hello", "--from", "n1",
+                          "--to", "/ip4/127.0.0.1/tcp/%d/service/echo" % foreign.port)
+        self.assertEqual(out.stdout.strip(), "hello")
+
+
+class BadInput(NodeTest):
+    """Peers that misbehave get dropped; the node keeps serving everyone else."""
+
+    def setUp(self):
+        super().setUp()
+        self.sluice("node", "create", "n1")
+        self.port = self.home.node_port("n1")
+
+    def still_serving(self):
+        c = op.Client("127.0.0.1", self.port)
+        c.send([op.local("uppercase")], [op.local("app")], op.bare("ok"))
+        self.assertEqual(op.unbare(c.recv()[2]), b"OK")
+        c.close()
+
+    def raw(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        return s
+
+    def closed_by_peer(self, s, timeout=5):
+        s.settimeout(timeout)
+        try:
+            while True:
+                if not s.recv(4096):
+                    return True
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def test_wrong_version_byte_closes(self):
+        s = self.raw()
+        s.sendall(b"\x02")
+        self.assertTrue(self.closed_by_peer(s))
+        self.still_serving()
+
+    def test_oversized_frame_closes(self):
+        s = self.raw()
+        s.sendall(b"\x01" + struct.pack(">I", 16 * 1024 * 1024 + 1))
+        self.assertTrue(self.closed_by_peer(s))
+        self.still_serving()
+
+    def test_garbage_cbor_is_dropped(self):
+        c = op.Client("127.0.0.1", self.port)
+        for body in (b"\xff\xff\xff", b"\x83\x81", b"\x9f" * 100, b"\x84" + b"\x80" * 3):
+            c.sock.sendall(struct.pack(">I", len(body)) + body)
+        # the same connection (or, if it was closed, a new one) still works
+        try:
+            c.send([op.local("uppercase")], [op.local("app")], op.bare("x"))
+            self.assertEqual(op.unbare(c.recv()[2]), b"X")
+        except (ConnectionError, OSError):
+            pass
+        self.still_serving()
+
+    def test_absurd_route_is_dropped(self):
+        c = op.Client("127.0.0.1", self.port)
+        c.send([op.local("hop")] * 5000 + [op.local("echo")], [op.local("app")], op.bare("x"))
+        c.close()
+        self.still_serving()
+
+    def test_unknown_address_is_dropped(self):
+        c = op.Client("127.0.0.1", self.port)
+        c.send([op.local("nobody")], [op.local("app")], op.bare("x"))
+        c.send([op.local("echo")], [op.local("app")], op.bare("after"))
+        self.assertEqual(op.unbare(c.recv()[2]), b"after")
+        c.close()
+
+    def test_heartbeat_is_dropped(self):
+        c = op.Client("127.0.0.1", self.port)
+        c.send([], [op.local("app")], b"")
+        c.send([op.local("echo")], [op.local("app")], op.bare("after"))
+        self.assertEqual(op.unbare(c.recv()[2]), b"after")
+        c.close()
+
+    def test_silent_and_vanishing_peers(self):
+        silent = [self.raw() for _ in range(20)]
+        half = self.raw()
+        half.sendall(b"\x01" + struct.pack(">I", 1000) + b"\x83" + b"x" * 10)
+        half.close()
+        self.still_serving()
+        for s in silent:
+            s.close()
+
+    def test_split_frame_byte_by_byte(self):
+        c = op.Client("127.0.0.1", self.port)
+        data = op.frame([op.local("uppercase")], [op.local("app")], op.bare("slow"))
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for b in data:
+            c.sock.sendall(bytes([b]))
+            time.sleep(0.001)
+        self.assertEqual(op.unbare(c.recv()[2]), b"SLOW")
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()

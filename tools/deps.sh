@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Sluice builds and tests with, only those missing.
+# Usage: tools/deps.sh [build|test|bench]   (each includes the ones before it)
+set -euo pipefail
+
+build=(cmake make gcc pkg-config liburing-dev libsodium-dev libck-dev libsqlite3-dev libgcrypt20-dev)
+test=(libcriterion-dev libjansson-dev python3 python3-dissononce curl clang libclang-rt-14-dev)
+bench=(iperf3 socat openssh-server openssh-client stunnel4 spiped)
+
+want=("${build[@]}")
+case "${1:-build}" in
+build) ;;
+test) want+=("${test[@]}") ;;
+bench) want+=("${test[@]}" "${bench[@]}") ;;
+*) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "sluice: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
