@@ -16,7 +16,7 @@ size_t sl_bare_put_bytes(uint8_t *out, size_t cap, const void *p, size_t len);
 /* Write uleb128(n). Bytes written, or 0 when cap is too small. */
 size_t sl_bare_put_uleb(uint8_t *out, size_t cap, uint64_t n);
 /*
- * Read uleb128 length || bytes from [in, in+len): *p/*n view the bytes.
+ * Read uleb128 length || bytes from [in, in+len): *p and *n view the bytes.
  * Bytes consumed, or -EBADMSG (truncated, overlong uleb128, length past end).
  */
 int sl_bare_get_bytes(const uint8_t *in, size_t len, const uint8_t **p, size_t *n);
