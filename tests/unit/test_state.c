@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The state store: schema, node records, concurrent writers, file modes. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tools/state.h"
+
+static char base[] = "/tmp/sluice-test-state-XXXXXX";
+static char home[PATH_MAX];
+
+static void make_home(void)
+{
+	cr_assert_not_null(mkdtemp(base));
+	/* A home that does not exist yet: the store creates it, 0700. */
+	snprintf(home, sizeof(home), "%s/home", base);
+	setenv("SLUICE_HOME", home, 1);
+}
+
+static void remove_home(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", home);
+}
+
+TestSuite(state, .init = make_home, .fini = remove_home, .timeout = 30);
+
+static struct sl_node_rec node(const char *name, const char *addr)
+{
+	struct sl_node_rec n = { 0 };
+
+	snprintf(n.name, sizeof(n.name), "%s", name);
+	snprintf(n.tcp_address, sizeof(n.tcp_address), "%s", addr);
+	return n;
+}
+
+Test(state, schema_is_versioned_and_complete)
+{
+	static const char *const tables[] = {
+		"nodes", "identities", "listeners", "relays", "inlets", "outlets", "projects",
+	};
+	struct sl_state *st;
+	char path[PATH_MAX + 16];
+	sqlite3 *db;
+	size_t i;
+
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_expect_eq(sl_state_version(st), SL_STATE_SCHEMA);
+	sl_state_close(st);
+	/* Reopening an up-to-date store migrates nothing and keeps the version. */
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_expect_eq(sl_state_version(st), SL_STATE_SCHEMA);
+	sl_state_close(st);
+
+	snprintf(path, sizeof(path), "%s/state.db", home);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		sqlite3_stmt *s;
+		char sql[128];
+
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[i]);
+		cr_expect_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK, "no table %s",
+			     tables[i]);
+		sqlite3_finalize(s);
+	}
+	{
+		sqlite3_stmt *s;
+
+		cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+		cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+		cr_expect_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+}
+
+Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
+{
+	struct sl_state *st;
+	char path[PATH_MAX + 16];
+	sqlite3 *db;
+
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	sl_state_close(st);
+	snprintf(path, sizeof(path), "%s/state.db", home);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	cr_expect_eq(sl_state_open(NULL, &st), -EPROTO);
+	cr_expect_null(st);
+}
+
+Test(state, node_records)
+{
+	struct sl_node_rec a = node("n1", "127.0.0.1:0"), b = node("n0", "0.0.0.0:4000"), got;
+	struct sl_node_rec *v;
+	struct sl_state *st;
+	size_t n;
+
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(sl_state_node_add(st, &a), 0);
+	cr_assert_eq(sl_state_node_add(st, &b), 0);
+	cr_expect_eq(sl_state_node_add(st, &a), -EEXIST);
+	cr_expect_eq(sl_state_node_get(st, "n9", &got), -ENOENT);
+
+	cr_assert_eq(sl_state_node_running(st, "n1", 4242, 777, 40001), 0);
+	cr_assert_eq(sl_state_node_get(st, "n1", &got), 0);
+	cr_expect_eq(got.pid, 4242);
+	cr_expect_eq(got.pid_start, 777);
+	cr_expect_eq(got.tcp_port, 40001);
+	cr_expect_str_eq(got.tcp_address, "127.0.0.1:0");
+	cr_expect_not(got.stopped);
+	cr_expect_gt(got.created_at, 0);
+	cr_expect_gt(got.started_at, 0);
+
+	/* A late teardown of an older daemon must not clear a newer one's pid. */
+	cr_expect_eq(sl_state_node_stopped(st, "n1", 1111, false), 0);
+	cr_assert_eq(sl_state_node_get(st, "n1", &got), 0);
+	cr_expect_eq(got.pid, 4242);
+	cr_expect_eq(sl_state_node_stopped(st, "n1", 4242, true), 0);
+	cr_assert_eq(sl_state_node_get(st, "n1", &got), 0);
+	cr_expect_eq(got.pid, 0);
+	cr_expect(got.stopped);
+	cr_expect_eq(got.tcp_port, 40001, "the port is kept for the next start");
+
+	cr_assert_eq(sl_state_node_list(st, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(v[0].name, "n0");
+	cr_expect_str_eq(v[1].name, "n1");
+	free(v);
+
+	cr_expect_eq(sl_state_node_delete(st, "n1"), 0);
+	cr_expect_eq(sl_state_node_delete(st, "n1"), -ENOENT);
+	cr_expect_eq(sl_state_node_running(st, "n1", 1, 1, 1), -ENOENT);
+	sl_state_close(st);
+}
+
+Test(state, two_connections_interleave)
+{
+	struct sl_state *s1, *s2;
+	struct sl_node_rec *v;
+	size_t n;
+	int i;
+
+	cr_assert_eq(sl_state_open(NULL, &s1), 0);
+	cr_assert_eq(sl_state_open(NULL, &s2), 0);
+	for (i = 0; i < 50; i++) {
+		char name[16];
+		struct sl_node_rec r;
+
+		snprintf(name, sizeof(name), "c%d", i);
+		r = node(name, "127.0.0.1:0");
+		cr_assert_eq(sl_state_node_add(i % 2 ? s1 : s2, &r), 0);
+		cr_assert_eq(sl_state_node_running(i % 2 ? s2 : s1, name, i + 1, 0, 1000), 0);
+	}
+	cr_assert_eq(sl_state_node_list(s1, &v, &n), 0);
+	cr_expect_eq(n, 50);
+	free(v);
+	sl_state_close(s1);
+	sl_state_close(s2);
+}
+
+Test(state, concurrent_processes_lose_no_write)
+{
+	enum { PROCS = 6, EACH = 40 };
+	struct sl_state *st;
+	struct sl_node_rec *v;
+	size_t n;
+	int p, status;
+
+	/* Create the store first so the writers race on rows, not on the migration too. */
+	for (p = 0; p < PROCS; p++) {
+		pid_t pid = fork();
+
+		cr_assert_neq(pid, -1);
+		if (!pid) {
+			int i, bad = 0;
+
+			if (sl_state_open(NULL, &st))
+				_exit(2);
+			for (i = 0; i < EACH; i++) {
+				char name[32];
+				struct sl_node_rec r;
+
+				snprintf(name, sizeof(name), "p%d-%d", p, i);
+				r = node(name, "127.0.0.1:0");
+				bad |= sl_state_node_add(st, &r) != 0;
+				bad |= sl_state_node_running(st, name, getpid(), 1, 2) != 0;
+			}
+			sl_state_close(st);
+			_exit(bad);
+		}
+	}
+	for (p = 0; p < PROCS; p++) {
+		cr_assert_neq(wait(&status), -1);
+		cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a writer failed: %d",
+			  status);
+	}
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(sl_state_node_list(st, &v, &n), 0);
+	cr_expect_eq(n, PROCS * EACH);
+	free(v);
+	sl_state_close(st);
+}
+
+Test(state, files_are_private)
+{
+	const char *suffix[] = { "/state.db", "/state.db-wal", "/state.db-shm" };
+	struct sl_node_rec r = node("n1", "127.0.0.1:0");
+	char path[PATH_MAX + 32];
+	struct sl_state *st;
+	struct stat sb;
+	size_t i;
+
+	umask(022);	/* a permissive umask must not leak into the store */
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(sl_state_node_add(st, &r), 0);
+	cr_assert_eq(stat(home, &sb), 0);
+	cr_expect_eq(sb.st_mode & 0777, 0700, "home is %o", sb.st_mode & 0777);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", home, suffix[i]);
+		cr_assert_eq(stat(path, &sb), 0, "%s missing", path);
+		cr_expect_eq(sb.st_mode & 0777, 0600, "%s is %o", path, sb.st_mode & 0777);
+	}
+	cr_assert_eq(sl_state_node_mkdir("n1"), 0);
+	cr_assert_eq(sl_state_node_dir("n1", path, sizeof(path)), 0);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_expect_eq(sb.st_mode & 0777, 0700, "node dir is %o", sb.st_mode & 0777);
+	cr_assert_eq(sl_state_node_rmdir("n1"), 0);
+	cr_expect_neq(stat(path, &sb), 0);
+	sl_state_close(st);
+}
+
+Test(state, loose_home_is_tightened)
+{
+	struct sl_state *st;
+	struct stat sb;
+
+	cr_assert_eq(mkdir(home, 0755), 0);
+	chmod(home, 0755);
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(stat(home, &sb), 0);
+	cr_expect_eq(sb.st_mode & 0777, 0700);
+	sl_state_close(st);
+}

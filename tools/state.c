@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The SQLite state store (state.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/state.h"
+
+#define BUSY_TIMEOUT_MS 10000
+
+struct sl_state {
+	sqlite3 *db;
+	char path[PATH_MAX];
+};
+
+/*
+ * Migrations: entry i takes the schema from version i to i + 1. Never edit a
+ * released entry; append a new one. Tables for features still to come are
+ * laid out now so their first users need no migration of their own.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE nodes ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  tcp_address TEXT NOT NULL,"
+	"  tcp_port INTEGER NOT NULL DEFAULT 0,"
+	"  pid INTEGER NOT NULL DEFAULT 0,"
+	"  pid_start INTEGER NOT NULL DEFAULT 0,"
+	"  stopped INTEGER NOT NULL DEFAULT 0,"
+	"  identity TEXT NOT NULL DEFAULT '',"
+	"  shards INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER NOT NULL DEFAULT 0"
+	");"
+	/* Identities: change history (CBOR) and the Ed25519 secret key (never logged). */
+	"CREATE TABLE identities ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  identifier TEXT NOT NULL UNIQUE,"
+	"  change_history BLOB NOT NULL,"
+	"  secret_key BLOB,"
+	"  is_default INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	/* Listeners a node re-creates on start: kind 'tcp' or 'secure_channel'. */
+	"CREATE TABLE listeners ("
+	"  node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  identity TEXT,"
+	"  authorized TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, kind, address)"
+	");"
+	"CREATE TABLE relays ("
+	"  node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL,"
+	"  at_route TEXT NOT NULL,"
+	"  to_node TEXT,"
+	"  remote_address TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, name)"
+	");"
+	"CREATE TABLE inlets ("
+	"  node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  alias TEXT NOT NULL,"
+	"  from_address TEXT NOT NULL,"
+	"  to_route TEXT NOT NULL,"
+	"  via TEXT,"
+	"  authorized TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, alias)"
+	");"
+	"CREATE TABLE outlets ("
+	"  node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL,"
+	"  to_address TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, address)"
+	");"
+	/* A project: a relay node of your own, reached by route, trusted by identifier. */
+	"CREATE TABLE projects ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  route TEXT NOT NULL,"
+	"  identifier TEXT,"
+	"  created_at INTEGER NOT NULL"
+	");",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,
+	       "SL_STATE_SCHEMA must count the migrations");
+
+int sl_state_home(char *buf, size_t cap)
+{
+	const char *h = getenv("SLUICE_HOME");
+	char cwd[PATH_MAX];
+	int n;
+
+	if (h && *h) {
+		if (h[0] == '/') {
+			n = snprintf(buf, cap, "%s", h);
+		} else {
+			if (!getcwd(cwd, sizeof(cwd)))
+				return -errno;
+			n = snprintf(buf, cap, "%s/%s", cwd, h);
+		}
+	} else {
+		h = getenv("HOME");
+		if (!h || !*h)
+			return -ENOENT;
+		n = snprintf(buf, cap, "%s/.sluice", h);
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	/* No trailing slashes: paths are joined with '/'. */
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	return 0;
+}
+
+int sl_state_node_dir(const char *name, char *buf, size_t cap)
+{
+	char home[PATH_MAX];
+	int ret = sl_state_home(home, sizeof(home)), n;
+
+	if (ret)
+		return ret;
+	n = snprintf(buf, cap, "%s/nodes/%s", home, name);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int sl_state_node_file(const char *name, const char *file, char *buf, size_t cap)
+{
+	char dir[PATH_MAX];
+	int ret = sl_state_node_dir(name, dir, sizeof(dir)), n;
+
+	if (ret)
+		return ret;
+	n = snprintf(buf, cap, "%s/%s", dir, file);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* mkdir 0700; an existing directory of ours is tightened to 0700. */
+static int mkdir_private(const char *path)
+{
+	struct stat sb;
+
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	if (stat(path, &sb))
+		return -errno;
+	if (!S_ISDIR(sb.st_mode))
+		return -ENOTDIR;
+	if (sb.st_uid == geteuid() && (sb.st_mode & 077) && chmod(path, 0700))
+		return -errno;
+	return 0;
+}
+
+int sl_state_node_mkdir(const char *name)
+{
+	char home[PATH_MAX], path[PATH_MAX];
+	int ret;
+
+	ret = sl_state_home(home, sizeof(home));
+	if (ret)
+		return ret;
+	ret = mkdir_private(home);
+	if (ret)
+		return ret;
+	if ((size_t)snprintf(path, sizeof(path), "%s/nodes", home) >= sizeof(path))
+		return -ENAMETOOLONG;
+	ret = mkdir_private(path);
+	if (ret)
+		return ret;
+	ret = sl_state_node_dir(name, path, sizeof(path));
+	return ret ? ret : mkdir_private(path);
+}
+
+int sl_state_node_rmdir(const char *name)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d;
+	int ret = sl_state_node_dir(name, dir, sizeof(dir));
+
+	if (ret)
+		return ret;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	/* Only regular files and sockets live here; nothing to recurse into. */
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(dir) && errno != ENOENT ? -errno : 0;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		sl_err("state store: %s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int user_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int migrate(struct sl_state *st)
+{
+	int v, ret;
+	char sql[64];
+
+	v = user_version(st->db);
+	if (v == SL_STATE_SCHEMA)
+		return 0;
+	/* IMMEDIATE: two processes opening a fresh store migrate one after the other. */
+	ret = exec_sql(st->db, "BEGIN IMMEDIATE");
+	if (ret)
+		return ret;
+	v = user_version(st->db);
+	if (v < 0) {
+		ret = -EIO;
+		goto rollback;
+	}
+	if (v > SL_STATE_SCHEMA) {
+		sl_err("the state at %s has schema version %d, newer than this sluice knows (%d): "
+		       "use a newer sluice, or point SLUICE_HOME elsewhere", st->path, v, SL_STATE_SCHEMA);
+		ret = -EPROTO;
+		goto rollback;
+	}
+	for (; v < SL_STATE_SCHEMA; v++) {
+		ret = exec_sql(st->db, migrations[v]);
+		if (ret)
+			goto rollback;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", SL_STATE_SCHEMA);
+	ret = exec_sql(st->db, sql);
+	if (ret)
+		goto rollback;
+	return exec_sql(st->db, "COMMIT");
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
+}
+
+int sl_state_open(const char *home, struct sl_state **out)
+{
+	char hbuf[PATH_MAX];
+	struct sl_state *st;
+	int ret, fd;
+
+	*out = NULL;
+	if (!home) {
+		ret = sl_state_home(hbuf, sizeof(hbuf));
+		if (ret) {
+			sl_err("cannot find the sluice home: set SLUICE_HOME (or HOME)");
+			return ret;
+		}
+		home = hbuf;
+	}
+	ret = mkdir_private(home);
+	if (ret) {
+		sl_err("cannot create %s: %s", home, strerror(-ret));
+		return ret;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/state.db", home) >= sizeof(st->path)) {
+		ret = -ENAMETOOLONG;
+		goto err_free;
+	}
+	/*
+	 * Create the file ourselves so it is 0600 from its first byte; SQLite
+	 * gives the -wal and -shm files the database file's mode.
+	 */
+	fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		sl_err("cannot open %s: %s", st->path, strerror(errno));
+		goto err_free;
+	}
+	fchmod(fd, 0600);
+	close(fd);
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		sl_err("cannot open the state store %s: %s", st->path,
+		       st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		ret = -EIO;
+		goto err_close;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	ret = exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+			       "PRAGMA foreign_keys=ON;");
+	if (ret)
+		goto err_close;
+	ret = migrate(st);
+	if (ret)
+		goto err_close;
+	*out = st;
+	return 0;
+err_close:
+	sqlite3_close(st->db);
+err_free:
+	free(st);
+	return ret;
+}
+
+void sl_state_close(struct sl_state *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int sl_state_version(struct sl_state *st)
+{
+	return user_version(st->db);
+}
+
+static int prepare(struct sl_state *st, const char *sql, sqlite3_stmt **s)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Step a statement that returns no rows; 0, -EEXIST on a constraint, -EIO. */
+static int step_done(struct sl_state *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_CONSTRAINT)
+		return -EEXIST;
+	sl_err("state store: %s", sqlite3_errmsg(st->db));
+	return rc == SQLITE_BUSY ? -EBUSY : -EIO;
+}
+
+int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
+			  " identity, shards, created_at, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, n->tcp_address, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, n->tcp_port);
+	sqlite3_bind_int64(s, 4, n->pid);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)n->pid_start);
+	sqlite3_bind_int(s, 6, n->stopped);
+	sqlite3_bind_text(s, 7, n->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 8, (int)n->shards);
+	sqlite3_bind_int64(s, 9, n->created_at ? n->created_at : (int64_t)time(NULL));
+	sqlite3_bind_int64(s, 10, n->started_at);
+	return step_done(st, s);
+}
+
+#define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
+		  " created_at, started_at"
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+static void read_node(sqlite3_stmt *s, struct sl_node_rec *n)
+{
+	memset(n, 0, sizeof(*n));
+	copy_text(n->name, sizeof(n->name), sqlite3_column_text(s, 0));
+	copy_text(n->tcp_address, sizeof(n->tcp_address), sqlite3_column_text(s, 1));
+	n->tcp_port = (uint16_t)sqlite3_column_int(s, 2);
+	n->pid = sqlite3_column_int64(s, 3);
+	n->pid_start = (uint64_t)sqlite3_column_int64(s, 4);
+	n->stopped = sqlite3_column_int(s, 5) != 0;
+	copy_text(n->identity, sizeof(n->identity), sqlite3_column_text(s, 6));
+	n->shards = (unsigned)sqlite3_column_int(s, 7);
+	n->created_at = sqlite3_column_int64(s, 8);
+	n->started_at = sqlite3_column_int64(s, 9);
+}
+
+int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)
+{
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	ret = prepare(st, "SELECT " NODE_COLS " FROM nodes WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		read_node(s, n);
+	else if (rc != SQLITE_DONE)
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *count)
+{
+	struct sl_node_rec *arr = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	*v = NULL;
+	*count = 0;
+	ret = prepare(st, "SELECT " NODE_COLS " FROM nodes ORDER BY name", &s);
+	if (ret)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct sl_node_rec *t;
+
+			cap = cap ? cap * 2 : 8;
+			t = realloc(arr, cap * sizeof(*arr));
+			if (!t) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			arr = t;
+		}
+		read_node(s, &arr[n++]);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(arr);
+		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	*v = arr;
+	*count = n;
+	return 0;
+}
+
+/* Run an UPDATE; -ENOENT when it touched no row. */
+static int update_done(struct sl_state *st, sqlite3_stmt *s)
+{
+	int ret = step_done(st, s);
+
+	if (ret)
+		return ret;
+	return sqlite3_changes(st->db) ? 0 : -ENOENT;
+}
+
+int sl_state_node_running(struct sl_state *st, const char *name, int64_t pid,
+			  uint64_t pid_start, uint16_t port)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "UPDATE nodes SET pid = ?, pid_start = ?, tcp_port = ?, stopped = 0,"
+			  " started_at = ? WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_int64(s, 1, pid);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)pid_start);
+	sqlite3_bind_int(s, 3, port);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}
+
+int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bool by_user)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "UPDATE nodes SET pid = 0, pid_start = 0,"
+			  " stopped = CASE WHEN ? THEN 1 ELSE stopped END"
+			  " WHERE name = ? AND (? = 0 OR pid = ?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_int(s, 1, by_user);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, pid);
+	sqlite3_bind_int64(s, 4, pid);
+	ret = update_done(st, s);
+	/* A newer daemon owns the row now: nothing to clear, not an error. */
+	return ret == -ENOENT && pid ? 0 : ret;
+}
+
+int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "UPDATE nodes SET stopped = ? WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_int(s, 1, stopped);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}
+
+int sl_state_node_delete(struct sl_state *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "DELETE FROM nodes WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}

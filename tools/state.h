@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The state store: what `sluice` knows about its nodes (and, as features land,
+ * identities, listeners, relays, inlets, outlets, projects), in SQLite at
+ * $SLUICE_HOME/state.db (default ~/.sluice). The directory is 0700, the
+ * database and its WAL/shm files 0600 (they will hold identity secret keys).
+ *
+ * Several CLI commands and node daemons use it at once: WAL mode, a busy
+ * timeout, and read-modify-write in BEGIN IMMEDIATE transactions make that
+ * safe. The schema is versioned with PRAGMA user_version; sl_state_open()
+ * applies the missing migrations in order, in one transaction each.
+ *
+ * Per-node files live in $SLUICE_HOME/nodes/NAME/ (0700): control.sock, node.log.
+ */
+#ifndef SL_STATE_H
+#define SL_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tools/cli.h"
+
+struct sl_state;
+
+/* The schema version this build writes (the number of migrations). */
+#define SL_STATE_SCHEMA 1
+
+struct sl_node_rec {
+	char name[SL_NODE_NAME_MAX + 1];
+	char tcp_address[272];		/* as asked for: "127.0.0.1:0", "0.0.0.0:4000" */
+	uint16_t tcp_port;		/* the port it bound last time (0 = never ran) */
+	int64_t pid;			/* daemon pid while it runs, else 0 */
+	uint64_t pid_start;		/* its start time (/proc/PID/stat field 22): tells pid reuse apart */
+	bool stopped;			/* stopped by the user (not crashed) */
+	char identity[SL_NODE_NAME_MAX + 1]; /* identity name ("" = the node's own default) */
+	unsigned shards;		/* 0 = one per CPU */
+	int64_t created_at;		/* unix seconds */
+	int64_t started_at;		/* unix seconds of the last start, 0 = never */
+};
+
+/*
+ * $SLUICE_HOME, or $HOME/.sluice, as an absolute path. 0, or -ENAMETOOLONG,
+ * -ENOENT (neither variable set).
+ */
+int sl_state_home(char *buf, size_t cap);
+/* $SLUICE_HOME/nodes/NAME and its files. 0 or -ENAMETOOLONG. */
+int sl_state_node_dir(const char *name, char *buf, size_t cap);
+int sl_state_node_file(const char *name, const char *file, char *buf, size_t cap);
+/* Create $SLUICE_HOME/nodes/NAME (0700). 0 or -errno. */
+int sl_state_node_mkdir(const char *name);
+/* Remove $SLUICE_HOME/nodes/NAME and the files sluice puts there. 0 or -errno. */
+int sl_state_node_rmdir(const char *name);
+
+/*
+ * Open (creating and migrating as needed) the store under `home` (NULL =
+ * sl_state_home()). 0, or -errno / -EPROTO (the store is from a newer sluice),
+ * after printing what was wrong.
+ */
+int sl_state_open(const char *home, struct sl_state **out);
+void sl_state_close(struct sl_state *st);
+/* The schema version of an open store. */
+int sl_state_version(struct sl_state *st);
+
+/* 0, -EEXIST. */
+int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n);
+/* 0, -ENOENT. */
+int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n);
+/* All nodes, by name. *v is malloc'd (free it). 0 or -errno. */
+int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *n);
+/* The daemon is up: record pid, its start time, the bound port. 0, -ENOENT. */
+int sl_state_node_running(struct sl_state *st, const char *name, int64_t pid,
+			  uint64_t pid_start, uint16_t port);
+/*
+ * The daemon is gone. by_user marks a stop the user asked for. Only clears
+ * the pid if it is still `pid` (0 = whatever it is), so a late teardown
+ * cannot erase a newer start. 0, -ENOENT.
+ */
+int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bool by_user);
+/* Mark that the user asked the node to stop (before signalling it). */
+int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped);
+/* 0, -ENOENT. Rows that belong to the node (listeners, relays, ...) go with it. */
+int sl_state_node_delete(struct sl_state *st, const char *name);
+
+#endif
