@@ -34,6 +34,8 @@ int sl_aead_key_init(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN])
 {
 	if (!crypto_aead_aes256gcm_is_available())
 		return -ENOTSUP;
+	/* the backend leaves part of the state unwritten; keep copies deterministic */
+	memset(k, 0, sizeof(*k));
 	crypto_aead_aes256gcm_beforenm(&k->u.sodium, key);
 	return 0;
 }

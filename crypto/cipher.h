@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Ockam transport cipher states, one per direction (PROTOCOL.md 5).
+ *
+ * Wire frame = u64be(nonce) || AES-256-GCM(k, 00000000||u64be(nonce),
+ * plaintext, AD empty) || tag; SL_CIPHER_OVERHEAD = 24 bytes.
+ * Rekey: before nonce n with n > 0 && n % 32 == 0 the key becomes the first
+ * 32 bytes of AESGCM_k(nonce 2^64-1, 32 zero bytes, AD empty).
+ *
+ * Buffer contract (single and batch, all in place, no copies):
+ *
+ *   seal:   buf: [ 8 bytes headroom | plaintext (len) | >= 16 bytes tailroom ]
+ *           buf points at the headroom, plaintext is at buf + 8 and cap is
+ *           the total writable size from buf (cap >= len + 24, else -ENOBUFS).
+ *           Afterwards buf[0 .. len + 24) is the wire frame.
+ *   open:   buf: [ nonce (8) | ciphertext | tag (16) ], len = wire length.
+ *           On success the plaintext is at buf + 8, length len - 24. On any
+ *           failure no plaintext is released (ciphertext bytes may be wiped)
+ *           and the decryptor state is unchanged: a forged, replayed or
+ *           out-of-window frame is dropped, it never kills the channel.
+ *
+ * Errors: -ENOBUFS (seal: cap too small), -EMSGSIZE (frame too short or too
+ * long), -EOVERFLOW (encryptor exhausted its nonces: rebuild the channel),
+ * -ERANGE (nonce outside the previous/current/next interval), -EALREADY
+ * (replayed nonce), -EBADMSG (authentication failed).
+ *
+ * Not thread-safe: each state belongs to the one worker owning the channel.
+ */
+#ifndef SL_CRYPTO_CIPHER_H
+#define SL_CRYPTO_CIPHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/aead.h"
+#include "crypto/replay.h"
+
+#define SL_CIPHER_NONCE_LEN 8
+#define SL_CIPHER_OVERHEAD (SL_CIPHER_NONCE_LEN + SL_AEAD_TAGLEN)
+#define SL_REKEY_INTERVAL 32
+
+struct sl_cipher_enc {
+	struct sl_aead_key key;
+	uint64_t nonce;		/* next nonce to send */
+};
+
+struct sl_cipher_dec {
+	struct sl_aead_key cur;		/* nonces [epoch*32, epoch*32 + 32) */
+	struct sl_aead_key prev;	/* the interval before, if has_prev */
+	uint64_t epoch;
+	bool has_prev;
+	struct sl_replay replay;
+};
+
+/*
+ * One frame of a batch. seal: len = plaintext length in, wire length out.
+ * open: len = wire length in, plaintext length out (plaintext at buf + 8).
+ * nonce is set for every frame whose nonce was read or assigned.
+ */
+struct sl_cipher_frame {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;		/* seal only */
+	uint64_t nonce;
+	int result;		/* 0 or -errno */
+};
+
+/* cipher.c */
+int sl_cipher_enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN]);
+void sl_cipher_enc_wipe(struct sl_cipher_enc *e);
+int sl_cipher_dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN]);
+void sl_cipher_dec_wipe(struct sl_cipher_dec *d);
+
+/* *wire_len = len + SL_CIPHER_OVERHEAD on success. */
+int sl_cipher_seal(struct sl_cipher_enc *e, uint8_t *buf, size_t len,
+		   size_t cap, size_t *wire_len);
+/* *pt_len = len - SL_CIPHER_OVERHEAD on success; *nonce may be NULL. */
+int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
+		   size_t *pt_len, uint64_t *nonce);
+
+/*
+ * Seal frames in order with consecutive nonces. A frame that fails its own
+ * checks gets its error and consumes no nonce; the others are still sealed.
+ * Returns how many frames were sealed.
+ */
+unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f,
+			      unsigned n);
+/* Open frames in order, each exactly as sl_cipher_open; returns successes. */
+unsigned sl_cipher_open_batch(struct sl_cipher_dec *d, struct sl_cipher_frame *f,
+			      unsigned n);
+
+/* The rekey function itself, exposed for tests and tools: in place. */
+int sl_cipher_rekey(struct sl_aead_key *k);
+
+#endif /* SL_CRYPTO_CIPHER_H */
