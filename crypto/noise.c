@@ -161,7 +161,10 @@ struct sl_noise *sl_noise_new(const struct sl_noise_config *cfg)
 		 cfg->prologue_len);
 
 	memcpy(hs->s_sk, cfg->static_sk, KEYLEN);
-	crypto_scalarmult_base(hs->s_pk, hs->s_sk);
+	if (cfg->static_pk)
+		memcpy(hs->s_pk, cfg->static_pk, KEYLEN);
+	else
+		crypto_scalarmult_base(hs->s_pk, hs->s_sk);
 	/* e is generated up front; Noise only needs it fresh and secret */
 	if (cfg->ephemeral_sk)
 		memcpy(hs->e_sk, cfg->ephemeral_sk, KEYLEN);

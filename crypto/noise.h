@@ -73,6 +73,12 @@ struct sl_noise_config {
 	const uint8_t *prologue;
 	size_t prologue_len;
 	const uint8_t *static_sk;	/* X25519 private key, 32 bytes; copied */
+	/*
+	 * Optional: the public key of static_sk, computed once by the owner of
+	 * the key, saves one scalar multiplication per handshake. It must match
+	 * static_sk (the peer would reject the handshake otherwise). NULL = derive.
+	 */
+	const uint8_t *static_pk;
 	/* tests only: a fixed ephemeral private key; NULL = randombytes */
 	const uint8_t *ephemeral_sk;
 };

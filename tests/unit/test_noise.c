@@ -635,3 +635,36 @@ Test(noise, random_ephemerals)
 		free(out2[i].p);
 	}
 }
+
+/* A cached static public key gives byte-identical messages. */
+Test(noise, cached_static_pk_same_bytes)
+{
+	struct party pi, pr;
+	struct sl_noise *ini, *a, *b;
+	uint8_t pub[32], m1[64], ma[256], mb[256];
+	const uint8_t *pl;
+	size_t l1, la, lb, pl_len;
+	struct sl_noise_config cfg = { 0 };
+
+	ockam_parties(&pi, &pr);
+	ini = mk(&pi, SL_NOISE_INITIATOR);
+	a = mk(&pr, SL_NOISE_RESPONDER);
+	crypto_scalarmult_base(pub, pr.s);
+	cfg = (struct sl_noise_config){
+		.role = SL_NOISE_RESPONDER, .cipher = SL_AEAD_AESGCM,
+		.split = SL_NOISE_SPLIT_OCKAM, .name = pr.name, .name_len = 32,
+		.static_sk = pr.s, .static_pk = pub, .ephemeral_sk = pr.e,
+	};
+	b = sl_noise_new(&cfg);
+	cr_assert(b);
+	cr_assert_eq(sl_noise_write_msg1(ini, m1, sizeof(m1), &l1, NULL, 0), 0);
+	cr_assert_eq(sl_noise_read_msg1(a, m1, l1, &pl, &pl_len), 0);
+	cr_assert_eq(sl_noise_read_msg1(b, m1, l1, &pl, &pl_len), 0);
+	cr_assert_eq(sl_noise_write_msg2(a, ma, sizeof(ma), &la, NULL, 0), 0);
+	cr_assert_eq(sl_noise_write_msg2(b, mb, sizeof(mb), &lb, NULL, 0), 0);
+	cr_assert_eq(la, lb);
+	cr_assert_arr_eq(ma, mb, la);
+	sl_noise_free(ini);
+	sl_noise_free(a);
+	sl_noise_free(b);
+}
