@@ -25,6 +25,8 @@
 
 #include "engine/route.h"
 
+struct sl_pool;
+
 /* Room in front of the payload for frame headers, nonce and routing header. */
 #define SL_MSG_HEADROOM 512
 /* Largest transport frame body (PROTOCOL.md 3). */
@@ -45,6 +47,7 @@ struct sl_msg {
 	uint8_t cls;		/* pool size class */
 	uint8_t flags;		/* SL_MSG_* */
 	uint8_t peer[32];	/* secure-channel peer identifier (SHA-256), if authenticated */
+	struct sl_pool *pool;	/* home pool; NULL for a heap message (no shard) */
 	struct sl_route onward;
 	struct sl_route ret;
 };

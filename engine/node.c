@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The node: shards, the name table, transports per address type, and the
+ * cold life cycle (create, start, stop, join, destroy).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/shard.h"
+
+static int shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
+{
+	int ret;
+
+	s->node = n;
+	s->id = id;
+	pthread_mutex_init(&s->ctl_lock, NULL);
+	pthread_mutex_init(&s->idle_lock, NULL);
+	pthread_cond_init(&s->idle_cond, NULL);
+	ret = sl_pool_init(&s->pool, (uint16_t)id, s, NULL);
+	if (ret)
+		return ret;
+	s->in = aligned_alloc(SL_CACHELINE, sizeof(*s->in) * n->nshards);
+	s->back = aligned_alloc(SL_CACHELINE, sizeof(*s->back) * n->nshards);
+	if (!s->in || !s->back)
+		return -ENOMEM;
+	memset(s->in, 0, sizeof(*s->in) * n->nshards);
+	memset(s->back, 0, sizeof(*s->back) * n->nshards);
+	for (unsigned i = 0; i < n->nshards; i++) {
+		if (i == id)
+			continue;
+		ret = sl_ring_init(&s->in[i], n->ring_size);
+		if (!ret)
+			ret = sl_ring_init(&s->back[i], n->ring_size);
+		if (ret)
+			return ret;
+	}
+	ret = sl_worker_table_init(s);
+	if (ret)
+		return ret;
+	return sl_timers_init(s);
+}
+
+static void shard_destroy_cold(struct sl_node *n, struct sl_shard *s)
+{
+	struct sl_msg *m;
+
+	if (!s->node)
+		return;
+	/* Messages still in rings: nobody will take them now; free into their pools. */
+	for (unsigned i = 0; s->in && i < n->nshards; i++) {
+		if (i == s->id)
+			continue;
+		if (s->in[i].slots)
+			while (sl_ring_pop_burst_spsc(&s->in[i], &m, 1))
+				sl_pool_free_stray(m->pool ? m->pool : &s->pool, m);
+		if (s->back && s->back[i].slots)
+			while (sl_ring_pop_burst_spsc(&s->back[i], &m, 1))
+				sl_pool_free_stray(m->pool, m);
+	}
+	while ((m = s->defer_head)) {
+		s->defer_head = m->next;
+		sl_msg_free(m);
+	}
+	for (unsigned i = 0; i < s->nctl; i++)
+		sl_msg_free(s->ctl[i].msg);
+	s->nctl = 0;
+	for (unsigned i = 0; s->in && i < n->nshards; i++) {
+		sl_ring_destroy(&s->in[i]);
+		if (s->back)
+			sl_ring_destroy(&s->back[i]);
+	}
+	free(s->in);
+	free(s->back);
+	sl_worker_table_destroy(s);
+	sl_timers_destroy(s);
+}
+
+struct sl_node *sl_node_create(const struct sl_node_config *cfg)
+{
+	struct sl_node *n;
+	unsigned ns = cfg ? cfg->shards : 0;
+	int ret = -ENOMEM;
+
+	if (!ns) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+
+		ns = c > 0 ? (unsigned)c : 1;
+	}
+	if (ns > SL_MAX_SHARDS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	snprintf(n->name, sizeof(n->name), "%s", cfg && cfg->name ? cfg->name : "node");
+	n->nshards = ns;
+	n->pin = !(cfg && cfg->no_pin);
+	n->spin_us = cfg ? cfg->spin_us : 0;
+	n->ring_size = cfg && cfg->ring_size ? cfg->ring_size : 4096;
+	pthread_mutex_init(&n->names_lock, NULL);
+	pthread_mutex_init(&n->start_lock, NULL);
+	pthread_cond_init(&n->start_cond, NULL);
+	n->names = calloc(SL_NAMES_MAX, sizeof(*n->names));
+	n->shards = aligned_alloc(SL_CACHELINE, sizeof(*n->shards) * ns);
+	if (!n->names || !n->shards)
+		goto err_destroy;
+	memset(n->shards, 0, sizeof(*n->shards) * ns);
+	for (unsigned i = 0; i < ns; i++) {
+		ret = shard_init_cold(n, &n->shards[i], i);
+		if (ret)
+			goto err_destroy;
+	}
+	return n;
+err_destroy:
+	sl_node_destroy(n);
+	errno = -ret;
+	return NULL;
+}
+
+void sl_node_destroy(struct sl_node *n)
+{
+	if (!n)
+		return;
+	if (n->shards) {
+		for (unsigned i = 0; i < n->nshards; i++)
+			shard_destroy_cold(n, &n->shards[i]);
+		/* Pools last: the rings above gave messages back to their stray lists. */
+		for (unsigned i = 0; i < n->nshards; i++) {
+			if (!n->shards[i].node)
+				continue;
+			sl_pool_destroy(&n->shards[i].pool);
+			pthread_mutex_destroy(&n->shards[i].ctl_lock);
+			pthread_mutex_destroy(&n->shards[i].idle_lock);
+			pthread_cond_destroy(&n->shards[i].idle_cond);
+		}
+	}
+	free(n->shards);
+	free(n->names);
+	pthread_mutex_destroy(&n->names_lock);
+	pthread_mutex_destroy(&n->start_lock);
+	pthread_cond_destroy(&n->start_cond);
+	free(n);
+}
+
+void sl_node_set_io(struct sl_node *n, const struct sl_io_ops *ops, void *ctx)
+{
+	n->io_ops = ops;
+	n->io_ctx = ctx;
+}
+
+int sl_node_add_transport(struct sl_node *n, const struct sl_transport_ops *ops, void *ctx)
+{
+	if (!ops || ops->type >= SL_ADDR_TYPES || ops->type == SL_ADDR_LOCAL || !ops->send)
+		return -EINVAL;
+	if (n->tops[ops->type])
+		return -EEXIST;
+	n->tops[ops->type] = ops;
+	n->tctx[ops->type] = ctx;
+	return 0;
+}
+
+struct sl_shard *sl_node_shard(struct sl_node *n, unsigned id)
+{
+	return id < n->nshards ? &n->shards[id] : NULL;
+}
+
+unsigned sl_node_shards(const struct sl_node *n)
+{
+	return n->nshards;
+}
+
+const char *sl_node_name(const struct sl_node *n)
+{
+	return n->name;
+}
+
+bool sl_node_running(const struct sl_node *n)
+{
+	return __atomic_load_n(&n->running, __ATOMIC_ACQUIRE);
+}
+
+void sl_shard_kick(struct sl_shard *dst)
+{
+	struct sl_node *n = dst->node;
+
+	/*
+	 * Full fence: our ring push must be visible before we read `sleeping`;
+	 * pairs with the fence between the consumer's store of `sleeping` and its
+	 * last look at its rings (shard.c), so one of the two sees the other.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&dst->sleeping, __ATOMIC_RELAXED))
+		return;
+	if (n->io_ops && n->io_ops->wake) {
+		n->io_ops->wake(n->io_ctx, dst);
+	} else {
+		pthread_mutex_lock(&dst->idle_lock);
+		dst->idle_kick = 1;
+		pthread_cond_signal(&dst->idle_cond);
+		pthread_mutex_unlock(&dst->idle_lock);
+	}
+	{
+		struct sl_shard *self = sl_shard_self();
+
+		if (self)
+			SL_STAT_INC(self, wakeups);
+	}
+}
+
+static int ctl_push(struct sl_shard *s, const struct sl_ctl *c)
+{
+	pthread_mutex_lock(&s->ctl_lock);
+	if (s->nctl == SL_CTL_MAX) {
+		pthread_mutex_unlock(&s->ctl_lock);
+		return -EAGAIN;
+	}
+	s->ctl[s->nctl++] = *c;
+	__atomic_store_n(&s->ctl_pending, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->ctl_lock);
+	sl_shard_kick(s);
+	return 0;
+}
+
+int sl_shard_call(struct sl_node *n, unsigned id, void (*fn)(struct sl_shard *s, void *arg), void *arg)
+{
+	struct sl_ctl c = { .fn = fn, .arg = arg };
+
+	if (id >= n->nshards || !fn)
+		return -EINVAL;
+	return ctl_push(&n->shards[id], &c);
+}
+
+int sl_node_inject(struct sl_node *n, unsigned id, struct sl_msg *m)
+{
+	struct sl_ctl c = { .msg = m };
+	int ret;
+
+	if (id >= n->nshards) {
+		sl_msg_free(m);
+		return -EINVAL;
+	}
+	ret = ctl_push(&n->shards[id], &c);
+	if (ret)
+		sl_msg_free(m);	/* ownership was ours to give; nobody took it */
+	return ret;
+}
+
+void sl_node_stats(const struct sl_node *n, unsigned id, struct sl_shard_stats *out)
+{
+	const struct sl_shard_stats *st = &n->shards[id].st;
+	const uint64_t *src = (const uint64_t *)st;
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < n->nshards; i++) {
+		struct sl_shard_stats one;
+		uint64_t *a = (uint64_t *)out;
+		const uint64_t *b = (const uint64_t *)&one;
+
+		sl_node_stats(n, i, &one);
+		for (size_t k = 0; k < sizeof(one) / sizeof(uint64_t); k++)
+			a[k] += b[k];
+	}
+}
+
+void sl_shard_count_drop(struct sl_shard *s)
+{
+	SL_STAT_INC(s, drop_other);
+}
+
+/* Name table: open addressing, insert-only slots (see shard.h). */
+
+static struct sl_name *name_find(const struct sl_node *n, const uint8_t *name, size_t len,
+				 bool want_free)
+{
+	uint32_t h = sl_addr_hash(name, len);
+
+	for (unsigned i = 0; i < SL_NAMES_MAX; i++) {
+		struct sl_name *e = &n->names[(h + i) & (SL_NAMES_MAX - 1)];
+
+		/* Acquire pairs with the release in sl_name_add: the name is complete. */
+		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+			return want_free ? e : NULL;
+		if (e->len == len && !memcmp(e->name, name, len))
+			return e;
+	}
+	return NULL;
+}
+
+int sl_name_add(struct sl_node *n, const char *name, size_t len, unsigned shard)
+{
+	struct sl_name *e;
+
+	if (!len || len > SL_ADDR_BODY_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&n->names_lock);
+	e = name_find(n, (const uint8_t *)name, len, true);
+	if (!e) {
+		pthread_mutex_unlock(&n->names_lock);
+		return -ENOSPC;
+	}
+	if (!e->used) {
+		memcpy(e->name, name, len);
+		e->name[len] = 0;
+		e->len = (uint8_t)len;
+		e->mask = 0;
+		/* Publish the slot only once its name is written. */
+		__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
+	}
+	__atomic_fetch_or(&e->mask, 1ull << shard, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&n->names_lock);
+	return 0;
+}
+
+void sl_name_del(struct sl_node *n, const char *name, size_t len, unsigned shard)
+{
+	struct sl_name *e;
+
+	pthread_mutex_lock(&n->names_lock);
+	e = name_find(n, (const uint8_t *)name, len, false);
+	if (e)
+		__atomic_fetch_and(&e->mask, ~(1ull << shard), __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&n->names_lock);
+}
+
+uint64_t sl_name_lookup(const struct sl_node *n, const uint8_t *name, size_t len)
+{
+	struct sl_name *e = name_find(n, name, len, false);
+
+	return e ? __atomic_load_n(&e->mask, __ATOMIC_ACQUIRE) : 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The node: its shards, the node-wide name table, the transports registered
+ * per address type; start, stop, join; per-shard statistics.
+ *
+ * Life cycle (all cold, on a control thread):
+ *   n = sl_node_create(&cfg);
+ *   sl_node_set_io(n, ...); sl_node_add_transport(n, ...);   transports/
+ *   sl_services_start(n); sl_worker_start(sl_node_shard(n, i), ...);
+ *   sl_node_start(n);  ...  sl_node_stop(n); sl_node_join(n);
+ *   sl_node_destroy(n);
+ */
+#ifndef SL_NODE_H
+#define SL_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/msg.h"
+#include "engine/transport.h"
+#include "engine/worker.h"
+
+#define SL_MAX_SHARDS 64
+
+struct sl_node_config {
+	const char *name;	/* for logs; may be NULL */
+	unsigned shards;	/* 0 = one per online CPU, at most SL_MAX_SHARDS */
+	bool no_pin;		/* do not pin shard i to CPU i % ncpu */
+	unsigned spin_us;	/* busy-poll this long before sleeping (0 = sleep at once) */
+	unsigned ring_size;	/* entries of each shard-pair ring (power of 2), 0 = 4096 */
+};
+
+struct sl_shard_stats {
+	uint64_t delivered;		/* handed to a local worker */
+	uint64_t to_transport;		/* handed to a transport's send op */
+	uint64_t ring_out;		/* pushed to another shard */
+	uint64_t ring_in;		/* taken from another shard */
+	uint64_t drop_unknown;		/* no worker, name or transport for the address */
+	uint64_t drop_route;		/* empty or absurdly long onward route */
+	uint64_t drop_ring_full;	/* the other shard's ring was full */
+	uint64_t drop_other;		/* counted by services (malformed payloads...) */
+	uint64_t wakeups;		/* doorbells rung */
+	uint64_t sleeps;
+	uint64_t timers_fired;
+	uint64_t calls;			/* sl_shard_call functions run */
+};
+
+/* Cold. NULL on failure (errno set). */
+struct sl_node *sl_node_create(const struct sl_node_config *cfg);
+/* Cold, after sl_node_join (or before start). */
+void sl_node_destroy(struct sl_node *n);
+
+/* Before start. The node calls ops with ctx; ctx outlives the node's run. */
+void sl_node_set_io(struct sl_node *n, const struct sl_io_ops *ops, void *ctx);
+/* Before start. 0, -EEXIST (type taken), -EINVAL. */
+int sl_node_add_transport(struct sl_node *n, const struct sl_transport_ops *ops, void *ctx);
+
+/* Spawn the shard threads and wait until each ran its io shard_start. 0 or -errno. */
+int sl_node_start(struct sl_node *n);
+/* Any thread (not async-signal-safe: use sl_runtime_stop from handlers). */
+void sl_node_stop(struct sl_node *n);
+/* Wait for every shard thread; io shard_stop has run on each. */
+void sl_node_join(struct sl_node *n);
+bool sl_node_running(const struct sl_node *n);
+
+struct sl_shard *sl_node_shard(struct sl_node *n, unsigned id);
+const char *sl_node_name(const struct sl_node *n);
+
+/*
+ * Any thread: route m from shard `id` as if sent there (sl_send). Takes
+ * ownership in every case. 0, or -EAGAIN (control queue full; m freed).
+ */
+int sl_node_inject(struct sl_node *n, unsigned id, struct sl_msg *m);
+
+/* A snapshot of shard id's counters (any thread; relaxed reads). */
+void sl_node_stats(const struct sl_node *n, unsigned id, struct sl_shard_stats *out);
+/* Sum over all shards. */
+void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out);
+
+/* Start echo, uppercase and hop on every shard (PROTOCOL.md 9). Before start. */
+int sl_services_start(struct sl_node *n);
+
+/* Bump a shard's drop_other counter (services that drop malformed input). */
+void sl_shard_count_drop(struct sl_shard *s);
+
+#endif

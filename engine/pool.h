@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Per-shard message pools (msg.h gives the ownership rules).
+ *
+ * Two size classes of (descriptor + buffer) carved from slabs: small
+ * (SL_POOL_SMALL payload bytes) and big (SL_POOL_BIG). Slabs are allocated at
+ * start and grown one slab at a time up to a cap; past the cap an allocation
+ * fails and the caller applies backpressure. Frames above SL_POOL_BIG (up to
+ * SL_FRAME_MAX) are rare and cold: descriptor and buffer come from the heap.
+ *
+ * Only the owning shard touches a pool's free lists. A message freed on
+ * another shard of the same node travels home on that pair's return ring; one
+ * freed anywhere else (a thread that is not a shard, a full return ring) goes
+ * to the pool's stray list under a lock, which the owner drains lazily.
+ */
+#ifndef SL_POOL_H
+#define SL_POOL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/msg.h"
+
+#define SL_POOL_SMALL	2048u		/* payload bytes of class 0 */
+#define SL_POOL_BIG	65536u		/* payload bytes of class 1 */
+#define SL_POOL_LARGE	0xffu		/* cls of a heap message */
+
+struct sl_shard;
+
+struct sl_pool_config {
+	unsigned small_slab;	/* messages per slab */
+	unsigned small_max;	/* cap on class 0 messages */
+	unsigned big_slab;
+	unsigned big_max;
+};
+
+struct sl_pool_class {
+	struct sl_msg *free;
+	unsigned nfree;
+	unsigned total;		/* carved so far */
+	unsigned max;
+	unsigned per_slab;
+	size_t bufsz;		/* headroom + payload */
+	size_t stride;		/* descriptor + buffer, aligned */
+};
+
+struct sl_pool_stats {
+	uint64_t allocs;
+	uint64_t frees_local;
+	uint64_t frees_remote;	/* arrived home on a return ring or the stray list */
+	uint64_t exhausted;	/* allocations refused at the cap */
+	uint64_t large;		/* heap allocations above SL_POOL_BIG */
+	unsigned small_total, small_free;
+	unsigned big_total, big_free;
+};
+
+struct sl_pool {
+	struct sl_pool_class cls[2];
+	void **slabs;
+	unsigned nslabs, slabcap;
+	struct sl_shard *shard;		/* owner, NULL for a pool used alone */
+	uint16_t home;
+	struct sl_pool_stats st;
+	/* Cold: frees from threads without a return ring to this pool. */
+	pthread_mutex_t stray_lock;
+	struct sl_msg *stray;
+	int stray_pending;		/* atomic hint: stray is not empty */
+};
+
+/* Cold. 0 or -ENOMEM. cfg NULL = defaults. */
+int sl_pool_init(struct sl_pool *p, uint16_t home, struct sl_shard *owner,
+		 const struct sl_pool_config *cfg);
+/* Cold, after every message is back. */
+void sl_pool_destroy(struct sl_pool *p);
+
+/* Owner thread only. NULL when the cap is reached. */
+struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len);
+/* Owner thread only: m belongs to p. */
+void sl_pool_free_local(struct sl_pool *p, struct sl_msg *m);
+/* Any thread: queue m for its home pool (cold). */
+void sl_pool_free_stray(struct sl_pool *p, struct sl_msg *m);
+/* Owner thread: take back stray frees. Count reclaimed. */
+unsigned sl_pool_reclaim_local(struct sl_pool *p);
+/* Owner thread (or a stopped owner): a snapshot of the counters. */
+void sl_pool_stats(const struct sl_pool *p, struct sl_pool_stats *out);
+
+/* A heap message of at least len payload bytes (any thread). */
+struct sl_msg *sl_msg_alloc_heap(size_t len);
+
+#endif

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The router: sl_send() looks at the front of the onward route and hands the
+ * message to a local worker, another shard's ring, or a transport. Every path
+ * takes ownership; whatever cannot be handed on is counted, logged (one line,
+ * rate limited, never the payload) and freed.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "engine/log.h"
+#include "engine/shard.h"
+
+#define DROP_LOG_INTERVAL_NS 1000000000ull
+
+void sl_router_drop(struct sl_shard *s, struct sl_msg *m, const char *why)
+{
+	char addr[96] = "-";
+	struct sl_addr a;
+	uint64_t now = sl_now_ns();
+
+	if (now >= s->log_next_ns) {
+		if (sl_route_front(&m->onward, &a))
+			sl_addr_format(&a, addr, sizeof(addr));
+		sl_log(SL_LOG_WARN,
+		       "node=%s shard=%u event=drop reason=%s to=%s hops=%u len=%u suppressed=%" PRIu64,
+		       s->node->name, s->id, why, addr, m->onward.n, m->len, s->log_suppressed);
+		s->log_next_ns = now + DROP_LOG_INTERVAL_NS;
+		s->log_suppressed = 0;
+	} else {
+		s->log_suppressed++;
+	}
+	sl_msg_free(m);
+}
+
+static void drop_unknown(struct sl_shard *s, struct sl_msg *m)
+{
+	SL_STAT_INC(s, drop_unknown);
+	sl_router_drop(s, m, "unknown_address");
+}
+
+static void deliver(struct sl_shard *s, struct sl_worker *w, struct sl_msg *m)
+{
+	/* Handlers that send to local workers nest; past a depth, queue instead of recursing. */
+	if (s->depth >= SL_SEND_DEPTH) {
+		m->next = NULL;
+		if (s->defer_tail)
+			s->defer_tail->next = m;
+		else
+			s->defer_head = m;
+		s->defer_tail = m;
+		return;
+	}
+	s->depth++;
+	SL_STAT_INC(s, delivered);
+	/* Ownership passes to the handler. */
+	w->handle(w, m);
+	s->depth--;
+}
+
+unsigned sl_router_run_deferred(struct sl_shard *s)
+{
+	struct sl_msg *m = s->defer_head;
+	unsigned n = 0;
+
+	s->defer_head = s->defer_tail = NULL;
+	while (m) {
+		struct sl_msg *next = m->next;
+
+		m->next = NULL;
+		sl_send_local_or_drop(s, m);
+		m = next;
+		n++;
+	}
+	return n;
+}
+
+void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m)
+{
+	struct sl_worker *w;
+	struct sl_addr a;
+
+	if (!sl_route_front(&m->onward, &a) || a.type != SL_ADDR_LOCAL) {
+		SL_STAT_INC(s, drop_route);
+		sl_router_drop(s, m, "bad_route");
+		return;
+	}
+	w = sl_worker_lookup_local(s, a.body, a.len);
+	if (!w) {
+		drop_unknown(s, m);
+		return;
+	}
+	deliver(s, w, m);
+}
+
+static void to_shard(struct sl_shard *s, unsigned dst, struct sl_msg *m)
+{
+	struct sl_shard *d = &s->node->shards[dst];
+
+	/* On success the message belongs to shard dst. */
+	if (!sl_ring_push_spsc(&d->in[s->id], m)) {
+		SL_STAT_INC(s, drop_ring_full);
+		sl_router_drop(s, m, "ring_full");
+		return;
+	}
+	SL_STAT_INC(s, ring_out);
+	sl_shard_kick(d);
+}
+
+void sl_send(struct sl_shard *s, struct sl_msg *m)
+{
+	struct sl_node *n = s->node;
+	struct sl_worker *w;
+	struct sl_addr a;
+	uint64_t mask;
+
+	if (m->onward.n > SL_ROUTE_MAX_HOPS || !sl_route_front(&m->onward, &a)) {
+		SL_STAT_INC(s, drop_route);
+		sl_router_drop(s, m, m->onward.n ? "route_too_long" : "empty_route");
+		return;
+	}
+	if (a.type != SL_ADDR_LOCAL) {
+		if (a.type < SL_ADDR_TYPES && n->tops[a.type]) {
+			SL_STAT_INC(s, to_transport);
+			/* Ownership passes to the transport. */
+			n->tops[a.type]->send(n->tctx[a.type], s, m);
+			return;
+		}
+		drop_unknown(s, m);
+		return;
+	}
+	w = sl_worker_lookup_local(s, a.body, a.len);
+	if (w) {
+		deliver(s, w, m);
+		return;
+	}
+	mask = sl_name_lookup(n, a.body, a.len) & ~(1ull << s->id);
+	if (mask) {
+		to_shard(s, (unsigned)__builtin_ctzll(mask), m);
+		return;
+	}
+	if (sl_addr_is_random(a.body, a.len)) {
+		unsigned dst = sl_random_addr_shard(n, a.body, a.len);
+
+		if (dst != s->id) {
+			to_shard(s, dst, m);
+			return;
+		}
+	}
+	drop_unknown(s, m);
+}
+
+void sl_forward(struct sl_worker *self, struct sl_msg *m)
+{
+	sl_route_pop_front(&m->onward);
+	if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, self->addr, self->addr_len)) {
+		SL_STAT_INC(self->shard, drop_route);
+		sl_router_drop(self->shard, m, "return_route_full");
+		return;
+	}
+	sl_send(self->shard, m);
+}
+
+void sl_reply(struct sl_worker *self, struct sl_msg *m)
+{
+	sl_route_copy(&m->onward, &m->ret);
+	sl_route_init(&m->ret);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, self->addr, self->addr_len);
+	sl_send(self->shard, m);
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The per-core loop (DPDK l3fwd's shape): take a burst from each source,
+ * process it to completion, poll the transports; sleep in the transport's
+ * wait only when a turn found nothing, after announcing it so that producers
+ * ring the doorbell.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/shard.h"
+
+static __thread struct sl_shard *tls_self;
+
+struct sl_shard *sl_shard_self(void)
+{
+	return tls_self;
+}
+
+unsigned sl_shard_id(const struct sl_shard *s)
+{
+	return s->id;
+}
+
+struct sl_node *sl_shard_node(const struct sl_shard *s)
+{
+	return s->node;
+}
+
+void *sl_shard_io(const struct sl_shard *s)
+{
+	/* Acquire pairs with the release below: another shard may ring our doorbell early. */
+	return __atomic_load_n((void **)&s->io, __ATOMIC_ACQUIRE);
+}
+
+void sl_shard_set_io(struct sl_shard *s, void *io)
+{
+	__atomic_store_n(&s->io, io, __ATOMIC_RELEASE);
+}
+
+struct sl_pool *sl_shard_pool(struct sl_shard *s)
+{
+	return &s->pool;
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t sl_now_ns(void)
+{
+	struct sl_shard *s = tls_self;
+
+	return s ? s->now_ns : clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t sl_wall_s(void)
+{
+	return clock_ns(CLOCK_REALTIME) / 1000000000ull;
+}
+
+bool sl_shard_return_msg(struct sl_shard *self, struct sl_msg *m)
+{
+	struct sl_shard *home = m->pool->shard;
+
+	if (!home || home->node != self->node || home == self)
+		return false;
+	/* Ownership goes home with the push; the home shard frees it locally. */
+	return sl_ring_push_spsc(&home->back[self->id], m);
+}
+
+static unsigned run_ctl(struct sl_shard *s)
+{
+	struct sl_ctl batch[SL_CTL_MAX];
+	unsigned n;
+
+	if (!__atomic_load_n(&s->ctl_pending, __ATOMIC_ACQUIRE))
+		return 0;
+	pthread_mutex_lock(&s->ctl_lock);
+	n = s->nctl;
+	memcpy(batch, s->ctl, n * sizeof(batch[0]));
+	s->nctl = 0;
+	__atomic_store_n(&s->ctl_pending, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&s->ctl_lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (batch[i].msg)
+			sl_send(s, batch[i].msg);	/* ownership: the injector gave it to us */
+		else
+			batch[i].fn(s, batch[i].arg);
+		SL_STAT_INC(s, calls);
+	}
+	return n;
+}
+
+static unsigned drain_rings(struct sl_shard *s)
+{
+	struct sl_msg *v[SL_BURST];
+	unsigned total = 0;
+
+	for (unsigned src = 0; src < s->node->nshards; src++) {
+		unsigned n;
+
+		if (src == s->id)
+			continue;
+		n = sl_ring_pop_burst_spsc(&s->in[src], v, SL_BURST);
+		if (n)
+			SL_STAT_ADD(s, ring_in, n);
+		/* Ownership of each v[i] came to us with the pop. */
+		for (unsigned i = 0; i < n; i++)
+			sl_send_local_or_drop(s, v[i]);
+		total += n;
+		n = sl_ring_pop_burst_spsc(&s->back[src], v, SL_BURST);
+		for (unsigned i = 0; i < n; i++) {
+			sl_pool_free_local(&s->pool, v[i]);
+			s->pool.st.frees_local--;
+			s->pool.st.frees_remote++;
+		}
+		total += n;
+	}
+	total += sl_pool_reclaim_local(&s->pool);
+	return total;
+}
+
+static bool rings_pending(struct sl_shard *s)
+{
+	if (__atomic_load_n(&s->ctl_pending, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+		return true;
+	for (unsigned src = 0; src < s->node->nshards; src++)
+		if (src != s->id && (!sl_ring_empty(&s->in[src]) || !sl_ring_empty(&s->back[src])))
+			return true;
+	return false;
+}
+
+static void idle_wait(struct sl_shard *s, uint64_t timeout_ns)
+{
+	struct timespec ts;
+	uint64_t until;
+
+	pthread_mutex_lock(&s->idle_lock);
+	if (!s->idle_kick) {
+		if (timeout_ns == UINT64_MAX || timeout_ns > 100000000ull)
+			timeout_ns = 100000000ull;
+		until = clock_ns(CLOCK_REALTIME) + timeout_ns;
+		ts.tv_sec = (time_t)(until / 1000000000ull);
+		ts.tv_nsec = (long)(until % 1000000000ull);
+		pthread_cond_timedwait(&s->idle_cond, &s->idle_lock, &ts);
+	}
+	s->idle_kick = 0;
+	pthread_mutex_unlock(&s->idle_lock);
+}
+
+static void pin_cold(struct sl_shard *s)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (!s->node->pin || ncpu <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(s->id % (unsigned)ncpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		sl_log(SL_LOG_DEBUG, "node=%s shard=%u event=pin_failed", s->node->name, s->id);
+}
+
+static void *shard_main(void *arg)
+{
+	struct sl_shard *s = arg;
+	struct sl_node *n = s->node;
+	const struct sl_io_ops *io = n->io_ops;
+	uint64_t spin_ns = (uint64_t)n->spin_us * 1000, idle_since = 0;
+	int ret = 0;
+
+	tls_self = s;
+	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	pin_cold(s);
+	if (io && io->shard_start)
+		ret = io->shard_start(n->io_ctx, s);
+	pthread_mutex_lock(&n->start_lock);
+	if (ret && !n->start_err)
+		n->start_err = ret;
+	n->nstarted++;
+	pthread_cond_broadcast(&n->start_cond);
+	pthread_mutex_unlock(&n->start_lock);
+	if (ret)
+		goto out;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		unsigned work = 0;
+		uint64_t next;
+
+		s->now_ns = clock_ns(CLOCK_MONOTONIC);
+		work += run_ctl(s);
+		work += drain_rings(s);
+		work += sl_router_run_deferred(s);
+		work += sl_timers_run(s, s->now_ns);
+		if (io)
+			work += io->poll(n->io_ctx, s);
+		if (work) {
+			idle_since = 0;
+			continue;
+		}
+		if (spin_ns) {
+			if (!idle_since)
+				idle_since = s->now_ns;
+			if (s->now_ns - idle_since < spin_ns)
+				continue;
+		}
+		/* Announce sleep, then look once more: a producer either sees the flag or we see its push. */
+		__atomic_store_n(&s->sleeping, 1, __ATOMIC_RELAXED);
+		/* Pairs with the fence in sl_shard_kick (store `sleeping`, then load the rings). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!rings_pending(s) && !s->defer_head) {
+			next = sl_timers_next(s);
+			if (next != UINT64_MAX)
+				next = next > s->now_ns ? next - s->now_ns : 0;
+			SL_STAT_INC(s, sleeps);
+			if (io)
+				io->wait(n->io_ctx, s, next);
+			else
+				idle_wait(s, next);
+		}
+		__atomic_store_n(&s->sleeping, 0, __ATOMIC_RELAXED);
+		idle_since = 0;
+	}
+	/* Final drains so nothing sent to us before stop is left in a ring. */
+	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	run_ctl(s);
+	drain_rings(s);
+	sl_router_run_deferred(s);
+	if (io && io->shard_stop)
+		io->shard_stop(n->io_ctx, s);
+out:
+	tls_self = NULL;
+	return NULL;
+}
+
+int sl_node_start(struct sl_node *n)
+{
+	sigset_t all, old;
+	unsigned i;
+	int ret = 0;
+
+	/* Shards never take process signals: the runtime's main thread does. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n->nshards; i++) {
+		ret = -pthread_create(&n->shards[i].thread, NULL, shard_main, &n->shards[i]);
+		if (ret)
+			break;
+		n->shards[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&n->start_lock);
+	while (n->nstarted < i)
+		pthread_cond_wait(&n->start_cond, &n->start_lock);
+	if (!ret)
+		ret = n->start_err;
+	pthread_mutex_unlock(&n->start_lock);
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "node=%s event=start_failed err=%s", n->name, strerror(-ret));
+		sl_node_stop(n);
+		sl_node_join(n);
+		return ret;
+	}
+	__atomic_store_n(&n->running, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void sl_node_stop(struct sl_node *n)
+{
+	for (unsigned i = 0; i < n->nshards; i++) {
+		__atomic_store_n(&n->shards[i].stop, 1, __ATOMIC_RELEASE);
+		sl_shard_kick(&n->shards[i]);
+	}
+}
+
+void sl_node_join(struct sl_node *n)
+{
+	for (unsigned i = 0; i < n->nshards; i++) {
+		if (!n->shards[i].started)
+			continue;
+		pthread_join(n->shards[i].thread, NULL);
+		n->shards[i].started = false;
+	}
+	__atomic_store_n(&n->running, 0, __ATOMIC_RELEASE);
+}

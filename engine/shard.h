@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A shard: one pinned thread running the per-core loop, owning a message
+ * pool, an address table of the workers it hosts, a timer heap, its rings
+ * from every other shard and its transports' per-shard state.
+ *
+ * The loop, per turn: control calls, rings from other shards (bursts of
+ * SL_BURST), return rings, timers, then the I/O poll hook. A turn without work
+ * (after spin_us of them) announces sleep and waits in the transport's wait.
+ *
+ * The struct is engine-private (node.c, router.c, worker.c, timer.c, pool.c);
+ * transports use the accessors at the end.
+ */
+#ifndef SL_SHARD_H
+#define SL_SHARD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/node.h"
+#include "engine/pool.h"
+#include "engine/ring.h"
+#include "engine/worker.h"
+
+#define SL_BURST 64		/* messages taken from a ring per turn */
+#define SL_CTL_MAX 256		/* pending sl_shard_call()s per shard */
+#define SL_SEND_DEPTH 16	/* nested local deliveries before deferring */
+
+struct sl_ctl {
+	void (*fn)(struct sl_shard *s, void *arg);
+	void *arg;
+	struct sl_msg *msg;	/* sl_node_inject: route this instead */
+};
+
+struct sl_shard {
+	/* Read by other threads: the doorbell flag on its own line. */
+	int sleeping __attribute__((aligned(SL_CACHELINE)));
+	int stop;
+	int ctl_pending;
+
+	struct sl_node *node __attribute__((aligned(SL_CACHELINE)));
+	unsigned id;
+	pthread_t thread;
+	bool started;
+
+	struct sl_pool pool;
+	struct sl_ring *in;	/* in[src]: messages from shard src (consumer: this shard) */
+	struct sl_ring *back;	/* back[src]: our pool's messages freed on shard src */
+
+	/* Workers hosted here: chained hash on the address. */
+	struct sl_worker **wtab;
+	unsigned wmask;
+	unsigned nworkers;
+
+	/* Timer min-heap. */
+	struct sl_timer **heap;
+	unsigned nheap, heapcap;
+
+	/* Local deliveries deferred when handlers nest too deep. */
+	struct sl_msg *defer_head, *defer_tail;
+	unsigned depth;
+
+	/* Control calls from any thread (cold; a lock is fine here). */
+	pthread_mutex_t ctl_lock;
+	struct sl_ctl ctl[SL_CTL_MAX];
+	unsigned nctl;
+
+	/* Fallback sleep when no io ops are registered. */
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle_cond;
+	int idle_kick;
+
+	void *io;		/* the transports' per-shard state */
+	uint64_t now_ns;
+
+	/* Rate limit of drop logs: one line per second, with a suppressed count. */
+	uint64_t log_next_ns;
+	uint64_t log_suppressed;
+
+	struct sl_shard_stats st;
+};
+
+#define SL_NAMES_MAX 1024	/* node-wide named services (power of 2) */
+#define SL_ADDR_TYPES 8
+
+/*
+ * A node-wide name: written on the control path only, read lock-free by every
+ * shard. Slots are never moved or reused for another name: a slot's name is
+ * written before `used` is published (release), so a reader that sees `used`
+ * (acquire) sees the name; `mask` (shards hosting it) changes atomically.
+ */
+struct sl_name {
+	int used;
+	uint8_t len;
+	char name[SL_ADDR_BODY_MAX + 1];
+	uint64_t mask;
+};
+
+struct sl_node {
+	char name[64];
+	unsigned nshards;
+	bool pin;
+	unsigned spin_us;
+	unsigned ring_size;
+	struct sl_shard *shards;
+
+	const struct sl_io_ops *io_ops;
+	void *io_ctx;
+	const struct sl_transport_ops *tops[SL_ADDR_TYPES];
+	void *tctx[SL_ADDR_TYPES];
+
+	pthread_mutex_t names_lock;	/* writers only */
+	struct sl_name *names;
+
+	/* Start handshake with the shard threads (cold). */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	unsigned nstarted;
+	int start_err;
+	int running;
+};
+
+/* node.c: the name table. */
+int sl_name_add(struct sl_node *n, const char *name, size_t len, unsigned shard);
+void sl_name_del(struct sl_node *n, const char *name, size_t len, unsigned shard);
+/* Shards hosting name (0 when none). Lock-free. */
+uint64_t sl_name_lookup(const struct sl_node *n, const uint8_t *name, size_t len);
+/* node.c: ring shard dst's doorbell if it sleeps (after a push to it). */
+void sl_shard_kick(struct sl_shard *dst);
+
+/* Single-writer counters read by other threads: relaxed, no lock prefix. */
+#define SL_STAT_ADD(s, field, n) \
+	__atomic_store_n(&(s)->st.field, (s)->st.field + (n), __ATOMIC_RELAXED)
+#define SL_STAT_INC(s, field) SL_STAT_ADD(s, field, 1)
+
+/* For transports. */
+void *sl_shard_io(const struct sl_shard *s);
+void sl_shard_set_io(struct sl_shard *s, void *io);
+struct sl_pool *sl_shard_pool(struct sl_shard *s);
+
+/* pool.c: hand a foreign message back toward its home shard. false: caller uses the stray list. */
+bool sl_shard_return_msg(struct sl_shard *self, struct sl_msg *m);
+
+/* router.c: deliver to a worker on this shard, or drop (used for ring arrivals). */
+void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m);
+/* router.c: run deferred local deliveries. Count run. */
+unsigned sl_router_run_deferred(struct sl_shard *s);
+/* router.c: count, log (rate limited, one line, no payload) and free. */
+void sl_router_drop(struct sl_shard *s, struct sl_msg *m, const char *why);
+
+/* worker.c */
+int sl_worker_table_init(struct sl_shard *s);
+void sl_worker_table_destroy(struct sl_shard *s);
+struct sl_worker *sl_worker_lookup_local(struct sl_shard *s, const uint8_t *addr, size_t len);
+uint32_t sl_addr_hash(const uint8_t *p, size_t len);
+bool sl_addr_is_random(const uint8_t *p, size_t len);
+/* The shard a random address maps to. */
+unsigned sl_random_addr_shard(const struct sl_node *n, const uint8_t *p, size_t len);
+
+/* timer.c */
+int sl_timers_init(struct sl_shard *s);
+void sl_timers_destroy(struct sl_shard *s);
+unsigned sl_timers_run(struct sl_shard *s, uint64_t now);
+/* Deadline of the earliest armed timer, UINT64_MAX when none. */
+uint64_t sl_timers_next(const struct sl_shard *s);
+
+#endif

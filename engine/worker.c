@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Workers: the per-shard address table, random addresses that hash to a
+ * chosen shard, and the node-wide name table for named services (written
+ * here, on the control path only).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine/log.h"
+#include "engine/shard.h"
+
+#define WTAB_INIT 1024
+
+uint32_t sl_addr_hash(const uint8_t *p, size_t len)
+{
+	/* FNV-1a: addresses are short; enough spread for a chained table. */
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+bool sl_addr_is_random(const uint8_t *p, size_t len)
+{
+	if (len != SL_RANDOM_ADDR_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+unsigned sl_random_addr_shard(const struct sl_node *n, const uint8_t *p, size_t len)
+{
+	/* A different mix than the table's so shard choice and bucket are independent. */
+	return (sl_addr_hash(p, len) >> 16) % n->nshards;
+}
+
+int sl_worker_table_init(struct sl_shard *s)
+{
+	s->wtab = calloc(WTAB_INIT, sizeof(*s->wtab));
+	if (!s->wtab)
+		return -ENOMEM;
+	s->wmask = WTAB_INIT - 1;
+	s->nworkers = 0;
+	return 0;
+}
+
+void sl_worker_table_destroy(struct sl_shard *s)
+{
+	/* Workers still registered at node destroy are stopped now (services free themselves). */
+	for (unsigned i = 0; s->wtab && i <= s->wmask; i++) {
+		struct sl_worker *w, *next;
+
+		for (w = s->wtab[i]; w; w = next) {
+			next = w->hnext;
+			w->shard = NULL;
+			w->hnext = NULL;
+			if (w->stopped)
+				w->stopped(w);
+		}
+	}
+	free(s->wtab);
+	s->wtab = NULL;
+}
+
+struct sl_worker *sl_worker_lookup_local(struct sl_shard *s, const uint8_t *addr, size_t len)
+{
+	uint32_t h = sl_addr_hash(addr, len);
+	struct sl_worker *w;
+
+	for (w = s->wtab[h & s->wmask]; w; w = w->hnext)
+		if (w->hash == h && w->addr_len == len && !memcmp(w->addr, addr, len))
+			return w;
+	return NULL;
+}
+
+/* Cold: double the buckets when chains get long. A failure keeps the old table. */
+static void wtab_grow_cold(struct sl_shard *s)
+{
+	unsigned cap = (s->wmask + 1) * 2;
+	struct sl_worker **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i <= s->wmask; i++) {
+		struct sl_worker *w, *next;
+
+		for (w = s->wtab[i]; w; w = next) {
+			next = w->hnext;
+			w->hnext = t[w->hash & (cap - 1)];
+			t[w->hash & (cap - 1)] = w;
+		}
+	}
+	free(s->wtab);
+	s->wtab = t;
+	s->wmask = cap - 1;
+}
+
+static int table_insert(struct sl_shard *s, struct sl_worker *w, const char *addr, size_t len)
+{
+	uint32_t h = sl_addr_hash((const uint8_t *)addr, len);
+
+	if (sl_worker_lookup_local(s, (const uint8_t *)addr, len))
+		return -EEXIST;
+	memcpy(w->addr, addr, len);
+	w->addr[len] = 0;
+	w->addr_len = (uint8_t)len;
+	w->hash = h;
+	w->shard = s;
+	w->hnext = s->wtab[h & s->wmask];
+	s->wtab[h & s->wmask] = w;
+	if (++s->nworkers > 2 * (s->wmask + 1))
+		wtab_grow_cold(s);
+	return 0;
+}
+
+int sl_worker_start(struct sl_shard *s, struct sl_worker *w, const char *addr)
+{
+	size_t len = addr ? strlen(addr) : 0;
+	int ret;
+
+	if (!len || len > SL_ADDR_BODY_MAX || !w->handle)
+		return -EINVAL;
+	ret = table_insert(s, w, addr, len);
+	if (ret)
+		return ret;
+	/* A random-looking address on its own hash shard needs no name entry. */
+	if (sl_addr_is_random((const uint8_t *)addr, len) &&
+	    sl_random_addr_shard(s->node, (const uint8_t *)addr, len) == s->id)
+		return 0;
+	ret = sl_name_add(s->node, addr, len, s->id);
+	if (ret) {
+		sl_worker_stop(w);
+		return ret;
+	}
+	return 0;
+}
+
+int sl_worker_start_random(struct sl_shard *s, struct sl_worker *w)
+{
+	static const char hex[] = "0123456789abcdef";
+	char addr[SL_RANDOM_ADDR_LEN + 1];
+	uint8_t rnd[16];
+
+	if (!w->handle)
+		return -EINVAL;
+	/* Expected nshards draws: keep drawing until the address maps to s. */
+	for (unsigned tries = 0; tries < 64 * SL_MAX_SHARDS; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -EIO;
+		for (unsigned i = 0; i < 16; i++) {
+			addr[2 * i] = hex[rnd[i] >> 4];
+			addr[2 * i + 1] = hex[rnd[i] & 15];
+		}
+		addr[SL_RANDOM_ADDR_LEN] = 0;
+		if (sl_random_addr_shard(s->node, (uint8_t *)addr, SL_RANDOM_ADDR_LEN) != s->id)
+			continue;
+		if (table_insert(s, w, addr, SL_RANDOM_ADDR_LEN) == 0)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+void sl_worker_stop(struct sl_worker *w)
+{
+	struct sl_shard *s = w->shard;
+	struct sl_worker **pp;
+
+	if (!s)
+		return;
+	for (pp = &s->wtab[w->hash & s->wmask]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == w) {
+			*pp = w->hnext;
+			s->nworkers--;
+			break;
+		}
+	}
+	if (!(sl_addr_is_random((const uint8_t *)w->addr, w->addr_len) &&
+	      sl_random_addr_shard(s->node, (const uint8_t *)w->addr, w->addr_len) == s->id))
+		sl_name_del(s->node, w->addr, w->addr_len, s->id);
+	w->shard = NULL;
+	w->hnext = NULL;
+	if (w->stopped)
+		w->stopped(w);
+}
