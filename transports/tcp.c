@@ -1,0 +1,905 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Stream connections (TCP, and Unix sockets through uds.c): the version byte,
+ * u32be framing with the 16 MiB cap, reassembly across receive buffers,
+ * batched sends, bounded send queues with backpressure, and the connection's
+ * own local address that receivers push on return routes (PROTOCOL.md 3).
+ *
+ * Listeners: one SO_REUSEPORT socket per shard, each with a multishot accept
+ * in its shard's ring. The kernel spreads connections over the shards by
+ * 4-tuple hash, so no shard hands accepted sockets to another, no herd wakes
+ * on each connection, and a connection's worker, socket and completions all
+ * live on the shard that accepted it (PERF.md: keep a flow on one shard).
+ */
+#define SL_URING_INTERNAL
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/wire.h"
+#include "transports/uring.h"
+
+static uint8_t version_byte = SL_WIRE_VERSION;
+
+static void conn_close(struct sl_conn *c, const char *why);
+
+static const char *conn_name(const struct sl_conn *c)
+{
+	return c->key_len ? c->key : (c->type == SL_ADDR_UDS ? "uds-client" : "tcp-client");
+}
+
+void sl_stream_set_sockopts(int fd, uint8_t type)
+{
+	int one = 1, idle = 300, intvl = 75, cnt = 2;
+
+	if (type != SL_ADDR_TCP)
+		return;
+	/* Nagle + delayed ACK would hold small replies for tens of ms (PERF.md). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Ockam's keepalive: 300 s idle, 75 s interval, 2 probes. */
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* ---- peers (outgoing connections by address) ---- */
+
+static unsigned peer_bucket(uint8_t type, const uint8_t *body, size_t len)
+{
+	return (sl_addr_hash(body, len) ^ type) & (SL_PEER_BUCKETS - 1);
+}
+
+struct sl_conn *sl_stream_peer(struct sl_ushard *u, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct sl_conn *c;
+
+	for (c = u->peers[peer_bucket(type, body, len)]; c; c = c->pnext)
+		if (c->type == type && c->key_len == len && !memcmp(c->key, body, len))
+			return c;
+	return NULL;
+}
+
+static void peer_remove(struct sl_conn *c)
+{
+	struct sl_conn **pp;
+
+	if (!c->outgoing)
+		return;
+	for (pp = &c->u->peers[peer_bucket(c->type, (uint8_t *)c->key, c->key_len)]; *pp;
+	     pp = &(*pp)->pnext) {
+		if (*pp == c) {
+			*pp = c->pnext;
+			break;
+		}
+	}
+	c->outgoing = false;
+}
+
+/* ---- slots ---- */
+
+static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m);
+
+static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8_t state)
+{
+	struct sl_conn *c;
+	uint32_t slot;
+
+	if (!u->nfree)
+		return NULL;
+	/* Cold: one allocation per connection, not per message. */
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->w.handle = conn_worker_handle;
+	c->w.ctx = c;
+	if (sl_worker_start_random(u->shard, &c->w)) {
+		free(c);
+		return NULL;
+	}
+	slot = u->free_slots[--u->nfree];
+	c->u = u;
+	c->fd = fd;
+	c->slot = slot;
+	c->gen = u->gens[slot];
+	c->type = type;
+	c->state = state;
+	c->ver_tx = true;
+	c->mh.msg_iov = c->iov;
+	u->conns[slot] = c;
+	return c;
+}
+
+static void free_queue(struct sl_conn *c, unsigned keep)
+{
+	struct sl_msg *m = c->q_head, *prev = NULL;
+	unsigned i = 0;
+
+	/* The first `keep` frames belong to the kernel until their completion. */
+	while (m && i < keep) {
+		prev = m;
+		m = m->next;
+		i++;
+	}
+	if (prev)
+		prev->next = NULL;
+	else
+		c->q_head = NULL;
+	c->q_tail = prev;
+	while (m) {
+		struct sl_msg *next = m->next;
+
+		c->q_bytes -= m->len;
+		NET_STAT_INC(c->u, drop_noconn);
+		sl_msg_free(m);
+		m = next;
+	}
+}
+
+static void conn_finalize(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+
+	if (c->state != CONN_CLOSING || c->ops || c->on_flush)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->busy_n = 0;
+	free_queue(c, 0);
+	/* A new generation: completions still naming the old one are dropped. */
+	u->gens[c->slot] = (u->gens[c->slot] + 1) & 0xffffff;
+	u->conns[c->slot] = NULL;
+	u->free_slots[u->nfree++] = c->slot;
+	free(c);
+}
+
+static void resume_waiters(struct sl_ushard *u, struct sl_conn *sink)
+{
+	struct sl_conn **pp = &u->paused_head;
+
+	while (*pp) {
+		struct sl_conn *c = *pp;
+
+		if (c->bp_slot == sink->slot && c->bp_gen == sink->gen) {
+			*pp = c->bp_next;
+			c->paused = false;
+			c->bp_next = NULL;
+			/* The flush re-arms its receive. */
+			sl_uring_flush_later(c);
+		} else {
+			pp = &c->bp_next;
+		}
+	}
+}
+
+static void unpause_self(struct sl_conn *c)
+{
+	struct sl_conn **pp;
+
+	if (!c->paused)
+		return;
+	for (pp = &c->u->paused_head; *pp; pp = &(*pp)->bp_next) {
+		if (*pp == c) {
+			*pp = c->bp_next;
+			break;
+		}
+	}
+	c->paused = false;
+}
+
+static void conn_close(struct sl_conn *c, const char *why)
+{
+	struct sl_ushard *u = c->u;
+	struct io_uring_sqe *sqe;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	sl_net_log_rl(u, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
+		      c->type == SL_ADDR_UDS ? "uds" : "tcp", why);
+	c->state = CONN_CLOSING;
+	NET_STAT_INC(u, conns_closed);
+	/* Replies still addressed to this connection now miss and are counted as unknown. */
+	sl_worker_stop(&c->w);
+	peer_remove(c);
+	if (u->cur_rx == c)
+		u->cur_rx = NULL;
+	sl_msg_free(c->rx);
+	c->rx = NULL;
+	free_queue(c, c->send_busy ? c->busy_n : 0);
+	unpause_self(c);
+	resume_waiters(u, c);
+	if (c->ops) {
+		/* Make the kernel give back every op on this fd; shutdown also ends a stalled send. */
+		sqe = sl_uring_sqe(u);
+		if (sqe) {
+			io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
+		}
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	conn_finalize(c);
+}
+
+/* ---- receive ---- */
+
+static void arm_recv(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+	struct io_uring_sqe *sqe;
+
+	if (c->recv_armed || c->paused || c->state != CONN_OPEN)
+		return;
+	sqe = sl_uring_sqe(u);
+	if (!sqe)
+		return;
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = 0;
+	io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->gen, c->slot));
+	c->recv_armed = true;
+	c->ops++;
+}
+
+static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
+{
+	struct sl_ushard *u = c->u;
+	int ret;
+
+	ret = sl_wire_decode(m);
+	if (ret) {
+		NET_STAT_INC(u, proto_errors);
+		sl_msg_free(m);
+		conn_close(c, ret == -E2BIG ? "route_too_long" : "malformed_frame");
+		return;
+	}
+	NET_STAT_INC(u, rx_frames);
+	if (sl_route_empty(&m->onward)) {
+		/* An empty onward route is a heartbeat (PROTOCOL.md 3). */
+		NET_STAT_INC(u, heartbeats);
+		sl_msg_free(m);
+		return;
+	}
+	/* Replies retrace the path: our connection's address goes on the return route. */
+	if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->w.addr, c->w.addr_len)) {
+		NET_STAT_INC(u, proto_errors);
+		sl_msg_free(m);
+		return;
+	}
+	/* Ownership passes to the router. */
+	sl_send(u->shard, m);
+}
+
+/* Consume [p, end) of the stream. Never reads past end; returns when done or closed. */
+static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
+{
+	struct sl_ushard *u = c->u;
+
+	NET_STAT_ADD(u, rx_bytes, (uint64_t)(end - p));
+	if (!c->ver_rx && p < end) {
+		if (*p != SL_WIRE_VERSION) {
+			NET_STAT_INC(u, proto_errors);
+			conn_close(c, "bad_version");
+			return;
+		}
+		c->ver_rx = true;
+		p++;
+	}
+	while (p < end && c->state == CONN_OPEN) {
+		size_t avail = (size_t)(end - p);
+		uint32_t len;
+		struct sl_msg *m;
+
+		if (c->skip) {
+			size_t k = avail < c->skip ? avail : c->skip;
+
+			c->skip -= (uint32_t)k;
+			p += k;
+			continue;
+		}
+		if (c->rx) {
+			size_t k = c->rx_need - c->rx_have;
+
+			if (k > avail)
+				k = avail;
+			memcpy(c->rx->data + c->rx_have, p, k);
+			c->rx_have += (uint32_t)k;
+			p += k;
+			if (c->rx_have == c->rx_need) {
+				m = c->rx;
+				c->rx = NULL;
+				m->len = c->rx_need;
+				deliver_frame(c, m);
+			}
+			continue;
+		}
+		if (!c->hdr_have && avail >= 4) {
+			len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+			p += 4;
+			avail -= 4;
+		} else {
+			while (c->hdr_have < 4 && p < end)
+				c->hdr[c->hdr_have++] = *p++;
+			if (c->hdr_have < 4)
+				return;
+			c->hdr_have = 0;
+			len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
+			      (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+			avail = (size_t)(end - p);
+		}
+		if (len > SL_FRAME_MAX) {
+			NET_STAT_INC(u, proto_errors);
+			conn_close(c, "frame_too_large");
+			return;
+		}
+		m = sl_msg_alloc(len);
+		if (!m) {
+			/* Pool at its cap: skip this frame, count it, keep the stream in sync. */
+			NET_STAT_INC(u, drop_nomem);
+			c->skip = len;
+			continue;
+		}
+		if (avail >= len) {
+			memcpy(m->data, p, len);
+			p += len;
+			m->len = len;
+			deliver_frame(c, m);
+			continue;
+		}
+		c->rx = m;
+		c->rx_need = len;
+		c->rx_have = 0;
+	}
+}
+
+static void recycle_buf(struct sl_ushard *u, unsigned bid)
+{
+	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * u->bufsz, u->bufsz,
+			      (unsigned short)bid, (int)u->bmask, (int)u->recycled);
+	u->recycled++;
+}
+
+static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int res = cqe->res;
+
+	if (!more) {
+		c->recv_armed = false;
+		c->ops--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (res > 0 && c->state == CONN_OPEN) {
+			const uint8_t *p = u->bufs + (size_t)bid * u->bufsz;
+
+			u->cur_rx = c;
+			conn_rx(c, p, p + res);
+			u->cur_rx = NULL;
+		}
+		recycle_buf(u, bid);
+	}
+	if (c->state == CONN_CLOSING) {
+		conn_finalize(c);
+		return;
+	}
+	if (res == 0) {
+		conn_close(c, "eof");
+		return;
+	}
+	if (res < 0) {
+		if (res == -ENOBUFS) {
+			/* Every buffer was in use: re-arm once this batch gave some back. */
+			sl_uring_flush_later(c);
+			return;
+		}
+		if (res == -ECANCELED && c->paused)
+			return;
+		conn_close(c, strerror(-res));
+		return;
+	}
+	if (!more)
+		sl_uring_flush_later(c);
+}
+
+/* ---- send ---- */
+
+static void pause_reader(struct sl_ushard *u, struct sl_conn *src, struct sl_conn *sink)
+{
+	struct io_uring_sqe *sqe;
+
+	if (src->paused || src->state != CONN_OPEN)
+		return;
+	src->paused = true;
+	src->bp_slot = sink->slot;
+	src->bp_gen = sink->gen;
+	src->bp_next = u->paused_head;
+	u->paused_head = src;
+	NET_STAT_INC(u, paused);
+	if (src->recv_armed) {
+		/* Stop the multishot receive; what it already delivered is still processed. */
+		sqe = sl_uring_sqe(u);
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, UD(UOP_RECV, src->gen, src->slot), 0);
+			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
+		}
+	}
+}
+
+void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m)
+{
+	uint8_t *frame;
+	size_t flen;
+
+	if (c->state == CONN_CLOSING) {
+		NET_STAT_INC(u, drop_noconn);
+		sl_msg_free(m);
+		return;
+	}
+	if (sl_wire_frame(m, &frame, &flen)) {
+		NET_STAT_INC(u, proto_errors);
+		sl_router_drop(u->shard, m, "frame_encode");
+		return;
+	}
+	if (c->q_bytes + flen > u->net->cfg.sendq_max) {
+		NET_STAT_INC(u, drop_sendq);
+		sl_router_drop(u->shard, m, "send_queue_full");
+		return;
+	}
+	/* From here on m is a frame: data/len cover prefix, header and payload. */
+	m->data = frame;
+	m->len = (uint32_t)flen;
+	m->next = NULL;
+	if (c->q_tail)
+		c->q_tail->next = m;
+	else
+		c->q_head = m;
+	c->q_tail = m;
+	c->q_bytes += flen;
+	if (c->q_bytes > u->net->cfg.sendq_high && u->cur_rx)
+		pause_reader(u, u->cur_rx, c);
+	sl_uring_flush_later(c);
+}
+
+static void conn_send(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+	struct io_uring_sqe *sqe;
+	struct sl_msg *m;
+	unsigned k = 0, n = 0;
+
+	if (c->state != CONN_OPEN || c->send_busy || (!c->q_head && !c->ver_tx))
+		return;
+	sqe = sl_uring_sqe(u);
+	if (!sqe)
+		return;
+	if (c->ver_tx) {
+		c->iov[k].iov_base = &version_byte;
+		c->iov[k++].iov_len = 1;
+		c->ver_busy = true;
+	}
+	for (m = c->q_head; m && n < SL_IOV_MAX; m = m->next, n++) {
+		c->iov[k].iov_base = m->data;
+		c->iov[k++].iov_len = m->len;
+	}
+	c->mh.msg_iovlen = k;
+	c->busy_n = n;
+	/* The kernel owns these frames until the completion. */
+	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, UD(UOP_SEND, c->gen, c->slot));
+	c->send_busy = true;
+	c->ops++;
+	NET_STAT_INC(u, sendmsg_calls);
+}
+
+static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
+{
+	size_t left;
+
+	c->ops--;
+	c->send_busy = false;
+	if (c->state == CONN_CLOSING) {
+		/* Frames the kernel held are ours again; nobody will send them now. */
+		free_queue(c, 0);
+		c->busy_n = 0;
+		conn_finalize(c);
+		return;
+	}
+	if (res <= 0) {
+		c->busy_n = 0;
+		conn_close(c, res ? strerror(-res) : "send_returned_0");
+		return;
+	}
+	left = (size_t)res;
+	NET_STAT_ADD(u, tx_bytes, left);
+	if (c->ver_busy) {
+		c->ver_busy = false;
+		c->ver_tx = false;
+		left--;
+	}
+	while (left && c->q_head) {
+		struct sl_msg *m = c->q_head;
+
+		if (left < m->len) {
+			/* Short send: the rest of this frame goes first next time. */
+			m->data += left;
+			m->len -= (uint32_t)left;
+			c->q_bytes -= left;
+			break;
+		}
+		left -= m->len;
+		c->q_bytes -= m->len;
+		c->q_head = m->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		NET_STAT_INC(u, tx_frames);
+		sl_msg_free(m);
+	}
+	c->busy_n = 0;
+	if (c->q_bytes <= u->net->cfg.sendq_high / 2)
+		resume_waiters(u, c);
+	if (c->q_head)
+		sl_uring_flush_later(c);
+}
+
+void sl_stream_flush(struct sl_ushard *u)
+{
+	/* Bounded: each connection is on the list at most once; new additions wait a turn. */
+	struct sl_conn *c = u->flush_head;
+
+	u->flush_head = NULL;
+	while (c) {
+		struct sl_conn *next = c->flush_next;
+
+		c->on_flush = false;
+		c->flush_next = NULL;
+		if (c->state == CONN_CLOSING) {
+			conn_finalize(c);
+		} else if (c->state == CONN_OPEN) {
+			arm_recv(c);
+			conn_send(c);
+		}
+		c = next;
+	}
+	for (unsigned l = 0; l < SL_LISTENERS; l++)
+		if (u->lfd[l] >= 0 && !u->accept_armed[l])
+			sl_stream_arm_accept(u, l);
+}
+
+/* ---- connection worker: messages to the connection's own address ---- */
+
+static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct sl_conn *c = w->ctx;
+
+	/* Remove our own hop; the rest of the onward route travels to the peer. */
+	sl_route_pop_front(&m->onward);
+	sl_stream_enqueue(c->u, c, m);
+}
+
+/* ---- accept, connect ---- */
+
+void sl_stream_arm_accept(struct sl_ushard *u, unsigned l)
+{
+	struct io_uring_sqe *sqe = sl_uring_sqe(u);
+
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, u->lfd[l], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD(UOP_ACCEPT, 0, l));
+	u->accept_armed[l] = true;
+}
+
+static void on_accept(struct sl_ushard *u, unsigned l, struct io_uring_cqe *cqe)
+{
+	struct sl_conn *c;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		u->accept_armed[l] = false;	/* re-armed by the next flush */
+	if (cqe->res < 0) {
+		if (cqe->res != -ECANCELED)
+			sl_net_log_rl(u, "event=accept_failed err=%s", strerror(-cqe->res));
+		return;
+	}
+	sl_stream_set_sockopts(cqe->res, u->ltype[l]);
+	c = conn_new(u, cqe->res, u->ltype[l], CONN_OPEN);
+	if (!c) {
+		sl_net_log_rl(u, "event=accept_refused reason=no_slot");
+		close(cqe->res);
+		return;
+	}
+	NET_STAT_INC(u, conns_accepted);
+	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
+	       sl_shard_id(u->shard), l ? "uds" : "tcp", c->w.addr);
+	/* Our version byte goes out at once; receiving starts now. */
+	sl_uring_flush_later(c);
+}
+
+struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8_t *body,
+				  size_t len, const struct sockaddr *sa, socklen_t salen)
+{
+	struct io_uring_sqe *sqe;
+	struct sl_conn *c;
+	unsigned b;
+	int fd;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	c = conn_new(u, fd, type, CONN_CONNECTING);
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	memcpy(c->key, body, len);
+	c->key[len] = 0;
+	c->key_len = (uint8_t)len;
+	memcpy(&c->sa, sa, salen);
+	c->salen = salen;
+	c->outgoing = true;
+	b = peer_bucket(type, body, len);
+	c->pnext = u->peers[b];
+	u->peers[b] = c;
+	sqe = sl_uring_sqe(u);
+	if (!sqe) {
+		conn_close(c, "no_sqe");
+		return NULL;
+	}
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->sa, c->salen);
+	io_uring_sqe_set_data64(sqe, UD(UOP_CONNECT, c->gen, c->slot));
+	c->ops++;
+	return c;
+}
+
+static void on_connect(struct sl_ushard *u, struct sl_conn *c, int res)
+{
+	c->ops--;
+	if (c->state == CONN_CLOSING) {
+		conn_finalize(c);
+		return;
+	}
+	if (res < 0) {
+		conn_close(c, strerror(-res));
+		return;
+	}
+	sl_stream_set_sockopts(c->fd, c->type);
+	c->state = CONN_OPEN;
+	NET_STAT_INC(u, conns_connected);
+	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(u->shard), c->key);
+	sl_uring_flush_later(c);
+}
+
+void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	unsigned op = UD_OP(ud);
+	uint32_t slot = UD_SLOT(ud);
+	struct sl_conn *c;
+
+	if (op == UOP_CANCEL)
+		return;
+	if (op == UOP_ACCEPT) {
+		if (slot < SL_LISTENERS)
+			on_accept(u, slot, cqe);
+		return;
+	}
+	c = slot < u->max_conns ? u->conns[slot] : NULL;
+	if (!c || c->gen != UD_GEN(ud)) {
+		NET_STAT_INC(u, stale_cqes);
+		/* A stale receive may still carry one of our buffers: give it back. */
+		if (op == UOP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
+			recycle_buf(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		return;
+	}
+	switch (op) {
+	case UOP_RECV:
+		on_recv(u, c, cqe);
+		break;
+	case UOP_SEND:
+		on_send(u, c, cqe->res);
+		break;
+	case UOP_CONNECT:
+		on_connect(u, c, cqe->res);
+		break;
+	default:
+		break;
+	}
+}
+
+void sl_stream_shard_stop(struct sl_ushard *u)
+{
+	/* Cold: the loop has ended; close everything synchronously. */
+	for (unsigned i = 0; i < u->max_conns; i++) {
+		struct sl_conn *c = u->conns[i];
+
+		if (!c)
+			continue;
+		if (c->state != CONN_CLOSING)
+			sl_worker_stop(&c->w);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
+	if (u->ring_ok) {
+		io_uring_queue_exit(&u->ring);
+		u->ring_ok = false;
+	}
+	for (unsigned i = 0; i < u->max_conns; i++) {
+		struct sl_conn *c = u->conns[i];
+
+		if (!c)
+			continue;
+		close(c->fd);
+		sl_msg_free(c->rx);
+		c->busy_n = 0;
+		free_queue(c, 0);
+		u->conns[i] = NULL;
+		free(c);
+	}
+}
+
+/* ---- TCP addresses ---- */
+
+/*
+ * "host:port" -> sockaddr. Numeric addresses are parsed in place. A hostname
+ * goes to getaddrinfo, which blocks the shard for the lookup: accepted on this
+ * cold path (first message to a new peer only) and logged; a resolver thread
+ * is the fix if nodes ever dial many named peers.
+ */
+static int tcp_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
+		       struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[SL_ADDR_BODY_MAX + 1], *colon, *h;
+	struct addrinfo hints, *res = NULL;
+	unsigned long port;
+	char *endp;
+	int ret;
+
+	if (!len || len > SL_ADDR_BODY_MAX)
+		return -EINVAL;
+	memcpy(host, body, len);
+	host[len] = 0;
+	colon = strrchr(host, ':');
+	if (!colon || colon == host)
+		return -EINVAL;
+	*colon = 0;
+	port = strtoul(colon + 1, &endp, 10);
+	if (*endp || !port || port > 65535)
+		return -EINVAL;
+	h = host;
+	if (*h == '[' && colon[-1] == ']') {
+		h++;
+		colon[-1] = 0;
+	}
+	memset(ss, 0, sizeof(*ss));
+	{
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
+			a4->sin_family = AF_INET;
+			a4->sin_port = htons((uint16_t)port);
+			*sl = sizeof(*a4);
+			return 0;
+		}
+		if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
+			a6->sin6_family = AF_INET6;
+			a6->sin6_port = htons((uint16_t)port);
+			*sl = sizeof(*a6);
+			return 0;
+		}
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	sl_net_log_rl(u, "event=dns_lookup host=%s (blocking, cold path)", h);
+	ret = getaddrinfo(h, colon + 1, &hints, &res);
+	if (ret || !res)
+		return -EHOSTUNREACH;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sl = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
+{
+	struct sl_ushard *u = sl_shard_io(s);
+	struct sockaddr_storage ss;
+	struct sl_conn *c;
+	struct sl_addr a;
+	socklen_t sl = 0;
+
+	sl_route_front(&m->onward, &a);
+	c = sl_stream_peer(u, SL_ADDR_TCP, a.body, a.len);
+	if (!c) {
+		if (tcp_resolve(u, a.body, a.len, &ss, &sl)) {
+			SL_STAT_INC(s, drop_unknown);
+			sl_router_drop(s, m, "tcp_address");
+			return;
+		}
+		c = sl_stream_connect(u, SL_ADDR_TCP, a.body, a.len, (struct sockaddr *)&ss, sl);
+		if (!c) {
+			NET_STAT_INC(u, drop_noconn);
+			sl_router_drop(s, m, "tcp_connect");
+			return;
+		}
+	}
+	/* The transport's own hop (1#host:port) does not travel (PROTOCOL.md 3). */
+	sl_route_pop_front(&m->onward);
+	sl_stream_enqueue(u, c, m);
+}
+
+int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	uint16_t bound = 0;
+	unsigned ns = sl_node_shards(t->node);
+	struct sl_ushard fake;
+	int ret;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.shard = sl_node_shard(t->node, 0);
+	ret = tcp_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
+	if (ret == -EINVAL) {
+		/* Port 0 is allowed here (ephemeral), unlike in a route. */
+		const char *colon = strrchr(hostport, ':');
+
+		if (!colon || strcmp(colon, ":0"))
+			return ret;
+		char tmp[SL_ADDR_BODY_MAX + 1];
+
+		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
+		ret = tcp_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
+		if (ret)
+			return ret;
+		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
+	} else if (ret) {
+		return ret;
+	}
+	for (unsigned i = 0; i < ns; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+		if (fd < 0)
+			goto err_close;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (i)
+			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
+		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
+			close(fd);
+			goto err_close;
+		}
+		if (!i) {
+			struct sockaddr_storage got;
+			socklen_t gl = sizeof(got);
+
+			getsockname(fd, (struct sockaddr *)&got, &gl);
+			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
+		}
+		t->tcp_fds[i] = fd;
+	}
+	if (port)
+		*port = bound;
+	sl_log(SL_LOG_INFO, "node=%s event=listening transport=tcp addr=%s port=%u shards=%u",
+	       sl_node_name(t->node), hostport, bound, ns);
+	return 0;
+err_close:
+	ret = -errno;
+	for (unsigned i = 0; i < ns; i++) {
+		if (t->tcp_fds[i] >= 0)
+			close(t->tcp_fds[i]);
+		t->tcp_fds[i] = -1;
+	}
+	return ret;
+}

@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Per-shard io_uring: setup (cold), the provided receive buffer ring, the
+ * doorbell (an eventfd read kept armed in the ring), and the poll/wait hooks
+ * the shard loop calls. Completions are reaped in batches and dispatched by
+ * the op encoded in user_data.
+ */
+#define SL_URING_INTERNAL
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "transports/uring.h"
+
+#define REAP_BATCH 256
+#define BGID 0
+
+static const struct sl_net_config default_cfg = {
+	.sq_entries = 1024,
+	.buf_size = 64 * 1024,
+	.buf_count = 64,
+	.max_conns = 4096,
+	.sendq_high = 4u << 20,
+	.sendq_max = 64u << 20,
+};
+
+void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...)
+{
+	char line[256];
+	uint64_t now = sl_now_ns();
+	va_list ap;
+
+	/* One line per event, at most a few per second per shard under a storm. */
+	if (now < u->log_next_ns)
+		return;
+	u->log_next_ns = now + 100000000ull;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sl_log(SL_LOG_INFO, "node=%s shard=%u %s", sl_node_name(sl_shard_node(u->shard)),
+	       sl_shard_id(u->shard), line);
+}
+
+struct io_uring_sqe *sl_uring_sqe(struct sl_ushard *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		/* SQ full: hand what we have to the kernel and take a fresh slot. */
+		io_uring_submit(&u->ring);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+void sl_uring_flush_later(struct sl_conn *c)
+{
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->flush_next = c->u->flush_head;
+	c->u->flush_head = c;
+}
+
+static void arm_wake(struct sl_ushard *u)
+{
+	struct io_uring_sqe *sqe;
+
+	if (u->efd_armed || u->efd < 0)
+		return;
+	sqe = sl_uring_sqe(u);
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, u->efd, &u->efd_buf, sizeof(u->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, UD(UOP_WAKE, 0, 0));
+	u->efd_armed = true;
+}
+
+/* Cold: SINGLE_ISSUER + DEFER_TASKRUN if the kernel has them, else COOP_TASKRUN, else plain. */
+static int ring_init_cold(struct sl_ushard *u, unsigned entries)
+{
+	static const unsigned tries[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	int ret = -ENOSYS;
+
+	for (unsigned i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;	/* multishot ops post many CQEs per SQE */
+		ret = io_uring_queue_init_params(entries, &u->ring, &p);
+		if (!ret)
+			return 0;
+		if (ret != -EINVAL)
+			break;
+	}
+	return ret;
+}
+
+/* Cold: register the provided buffer ring (liburing 2.3: no io_uring_setup_buf_ring). */
+static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
+{
+	struct io_uring_buf_reg reg;
+	void *mem;
+	int ret;
+
+	u->nbufs = count;
+	u->bufsz = size;
+	u->bmask = (unsigned)io_uring_buf_ring_mask(count);
+	if (posix_memalign(&mem, 4096, count * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	memset(mem, 0, count * sizeof(struct io_uring_buf));
+	u->br = mem;
+	if (posix_memalign(&mem, 4096, (size_t)count * size))
+		return -ENOMEM;
+	u->bufs = mem;
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)u->br;
+	reg.ring_entries = count;
+	reg.bgid = BGID;
+	ret = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	if (ret)
+		return ret;
+	io_uring_buf_ring_init(u->br);
+	for (unsigned i = 0; i < count; i++)
+		io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * size, size, (unsigned short)i,
+				      (int)u->bmask, (int)i);
+	/* Publishes the buffers to the kernel (a release store of the ring tail). */
+	io_uring_buf_ring_advance(u->br, (int)count);
+	return 0;
+}
+
+static void ushard_free_cold(struct sl_ushard *u)
+{
+	if (!u)
+		return;
+	if (u->ring_ok)
+		io_uring_queue_exit(&u->ring);
+	if (u->efd >= 0)
+		close(u->efd);
+	free(u->br);
+	free(u->bufs);
+	free(u->conns);
+	free(u->gens);
+	free(u->free_slots);
+	free(u);
+}
+
+static int io_shard_start(void *ctx, struct sl_shard *s)
+{
+	struct sl_net *t = ctx;
+	struct sl_ushard *u;
+	unsigned id = sl_shard_id(s);
+	int ret = -ENOMEM;
+
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->net = t;
+	u->shard = s;
+	u->efd = -1;
+	u->max_conns = t->cfg.max_conns;
+	u->st = &t->stats[id];
+	for (unsigned l = 0; l < SL_LISTENERS; l++)
+		u->lfd[l] = -1;
+	u->conns = calloc(u->max_conns, sizeof(*u->conns));
+	u->gens = calloc(u->max_conns, sizeof(*u->gens));
+	u->free_slots = calloc(u->max_conns, sizeof(*u->free_slots));
+	if (!u->conns || !u->gens || !u->free_slots)
+		goto err_free;
+	for (unsigned i = 0; i < u->max_conns; i++)
+		u->free_slots[i] = u->max_conns - 1 - i;
+	u->nfree = u->max_conns;
+	ret = ring_init_cold(u, t->cfg.sq_entries);
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "shard=%u event=io_uring_setup_failed err=%s", id, strerror(-ret));
+		goto err_free;
+	}
+	u->ring_ok = true;
+	ret = bufring_init_cold(u, t->cfg.buf_count, t->cfg.buf_size);
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "shard=%u event=buf_ring_failed err=%s", id, strerror(-ret));
+		goto err_free;
+	}
+	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->efd < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	arm_wake(u);
+	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
+	if (t->tcp_fds && t->tcp_fds[id] >= 0) {
+		u->lfd[0] = t->tcp_fds[id];
+		u->ltype[0] = SL_ADDR_TCP;
+		sl_stream_arm_accept(u, 0);
+	}
+	if (id == 0 && t->uds_fd >= 0) {
+		u->lfd[1] = t->uds_fd;
+		u->ltype[1] = SL_ADDR_UDS;
+		sl_stream_arm_accept(u, 1);
+	}
+	io_uring_submit(&u->ring);
+	__atomic_store_n(&t->us[id], u, __ATOMIC_RELEASE);
+	sl_shard_set_io(s, u);
+	return 0;
+err_free:
+	ushard_free_cold(u);
+	return ret;
+}
+
+static void io_shard_stop(void *ctx, struct sl_shard *s)
+{
+	struct sl_net *t = ctx;
+	struct sl_ushard *u = sl_shard_io(s);
+
+	if (!u)
+		return;
+	sl_shard_set_io(s, NULL);
+	/* Connections first (their fds), then the ring: exiting it ends every op. */
+	sl_stream_shard_stop(u);
+	__atomic_store_n(&t->us[sl_shard_id(s)], NULL, __ATOMIC_RELEASE);
+	ushard_free_cold(u);
+}
+
+static void on_wake(struct sl_ushard *u, struct io_uring_cqe *cqe)
+{
+	u->efd_armed = false;
+	arm_wake(u);
+}
+
+static unsigned reap(struct sl_ushard *u)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&u->ring, head, cqe) {
+		if (UD_OP(cqe->user_data) == UOP_WAKE)
+			on_wake(u, cqe);
+		else
+			sl_stream_cqe(u, cqe);
+		if (++n == REAP_BATCH)
+			break;
+	}
+	if (n)
+		io_uring_cq_advance(&u->ring, n);
+	if (u->recycled) {
+		/* Hand the consumed receive buffers back to the kernel in one tail store. */
+		io_uring_buf_ring_advance(u->br, (int)u->recycled);
+		u->recycled = 0;
+	}
+	return n;
+}
+
+static unsigned io_poll(void *ctx, struct sl_shard *s)
+{
+	struct sl_ushard *u = sl_shard_io(s);
+	unsigned n;
+
+	sl_stream_flush(u);
+	/* With DEFER_TASKRUN completions are only posted when we enter the kernel. */
+	io_uring_submit_and_get_events(&u->ring);
+	n = reap(u);
+	if (n) {
+		/* Replies produced while dispatching go out in this same turn. */
+		sl_stream_flush(u);
+		if (io_uring_sq_ready(&u->ring))
+			io_uring_submit(&u->ring);
+	}
+	return n;
+}
+
+static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
+{
+	struct sl_ushard *u = sl_shard_io(s);
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts;
+
+	sl_stream_flush(u);
+	arm_wake(u);
+	if (io_uring_cq_ready(&u->ring))
+		return;
+	if (timeout_ns == UINT64_MAX) {
+		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);
+		return;
+	}
+	ts.tv_sec = (long long)(timeout_ns / 1000000000ull);
+	ts.tv_nsec = (long long)(timeout_ns % 1000000000ull);
+	io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+}
+
+static void io_wake(void *ctx, struct sl_shard *s)
+{
+	struct sl_ushard *u = sl_shard_io(s);
+	uint64_t one = 1;
+
+	/* Not started yet, or stopping: it will look at its rings before sleeping. */
+	if (!u || u->efd < 0)
+		return;
+	if (write(u->efd, &one, sizeof(one)) < 0)
+		return;	/* EAGAIN: the counter is already non-zero, the shard will wake */
+}
+
+static const struct sl_io_ops io_ops = {
+	.name = "io_uring",
+	.shard_start = io_shard_start,
+	.shard_stop = io_shard_stop,
+	.poll = io_poll,
+	.wait = io_wait,
+	.wake = io_wake,
+};
+
+static const struct sl_transport_ops tcp_ops = {
+	.type = SL_ADDR_TCP,
+	.name = "tcp",
+	.send = sl_tcp_send,
+};
+
+static const struct sl_transport_ops uds_ops = {
+	.type = SL_ADDR_UDS,
+	.name = "uds",
+	.send = sl_uds_send,
+};
+
+struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
+{
+	unsigned ns = sl_node_shards(n);
+	struct sl_net *t;
+	int ret;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->node = n;
+	t->cfg = cfg ? *cfg : default_cfg;
+	if (!t->cfg.sq_entries)
+		t->cfg.sq_entries = default_cfg.sq_entries;
+	if (!t->cfg.buf_size)
+		t->cfg.buf_size = default_cfg.buf_size;
+	if (!t->cfg.buf_count || (t->cfg.buf_count & (t->cfg.buf_count - 1)))
+		t->cfg.buf_count = default_cfg.buf_count;
+	if (!t->cfg.max_conns)
+		t->cfg.max_conns = default_cfg.max_conns;
+	if (!t->cfg.sendq_high)
+		t->cfg.sendq_high = default_cfg.sendq_high;
+	if (!t->cfg.sendq_max)
+		t->cfg.sendq_max = default_cfg.sendq_max;
+	t->uds_fd = -1;
+	t->us = calloc(ns, sizeof(*t->us));
+	t->tcp_fds = malloc(ns * sizeof(*t->tcp_fds));
+	t->stats = calloc(ns, sizeof(*t->stats));
+	if (!t->us || !t->tcp_fds || !t->stats)
+		goto err_free;
+	for (unsigned i = 0; i < ns; i++)
+		t->tcp_fds[i] = -1;
+	sl_node_set_io(n, &io_ops, t);
+	ret = sl_node_add_transport(n, &tcp_ops, t);
+	if (!ret)
+		ret = sl_node_add_transport(n, &uds_ops, t);
+	if (ret) {
+		errno = -ret;
+		goto err_free;
+	}
+	return t;
+err_free:
+	free(t->us);
+	free(t->tcp_fds);
+	free(t->stats);
+	free(t);
+	return NULL;
+}
+
+void sl_net_destroy(struct sl_net *t)
+{
+	if (!t)
+		return;
+	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
+		if (t->tcp_fds[i] >= 0)
+			close(t->tcp_fds[i]);
+	if (t->uds_fd >= 0) {
+		close(t->uds_fd);
+		unlink(t->uds_path);
+	}
+	free(t->tcp_fds);
+	free(t->us);
+	free(t->stats);
+	free(t);
+}
+
+void sl_net_stats(const struct sl_net *t, struct sl_net_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < sl_node_shards(t->node); i++) {
+		const uint64_t *src = (const uint64_t *)&t->stats[i];
+		uint64_t *dst = (uint64_t *)out;
+
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+}
+
+bool sl_uring_available(void)
+{
+	struct io_uring r;
+
+	if (io_uring_queue_init(4, &r, 0))
+		return false;
+	io_uring_queue_exit(&r);
+	return true;
+}

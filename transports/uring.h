@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The io_uring transports: one io_uring per shard, created on the shard's
+ * thread (SINGLE_ISSUER + DEFER_TASKRUN when the kernel has them), carrying
+ * the TCP and Unix-socket (UDS) stream transports of PROTOCOL.md 3.
+ *
+ * Public part (tools/, tests, benches): sl_net_*. The rest of this header is
+ * shared by uring.c, tcp.c and uds.c only.
+ */
+#ifndef SL_URING_H
+#define SL_URING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/node.h"
+
+struct sl_net;
+
+struct sl_net_config {
+	unsigned sq_entries;	/* per shard, 0 = 1024 */
+	unsigned buf_size;	/* provided receive buffers, 0 = 64 KiB */
+	unsigned buf_count;	/* power of two, 0 = 64 */
+	unsigned max_conns;	/* per shard, 0 = 4096 */
+	size_t sendq_high;	/* queued bytes on a connection that pause its feeders, 0 = 4 MiB */
+	size_t sendq_max;	/* queued bytes past which messages are dropped, 0 = 64 MiB */
+};
+
+struct sl_net_stats {
+	uint64_t rx_frames, tx_frames;
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t sendmsg_calls;		/* batched: tx_frames / sendmsg_calls frames each */
+	uint64_t conns_accepted, conns_connected, conns_closed;
+	uint64_t heartbeats;		/* empty onward route, dropped */
+	uint64_t drop_sendq;		/* connection queue over sendq_max */
+	uint64_t drop_nomem;		/* pool exhausted: frame skipped */
+	uint64_t drop_noconn;		/* queued on a connection that failed */
+	uint64_t proto_errors;		/* bad version byte, oversized or malformed frame */
+	uint64_t stale_cqes;		/* completions for a closed, reused slot */
+	uint64_t paused;		/* times a connection stopped reading (backpressure) */
+};
+
+/*
+ * Cold. Registers the io ops and the TCP (1) and UDS (5) transports with n,
+ * which must not be started yet. NULL on failure (errno set).
+ */
+struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg);
+/*
+ * Cold, before sl_node_start: listen on "host:port" (port 0 = ephemeral),
+ * one SO_REUSEPORT socket per shard on the same port. *port = bound port.
+ */
+int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port);
+/* Cold, before sl_node_start: a Unix socket listener at path, mode 0600, on shard 0. */
+int sl_net_listen_uds(struct sl_net *t, const char *path);
+/* Cold, after sl_node_join: close the listeners, unlink the UDS path, free. */
+void sl_net_destroy(struct sl_net *t);
+/* Sum over shards (relaxed reads; any thread). */
+void sl_net_stats(const struct sl_net *t, struct sl_net_stats *out);
+/* Whether this kernel lets us create an io_uring at all (tests skip otherwise). */
+bool sl_uring_available(void);
+
+/* ---- transports-internal ---- */
+#ifdef SL_URING_INTERNAL
+
+#include <liburing.h>
+#include <sys/socket.h>
+
+#include "engine/shard.h"
+
+enum sl_uop {
+	UOP_WAKE = 1,
+	UOP_ACCEPT,
+	UOP_RECV,
+	UOP_SEND,
+	UOP_CONNECT,
+	UOP_CANCEL,
+};
+
+/*
+ * user_data = op (8 bits) | generation (24 bits) | slot (32 bits). A slot's
+ * generation changes when the connection in it is freed, so a completion
+ * that arrives for an older occupant is recognised and dropped.
+ */
+#define UD(op, gen, slot) (((uint64_t)(op) << 56) | ((uint64_t)((gen) & 0xffffff) << 32) | (uint32_t)(slot))
+#define UD_OP(ud) ((unsigned)((ud) >> 56))
+#define UD_GEN(ud) ((uint32_t)(((ud) >> 32) & 0xffffff))
+#define UD_SLOT(ud) ((uint32_t)(ud))
+
+#define SL_IOV_MAX 256		/* frames per sendmsg */
+#define SL_PEER_BUCKETS 256
+#define SL_LISTENERS 2		/* TCP, UDS */
+
+enum sl_conn_state {
+	CONN_CONNECTING = 1,
+	CONN_OPEN,
+	CONN_CLOSING,		/* waiting for the kernel to give back its ops */
+};
+
+struct sl_ushard;
+
+struct sl_conn {
+	struct sl_ushard *u;
+	int fd;
+	uint32_t slot, gen;
+	uint8_t type;		/* SL_ADDR_TCP or SL_ADDR_UDS */
+	uint8_t state;
+	bool outgoing;
+	bool ver_rx;		/* the peer's version byte was seen */
+	bool ver_tx;		/* ours is still to be sent */
+	bool ver_busy;		/* ... and is in the current sendmsg */
+	bool recv_armed, send_busy, on_flush, paused;
+	unsigned ops;		/* submissions the kernel still holds */
+
+	/* Receive: a frame header split across buffers, or a frame body in progress. */
+	uint8_t hdr[4];
+	uint8_t hdr_have;
+	struct sl_msg *rx;
+	uint32_t rx_need, rx_have;
+	uint32_t skip;		/* bytes of a frame we could not buffer */
+
+	/* Send queue: frames (m->data/len = the whole frame), oldest first. */
+	struct sl_msg *q_head, *q_tail;
+	size_t q_bytes;
+	unsigned busy_n;	/* first busy_n frames are in the kernel */
+	struct msghdr mh;
+	struct iovec iov[SL_IOV_MAX + 1];
+
+	struct sl_conn *flush_next;
+	/* Backpressure: the connection whose full queue paused us. */
+	struct sl_conn *bp_next;
+	uint32_t bp_slot, bp_gen;
+
+	/* Outgoing connections, by address. */
+	struct sl_conn *pnext;
+	uint8_t key_len;
+	char key[SL_ADDR_BODY_MAX + 1];
+	struct sockaddr_storage sa;
+	socklen_t salen;
+
+	struct sl_worker w;	/* the connection's local address (return routes) */
+};
+
+struct sl_ushard {
+	struct io_uring ring;
+	bool ring_ok;
+	struct sl_net *net;
+	struct sl_shard *shard;
+
+	int efd;
+	uint64_t efd_buf;
+	bool efd_armed;
+
+	struct io_uring_buf_ring *br;
+	uint8_t *bufs;
+	unsigned nbufs, bufsz, bmask, recycled;
+	bool need_recv;		/* some recv ended for lack of buffers */
+
+	struct sl_conn **conns;
+	uint32_t *gens;
+	uint32_t *free_slots;
+	unsigned nfree, max_conns;
+
+	struct sl_conn *flush_head;
+	struct sl_conn *paused_head;
+	struct sl_conn *peers[SL_PEER_BUCKETS];
+	struct sl_conn *cur_rx;
+
+	int lfd[SL_LISTENERS];
+	uint8_t ltype[SL_LISTENERS];
+	bool accept_armed[SL_LISTENERS];
+
+	uint64_t log_next_ns;
+	struct sl_net_stats *st;	/* in sl_net, so it outlives the shard */
+};
+
+struct sl_net {
+	struct sl_node *node;
+	struct sl_net_config cfg;
+	struct sl_ushard **us;		/* per shard, set on each shard's thread */
+	int *tcp_fds;			/* per shard, SO_REUSEPORT group */
+	int uds_fd;
+	char uds_path[108];
+	struct sl_net_stats *stats;	/* per shard */
+};
+
+/* Single-writer counters read by other threads: relaxed, no lock prefix. */
+#define NET_STAT_ADD(u, f, n) __atomic_store_n(&(u)->st->f, (u)->st->f + (n), __ATOMIC_RELAXED)
+#define NET_STAT_INC(u, f) NET_STAT_ADD(u, f, 1)
+
+/* uring.c */
+struct io_uring_sqe *sl_uring_sqe(struct sl_ushard *u);
+void sl_uring_flush_later(struct sl_conn *c);
+
+/* tcp.c */
+void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe);
+void sl_stream_flush(struct sl_ushard *u);
+void sl_stream_shard_stop(struct sl_ushard *u);
+void sl_stream_arm_accept(struct sl_ushard *u, unsigned l);
+void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m);
+void sl_uds_send(void *ctx, struct sl_shard *s, struct sl_msg *m);
+/* Open an outgoing connection for address (type, body) on u. NULL when it cannot. */
+struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8_t *body,
+				  size_t len, const struct sockaddr *sa, socklen_t salen);
+struct sl_conn *sl_stream_peer(struct sl_ushard *u, uint8_t type, const uint8_t *body, size_t len);
+/* Queue m (onward route already past this hop) on c; takes ownership. */
+void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m);
+void sl_stream_set_sockopts(int fd, uint8_t type);
+void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* SL_URING_INTERNAL */
+#endif
