@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The nouns of the `sluice` command line, one file each (cmd_<noun>.c).
+ * Each takes the words after the noun (verb first) and returns the exit
+ * status (SL_EXIT_*).
+ */
+#ifndef SL_SUBCOMMANDS_H
+#define SL_SUBCOMMANDS_H
+
+#include "tools/cli.h"
+
+int sl_cmd_node(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_message(const struct sl_cli *cli, int argc, char **argv);
+
+#endif
