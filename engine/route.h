@@ -74,14 +74,19 @@ bool sl_addr_is_local(const struct sl_addr *a, const char *name);
 
 /* CBOR: route = array of addresses, address = [type, bytes body] (PROTOCOL.md 2). */
 void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r);
-/* 0, or -EBADMSG (malformed), -E2BIG (too long). r is initialised first. */
+/*
+ * 0, or -EBADMSG (malformed), -E2BIG (too long, or a body over
+ * SL_ADDR_BODY_MAX). r is initialised first. Indefinite arrays and extra
+ * trailing fields in an address are accepted; a body must be a byte string.
+ */
 int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r);
 /* Exact number of bytes sl_route_encode writes. */
 size_t sl_route_encoded_len(const struct sl_route *r);
 
 /*
  * Text forms: an address is "TT#body" ("#"-less means type 0); a route is the
- * addresses joined by " => ". Bodies that are not printable are shown as hex.
+ * addresses joined by " => ". Bodies that are not printable ASCII are shown
+ * as "0x" and lowercase hex.
  * Return the length that was (or would have been) written, like snprintf.
  */
 int sl_addr_format(const struct sl_addr *a, char *buf, size_t cap);

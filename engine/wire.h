@@ -36,8 +36,10 @@ int sl_wire_encode(const struct sl_route *onward, const struct sl_route *ret,
  * Decode in place: m->data/len hold one frame BODY (no length prefix). On
  * success the routes of m are filled and m->data/len narrowed to the payload
  * (no copy). A tracing_context and extra trailing fields are accepted and
- * ignored. 0, or -EBADMSG (malformed; m unchanged but for its routes), -E2BIG
- * (route too long).
+ * ignored. 0, or -EBADMSG (malformed, trailing bytes after the message;
+ * m unchanged but for its routes), -E2BIG (route too long, an address body
+ * over SL_ADDR_BODY_MAX, or a body over SL_FRAME_MAX). The legacy BARE
+ * format (before Ockam 0.128) is not accepted: it fails as -EBADMSG.
  */
 int sl_wire_decode(struct sl_msg *m);
 
