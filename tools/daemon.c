@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/log.h"
 #include "tools/control.h"
 #include "tools/daemon.h"
 #include "tools/node_manager.h"
@@ -156,16 +157,18 @@ static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 	ctx->nm = sl_node_manager_start(n, ctx->name, tcp_port);
 	if (!ctx->nm) {
 		ret = -errno;
-		fprintf(stderr, "node %s: cannot start the node manager: %s\n", ctx->name, strerror(errno));
+		sl_log(SL_LOG_ERROR, "node=%s event=setup_failed what=node_manager err=\"%s\"",
+		       ctx->name, strerror(errno));
 		return ret;
 	}
 	ret = sl_state_node_running(ctx->st, ctx->name, self, sl_proc_start_time(self), tcp_port);
 	if (ret) {
-		fprintf(stderr, "node %s: cannot record it as running in the state store\n", ctx->name);
+		sl_log(SL_LOG_ERROR, "node=%s event=setup_failed what=state_store err=\"%s\"",
+		       ctx->name, strerror(-ret));
 		return ret;
 	}
-	fprintf(stderr, "node %s: pid %d, tcp port %u, control socket %s\n", ctx->name, (int)self,
-		tcp_port, ctx->sock);
+	sl_log(SL_LOG_INFO, "node=%s event=recorded pid=%d tcp_port=%u", ctx->name, (int)self,
+	       tcp_port);
 	return 0;
 }
 
@@ -178,7 +181,6 @@ static void run_teardown(struct sl_node *n, void *arg)
 	/* A clean shutdown: "stopped", not "crashed". */
 	sl_state_node_stopped(ctx->st, ctx->name, getpid(), true);
 	unlink(ctx->sock);
-	fprintf(stderr, "node %s: stopped\n", ctx->name);
 }
 
 int sl_daemon_run(const char *name)
@@ -236,7 +238,8 @@ int sl_daemon_run(const char *name)
 	cfg.arg = &ctx;
 	ret = sl_runtime_run(&cfg);
 	if (ret == -EADDRINUSE && recorded_port) {
-		fprintf(stderr, "node %s: port %u is taken now, picking another one\n", name, rec.tcp_port);
+		sl_log(SL_LOG_WARN, "node=%s event=port_taken port=%u action=\"pick a free one\"", name,
+		       rec.tcp_port);
 		cfg.tcp_listen = rec.tcp_address;
 		ret = sl_runtime_run(&cfg);
 	}

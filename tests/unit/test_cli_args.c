@@ -152,7 +152,7 @@ Test(cli_args, global_flags_anywhere)
 	cr_expect_null(argv[4]);
 }
 
-Test(cli_args, output_modes)
+Test(cli_args, output_modes, .init = cr_redirect_stderr)
 {
 	struct sl_cli cli = { 0 };
 	char *a1[] = { (char *)"--output=plain", NULL };
