@@ -247,6 +247,11 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 			     from.name, from.name);
 		goto out_close;
 	}
+	if (ret == -ECONNRESET) {
+		ret = sl_err("node %s closed the connection before it answered (was it stopped?): "
+			     "see `sluice node show %s`", from.name, from.name);
+		goto out_close;
+	}
 	if (ret) {
 		ret = sl_err("talking to node %s failed: %s", from.name, strerror(-ret));
 		goto out_close;

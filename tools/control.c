@@ -78,7 +78,7 @@ static int read_all(int fd, uint8_t *p, size_t n, int64_t deadline)
 			continue;
 		}
 		if (!r)
-			return -EPROTO;	/* the node closed the connection mid-exchange */
+			return -ECONNRESET;	/* the node closed the connection mid-exchange */
 		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
 		ret = wait_fd(fd, POLLIN, deadline);

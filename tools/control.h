@@ -23,6 +23,7 @@ struct sl_control_reply {
  * 0 with *out filled (free with sl_control_reply_free), or:
  *   -ENOENT / -ECONNREFUSED  nothing listens there (the node is not running)
  *   -ETIMEDOUT               no response in time
+ *   -ECONNRESET              the node closed the connection before answering
  *   -EPROTO                  the peer did not speak the protocol
  *   other -errno             from the socket calls
  */

@@ -145,7 +145,6 @@ struct run_ctx {
 	struct sl_state *st;
 	const char *name;
 	char sock[PATH_MAX];
-	struct sl_node_manager *nm;
 };
 
 static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
@@ -154,8 +153,7 @@ static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 	pid_t self = getpid();
 	int ret;
 
-	ctx->nm = sl_node_manager_start(n, ctx->name, tcp_port);
-	if (!ctx->nm) {
+	if (!sl_node_manager_start(n, ctx->name, tcp_port)) {
 		ret = -errno;
 		sl_log(SL_LOG_ERROR, "node=%s event=setup_failed what=node_manager err=\"%s\"",
 		       ctx->name, strerror(errno));
@@ -176,8 +174,6 @@ static void run_teardown(struct sl_node *n, void *arg)
 {
 	struct run_ctx *ctx = arg;
 
-	sl_node_manager_destroy(ctx->nm);
-	ctx->nm = NULL;
 	/* A clean shutdown: "stopped", not "crashed". */
 	sl_state_node_stopped(ctx->st, ctx->name, getpid(), true);
 	unlink(ctx->sock);
@@ -245,10 +241,6 @@ int sl_daemon_run(const char *name)
 	}
 	if (ret) {
 		sl_err("node %s failed to start on %s: %s", name, cfg.tcp_listen, strerror(-ret));
-		if (ctx.nm) {
-			sl_node_manager_destroy(ctx.nm);
-			ctx.nm = NULL;
-		}
 		sl_state_node_stopped(ctx.st, name, getpid(), false);
 	}
 out:

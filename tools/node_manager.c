@@ -156,9 +156,17 @@ static void node_stop(struct sl_node_manager *nm, struct sl_msg *m,
 
 /* message.send */
 
+/*
+ * Removed from its shard: by pending_finish, or by the node's destruction
+ * with the request still open (then nm may be gone already: not touched).
+ */
 static void pending_stopped(struct sl_worker *w)
 {
-	free(container_of(w, struct pending, w));
+	struct pending *p = container_of(w, struct pending, w);
+
+	sl_timer_cancel(&p->timer);
+	sl_msg_free(p->req);
+	free(p);
 }
 
 /* Answer the CLI (if not yet), unlink, and retire the temporary worker. */
@@ -171,6 +179,7 @@ static void pending_finish(struct pending *p)
 	if (p->next)
 		p->next->pprev = p->pprev;
 	nm->npending--;
+	p->req = NULL;		/* answered */
 	sl_worker_stop(&p->w);	/* frees p (pending_stopped) */
 }
 
@@ -182,7 +191,6 @@ static void pending_reply(struct sl_worker *w, struct sl_msg *r)
 	/* Only the first reply counts; the worker is gone before a second one. */
 	nm->replies++;
 	respond(nm, p->req, SL_API_OK, NULL, r->data, r->len, true);
-	p->req = NULL;
 	sl_msg_free(r);
 	pending_finish(p);
 }
@@ -199,7 +207,6 @@ static void pending_timeout(struct sl_timer *t)
 	else
 		snprintf(dur, sizeof(dur), "%us", p->timeout_ms / 1000);
 	respond_err(nm, p->req, SL_API_TIMEOUT, "no reply from %s within %s", p->route, dur);
-	p->req = NULL;
 	pending_finish(p);
 }
 
@@ -306,6 +313,15 @@ static void nm_handle(struct sl_worker *w, struct sl_msg *m)
 		    req.method);
 }
 
+/* The node destroys its workers after its shards stopped: the manager goes with them. */
+static void nm_stopped(struct sl_worker *w)
+{
+	struct sl_node_manager *nm = w->ctx;
+
+	sl_timer_cancel(&nm->stop_timer);
+	free(nm);
+}
+
 struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *name,
 					      uint16_t tcp_port)
 {
@@ -319,6 +335,7 @@ struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *nam
 	nm->tcp_port = tcp_port;
 	nm->started_ns = mono_ns();
 	nm->w.handle = nm_handle;
+	nm->w.stopped = nm_stopped;
 	nm->w.ctx = nm;
 	ret = sl_worker_start(sl_node_shard(n, 0), &nm->w, SL_NODE_MANAGER);
 	if (ret) {
@@ -327,21 +344,4 @@ struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *nam
 		return NULL;
 	}
 	return nm;
-}
-
-void sl_node_manager_destroy(struct sl_node_manager *nm)
-{
-	struct pending *p, *next;
-
-	if (!nm)
-		return;
-	/*
-	 * The shards are stopped: the workers went with their tables. The
-	 * requests' messages belong to pools the node frees with itself.
-	 */
-	for (p = nm->pending; p; p = next) {
-		next = p->next;
-		free(p);
-	}
-	free(nm);
 }

@@ -13,11 +13,11 @@ struct sl_node_manager;
 
 /*
  * Cold, before the node starts (the runtime's setup hook): start the worker
- * on shard 0. NULL on failure (errno set).
+ * on shard 0. NULL on failure (errno set). The node owns it from then on:
+ * it is freed, with any request still in flight, when the node destroys its
+ * workers.
  */
 struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *name,
 					      uint16_t tcp_port);
-/* Cold, after the shards stopped: free what is left (requests in flight are dropped). */
-void sl_node_manager_destroy(struct sl_node_manager *nm);
 
 #endif
