@@ -102,6 +102,7 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 	n->nshards = ns;
 	n->pin = !(cfg && cfg->no_pin);
 	n->spin_us = cfg ? cfg->spin_us : 0;
+	n->cpu_base = cfg ? cfg->cpu_base : 0;
 	n->ring_size = cfg && cfg->ring_size ? cfg->ring_size : 4096;
 	pthread_mutex_init(&n->names_lock, NULL);
 	pthread_mutex_init(&n->start_lock, NULL);

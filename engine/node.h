@@ -25,7 +25,8 @@
 struct sl_node_config {
 	const char *name;	/* for logs; may be NULL */
 	unsigned shards;	/* 0 = one per online CPU, at most SL_MAX_SHARDS */
-	bool no_pin;		/* do not pin shard i to CPU i % ncpu */
+	bool no_pin;		/* do not pin shard i to CPU (cpu_base + i) % ncpu */
+	unsigned cpu_base;	/* first CPU (several nodes in one process) */
 	unsigned spin_us;	/* busy-poll this long before sleeping (0 = sleep at once) */
 	unsigned ring_size;	/* entries of each shard-pair ring (power of 2), 0 = 4096 */
 };

@@ -149,7 +149,10 @@ struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len)
 	}
 	k = &p->cls[c];
 	if (!k->free) {
-		if (p->stray_pending)
+		/* Before growing: our messages freed elsewhere may be waiting to come home. */
+		if (p->shard && p->shard->node)
+			sl_shard_reclaim_local(p->shard);
+		else if (p->stray_pending)
 			sl_pool_reclaim_local(p);
 		if (!k->free && pool_grow_cold(p, c)) {
 			p->st.exhausted++;

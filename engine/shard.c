@@ -102,6 +102,28 @@ static unsigned run_ctl(struct sl_shard *s)
 	return n;
 }
 
+unsigned sl_shard_reclaim_local(struct sl_shard *s)
+{
+	struct sl_msg *v[SL_BURST];
+	unsigned total = 0;
+
+	for (unsigned src = 0; src < s->node->nshards; src++) {
+		unsigned n;
+
+		if (src == s->id)
+			continue;
+		n = sl_ring_pop_burst_spsc(&s->back[src], v, SL_BURST);
+		/* Our own messages, home again: back on our free lists. */
+		for (unsigned i = 0; i < n; i++) {
+			sl_pool_free_local(&s->pool, v[i]);
+			s->pool.st.frees_local--;
+			s->pool.st.frees_remote++;
+		}
+		total += n;
+	}
+	return total + sl_pool_reclaim_local(&s->pool);
+}
+
 static unsigned drain_rings(struct sl_shard *s)
 {
 	struct sl_msg *v[SL_BURST];
@@ -119,16 +141,8 @@ static unsigned drain_rings(struct sl_shard *s)
 		for (unsigned i = 0; i < n; i++)
 			sl_send_local_or_drop(s, v[i]);
 		total += n;
-		n = sl_ring_pop_burst_spsc(&s->back[src], v, SL_BURST);
-		for (unsigned i = 0; i < n; i++) {
-			sl_pool_free_local(&s->pool, v[i]);
-			s->pool.st.frees_local--;
-			s->pool.st.frees_remote++;
-		}
-		total += n;
 	}
-	total += sl_pool_reclaim_local(&s->pool);
-	return total;
+	return total + sl_shard_reclaim_local(s);
 }
 
 static bool rings_pending(struct sl_shard *s)
@@ -168,7 +182,7 @@ static void pin_cold(struct sl_shard *s)
 	if (!s->node->pin || ncpu <= 0)
 		return;
 	CPU_ZERO(&set);
-	CPU_SET(s->id % (unsigned)ncpu, &set);
+	CPU_SET((s->node->cpu_base + s->id) % (unsigned)ncpu, &set);
 	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
 		sl_log(SL_LOG_DEBUG, "node=%s shard=%u event=pin_failed", s->node->name, s->id);
 }

@@ -101,6 +101,7 @@ struct sl_node {
 	char name[64];
 	unsigned nshards;
 	bool pin;
+	unsigned cpu_base;
 	unsigned spin_us;
 	unsigned ring_size;
 	struct sl_shard *shards;
@@ -139,6 +140,8 @@ void *sl_shard_io(const struct sl_shard *s);
 void sl_shard_set_io(struct sl_shard *s, void *io);
 struct sl_pool *sl_shard_pool(struct sl_shard *s);
 
+/* pool.c: take back our messages freed on other shards (owner thread). Count. */
+unsigned sl_shard_reclaim_local(struct sl_shard *s);
 /* pool.c: hand a foreign message back toward its home shard. false: caller uses the stray list. */
 bool sl_shard_return_msg(struct sl_shard *self, struct sl_msg *m);
 
