@@ -145,8 +145,6 @@ static void ushard_free_cold(struct sl_ushard *u)
 		return;
 	if (u->ring_ok)
 		io_uring_queue_exit(&u->ring);
-	if (u->efd >= 0)
-		close(u->efd);
 	free(u->br);
 	free(u->bufs);
 	free(u->conns);
@@ -191,11 +189,7 @@ static int io_shard_start(void *ctx, struct sl_shard *s)
 		sl_log(SL_LOG_ERROR, "shard=%u event=buf_ring_failed err=%s", id, strerror(-ret));
 		goto err_free;
 	}
-	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->efd < 0) {
-		ret = -errno;
-		goto err_free;
-	}
+	u->efd = t->efds[id];
 	arm_wake(u);
 	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
 	if (t->tcp_fds && t->tcp_fds[id] >= 0) {
@@ -299,13 +293,11 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 
 static void io_wake(void *ctx, struct sl_shard *s)
 {
-	struct sl_ushard *u = sl_shard_io(s);
+	struct sl_net *t = ctx;
 	uint64_t one = 1;
 
-	/* Not started yet, or stopping: it will look at its rings before sleeping. */
-	if (!u || u->efd < 0)
-		return;
-	if (write(u->efd, &one, sizeof(one)) < 0)
+	/* Valid for the net's whole life; a shard not yet waiting just finds it readable. */
+	if (write(t->efds[sl_shard_id(s)], &one, sizeof(one)) < 0)
 		return;	/* EAGAIN: the counter is already non-zero, the shard will wake */
 }
 
@@ -357,10 +349,18 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 	t->us = calloc(ns, sizeof(*t->us));
 	t->tcp_fds = malloc(ns * sizeof(*t->tcp_fds));
 	t->stats = calloc(ns, sizeof(*t->stats));
-	if (!t->us || !t->tcp_fds || !t->stats)
+	t->efds = malloc(ns * sizeof(*t->efds));
+	if (!t->us || !t->tcp_fds || !t->stats || !t->efds)
 		goto err_free;
-	for (unsigned i = 0; i < ns; i++)
+	for (unsigned i = 0; i < ns; i++) {
 		t->tcp_fds[i] = -1;
+		t->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (t->efds[i] < 0) {
+			while (i--)
+				close(t->efds[i]);
+			goto err_free;
+		}
+	}
 	sl_node_set_io(n, &io_ops, t);
 	ret = sl_node_add_transport(n, &tcp_ops, t);
 	if (!ret)
@@ -374,6 +374,7 @@ err_free:
 	free(t->us);
 	free(t->tcp_fds);
 	free(t->stats);
+	free(t->efds);
 	free(t);
 	return NULL;
 }
@@ -389,6 +390,9 @@ void sl_net_destroy(struct sl_net *t)
 		close(t->uds_fd);
 		unlink(t->uds_path);
 	}
+	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
+		close(t->efds[i]);
+	free(t->efds);
 	free(t->tcp_fds);
 	free(t->us);
 	free(t->stats);

@@ -182,6 +182,12 @@ struct sl_net {
 	int uds_fd;
 	char uds_path[108];
 	struct sl_net_stats *stats;	/* per shard */
+	/*
+	 * Doorbells, per shard: owned here, not by the shard's ring state, so a
+	 * producer ringing a shard that is just stopping never writes to a
+	 * closed (or reused) fd. Closed in sl_net_destroy, after join.
+	 */
+	int *efds;
 };
 
 /* Single-writer counters read by other threads: relaxed, no lock prefix. */
