@@ -143,4 +143,51 @@ static inline const char *msg_text(const struct sl_msg *m)
 	return buf;
 }
 
+struct call_sync {
+	void (*fn)(struct sl_shard *s, void *arg);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void call_sync_tramp(struct sl_shard *s, void *arg)
+{
+	struct call_sync *c = arg;
+
+	c->fn(s, c->arg);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Run fn(shard, arg) on shard id's thread and wait for it. 0 or -errno. */
+static inline int call_on_shard(struct sl_node *n, unsigned id,
+				void (*fn)(struct sl_shard *s, void *arg), void *arg)
+{
+	struct call_sync c = { .fn = fn, .arg = arg, .done = false };
+	int ret;
+
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	ret = sl_shard_call(n, id, call_sync_tramp, &c);
+	if (!ret) {
+		pthread_mutex_lock(&c.lock);
+		while (!c.done)
+			pthread_cond_wait(&c.cond, &c.lock);
+		pthread_mutex_unlock(&c.lock);
+	}
+	pthread_mutex_destroy(&c.lock);
+	pthread_cond_destroy(&c.cond);
+	return ret;
+}
+
+static inline void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
 #endif
