@@ -222,15 +222,24 @@ void sl_cli_usage(FILE *f, const struct sl_cmd_spec *spec)
 	fprintf(f, "Usage: sluice %s%s%s [OPTIONS]\n\n%s\n", spec->path,
 		spec->args ? " " : "", spec->args ? spec->args : "", spec->summary);
 	if (spec->opts && spec->opts[0].name) {
+		int width = 23;
+
+		/* One column for the flags, as wide as the widest (like the global ones at least). */
+		for (o = spec->opts; o->name; o++) {
+			int w = 6 + (int)strlen(o->name) + (o->metavar ? 1 + (int)strlen(o->metavar) : 0);
+
+			if (w > width)
+				width = w;
+		}
 		fputs("\nOptions:\n", f);
 		for (o = spec->opts; o->name; o++) {
-			char left[64];
+			char left[128];
 
 			snprintf(left, sizeof(left), "%c%c%s--%s%s%s",
 				 o->short_name ? '-' : ' ', o->short_name ? o->short_name : ' ',
 				 o->short_name ? ", " : "  ", o->name, o->metavar ? " " : "",
 				 o->metavar ? o->metavar : "");
-			fprintf(f, "  %-23s  %s\n", left, o->help);
+			fprintf(f, "  %-*s  %s\n", width, left, o->help);
 		}
 	}
 	fputc('\n', f);

@@ -88,24 +88,6 @@ bool sl_daemon_alive(int64_t pid, uint64_t pid_start)
 	return t && (!pid_start || t == pid_start);
 }
 
-enum sl_node_status sl_daemon_status(const struct sl_node_rec *n, int timeout_ms)
-{
-	struct sl_control_reply r;
-	char sock[PATH_MAX];
-	bool ok;
-
-	if (!n->pid)
-		return SL_NODE_STOPPED;
-	if (!sl_daemon_alive(n->pid, n->pid_start))
-		return SL_NODE_CRASHED;
-	if (sl_state_node_file(n->name, "control.sock", sock, sizeof(sock)) ||
-	    sl_control_call(sock, "node.status", NULL, 0, timeout_ms, &r))
-		return SL_NODE_CRASHED;
-	ok = r.resp.status == SL_API_OK;
-	sl_control_reply_free(&r);
-	return ok ? SL_NODE_RUNNING : SL_NODE_CRASHED;
-}
-
 /* Split "host:port" / "[v6]:port" at the last ':'. 0 or -EINVAL. */
 static int split_hostport(const char *addr, char *host, size_t cap, unsigned *port)
 {

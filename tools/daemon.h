@@ -53,12 +53,6 @@ bool sl_daemon_alive(int64_t pid, uint64_t pid_start);
 /* Start time of pid (/proc/PID/stat field 22), 0 when gone or a zombie. */
 uint64_t sl_proc_start_time(pid_t pid);
 
-/*
- * The node's status: process alive (same start time) and control socket
- * answering within timeout_ms.
- */
-enum sl_node_status sl_daemon_status(const struct sl_node_rec *n, int timeout_ms);
-
 /* "127.0.0.1:4000": the address to dial for the node's TCP listener. */
 int sl_node_dial_address(const struct sl_node_rec *n, char *buf, size_t cap);
 
