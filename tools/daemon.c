@@ -263,8 +263,12 @@ static void log_tail(const char *path, char *out, size_t cap)
 
 static void __attribute__((noreturn)) daemon_child(const char *name, const char *log)
 {
+	char home[PATH_MAX];
 	int nul, fd;
 
+	/* A relative $SLUICE_HOME must survive the chdir below. */
+	if (!sl_state_home(home, sizeof(home)))
+		setenv("SLUICE_HOME", home, 1);
 	setsid();
 	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
