@@ -222,7 +222,9 @@ int sl_daemon_run(const char *name)
 		ret = sl_runtime_run(&cfg);
 	}
 	if (ret) {
-		sl_err("node %s failed to start on %s: %s", name, cfg.tcp_listen, strerror(-ret));
+		sl_err("node %s failed to start: %s (tcp listener %s)%s", name, strerror(-ret),
+		       cfg.tcp_listen, ret == -EADDRINUSE ?
+		       ": pick another port with --tcp-listener-address" : "");
 		sl_state_node_stopped(ctx.st, name, getpid(), false);
 	}
 out:
@@ -296,12 +298,17 @@ int sl_daemon_spawn(const struct sl_cli *cli, const char *name, pid_t *out)
 		ret = sl_state_node_file(name, "node.log", log, sizeof(log));
 	if (!ret)
 		ret = sl_state_node_file(name, "control.sock", sock, sizeof(sock));
-	if (ret)
-		return sl_err("cannot prepare the directory of node %s: %s", name, strerror(-ret)), ret;
+	if (ret) {
+		sl_err("cannot prepare the directory of node %s: %s", name, strerror(-ret));
+		return ret;
+	}
 	fflush(NULL);	/* the child must not write our buffered output again */
 	pid = fork();
-	if (pid < 0)
-		return sl_err("cannot start node %s: fork: %s", name, strerror(errno)), -errno;
+	if (pid < 0) {
+		ret = -errno;
+		sl_err("cannot start node %s: fork: %s", name, strerror(-ret));
+		return ret;
+	}
 	if (!pid)
 		daemon_child(name, log);
 	sl_verbose(cli, 1, "node %s: daemon pid %d, waiting for %s", name, (int)pid, sock);
@@ -311,8 +318,12 @@ int sl_daemon_spawn(const struct sl_cli *cli, const char *name, pid_t *out)
 
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			log_tail(log, last, sizeof(last));
-			sl_err("node %s failed to start%s%s\n  its log: %s", name, last[0] ? ": " : "",
-			       last, log);
+			/* The daemon's own last word is the best explanation, when it gave one. */
+			if (!strncmp(last, "sluice: ", 8))
+				sl_err("%s\n  its log: %s", last + 8, log);
+			else
+				sl_err("node %s failed to start%s%s\n  its log: %s", name,
+				       last[0] ? ": " : "", last, log);
 			return -ECHILD;
 		}
 		if (!sl_control_call(sock, "node.status", NULL, 0, 1000, &r)) {
@@ -356,9 +367,11 @@ int sl_daemon_stop(const struct sl_cli *cli, struct sl_state *st, const struct s
 			while (sl_daemon_alive(n->pid, n->pid_start) && now_ms() < deadline)
 				sleep_ms(20);
 		}
-		if (sl_daemon_alive(n->pid, n->pid_start))
-			return sl_err("node %s (pid %d) does not die, even after SIGKILL: check `ps %d`",
-				      n->name, (int)pid, (int)pid), -EBUSY;
+		if (sl_daemon_alive(n->pid, n->pid_start)) {
+			sl_err("node %s (pid %d) does not die, even after SIGKILL: check `ps %d`",
+			       n->name, (int)pid, (int)pid);
+			return -EBUSY;
+		}
 	}
 	sl_state_node_stopped(st, n->name, n->pid, true);
 	if (!sl_state_node_file(n->name, "control.sock", sock, sizeof(sock)))
