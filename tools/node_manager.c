@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/multiaddr.h"
 #include "engine/node.h"
 #include "engine/worker.h"
 #include "tools/api.h"
@@ -262,7 +263,11 @@ static void message_send(struct sl_node_manager *nm, struct sl_msg *m,
 	sl_route_copy(&out->onward, &send.route);
 	sl_route_init(&out->ret);
 	sl_route_push_back(&out->ret, SL_ADDR_LOCAL, p->w.addr, p->w.addr_len);
-	if (sl_route_format(&send.route, p->route, sizeof(p->route)) >= (int)sizeof(p->route))
+	/* The route as the user wrote it if it has a multiaddr form, else as addresses. */
+	ret = sl_multiaddr_from_route(&send.route, p->route, sizeof(p->route));
+	if (ret < 0)
+		ret = sl_route_format(&send.route, p->route, sizeof(p->route));
+	if (ret >= (int)sizeof(p->route))
 		memcpy(p->route + sizeof(p->route) - 4, "...", 4);
 	p->timeout_ms = send.timeout_ms;
 	p->req = m;	/* answered by pending_reply or pending_timeout; m is ours until then */
