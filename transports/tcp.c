@@ -226,7 +226,11 @@ static void conn_close(struct sl_conn *c, const char *why)
 		}
 		shutdown(c->fd, SHUT_RDWR);
 	}
-	conn_finalize(c);
+	/*
+	 * Never free here: callers (a receive being parsed, a send completion)
+	 * still hold c. The flush at the end of this turn finalizes it.
+	 */
+	sl_uring_flush_later(c);
 }
 
 /* ---- receive ---- */
