@@ -21,22 +21,14 @@
 /* "HOST:PORT" with an IPv4/IPv6 literal (or localhost) and a port number. */
 static bool tcp_address_valid(const char *a, char *norm, size_t cap)
 {
-	const char *c = strrchr(a, ':');
-	char host[64], *end;
 	unsigned char buf[16];
-	unsigned long port;
+	char host[64];
+	unsigned port;
 	size_t hl;
 
-	if (!c || !c[1])
+	if (sl_hostport_split(a, host, sizeof(host), &port))
 		return false;
-	port = strtoul(c + 1, &end, 10);
-	if (*end || port > 65535)
-		return false;
-	hl = (size_t)(c - a);
-	if (!hl || hl >= sizeof(host))
-		return false;
-	memcpy(host, a, hl);
-	host[hl] = '\0';
+	hl = strlen(host);
 	if (!strcmp(host, "localhost"))
 		strcpy(host, "127.0.0.1");
 	if (inet_pton(AF_INET, host, buf) != 1) {
@@ -48,7 +40,7 @@ static bool tcp_address_valid(const char *a, char *norm, size_t cap)
 			return false;
 		host[hl - 1] = ']';
 	}
-	return (size_t)snprintf(norm, cap, "%s:%lu", host, port) < cap;
+	return (size_t)snprintf(norm, cap, "%s:%u", host, port) < cap;
 }
 
 static int check_name(const char *name)
@@ -96,8 +88,14 @@ static void view_node(struct node_view *v)
 	char sock[PATH_MAX];
 
 	v->alive = v->rec.pid && sl_daemon_alive(v->rec.pid, v->rec.pid_start);
-	/* Recorded as running: it is crashed unless its control socket answers. */
-	v->status = v->rec.pid ? SL_NODE_CRASHED : SL_NODE_STOPPED;
+	/*
+	 * Recorded as running: crashed unless its control socket answers, or
+	 * the user had asked it to stop (it died on the way out).
+	 */
+	if (!v->rec.pid || (!v->alive && v->rec.stopped))
+		v->status = SL_NODE_STOPPED;
+	else
+		v->status = SL_NODE_CRASHED;
 	if (sl_node_dial_address(&v->rec, v->dial, sizeof(v->dial)))
 		v->dial[0] = '\0';
 	v->have_status = false;

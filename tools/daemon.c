@@ -88,8 +88,7 @@ bool sl_daemon_alive(int64_t pid, uint64_t pid_start)
 	return t && (!pid_start || t == pid_start);
 }
 
-/* Split "host:port" / "[v6]:port" at the last ':'. 0 or -EINVAL. */
-static int split_hostport(const char *addr, char *host, size_t cap, unsigned *port)
+int sl_hostport_split(const char *addr, char *host, size_t cap, unsigned *port)
 {
 	const char *c = strrchr(addr, ':');
 	char *end;
@@ -111,7 +110,7 @@ int sl_node_dial_address(const struct sl_node_rec *n, char *buf, size_t cap)
 	char host[272];
 	unsigned port;
 
-	if (!n->tcp_port || split_hostport(n->tcp_address, host, sizeof(host), &port))
+	if (!n->tcp_port || sl_hostport_split(n->tcp_address, host, sizeof(host), &port))
 		return -ENOENT;
 	/* A wildcard listener is dialled on loopback. */
 	if (!strcmp(host, "0.0.0.0"))
@@ -194,7 +193,7 @@ int sl_daemon_run(const char *name)
 	}
 	/* Whatever is there is stale: its node is not alive (checked above). */
 	unlink(ctx.sock);
-	if (split_hostport(rec.tcp_address, host, sizeof(host), &asked_port)) {
+	if (sl_hostport_split(rec.tcp_address, host, sizeof(host), &asked_port)) {
 		sl_err("node %s has a malformed tcp listener address '%s': delete and re-create it",
 		       name, rec.tcp_address);
 		ret = -EINVAL;

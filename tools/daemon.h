@@ -53,6 +53,8 @@ bool sl_daemon_alive(int64_t pid, uint64_t pid_start);
 /* Start time of pid (/proc/PID/stat field 22), 0 when gone or a zombie. */
 uint64_t sl_proc_start_time(pid_t pid);
 
+/* Split "host:port" / "[v6]:port" at the last ':' (host into host[cap]). 0 or -EINVAL. */
+int sl_hostport_split(const char *addr, char *host, size_t cap, unsigned *port);
 /* "127.0.0.1:4000": the address to dial for the node's TCP listener. */
 int sl_node_dial_address(const struct sl_node_rec *n, char *buf, size_t cap);
 
