@@ -206,7 +206,7 @@ int sl_control_call(const char *path, const char *method, const uint8_t *body, s
 	char me[SL_RANDOM_ADDR_LEN + 1];
 	const uint8_t *payload;
 	size_t frame_len, payload_len;
-	int fd, err;
+	int fd = -1, err;
 
 	memset(out, 0, sizeof(*out));
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))

@@ -259,7 +259,12 @@ static void log_tail(const char *path, char *out, size_t cap)
 		;
 	*end = '\0';
 	start = strrchr(buf, '\n');
-	snprintf(out, cap, "%s", start ? start + 1 : buf);
+	start = start ? start + 1 : buf;
+	n = (ssize_t)strlen(start);
+	if ((size_t)n >= cap)
+		n = (ssize_t)cap - 1;	/* a long last line is cut: it is only a hint */
+	memcpy(out, start, (size_t)n);
+	out[n] = '\0';
 }
 
 static void __attribute__((noreturn)) daemon_child(const char *name, const char *log)
