@@ -62,6 +62,15 @@ static int get_text_copy(struct sl_cbor_reader *rd, char *dst, size_t cap)
 	return 0;
 }
 
+/* The next required struct field, an unsigned integer <= max. */
+static int field_uint(struct sl_cbor_reader *rd, struct sl_cbor_array *a, uint64_t max,
+		      uint64_t *v)
+{
+	int ret = sl_cbor_field(rd, a);
+
+	return ret ? ret : sl_cbor_get_uint_max(rd, max, v);
+}
+
 /* The whole payload must be the one item. */
 static int finish(struct sl_cbor_reader *rd, struct sl_cbor_array *a)
 {
@@ -104,9 +113,7 @@ int sl_api_response_decode(const uint8_t *p, size_t n, struct sl_api_response *r
 	sl_cbor_reader_init(&rd, p, n);
 	ret = sl_cbor_array_enter(&rd, &a);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint_max(&rd, 999, &status);
+		ret = field_uint(&rd, &a, 999, &status);
 	if (ret)
 		return -EBADMSG;
 	r->status = (uint16_t)status;
@@ -143,7 +150,7 @@ int sl_api_send_decode(const uint8_t *p, size_t n, struct sl_api_send *s)
 {
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array a;
-	uint64_t t;
+	uint64_t t = 0;
 	int ret;
 
 	sl_cbor_reader_init(&rd, p, n);
@@ -159,9 +166,7 @@ int sl_api_send_decode(const uint8_t *p, size_t n, struct sl_api_send *s)
 	if (!ret)
 		ret = sl_cbor_get_bytes(&rd, &s->payload, &s->len);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint_max(&rd, SL_API_TIMEOUT_MAX_MS, &t);
+		ret = field_uint(&rd, &a, SL_API_TIMEOUT_MAX_MS, &t);
 	if (!ret)
 		ret = finish(&rd, &a);
 	if (ret || !t || sl_route_empty(&s->route))
@@ -199,7 +204,7 @@ int sl_api_status_decode(const uint8_t *p, size_t n, struct sl_api_status *s)
 	};
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array a, b;
-	uint64_t v;
+	uint64_t v = 0;
 	size_t i;
 	int ret;
 
@@ -211,25 +216,15 @@ int sl_api_status_decode(const uint8_t *p, size_t n, struct sl_api_status *s)
 	if (!ret)
 		ret = get_text_copy(&rd, s->name, sizeof(s->name));
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint_max(&rd, UINT16_MAX, &v);
-	if (ret)
-		return -EBADMSG;
+		ret = field_uint(&rd, &a, UINT16_MAX, &v);
 	s->tcp_port = (uint16_t)v;
-	ret = sl_cbor_field(&rd, &a);
 	if (!ret)
-		ret = sl_cbor_get_uint_max(&rd, UINT32_MAX, &v);
-	if (ret)
-		return -EBADMSG;
+		ret = field_uint(&rd, &a, UINT32_MAX, &v);
 	s->shards = (uint32_t)v;
-	ret = sl_cbor_field(&rd, &a);
 	if (!ret)
-		ret = sl_cbor_get_uint(&rd, &s->uptime_ms);
+		ret = field_uint(&rd, &a, UINT64_MAX, &s->uptime_ms);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint(&rd, &s->pid);
+		ret = field_uint(&rd, &a, UINT64_MAX, &s->pid);
 	if (!ret)
 		ret = sl_cbor_field(&rd, &a);
 	if (!ret)
