@@ -871,6 +871,22 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	} else if (ret) {
 		return ret;
 	}
+	if (((struct sockaddr_in *)&ss)->sin_port) {
+		/*
+		 * SO_REUSEPORT would let this node join another process's group on
+		 * the same port (same user) and share its connections: a bind
+		 * without it fails when anyone listens there already.
+		 */
+		int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+		if (probe < 0)
+			return -errno;
+		setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ret = bind(probe, (struct sockaddr *)&ss, sl) ? -errno : 0;
+		close(probe);
+		if (ret)
+			return ret;
+	}
 	for (unsigned i = 0; i < ns; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
