@@ -2,7 +2,25 @@
 #include "crypto/aead.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <gcrypt.h>
+
+#define NONCE_LEN 12
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static bool sodium_ok;
+static bool gcrypt_ok;
+
+/* The process-wide default; 0 (AUTO) until someone chose. */
+static _Atomic uint32_t default_backend;
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static struct sl_aead_measure last_measure;
 
 static void nonce_be(uint8_t n[12], uint64_t v)
 {
@@ -22,38 +40,305 @@ static void nonce_le(uint8_t n[12], uint64_t v)
 		n[4 + i] = (uint8_t)(v >> (8 * i));
 }
 
+/* ---- library set-up and the backend choice (cold) ---- */
+
+static void lib_init(void)
+{
+	/* sodium_init() returns 1 if someone already ran it */
+	sodium_ok = sodium_init() >= 0;
+
+	/*
+	 * libgcrypt wants its initialisation done once, before any other call,
+	 * by the application; a library that finds it done must not redo it.
+	 * No secure memory: our handles are opened without GCRY_CIPHER_SECURE
+	 * and closing one wipes its context, so mlock()ed pages buy nothing and
+	 * would only warn under RLIMIT_MEMLOCK.
+	 */
+	if (!gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P)) {
+		if (!gcry_check_version(GCRYPT_VERSION))
+			return;
+		gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	}
+	gcrypt_ok = true;
+}
+
 bool sl_aead_available(void)
 {
-	/* sodium_init() is idempotent and thread-safe; it returns 1 if already done. */
-	if (sodium_init() < 0)
+	pthread_once(&lib_once, lib_init);
+	/* the wire protocol fixes AES-GCM and libsodium is the reference */
+	return sodium_ok && crypto_aead_aes256gcm_is_available() != 0;
+}
+
+bool sl_aead_backend_usable(enum sl_aead_backend b)
+{
+	if (!sl_aead_available())
 		return false;
-	return crypto_aead_aes256gcm_is_available() != 0;
+	switch (b) {
+	case SL_AEAD_BACKEND_AUTO:
+	case SL_AEAD_BACKEND_SODIUM:
+		return true;
+	case SL_AEAD_BACKEND_GCRYPT:
+		return gcrypt_ok;
+	}
+	return false;
+}
+
+const char *sl_aead_backend_str(enum sl_aead_backend b)
+{
+	switch (b) {
+	case SL_AEAD_BACKEND_AUTO:
+		return "auto";
+	case SL_AEAD_BACKEND_SODIUM:
+		return "sodium";
+	case SL_AEAD_BACKEND_GCRYPT:
+		return "gcrypt";
+	}
+	return "?";
+}
+
+int sl_aead_backend_parse(const char *s, enum sl_aead_backend *b)
+{
+	if (!strcasecmp(s, "auto"))
+		*b = SL_AEAD_BACKEND_AUTO;
+	else if (!strcasecmp(s, "sodium") || !strcasecmp(s, "libsodium"))
+		*b = SL_AEAD_BACKEND_SODIUM;
+	else if (!strcasecmp(s, "gcrypt") || !strcasecmp(s, "libgcrypt"))
+		*b = SL_AEAD_BACKEND_GCRYPT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Seals of `len` bytes per second for about budget_ns; -1 on error. */
+static double seal_rate(const struct sl_aead_key *k, uint8_t *buf, size_t len,
+			unsigned chunk, uint64_t budget_ns)
+{
+	uint64_t t0 = now_ns(), t, n = 0, nonce = 0;
+	unsigned i;
+
+	do {
+		for (i = 0; i < chunk; i++)
+			if (sl_aead_seal(k, nonce++, buf, buf, len, NULL, 0))
+				return -1;
+		n += chunk;
+		t = now_ns();
+	} while (t - t0 < budget_ns);
+	return (double)n * 1e9 / (double)(t - t0);
+}
+
+#define BULK_LEN 49152
+#define SMALL_LEN 64
+#define ROUNDS 3
+#define BULK_NS 1500000ull	/* per backend per round */
+#define SMALL_NS 700000ull
+/* libsodium keeps a near tie at 48 KiB: it is the reference */
+#define TIE_MARGIN 1.05
+/* ... and the 48 KiB winner loses if the other is this much faster at 64 B */
+#define SMALL_MARGIN 1.5
+
+int sl_aead_measure(struct sl_aead_measure *m)
+{
+	static const uint8_t zero_key[SL_AEAD_KEYLEN];
+	struct sl_aead_key k[SL_AEAD_NBACKENDS];
+	enum sl_aead_backend b, win, other;
+	uint64_t t0 = now_ns();
+	uint8_t *buf;
+	double r;
+	int i, ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	memset(k, 0, sizeof(k));
+	if (!sl_aead_available())
+		return -ENOTSUP;
+	buf = calloc(1, BULK_LEN + SL_AEAD_TAGLEN);
+	if (!buf)
+		return -ENOMEM;
+	for (b = SL_AEAD_BACKEND_SODIUM; b < SL_AEAD_NBACKENDS; b++) {
+		if (!sl_aead_backend_usable(b))
+			continue;
+		ret = sl_aead_key_init_backend(&k[b], b, zero_key);
+		if (ret)
+			goto out;
+		/* warm the code and the tables before timing */
+		seal_rate(&k[b], buf, BULK_LEN, 1, 0);
+	}
+	/* alternate the backends round by round and keep each one's best:
+	 * a shared, noisy machine only ever makes a round slower */
+	for (i = 0; i < ROUNDS; i++) {
+		for (b = SL_AEAD_BACKEND_SODIUM; b < SL_AEAD_NBACKENDS; b++) {
+			if (!k[b].backend)
+				continue;
+			r = seal_rate(&k[b], buf, BULK_LEN, 2, BULK_NS) *
+			    BULK_LEN / 1e9;
+			if (r > m->bulk_gbps[b])
+				m->bulk_gbps[b] = r;
+			r = seal_rate(&k[b], buf, SMALL_LEN, 64, SMALL_NS) / 1e6;
+			if (r > m->small_mps[b])
+				m->small_mps[b] = r;
+		}
+	}
+	m->pick = SL_AEAD_BACKEND_SODIUM;
+	if (k[SL_AEAD_BACKEND_GCRYPT].backend) {
+		win = SL_AEAD_BACKEND_SODIUM;
+		other = SL_AEAD_BACKEND_GCRYPT;
+		if (m->bulk_gbps[other] > m->bulk_gbps[win] * TIE_MARGIN) {
+			win = SL_AEAD_BACKEND_GCRYPT;
+			other = SL_AEAD_BACKEND_SODIUM;
+		}
+		if (m->small_mps[other] > m->small_mps[win] * SMALL_MARGIN)
+			win = other;
+		m->pick = win;
+	}
+out:
+	for (b = SL_AEAD_BACKEND_SODIUM; b < SL_AEAD_NBACKENDS; b++)
+		sl_aead_key_wipe(&k[b]);
+	free(buf);
+	m->elapsed_ms = (double)(now_ns() - t0) / 1e6;
+	return ret;
+}
+
+void sl_aead_last_measure(struct sl_aead_measure *m)
+{
+	*m = last_measure;
+}
+
+int sl_aead_select(enum sl_aead_backend b)
+{
+	struct sl_aead_measure m;
+	int ret;
+
+	if (!sl_aead_backend_usable(b))
+		return -ENOTSUP;
+	if (b == SL_AEAD_BACKEND_AUTO) {
+		ret = sl_aead_measure(&m);
+		/* a failed measurement falls back to the reference */
+		b = ret ? SL_AEAD_BACKEND_SODIUM : m.pick;
+		last_measure = m;
+	}
+	atomic_store(&default_backend, (uint32_t)b);
+	return 0;
+}
+
+int sl_aead_configure(const char *choice)
+{
+	const char *env = getenv("SLUICE_AEAD");
+	enum sl_aead_backend b = SL_AEAD_BACKEND_AUTO;
+
+	if (env && *env)
+		choice = env;
+	if (choice && sl_aead_backend_parse(choice, &b))
+		return -EINVAL;
+	return sl_aead_select(b);
+}
+
+static void choose_default(void)
+{
+	if (atomic_load(&default_backend))
+		return;
+	/* nobody configured: SLUICE_AEAD if it is valid, else auto, else the reference */
+	if (sl_aead_configure(NULL) && sl_aead_select(SL_AEAD_BACKEND_AUTO))
+		atomic_store(&default_backend, SL_AEAD_BACKEND_SODIUM);
+}
+
+enum sl_aead_backend sl_aead_backend(void)
+{
+	uint32_t b = atomic_load_explicit(&default_backend, memory_order_acquire);
+
+	if (!b) {
+		pthread_once(&default_once, choose_default);
+		b = atomic_load(&default_backend);
+	}
+	return (enum sl_aead_backend)b;
+}
+
+const char *sl_aead_backend_name(void)
+{
+	return sl_aead_backend_str(sl_aead_backend());
+}
+
+/* ---- keys (cold) ---- */
+
+int sl_aead_key_init_backend(struct sl_aead_key *k, enum sl_aead_backend b,
+			     const uint8_t key[SL_AEAD_KEYLEN])
+{
+	gcry_cipher_hd_t h;
+	int ret;
+
+	/* libsodium leaves part of its state unwritten; keep copies deterministic */
+	memset(k, 0, sizeof(*k));
+	if (!sl_aead_available())
+		return -ENOTSUP;
+	if (b == SL_AEAD_BACKEND_AUTO)
+		b = sl_aead_backend();
+	switch (b) {
+	case SL_AEAD_BACKEND_SODIUM:
+		k->backend = b;
+		if (key)
+			crypto_aead_aes256gcm_beforenm(&k->u.sodium, key);
+		return 0;
+	case SL_AEAD_BACKEND_GCRYPT:
+		if (!gcrypt_ok)
+			return -ENOTSUP;
+		/* the one allocation of a libgcrypt key; messages reuse the handle */
+		if (gcry_cipher_open(&h, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0))
+			return -ENOMEM;
+		k->u.gcrypt = h;
+		k->backend = b;
+		if (key) {
+			ret = sl_aead_key_set(k, key);
+			if (ret) {
+				sl_aead_key_wipe(k);
+				return ret;
+			}
+		}
+		return 0;
+	case SL_AEAD_BACKEND_AUTO:
+		break;
+	}
+	return -EINVAL;
 }
 
 int sl_aead_key_init(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN])
 {
-	if (!crypto_aead_aes256gcm_is_available())
-		return -ENOTSUP;
-	/* the backend leaves part of the state unwritten; keep copies deterministic */
-	memset(k, 0, sizeof(*k));
-	crypto_aead_aes256gcm_beforenm(&k->u.sodium, key);
-	return 0;
+	return sl_aead_key_init_backend(k, SL_AEAD_BACKEND_AUTO, key);
+}
+
+int sl_aead_key_set(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN])
+{
+	switch (k->backend) {
+	case SL_AEAD_BACKEND_SODIUM:
+		crypto_aead_aes256gcm_beforenm(&k->u.sodium, key);
+		return 0;
+	case SL_AEAD_BACKEND_GCRYPT:
+		/* replaces the key schedule and GHASH key in the same context */
+		return gcry_cipher_setkey(k->u.gcrypt, key, SL_AEAD_KEYLEN) ? -EIO : 0;
+	}
+	return -EINVAL;
 }
 
 void sl_aead_key_wipe(struct sl_aead_key *k)
 {
+	/* gcry_cipher_close() wipes the context (key schedule, H) before freeing */
+	if (k->backend == SL_AEAD_BACKEND_GCRYPT && k->u.gcrypt)
+		gcry_cipher_close(k->u.gcrypt);
 	sodium_memzero(k, sizeof(*k));
 }
 
-int sl_aead_seal(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
-		 const uint8_t *in, size_t len, const uint8_t *ad,
-		 size_t ad_len)
-{
-	uint8_t n[12];
+/* ---- messages (hot) ---- */
 
-	if (len > SL_AEAD_MAX_PLAINTEXT)
-		return -EMSGSIZE;
-	nonce_be(n, nonce);
+static int sodium_seal(const struct sl_aead_key *k, const uint8_t n[NONCE_LEN],
+		       uint8_t *out, const uint8_t *in, size_t len,
+		       const uint8_t *ad, size_t ad_len)
+{
 	/* detached form: out == in works and the tag lands right after. */
 	crypto_aead_aes256gcm_encrypt_detached_afternm(out, out + len, NULL, in,
 						       len, ad, ad_len, NULL, n,
@@ -61,17 +346,10 @@ int sl_aead_seal(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
 	return 0;
 }
 
-int sl_aead_open(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
-		 const uint8_t *in, size_t len, const uint8_t *ad,
-		 size_t ad_len)
+static int sodium_open(const struct sl_aead_key *k, const uint8_t n[NONCE_LEN],
+		       uint8_t *out, const uint8_t *in, size_t mlen,
+		       const uint8_t *ad, size_t ad_len)
 {
-	uint8_t n[12];
-	size_t mlen;
-
-	if (len < SL_AEAD_TAGLEN || len - SL_AEAD_TAGLEN > SL_AEAD_MAX_PLAINTEXT)
-		return -EMSGSIZE;
-	mlen = len - SL_AEAD_TAGLEN;
-	nonce_be(n, nonce);
 	if (crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, mlen,
 							   in + mlen, ad, ad_len,
 							   n, &k->u.sodium)) {
@@ -82,15 +360,114 @@ int sl_aead_open(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
 	return 0;
 }
 
+/*
+ * libgcrypt: the handle keeps the key; each message sets the IV, which also
+ * resets the GHASH and tag state left by the previous message (or by a
+ * failed one). A NULL input asks libgcrypt to work in place.
+ */
+static int gcrypt_seal(const struct sl_aead_key *k, const uint8_t n[NONCE_LEN],
+		       uint8_t *out, const uint8_t *in, size_t len,
+		       const uint8_t *ad, size_t ad_len)
+{
+	gcry_cipher_hd_t h = k->u.gcrypt;
+	gcry_error_t err;
+
+	err = gcry_cipher_setiv(h, n, NONCE_LEN);
+	if (!err && ad_len)
+		err = gcry_cipher_authenticate(h, ad, ad_len);
+	if (!err && len)
+		err = gcry_cipher_encrypt(h, out, len, in == out ? NULL : in,
+					  in == out ? 0 : len);
+	if (!err)
+		err = gcry_cipher_gettag(h, out + len, SL_AEAD_TAGLEN);
+	return err ? -EIO : 0;
+}
+
+static int gcrypt_open(const struct sl_aead_key *k, const uint8_t n[NONCE_LEN],
+		       uint8_t *out, const uint8_t *in, size_t mlen,
+		       const uint8_t *ad, size_t ad_len)
+{
+	gcry_cipher_hd_t h = k->u.gcrypt;
+	gcry_error_t err;
+
+	err = gcry_cipher_setiv(h, n, NONCE_LEN);
+	if (!err && ad_len)
+		err = gcry_cipher_authenticate(h, ad, ad_len);
+	/* decrypting first keeps it one pass; the tag decides what is released */
+	if (!err && mlen)
+		err = gcry_cipher_decrypt(h, out, mlen, in == out ? NULL : in,
+					  in == out ? 0 : mlen);
+	/* in place, the tag after the ciphertext is still intact here */
+	if (!err)
+		err = gcry_cipher_checktag(h, in + mlen, SL_AEAD_TAGLEN);
+	if (err) {
+		sodium_memzero(out, mlen);
+		return gcry_err_code(err) == GPG_ERR_CHECKSUM ? -EBADMSG : -EIO;
+	}
+	return 0;
+}
+
+static inline int seal_one(const struct sl_aead_key *k, uint64_t nonce,
+			   uint8_t *out, const uint8_t *in, size_t len,
+			   const uint8_t *ad, size_t ad_len)
+{
+	uint8_t n[NONCE_LEN];
+
+	if (len > SL_AEAD_MAX_PLAINTEXT)
+		return -EMSGSIZE;
+	nonce_be(n, nonce);
+	switch (k->backend) {
+	case SL_AEAD_BACKEND_GCRYPT:
+		return gcrypt_seal(k, n, out, in, len, ad, ad_len);
+	case SL_AEAD_BACKEND_SODIUM:
+		return sodium_seal(k, n, out, in, len, ad, ad_len);
+	}
+	return -EINVAL;
+}
+
+static inline int open_one(const struct sl_aead_key *k, uint64_t nonce,
+			   uint8_t *out, const uint8_t *in, size_t len,
+			   const uint8_t *ad, size_t ad_len)
+{
+	uint8_t n[NONCE_LEN];
+	size_t mlen;
+
+	if (len < SL_AEAD_TAGLEN || len - SL_AEAD_TAGLEN > SL_AEAD_MAX_PLAINTEXT)
+		return -EMSGSIZE;
+	mlen = len - SL_AEAD_TAGLEN;
+	nonce_be(n, nonce);
+	switch (k->backend) {
+	case SL_AEAD_BACKEND_GCRYPT:
+		return gcrypt_open(k, n, out, in, mlen, ad, ad_len);
+	case SL_AEAD_BACKEND_SODIUM:
+		return sodium_open(k, n, out, in, mlen, ad, ad_len);
+	}
+	return -EINVAL;
+}
+
+int sl_aead_seal(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
+		 const uint8_t *in, size_t len, const uint8_t *ad,
+		 size_t ad_len)
+{
+	return seal_one(k, nonce, out, in, len, ad, ad_len);
+}
+
+int sl_aead_open(const struct sl_aead_key *k, uint64_t nonce, uint8_t *out,
+		 const uint8_t *in, size_t len, const uint8_t *ad,
+		 size_t ad_len)
+{
+	return open_one(k, nonce, out, in, len, ad, ad_len);
+}
+
 unsigned sl_aead_seal_batch(const struct sl_aead_key *k, struct sl_aead_op *ops,
 			    unsigned n)
 {
 	unsigned i, ok = 0;
 
 	for (i = 0; i < n; i++) {
-		ops[i].result = sl_aead_seal(k, ops[i].nonce, ops[i].out,
-					     ops[i].in, ops[i].in_len,
-					     ops[i].ad, ops[i].ad_len);
+		ops[i].result = seal_one(k, ops[i].nonce, ops[i].out,
+					 ops[i].in, ops[i].in_len,
+					 ops[i].ad, ops[i].ad_len);
 		ok += ops[i].result == 0;
 	}
 	return ok;
@@ -102,9 +479,9 @@ unsigned sl_aead_open_batch(const struct sl_aead_key *k, struct sl_aead_op *ops,
 	unsigned i, ok = 0;
 
 	for (i = 0; i < n; i++) {
-		ops[i].result = sl_aead_open(k, ops[i].nonce, ops[i].out,
-					     ops[i].in, ops[i].in_len,
-					     ops[i].ad, ops[i].ad_len);
+		ops[i].result = open_one(k, ops[i].nonce, ops[i].out,
+					 ops[i].in, ops[i].in_len,
+					 ops[i].ad, ops[i].ad_len);
 		ok += ops[i].result == 0;
 	}
 	return ok;

@@ -7,10 +7,23 @@
  * Nonces are 64-bit counters; the 96-bit nonce is 32 zero bits followed by the
  * counter, BIG-endian for AESGCM and LITTLE-endian for ChaChaPoly (Noise spec).
  *
- * Backend contract: everything behind struct sl_aead_key may be replaced
- * (e.g. by libgcrypt) without touching callers; the bytes on the wire are the
- * same. Open always verifies the tag before any plaintext is released: on
- * failure the output buffer is wiped.
+ * Two AES-256-GCM backends behind struct sl_aead_key, same bytes on the wire:
+ * libsodium (the reference and the fallback) and libgcrypt (VAES/VPCLMUL on
+ * CPUs that have them, ~3x libsodium 1.0.18 on 16-48 KiB messages here, see
+ * PERF.md). Open always verifies the tag before any plaintext is released:
+ * on failure the output buffer is wiped.
+ *
+ * Backend choice: one process-wide default, taken ONCE at start and before
+ * any key is initialised: sl_aead_configure() (config value, SLUICE_AEAD in
+ * the environment overrides it) or sl_aead_select(). If nobody chose, the
+ * first key initialisation makes the default choice (SLUICE_AEAD, else auto:
+ * a ~15 ms self-measurement). Every key remembers the backend it was made
+ * with, so changing the default later affects only keys made later. ChaChaPoly
+ * (standard Noise vectors only) is always libsodium.
+ *
+ * Threads: the functions here may be called from any thread, but one key
+ * must not be used by two threads at once (a libgcrypt handle carries
+ * per-message state). A key belongs to one channel on one shard.
  */
 #ifndef SL_CRYPTO_AEAD_H
 #define SL_CRYPTO_AEAD_H
@@ -31,15 +44,38 @@ enum sl_aead_cipher {
 	SL_AEAD_CHACHAPOLY,
 };
 
+enum sl_aead_backend {
+	SL_AEAD_BACKEND_AUTO,	/* choose by self-measurement; never a key's backend */
+	SL_AEAD_BACKEND_SODIUM,
+	SL_AEAD_BACKEND_GCRYPT,
+};
+#define SL_AEAD_NBACKENDS 3
+
+/* libgcrypt's handle, kept opaque so callers need not include gcrypt.h */
+struct gcry_cipher_handle;
+
 /*
  * Precomputed AES-256-GCM key. Hot and visible so it can live inline in the
- * cipher states; never copy it around, never put it in message memory.
+ * cipher states; never put it in message memory. A libgcrypt key is a handle
+ * to a context opened once at init, so a struct copy ALIASES it: never copy
+ * a live key (move it, and then only one of the two copies may be used or
+ * wiped). backend sits first so that a libgcrypt key touches one cache line.
+ * All-zero bytes are a valid "no key" state that sl_aead_key_wipe() accepts.
  */
 struct sl_aead_key {
+	uint32_t backend;	/* enum sl_aead_backend; 0 = none */
 	union {
 		crypto_aead_aes256gcm_state sodium;
-		/* a second backend's state goes here, same alignment rules */
+		struct gcry_cipher_handle *gcrypt;
 	} u;
+};
+
+/* The self-measurement behind SL_AEAD_BACKEND_AUTO, indexed by backend. */
+struct sl_aead_measure {
+	double bulk_gbps[SL_AEAD_NBACKENDS];	/* 48 KiB seals, best round */
+	double small_mps[SL_AEAD_NBACKENDS];	/* 64 B seals, million/s, best round */
+	double elapsed_ms;			/* the whole measurement */
+	enum sl_aead_backend pick;
 };
 
 /*
@@ -59,10 +95,49 @@ struct sl_aead_op {
 };
 
 /* aead.c */
-/* sodium_init() and the AES-NI check; false means refuse to run. */
+/*
+ * sodium_init(), libgcrypt's one-time initialisation and the AES-NI check;
+ * false means refuse to run. Thread-safe, idempotent, chooses no backend.
+ */
 bool sl_aead_available(void);
+/* Whether libgcrypt initialised (false: only libsodium can be selected). */
+bool sl_aead_backend_usable(enum sl_aead_backend b);
 
+/*
+ * Start-up choice: `choice` is the config value ("sodium", "gcrypt", "auto";
+ * NULL means auto); SLUICE_AEAD in the environment overrides it. -EINVAL for
+ * an unknown name, -ENOTSUP if the named backend cannot run here (auto falls
+ * back to libsodium instead). Call before any key is initialised.
+ */
+int sl_aead_configure(const char *choice);
+/* Sets the default for keys made from now on; AUTO runs sl_aead_measure(). */
+int sl_aead_select(enum sl_aead_backend b);
+/* The current default (choosing it now if nobody has) and its name. */
+enum sl_aead_backend sl_aead_backend(void);
+const char *sl_aead_backend_name(void);
+const char *sl_aead_backend_str(enum sl_aead_backend b);
+int sl_aead_backend_parse(const char *s, enum sl_aead_backend *b);
+/*
+ * Times both backends on 48 KiB and 64 B seals, alternating, a few ms each
+ * (~15 ms in all), and says which AUTO would pick: the faster at 48 KiB
+ * (libsodium on a near tie) unless the other is much faster at 64 B.
+ * Selects nothing. Cold: allocates its buffers.
+ */
+int sl_aead_measure(struct sl_aead_measure *m);
+/* The measurement the last AUTO choice was made by (zeros if none). */
+void sl_aead_last_measure(struct sl_aead_measure *m);
+
+/*
+ * Init with the default backend, or with a given one. key may be NULL: the
+ * backend state is made now (libgcrypt: the handle is opened, which
+ * allocates) and the key is set later with sl_aead_key_set(). Cold.
+ */
 int sl_aead_key_init(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN]);
+int sl_aead_key_init_backend(struct sl_aead_key *k, enum sl_aead_backend b,
+			     const uint8_t key[SL_AEAD_KEYLEN]);
+/* Re-key an initialised key in place, same backend; no allocation (rekey). */
+int sl_aead_key_set(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN]);
+/* Closes the backend state and zeroes all of *k; safe on all-zero keys. */
 void sl_aead_key_wipe(struct sl_aead_key *k);
 
 /* out: len + 16 bytes. out == in allowed. */
@@ -82,7 +157,9 @@ unsigned sl_aead_open_batch(const struct sl_aead_key *k, struct sl_aead_op *ops,
 
 /*
  * One-shot with a raw key, for the handshake (a handful of uses per key, so
- * precomputing buys nothing) and for ChaChaPoly. Same buffer rules as above.
+ * precomputing buys nothing) and for ChaChaPoly. AES-GCM uses the default
+ * backend (libgcrypt: a handle opened and closed per call). Same buffer rules
+ * as above.
  */
 int sl_aead_seal_raw(enum sl_aead_cipher c, const uint8_t key[SL_AEAD_KEYLEN],
 		     uint64_t nonce, uint8_t *out, const uint8_t *in,

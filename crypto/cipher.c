@@ -28,17 +28,25 @@ static uint64_t get_be64(const uint8_t *p)
 	return v;
 }
 
-int sl_cipher_rekey(struct sl_aead_key *k)
+static const uint8_t zeros[SL_AEAD_KEYLEN];
+
+/* dst = rekey(src); dst == src is the in-place rekey. dst is initialised. */
+static int rekey_into(struct sl_aead_key *dst, const struct sl_aead_key *src)
 {
-	static const uint8_t zeros[SL_AEAD_KEYLEN];
 	uint8_t out[SL_AEAD_KEYLEN + SL_AEAD_TAGLEN];
 	int ret;
 
-	ret = sl_aead_seal(k, UINT64_MAX, out, zeros, sizeof(zeros), NULL, 0);
+	ret = sl_aead_seal(src, UINT64_MAX, out, zeros, sizeof(zeros), NULL, 0);
+	/* re-key the existing state: a libgcrypt handle is reused, not reopened */
 	if (!ret)
-		ret = sl_aead_key_init(k, out);
+		ret = sl_aead_key_set(dst, out);
 	sodium_memzero(out, sizeof(out));
 	return ret;
+}
+
+int sl_cipher_rekey(struct sl_aead_key *k)
+{
+	return rekey_into(k, k);
 }
 
 int sl_cipher_enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN])
@@ -49,18 +57,37 @@ int sl_cipher_enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN
 
 void sl_cipher_enc_wipe(struct sl_cipher_enc *e)
 {
+	sl_aead_key_wipe(&e->key);
 	sodium_memzero(e, sizeof(*e));
 }
 
 int sl_cipher_dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN])
 {
+	int ret;
+
 	sodium_memzero(d, sizeof(*d));
 	sl_replay_init(&d->replay);
-	return sl_aead_key_init(&d->cur, key);
+	ret = sl_aead_key_init(&d->cur, key);
+	if (ret)
+		goto err;
+	/* all three slots on cur's backend, so keys can move between them */
+	ret = sl_aead_key_init_backend(&d->prev, d->cur.backend, NULL);
+	if (ret)
+		goto err;
+	ret = sl_aead_key_init_backend(&d->next, d->cur.backend, NULL);
+	if (ret)
+		goto err;
+	return 0;
+err:
+	sl_cipher_dec_wipe(d);
+	return ret;
 }
 
 void sl_cipher_dec_wipe(struct sl_cipher_dec *d)
 {
+	sl_aead_key_wipe(&d->cur);
+	sl_aead_key_wipe(&d->prev);
+	sl_aead_key_wipe(&d->next);
 	sodium_memzero(d, sizeof(*d));
 }
 
@@ -154,10 +181,28 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 	return sealed;
 }
 
+/*
+ * A next-interval frame authenticated: the trial key becomes current. The
+ * keys move round (three struct moves, no handle is copied), and the slot
+ * freed, two intervals old, is re-keyed to zeros so its key is gone now.
+ */
+static void rotate(struct sl_cipher_dec *d)
+{
+	struct sl_aead_key old = d->prev;
+
+	d->prev = d->cur;
+	d->cur = d->next;
+	d->next = old;
+	sodium_memzero(&old, sizeof(old));
+	/* cannot fail on an initialised key; a stale scratch would only be overwritten */
+	(void)sl_aead_key_set(&d->next, zeros);
+	d->has_prev = true;
+	d->epoch++;
+}
+
 int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 		   size_t *pt_len, uint64_t *nonce)
 {
-	struct sl_aead_key next;
 	const struct sl_aead_key *k;
 	uint64_t n, start, age;
 	bool is_next = false;
@@ -192,30 +237,23 @@ int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 		return d->replay.top - n >= SL_REPLAY_WINDOW ? -ERANGE : -EALREADY;
 
 	if (is_next) {
-		next = d->cur;
-		ret = sl_cipher_rekey(&next);
+		/* the trial key goes to the scratch slot: a forgery moves nothing */
+		ret = rekey_into(&d->next, &d->cur);
 		if (ret)
-			goto out;
-		k = &next;
+			return ret;
+		k = &d->next;
 	}
 	ret = sl_aead_open(k, n, buf + SL_CIPHER_NONCE_LEN,
 			   buf + SL_CIPHER_NONCE_LEN, len - SL_CIPHER_NONCE_LEN,
 			   NULL, 0);
 	if (ret)
-		goto out;
+		return ret;
 
-	if (is_next) {
-		d->prev = d->cur;
-		d->cur = next;
-		d->has_prev = true;
-		d->epoch++;
-	}
+	if (is_next)
+		rotate(d);
 	sl_replay_update(&d->replay, n);
 	*pt_len = len - SL_CIPHER_OVERHEAD;
-out:
-	if (is_next)
-		sl_aead_key_wipe(&next);
-	return ret;
+	return 0;
 }
 
 unsigned sl_cipher_open_batch(struct sl_cipher_dec *d, struct sl_cipher_frame *f,

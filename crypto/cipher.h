@@ -25,6 +25,9 @@
  * (replayed nonce), -EBADMSG (authentication failed).
  *
  * Not thread-safe: each state belongs to the one worker owning the channel.
+ * The states hold AEAD keys of the default backend at init (see aead.h) and
+ * must be wiped with their _wipe(), which also frees a libgcrypt handle;
+ * never struct-copy a live state (the copy would alias the handles).
  */
 #ifndef SL_CRYPTO_CIPHER_H
 #define SL_CRYPTO_CIPHER_H
@@ -51,7 +54,16 @@ struct sl_cipher_dec {
 	uint64_t epoch;
 	bool has_prev;
 	struct sl_replay replay;
+	/*
+	 * Scratch for the trial key of a next-interval frame, made at init so a
+	 * rekey never allocates (a libgcrypt key is a handle; keys are moved
+	 * between the three slots, never copied). Not state: a rejected frame
+	 * may change it, and it is last so SL_CIPHER_DEC_STATE_LEN leaves it out.
+	 */
+	struct sl_aead_key next;
 };
+/* The bytes of a decryptor that a rejected frame must leave unchanged. */
+#define SL_CIPHER_DEC_STATE_LEN offsetof(struct sl_cipher_dec, next)
 
 /*
  * One frame of a batch. seal: len = plaintext length in, wire length out.
@@ -90,7 +102,7 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 unsigned sl_cipher_open_batch(struct sl_cipher_dec *d, struct sl_cipher_frame *f,
 			      unsigned n);
 
-/* The rekey function itself, exposed for tests and tools: in place. */
+/* The rekey function itself, exposed for tests and tools: in place, no allocation. */
 int sl_cipher_rekey(struct sl_aead_key *k);
 
 #endif /* SL_CRYPTO_CIPHER_H */

@@ -18,6 +18,8 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "crypto/aead.h"
+
 #ifndef SL_VECTORS_DIR
 #error "SL_VECTORS_DIR must point at tests/vectors"
 #endif
@@ -130,5 +132,35 @@ static inline struct tv_bytes tv_txt_hex(const char *marker, const char *key)
 	free(s);
 	return b;
 }
+
+/*
+ * Every AES-GCM vector runs against both AEAD backends. TV_BACKEND_TEST
+ * defines two Criterion tests, <name>_sodium and <name>_gcrypt, so a failure
+ * names its backend; each selects its backend as the process default (every
+ * Criterion test runs in its own process) and then runs the body, which sees
+ * it as `backend`. Extra arguments go to Test() (.timeout, ...).
+ */
+static inline void tv_use_backend(enum sl_aead_backend b)
+{
+	cr_assert(sl_aead_available(), "no AES-NI: the wire protocol needs AES-GCM");
+	cr_assert(sl_aead_backend_usable(b), "AEAD backend %s did not initialise",
+		  sl_aead_backend_str(b));
+	cr_assert_eq(sl_aead_select(b), 0);
+	cr_assert_eq(sl_aead_backend(), b);
+}
+
+#define TV_BACKEND_TEST(suite, name, ...)					\
+	static void tv_body_##suite##_##name(enum sl_aead_backend backend);	\
+	Test(suite, name##_sodium, ##__VA_ARGS__)				\
+	{									\
+		tv_use_backend(SL_AEAD_BACKEND_SODIUM);				\
+		tv_body_##suite##_##name(SL_AEAD_BACKEND_SODIUM);		\
+	}									\
+	Test(suite, name##_gcrypt, ##__VA_ARGS__)				\
+	{									\
+		tv_use_backend(SL_AEAD_BACKEND_GCRYPT);				\
+		tv_body_##suite##_##name(SL_AEAD_BACKEND_GCRYPT);		\
+	}									\
+	static void tv_body_##suite##_##name(enum sl_aead_backend backend)
 
 #endif /* SL_TESTS_CRYPTO_VECTORS_H */

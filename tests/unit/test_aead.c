@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <criterion/criterion.h>
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "crypto/aead.h"
 #include "crypto_vectors.h"
@@ -23,7 +24,7 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 TestSuite(aead, .init = setup, .timeout = 10);
 
 /* NIST GCM spec test cases 13 and 14: zero key, zero IV (= our nonce 0). */
-Test(aead, nist_zero_key)
+TV_BACKEND_TEST(aead, nist_zero_key)
 {
 	uint8_t key[32] = { 0 }, pt[16] = { 0 }, out[32];
 	struct tv_bytes c13 = tv_hex("530f8afbc74536b9a963b4f1c4cb738b");
@@ -32,6 +33,7 @@ Test(aead, nist_zero_key)
 	struct sl_aead_key k;
 
 	cr_assert_eq(sl_aead_key_init(&k, key), 0);
+	cr_assert_eq(k.backend, backend, "a key takes the default backend");
 	cr_assert_eq(sl_aead_seal(&k, 0, out, pt, 0, NULL, 0), 0);
 	cr_assert_arr_eq(out, c13.p, 16);
 	cr_assert_eq(sl_aead_seal(&k, 0, out, pt, 16, NULL, 0), 0);
@@ -45,7 +47,7 @@ Test(aead, nist_zero_key)
 }
 
 /* The 96-bit nonce is 0^32 || BE64 for AES-GCM and 0^32 || LE64 for ChaChaPoly. */
-Test(aead, nonce_layout)
+TV_BACKEND_TEST(aead, nonce_layout)
 {
 	uint8_t key[32], pt[40], a[56], b[56];
 	uint8_t nbe[12] = { 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -68,7 +70,7 @@ Test(aead, nonce_layout)
 	cr_assert_arr_eq(a, b, 56);
 }
 
-Test(aead, roundtrip_in_and_out_of_place)
+TV_BACKEND_TEST(aead, roundtrip_in_and_out_of_place)
 {
 	static uint8_t pt[MAXSZ], ct[MAXSZ + 16], io[MAXSZ + 16], back[MAXSZ + 16];
 	uint8_t key[32], ad[13];
@@ -104,7 +106,7 @@ Test(aead, roundtrip_in_and_out_of_place)
 	sl_aead_key_wipe(&k);
 }
 
-Test(aead, batch_equals_single)
+TV_BACKEND_TEST(aead, batch_equals_single)
 {
 	enum { N = 24 };
 	static uint8_t single[N][2048 + 16], batch[N][2048 + 16];
@@ -183,7 +185,7 @@ static void tamper_every_bit(enum sl_aead_cipher c)
 	sl_aead_key_wipe(&k);
 }
 
-Test(aead, aesgcm_tamper_every_bit)
+TV_BACKEND_TEST(aead, aesgcm_tamper_every_bit)
 {
 	tamper_every_bit(SL_AEAD_AESGCM);
 }
@@ -212,4 +214,212 @@ Test(aead, chachapoly_roundtrip)
 	}
 	cr_assert_eq(sl_aead_open_raw(SL_AEAD_CHACHAPOLY, key, 0, ct, ct, 3,
 				      NULL, 0), -EMSGSIZE);
+}
+
+/* ---- the two backends against each other ---- */
+
+static uint64_t rng_state = 0x5eed5eed12345678ull;
+
+/* splitmix64: a fixed seed keeps the sample reproducible */
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void rnd_fill(uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)rnd();
+}
+
+/*
+ * Seal with one backend, open with the other; ciphertext and tag must be
+ * byte-identical, in place and out of place, across sizes 0..70000 (every
+ * size up to 80, the block edges, and a random sample), random AD and
+ * nonces, re-keying both every 16 sizes. Forgeries fail on both and wipe.
+ */
+Test(aead, cross_backend_identical, .timeout = 60)
+{
+	enum { MAX = 70000, NRAND = 300 };
+	static const size_t edge[] = { 255, 256, 257, 1023, 1024, 1025, 1400,
+				       4095, 4096, 4097, 16383, 16384, 16385,
+				       49151, 49152, 49153, 65535, 65536, 65537,
+				       69999, 70000 };
+	uint8_t *pt = malloc(MAX), *a = malloc(MAX + 16), *b = malloc(MAX + 16);
+	uint8_t *io = malloc(MAX + 16), *back = malloc(MAX + 16);
+	struct sl_aead_key ks, kg;
+	uint8_t key[32], ad[40];
+	size_t nsizes = 81 + sizeof(edge) / sizeof(edge[0]) + NRAND;
+
+	cr_assert(sl_aead_available());
+	cr_assert(sl_aead_backend_usable(SL_AEAD_BACKEND_GCRYPT));
+	cr_assert(pt && a && b && io && back);
+	rnd_fill(key, 32);
+	cr_assert_eq(sl_aead_key_init_backend(&ks, SL_AEAD_BACKEND_SODIUM, key), 0);
+	cr_assert_eq(sl_aead_key_init_backend(&kg, SL_AEAD_BACKEND_GCRYPT, key), 0);
+	cr_assert_eq(ks.backend, SL_AEAD_BACKEND_SODIUM);
+	cr_assert_eq(kg.backend, SL_AEAD_BACKEND_GCRYPT);
+	for (size_t i = 0; i < nsizes; i++) {
+		size_t n = i <= 80 ? i :
+			   i < 81 + sizeof(edge) / sizeof(edge[0]) ? edge[i - 81] :
+			   (size_t)(rnd() % (MAX + 1));
+		size_t adl = rnd() % (sizeof(ad) + 1);
+		uint64_t nonce = rnd();
+		size_t bit;
+
+		if (i % 16 == 15) {
+			rnd_fill(key, 32);
+			cr_assert_eq(sl_aead_key_set(&ks, key), 0);
+			cr_assert_eq(sl_aead_key_set(&kg, key), 0);
+		}
+		rnd_fill(pt, n);
+		rnd_fill(ad, adl);
+		cr_assert_eq(sl_aead_seal(&ks, nonce, a, pt, n, ad, adl), 0);
+		cr_assert_eq(sl_aead_seal(&kg, nonce, b, pt, n, ad, adl), 0);
+		cr_assert_arr_eq(a, b, n + 16, "size %zu ad %zu: backends differ", n, adl);
+		memcpy(io, pt, n);
+		cr_assert_eq(sl_aead_seal(&kg, nonce, io, io, n, ad, adl), 0);
+		cr_assert_arr_eq(io, a, n + 16, "size %zu: gcrypt in place differs", n);
+
+		/* each opens the other's */
+		cr_assert_eq(sl_aead_open(&kg, nonce, back, a, n + 16, ad, adl), 0,
+			     "gcrypt rejects sodium's, size %zu", n);
+		cr_assert(!n || !memcmp(back, pt, n));
+		cr_assert_eq(sl_aead_open(&ks, nonce, back, b, n + 16, ad, adl), 0,
+			     "sodium rejects gcrypt's, size %zu", n);
+		cr_assert(!n || !memcmp(back, pt, n));
+		cr_assert_eq(sl_aead_open(&kg, nonce, io, io, n + 16, ad, adl), 0);
+		cr_assert(!n || !memcmp(io, pt, n));
+
+		/* one flipped bit anywhere: both refuse and release nothing */
+		bit = rnd() % ((n + 16) * 8);
+		a[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		memset(back, 0xaa, n);
+		cr_assert_eq(sl_aead_open(&kg, nonce, back, a, n + 16, ad, adl), -EBADMSG);
+		cr_assert(!n || sodium_is_zero(back, n), "gcrypt released plaintext");
+		memset(back, 0xaa, n);
+		cr_assert_eq(sl_aead_open(&ks, nonce, back, a, n + 16, ad, adl), -EBADMSG);
+		cr_assert(!n || sodium_is_zero(back, n));
+		memcpy(io, a, n + 16);
+		cr_assert_eq(sl_aead_open(&kg, nonce, io, io, n + 16, ad, adl), -EBADMSG);
+		cr_assert(!n || sodium_is_zero(io, n), "gcrypt in place released plaintext");
+	}
+	sl_aead_key_wipe(&ks);
+	sl_aead_key_wipe(&kg);
+	cr_assert(sodium_is_zero((uint8_t *)&kg, sizeof(kg)));
+	free(pt);
+	free(a);
+	free(b);
+	free(io);
+	free(back);
+}
+
+/* Key life cycle: state first, key later, re-key in place, wipe twice. */
+TV_BACKEND_TEST(aead, key_set_and_wipe)
+{
+	uint8_t k1[32], k2[32], pt[100], a[116], b[116];
+	struct sl_aead_key k, ref;
+
+	fill(k1, 32, 41);
+	fill(k2, 32, 42);
+	fill(pt, sizeof(pt), 43);
+	cr_assert_eq(sl_aead_key_init(&k, NULL), 0);
+	cr_assert_eq(k.backend, backend);
+	cr_assert_eq(sl_aead_key_set(&k, k1), 0);
+	cr_assert_eq(sl_aead_seal(&k, 9, a, pt, sizeof(pt), NULL, 0), 0);
+	cr_assert_eq(sl_aead_seal_raw(SL_AEAD_AESGCM, k1, 9, b, pt, sizeof(pt), NULL, 0), 0);
+	cr_assert_arr_eq(a, b, sizeof(a));
+	/* re-keying the same state gives the new key's bytes */
+	cr_assert_eq(sl_aead_key_set(&k, k2), 0);
+	cr_assert_eq(sl_aead_key_init_backend(&ref, SL_AEAD_BACKEND_SODIUM, k2), 0);
+	cr_assert_eq(sl_aead_seal(&k, 9, a, pt, sizeof(pt), NULL, 0), 0);
+	cr_assert_eq(sl_aead_seal(&ref, 9, b, pt, sizeof(pt), NULL, 0), 0);
+	cr_assert_arr_eq(a, b, sizeof(a));
+	sl_aead_key_wipe(&k);
+	cr_assert(sodium_is_zero((uint8_t *)&k, sizeof(k)));
+	sl_aead_key_wipe(&k);	/* an all-zero key is "no key" */
+	cr_assert_eq(sl_aead_seal(&k, 0, a, pt, 1, NULL, 0), -EINVAL);
+	sl_aead_key_wipe(&ref);
+}
+
+Test(aead, backend_names_and_parse)
+{
+	enum sl_aead_backend b;
+
+	cr_assert_eq(sl_aead_backend_parse("sodium", &b), 0);
+	cr_assert_eq(b, SL_AEAD_BACKEND_SODIUM);
+	cr_assert_eq(sl_aead_backend_parse("GCRYPT", &b), 0);
+	cr_assert_eq(b, SL_AEAD_BACKEND_GCRYPT);
+	cr_assert_eq(sl_aead_backend_parse("libgcrypt", &b), 0);
+	cr_assert_eq(sl_aead_backend_parse("auto", &b), 0);
+	cr_assert_eq(b, SL_AEAD_BACKEND_AUTO);
+	cr_assert_eq(sl_aead_backend_parse("openssl", &b), -EINVAL);
+	cr_assert_str_eq(sl_aead_backend_str(SL_AEAD_BACKEND_GCRYPT), "gcrypt");
+	cr_assert_str_eq(sl_aead_backend_str(SL_AEAD_BACKEND_SODIUM), "sodium");
+}
+
+/* SLUICE_AEAD overrides the config value; a bad name is refused. */
+Test(aead, configure_env_overrides_config)
+{
+	cr_assert(sl_aead_available());
+	cr_assert_eq(setenv("SLUICE_AEAD", "sodium", 1), 0);
+	cr_assert_eq(sl_aead_configure("gcrypt"), 0);
+	cr_assert_str_eq(sl_aead_backend_name(), "sodium");
+	cr_assert_eq(setenv("SLUICE_AEAD", "gcrypt", 1), 0);
+	cr_assert_eq(sl_aead_configure("sodium"), 0);
+	cr_assert_str_eq(sl_aead_backend_name(), "gcrypt");
+	cr_assert_eq(unsetenv("SLUICE_AEAD"), 0);
+	cr_assert_eq(sl_aead_configure("sodium"), 0);
+	cr_assert_str_eq(sl_aead_backend_name(), "sodium");
+	cr_assert_eq(sl_aead_configure("rot13"), -EINVAL);
+	cr_assert_eq(setenv("SLUICE_AEAD", "rot13", 1), 0);
+	cr_assert_eq(sl_aead_configure("sodium"), -EINVAL);
+	cr_assert_str_eq(sl_aead_backend_name(), "sodium", "a refused choice changes nothing");
+}
+
+/*
+ * Nobody chose: the first key takes the auto choice, once, and a key
+ * made before a later change keeps its backend.
+ */
+Test(aead, auto_choice_is_lazy_quick_and_sticky)
+{
+	struct sl_aead_measure m;
+	struct sl_aead_key k1, k2;
+	uint8_t key[32] = { 1 }, pt[64] = { 0 }, a[80], b[80];
+	enum sl_aead_backend first, other;
+
+	cr_assert_eq(unsetenv("SLUICE_AEAD"), 0);
+	cr_assert(sl_aead_available());
+	cr_assert_eq(sl_aead_key_init(&k1, key), 0);
+	first = (enum sl_aead_backend)k1.backend;
+	cr_assert(first == SL_AEAD_BACKEND_SODIUM || first == SL_AEAD_BACKEND_GCRYPT);
+	cr_assert_eq(sl_aead_backend(), first);
+	sl_aead_last_measure(&m);
+	cr_assert_eq(m.pick, first);
+	cr_assert_gt(m.bulk_gbps[SL_AEAD_BACKEND_SODIUM], 0);
+	cr_assert_gt(m.bulk_gbps[SL_AEAD_BACKEND_GCRYPT], 0);
+	cr_assert_gt(m.small_mps[SL_AEAD_BACKEND_SODIUM], 0);
+	cr_assert_gt(m.small_mps[SL_AEAD_BACKEND_GCRYPT], 0);
+	/* under sanitizers the budget is the same but the start-up is slower */
+	cr_assert_lt(m.elapsed_ms, 60, "self-measurement took %.1f ms", m.elapsed_ms);
+	cr_log_info("auto: %s (sodium %.2f GB/s %.2f M/s, gcrypt %.2f GB/s %.2f M/s, %.1f ms)",
+		    sl_aead_backend_str(m.pick), m.bulk_gbps[SL_AEAD_BACKEND_SODIUM],
+		    m.small_mps[SL_AEAD_BACKEND_SODIUM], m.bulk_gbps[SL_AEAD_BACKEND_GCRYPT],
+		    m.small_mps[SL_AEAD_BACKEND_GCRYPT], m.elapsed_ms);
+
+	other = first == SL_AEAD_BACKEND_SODIUM ? SL_AEAD_BACKEND_GCRYPT
+						: SL_AEAD_BACKEND_SODIUM;
+	cr_assert_eq(sl_aead_select(other), 0);
+	cr_assert_eq(sl_aead_key_init(&k2, key), 0);
+	cr_assert_eq(k2.backend, other);
+	cr_assert_eq(k1.backend, first, "a key keeps the backend it was made with");
+	cr_assert_eq(sl_aead_seal(&k1, 3, a, pt, 64, NULL, 0), 0);
+	cr_assert_eq(sl_aead_seal(&k2, 3, b, pt, 64, NULL, 0), 0);
+	cr_assert_arr_eq(a, b, 80);
+	sl_aead_key_wipe(&k1);
+	sl_aead_key_wipe(&k2);
 }

@@ -38,6 +38,8 @@ static void run_direction(json_t *frames, const uint8_t key[32], const char *dir
 	cr_assert_eq(sl_cipher_enc_init(&eb, key), 0);
 	cr_assert_eq(sl_cipher_dec_init(&d, key), 0);
 	cr_assert_eq(sl_cipher_dec_init(&db, key), 0);
+	cr_assert_eq(e.key.backend, sl_aead_backend());
+	cr_assert(d.cur.backend == d.prev.backend && d.prev.backend == d.next.backend);
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *fr = json_array_get(frames, i);
@@ -102,7 +104,7 @@ static void run_direction(json_t *frames, const uint8_t key[32], const char *dir
 }
 
 /* Ockam's key direction: initiator -> responder with k2, the reverse with k1. */
-Test(cipher, rekey32_vectors_both_directions)
+TV_BACKEND_TEST(cipher, rekey32_vectors_both_directions)
 {
 	json_t *root = tv_json("ockam-transport-AESGCM-rekey32.json");
 	uint8_t k1[32], k2[32];
@@ -117,7 +119,7 @@ Test(cipher, rekey32_vectors_both_directions)
 }
 
 /* ockam-wire-vectors.txt G8, keys from G7. */
-Test(cipher, ockam_section_g8)
+TV_BACKEND_TEST(cipher, ockam_section_g8)
 {
 	struct tv_bytes k1 = tv_txt_hex("# G7.", "k1");
 	struct tv_bytes k2 = tv_txt_hex("# G7.", "k2");
@@ -232,7 +234,7 @@ static const struct {
 	{ "10: jump to the edge of the next interval", { { 0, 0, 0 }, { 63, 0, 0 }, { 64, 0, 0 }, { 127, 0, 0 }, { 160, 0, -ERANGE }, { 128, 0, 0 } }, 6 },
 };
 
-Test(cipher, decryptor_script)
+TV_BACKEND_TEST(cipher, decryptor_script)
 {
 	make_frames();
 	for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
@@ -247,14 +249,14 @@ Test(cipher, decryptor_script)
 			cr_assert_eq(ret, st->want, "%s: step %u (nonce %u) got %d",
 				     script[i].what, j, st->nonce, ret);
 			if (ret)
-				cr_assert_eq(memcmp(&before, &d, sizeof(d)), 0,
+				cr_assert_eq(memcmp(&before, &d, SL_CIPHER_DEC_STATE_LEN), 0,
 					     "%s: step %u changed state", script[i].what, j);
 		}
 		sl_cipher_dec_wipe(&d);
 	}
 }
 
-Test(cipher, all_in_order_and_short_frames)
+TV_BACKEND_TEST(cipher, all_in_order_and_short_frames)
 {
 	struct sl_cipher_dec d;
 	uint8_t buf[64] = { 0 };
@@ -273,7 +275,7 @@ Test(cipher, all_in_order_and_short_frames)
 }
 
 /* Random forgeries at every in-window nonce never change the state. */
-Test(cipher, random_forgeries_leave_state)
+TV_BACKEND_TEST(cipher, random_forgeries_leave_state)
 {
 	struct sl_cipher_dec d, before;
 	uint8_t buf[64];
@@ -291,14 +293,14 @@ Test(cipher, random_forgeries_leave_state)
 		for (int b = 0; b < 8; b++)
 			buf[b] = (uint8_t)(n >> (56 - 8 * b));
 		cr_assert_neq(sl_cipher_open(&d, buf, 24 + i % 40, &pl, NULL), 0);
-		cr_assert_eq(memcmp(&before, &d, sizeof(d)), 0);
+		cr_assert_eq(memcmp(&before, &d, SL_CIPHER_DEC_STATE_LEN), 0);
 	}
 	for (unsigned i = 40; i < NFRAMES; i++)
 		cr_assert_eq(deliver(&d, i, false), 0, "frame %u", i);
 	sl_cipher_dec_wipe(&d);
 }
 
-Test(cipher, encryptor_nonce_overflow_and_capacity)
+TV_BACKEND_TEST(cipher, encryptor_nonce_overflow_and_capacity)
 {
 	struct sl_cipher_enc e;
 	uint8_t buf[64];
@@ -321,7 +323,7 @@ Test(cipher, encryptor_nonce_overflow_and_capacity)
 }
 
 /* A batch with a bad frame: it fails alone and consumes no nonce. */
-Test(cipher, batch_with_bad_frame)
+TV_BACKEND_TEST(cipher, batch_with_bad_frame)
 {
 	static uint8_t b[40][64];
 	struct sl_cipher_frame f[40];
@@ -352,4 +354,74 @@ Test(cipher, batch_with_bad_frame)
 	cr_assert_eq(f[7].result, -EMSGSIZE);
 	sl_cipher_enc_wipe(&e);
 	sl_cipher_dec_wipe(&d);
+}
+
+/*
+ * Transport across backends: an encryptor on each backend gives the same
+ * wire bytes through several rekeys, and each backend's decryptor opens the
+ * other's frames (singles and batches, sizes 0..1500).
+ */
+Test(cipher, cross_backend_transport)
+{
+	enum { N = 300, CAP = 1600 };
+	static uint8_t bs[N][CAP], bg[N][CAP];
+	struct sl_cipher_frame fs[N], fg[N];
+	struct sl_cipher_enc es, eg;
+	struct sl_cipher_dec ds, dg;
+	unsigned i;
+
+	cr_assert(sl_aead_available());
+	cr_assert_eq(sl_aead_select(SL_AEAD_BACKEND_SODIUM), 0);
+	cr_assert_eq(sl_cipher_enc_init(&es, test_key), 0);
+	cr_assert_eq(sl_cipher_dec_init(&ds, test_key), 0);
+	cr_assert_eq(sl_aead_select(SL_AEAD_BACKEND_GCRYPT), 0);
+	cr_assert_eq(sl_cipher_enc_init(&eg, test_key), 0);
+	cr_assert_eq(sl_cipher_dec_init(&dg, test_key), 0);
+	cr_assert_eq(es.key.backend, SL_AEAD_BACKEND_SODIUM);
+	cr_assert_eq(dg.cur.backend, SL_AEAD_BACKEND_GCRYPT);
+
+	for (i = 0; i < N; i++) {
+		size_t len = (i * 53) % 1501;
+
+		memset(bs[i] + 8, (int)i, len);
+		memset(bg[i] + 8, (int)i, len);
+		fs[i] = (struct sl_cipher_frame){ .buf = bs[i], .len = len, .cap = CAP };
+		fg[i] = fs[i];
+		fg[i].buf = bg[i];
+	}
+	/* the first 100 one by one, the rest as batches of 50 */
+	for (i = 0; i < N; i++) {
+		size_t wl;
+
+		if (i >= 100) {
+			cr_assert_eq(sl_cipher_seal_batch(&es, fs + i, 50), 50);
+			cr_assert_eq(sl_cipher_seal_batch(&eg, fg + i, 50), 50);
+			i += 49;
+			continue;
+		}
+		cr_assert_eq(sl_cipher_seal(&es, bs[i], fs[i].len, CAP, &wl), 0);
+		fs[i].len = wl;
+		cr_assert_eq(sl_cipher_seal(&eg, bg[i], fg[i].len, CAP, &wl), 0);
+		fg[i].len = wl;
+	}
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(fs[i].len, fg[i].len);
+		cr_assert_arr_eq(bs[i], bg[i], fs[i].len, "frame %u differs", i);
+	}
+	/* gcrypt opens sodium's frames and vice versa */
+	cr_assert_eq(sl_cipher_open_batch(&dg, fs, N), N);
+	cr_assert_eq(sl_cipher_open_batch(&ds, fg, N), N);
+	for (i = 0; i < N; i++) {
+		cr_assert_eq(fs[i].len, (i * 53) % 1501);
+		cr_assert_arr_eq(bs[i] + 8, bg[i] + 8, fs[i].len, "frame %u", i);
+		cr_assert(!fs[i].len || (bs[i][8] == (uint8_t)i &&
+					 bs[i][8 + fs[i].len - 1] == (uint8_t)i));
+	}
+	cr_assert_eq(ds.epoch, (N - 1) / SL_REKEY_INTERVAL);
+	cr_assert_eq(dg.epoch, ds.epoch);
+	sl_cipher_enc_wipe(&es);
+	sl_cipher_enc_wipe(&eg);
+	sl_cipher_dec_wipe(&ds);
+	sl_cipher_dec_wipe(&dg);
+	cr_assert(sodium_is_zero((uint8_t *)&dg, sizeof(dg)));
 }
