@@ -35,8 +35,10 @@ build() { # dir cmake-args...
 		cmake --build "$dir" -j "$jobs" 2>&1 | grep -E 'warning|error|Error' ; return "${PIPESTATUS[0]}"
 }
 
-suite() { # dir
-	ctest --test-dir "$1" --output-on-failure -j "$jobs" --timeout 600
+suite() { # dir [VAR=value...]: ctest with extra environment
+	local dir=$1
+	shift
+	env "$@" ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
 }
 
 if [[ $stages == *unit* ]]; then
@@ -47,8 +49,8 @@ fi
 if [[ $stages == *asan* ]]; then
 	step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_ASAN=ON -DSLUICE_BENCH=OFF
 	# Criterion forks its workers; LeakSanitizer follows them, io_uring needs no special options.
-	step "tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 suite build-asan
+	step "tests under ASan+UBSan" suite build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
 if [[ $stages == *fuzz* ]]; then

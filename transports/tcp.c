@@ -815,6 +815,12 @@ static int tcp_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
 	return 0;
 }
 
+int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
+		      struct sockaddr_storage *ss, socklen_t *sl)
+{
+	return tcp_resolve(u, body, len, ss, sl);
+}
+
 void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
 	struct sl_ushard *u = sl_shard_io(s);
@@ -841,6 +847,34 @@ void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 	/* The transport's own hop (1#host:port) does not travel (PROTOCOL.md 3). */
 	sl_route_pop_front(&m->onward);
 	sl_stream_enqueue(u, c, m);
+}
+
+/* Whether any TCP socket (IPv4 or IPv6) listens on port, from /proc/net. Cold. */
+static bool port_has_listener(uint16_t port)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	char line[512];
+
+	for (unsigned i = 0; i < 2; i++) {
+		FILE *f = fopen(tables[i], "re");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char local[64];
+			unsigned lport, state;
+
+			/* "  sl  local_address rem_address   st ..." with ADDR:PORT in hex */
+			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x",
+				   local, &lport, &state) == 3 &&
+			    lport == port && state == 0x0A) {
+				fclose(f);
+				return true;
+			}
+		}
+		fclose(f);
+	}
+	return false;
 }
 
 int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
@@ -871,22 +905,15 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	} else if (ret) {
 		return ret;
 	}
-	if (((struct sockaddr_in *)&ss)->sin_port) {
-		/*
-		 * SO_REUSEPORT would let this node join another process's group on
-		 * the same port (same user) and share its connections: a bind
-		 * without it fails when anyone listens there already.
-		 */
-		int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-
-		if (probe < 0)
-			return -errno;
-		setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		ret = bind(probe, (struct sockaddr *)&ss, sl) ? -errno : 0;
-		close(probe);
-		if (ret)
-			return ret;
-	}
+	/*
+	 * SO_REUSEPORT would let this node join another process's listening
+	 * group on the same port (same user) and share its connections. A probe
+	 * bind cannot tell that apart from our own lingering connections after a
+	 * restart, so ask the kernel's table of listeners instead.
+	 */
+	if (((struct sockaddr_in *)&ss)->sin_port &&
+	    port_has_listener(ntohs(((struct sockaddr_in *)&ss)->sin_port)))
+		return -EADDRINUSE;
 	for (unsigned i = 0; i < ns; i++) {
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
