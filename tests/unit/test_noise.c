@@ -44,6 +44,10 @@ static void setup(void)
 TestSuite(noise, .init = setup, .timeout = 30);
 
 /*
+ * Every test here runs once per AES-GCM backend (TV_BACKEND_TEST): the
+ * handshake's AEAD and the transport messages of the vectors go through the
+ * selected one; ChaChaPoly vectors are libsodium either way.
+ *
  * One JSON vector: messages 0-2 are the handshake, later ones transport
  * messages, sent by the initiator when i is even, under Noise's Split().
  */
@@ -161,7 +165,7 @@ static void run_json_file(const char *file, size_t expect)
 	json_decref(root);
 }
 
-Test(noise, upstream_vectors)
+TV_BACKEND_TEST(noise, upstream_vectors)
 {
 	run_json_file("XX-25519-SHA256-upstream-subset.json", 6);
 }
@@ -171,7 +175,7 @@ Test(noise, upstream_vectors)
  * (initiator sends with k1); Ockam's reversed direction is checked in G7
  * and in test_cipher.c.
  */
-Test(noise, ockam_name_vectors)
+TV_BACKEND_TEST(noise, ockam_name_vectors)
 {
 	run_json_file("ockam-name-XX-25519-AESGCM-SHA256.json", 3);
 }
@@ -256,7 +260,7 @@ static void check_msgs(const char *marker, struct tv_bytes out[3])
  * "Noise_XX_25519_AESGCM_SHA256\0\0\0\0". Noise pads names shorter than
  * HASHLEN with zeros, so the padded and unpadded names must agree.
  */
-Test(noise, ockam_section_a)
+TV_BACKEND_TEST(noise, ockam_section_a)
 {
 	static const char padded[32] = "Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
 	struct party pi = { 0 }, pr = { 0 };
@@ -297,7 +301,7 @@ Test(noise, ockam_section_a)
 }
 
 /* G7: Ockam's name, identity payloads (opaque here), Ockam's split. */
-Test(noise, ockam_section_g7)
+TV_BACKEND_TEST(noise, ockam_section_g7)
 {
 	struct party pi = { 0 }, pr = { 0 };
 	struct tv_bytes pay[3] = { 0 }, out[3], want;
@@ -331,7 +335,7 @@ Test(noise, ockam_section_g7)
 }
 
 /* Names longer than HASHLEN are hashed: h = SHA256(name). */
-Test(noise, long_name_is_hashed)
+TV_BACKEND_TEST(noise, long_name_is_hashed)
 {
 	static const char name[] = "Noise_XX_25519_AESGCM_SHA256_but_much_longer_than_32";
 	struct party pi = { 0 }, pr = { 0 };
@@ -412,7 +416,7 @@ static void ockam_parties(struct party *pi, struct party *pr)
  * Walk the ockam-name vector #0 handshake with every wrong call in every
  * state in between; the bytes must still match the vector at the end.
  */
-Test(noise, every_wrong_call_rejected_state_unchanged)
+TV_BACKEND_TEST(noise, every_wrong_call_rejected_state_unchanged)
 {
 	json_t *root = tv_json("ockam-name-XX-25519-AESGCM-SHA256.json");
 	json_t *msgs = json_object_get(json_array_get(json_object_get(root, "vectors"), 0),
@@ -469,7 +473,7 @@ Test(noise, every_wrong_call_rejected_state_unchanged)
 }
 
 /* Flip every bit of msg2 and of msg3: each read fails, then the real one works. */
-Test(noise, tamper_every_bit_of_msg2_and_msg3)
+TV_BACKEND_TEST(noise, tamper_every_bit_of_msg2_and_msg3)
 {
 	static const uint8_t pay2[] = "responder identity", pay3[] = "initiator identity";
 	struct party pi, pr;
@@ -533,7 +537,7 @@ Test(noise, tamper_every_bit_of_msg2_and_msg3)
 }
 
 /* An all-zero (low-order) ephemeral gives an all-zero DH: refused, no state change. */
-Test(noise, low_order_points_rejected)
+TV_BACKEND_TEST(noise, low_order_points_rejected)
 {
 	struct party pi, pr;
 	struct sl_noise *ini, *res;
@@ -557,7 +561,7 @@ Test(noise, low_order_points_rejected)
 	sl_noise_free(ini);
 }
 
-Test(noise, buffer_and_size_checks)
+TV_BACKEND_TEST(noise, buffer_and_size_checks)
 {
 	static uint8_t big[SL_NOISE_MAX_MSG + 2], out[SL_NOISE_MAX_MSG + 2];
 	struct party pi, pr;
@@ -601,7 +605,7 @@ Test(noise, buffer_and_size_checks)
 }
 
 /* Random ephemerals: two handshakes never share keys, and both sides agree. */
-Test(noise, random_ephemerals)
+TV_BACKEND_TEST(noise, random_ephemerals)
 {
 	struct party pi, pr;
 	struct tv_bytes pay[3] = { 0 }, out[3], out2[3];
@@ -637,7 +641,7 @@ Test(noise, random_ephemerals)
 }
 
 /* A cached static public key gives byte-identical messages. */
-Test(noise, cached_static_pk_same_bytes)
+TV_BACKEND_TEST(noise, cached_static_pk_same_bytes)
 {
 	struct party pi, pr;
 	struct sl_noise *ini, *a, *b;
