@@ -65,6 +65,6 @@ if sluice tcp-outlet --help >/dev/null 2>&1 && sluice relay --help >/dev/null 2>
 fi
 
 if [ -x build/bin/bench_route ]; then
-	show "build/bin/bench_route --quick   (64-byte messages through one TCP hop)"
-	build/bin/bench_route --quick
+	show "build/bin/bench_route --seconds 1   (two nodes, one TCP hop: round trip and messages/s)"
+	build/bin/bench_route --seconds 1
 fi
