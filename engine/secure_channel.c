@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * An established channel: the encryptor and decryptor workers (PROTOCOL.md 5).
+ *
+ * Both directions work in place in the message buffer. Encrypt: the
+ * SecureChannelPaddedMessage head (routes, byte-string header) goes into the
+ * headroom in front of the payload, the empty padding and the tag after it,
+ * the nonce in front of the head; the transport then prepends its frame into
+ * what headroom is left. Decrypt: the plaintext is opened where the
+ * ciphertext was, the inner routes go into the message's route structs and
+ * data/len narrow to the inner payload. Only a message whose routes do not
+ * fit the headroom is copied.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto/cbor.h"
+#include "engine/log.h"
+#include "engine/secure_internal.h"
+
+/* Head of a padded Payload: 82 (padded) 82 00 (variant 0) 83 (fields). */
+#define PAYLOAD_HEAD 4
+/* Bytes after the payload: the empty padding 40, then the tag. */
+#define PAYLOAD_TAIL (1 + SL_AEAD_TAGLEN)
+/* Room a TCP frame head needs in front of the nonce, besides the outer onward route. */
+#define FRAME_SLACK 24
+
+static void channel_free(struct sl_channel *c)
+{
+	struct sl_secure_node *sn = c->sn;
+
+	pthread_mutex_lock(&sn->lock);
+	*c->rprev = c->rnext;
+	if (c->rnext)
+		c->rnext->rprev = c->rprev;
+	sn->nchannels--;
+	pthread_mutex_unlock(&sn->lock);
+	if (c->hs) {
+		if (c->hs->listener)
+			sl_listener_put(c->hs->listener);
+		sl_noise_free(c->hs->noise);
+		sodium_memzero(c->hs, sizeof(*c->hs));
+		free(c->hs);
+		__atomic_sub_fetch(&sn->pending, 1, __ATOMIC_RELAXED);
+	}
+	/* One exit for the key material: both cipher states and the route. */
+	sl_cipher_enc_wipe(&c->tx);
+	sl_cipher_dec_wipe(&c->rx);
+	free(c->remote);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+	sl_secure_node_put(sn);
+}
+
+static void worker_stopped(struct sl_worker *w)
+{
+	struct sl_channel *c = w->ctx;
+
+	if (!--c->workers)
+		channel_free(c);
+}
+
+struct sl_channel *sl_channel_new(struct sl_secure_node *sn, bool initiator)
+{
+	struct sl_channel *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->hs = calloc(1, sizeof(*c->hs));
+	if (!c->hs) {
+		free(c);
+		return NULL;
+	}
+	__atomic_add_fetch(&sn->pending, 1, __ATOMIC_RELAXED);
+	c->hs->channel = c;
+	c->sn = sn;
+	c->initiator = initiator;
+	c->created_s = sl_wall_s();
+	sl_secure_node_hold(sn);
+	pthread_mutex_lock(&sn->lock);
+	c->rnext = sn->channels;
+	if (c->rnext)
+		c->rnext->rprev = &c->rnext;
+	c->rprev = &sn->channels;
+	sn->channels = c;
+	sn->nchannels++;
+	pthread_mutex_unlock(&sn->lock);
+	return c;
+}
+
+/* Remote route: compact (type, len, body) triples. */
+
+int sl_channel_set_remote(struct sl_channel *c, const struct sl_route *r)
+{
+	size_t it = 0, len = 0, enc = sl_route_encoded_len(r);
+	struct sl_addr a;
+	uint8_t *p, *old;
+
+	while (sl_route_next(r, &it, &a))
+		len += 2 + a.len;
+	if (len > SL_SECURE_REMOTE_MAX)
+		return -E2BIG;
+	p = malloc(len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	len = 0;
+	it = 0;
+	while (sl_route_next(r, &it, &a)) {
+		p[len] = a.type;
+		p[len + 1] = a.len;
+		memcpy(p + len + 2, a.body, a.len);
+		len += 2 + a.len;
+	}
+	/* list/show read the route from another thread under the lock. */
+	pthread_mutex_lock(&c->sn->lock);
+	old = c->remote;
+	c->remote = p;
+	c->remote_len = (uint16_t)len;
+	c->remote_n = r->n;
+	c->remote_enc = (uint16_t)enc;
+	pthread_mutex_unlock(&c->sn->lock);
+	free(old);
+	return 0;
+}
+
+void sl_channel_load_remote(const struct sl_channel *c, struct sl_route *r)
+{
+	sl_route_init(r);
+	for (size_t i = 0; i + 2 <= c->remote_len; i += 2 + c->remote[i + 1])
+		sl_route_push_back(r, c->remote[i], c->remote + i + 2, c->remote[i + 1]);
+}
+
+/* Is r exactly our remote route? */
+static bool remote_is(const struct sl_channel *c, const struct sl_route *r)
+{
+	size_t it = 0, i = 0;
+	struct sl_addr a;
+
+	if (r->n != c->remote_n)
+		return false;
+	while (sl_route_next(r, &it, &a)) {
+		if (i + 2 + a.len > c->remote_len || c->remote[i] != a.type ||
+		    c->remote[i + 1] != a.len || memcmp(c->remote + i + 2, a.body, a.len))
+			return false;
+		i += 2 + a.len;
+	}
+	return true;
+}
+
+/* Padded message decoding (peer bytes, after authentication) */
+
+int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out,
+			 struct sl_route *onward, struct sl_route *ret)
+{
+	struct sl_cbor_array pad, e, f;
+	struct sl_cbor_reader rd;
+	struct sl_route tmp;
+	const uint8_t *start;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	sl_cbor_reader_init(&rd, p, len);
+	err = sl_cbor_array_enter(&rd, &pad);
+	if (!err)
+		err = sl_cbor_field(&rd, &pad);
+	if (!err)
+		err = sl_cbor_enum_enter(&rd, &e, &out->kind, &f);
+	if (err)
+		return -EBADMSG;
+	switch (out->kind) {
+	case 0:		/* Payload [onward, return, bytes] */
+		err = sl_cbor_field(&rd, &f);
+		if (!err)
+			err = sl_route_decode(&rd, onward ? onward : &tmp);
+		if (!err)
+			err = sl_cbor_field(&rd, &f);
+		if (!err)
+			err = sl_route_decode(&rd, ret ? ret : &tmp);
+		if (!err)
+			err = sl_cbor_field(&rd, &f);
+		if (!err)
+			err = sl_cbor_get_bytes(&rd, &out->payload, &out->payload_len);
+		break;
+	case 1:		/* RefreshCredentials [change_history, [credentials]] */
+		err = sl_cbor_field(&rd, &f);
+		start = p + sl_cbor_offset(&rd);
+		if (!err)
+			err = sl_cbor_skip(&rd);
+		out->history = start;
+		out->history_len = (size_t)(p + sl_cbor_offset(&rd) - start);
+		break;
+	case 2:		/* Close */
+		break;
+	default:
+		return -EBADMSG;
+	}
+	if (!err)
+		err = sl_cbor_enum_leave(&rd, &e, &f);
+	/* padding: any bytes, ignored */
+	if (!err)
+		err = sl_cbor_field(&rd, &pad);
+	if (!err)
+		err = sl_cbor_skip(&rd);
+	if (!err)
+		err = sl_cbor_array_leave(&rd, &pad);
+	if (!err && !sl_cbor_at_end(&rd))
+		err = -EBADMSG;
+	return err == -E2BIG ? -E2BIG : err ? -EBADMSG : 0;
+}
+
+/* Encryptor: local users send through the channel */
+
+/* Seal the plaintext [pt, pt + len) that has 8 free bytes before it; send it to the peer. */
+static void seal_and_send(struct sl_channel *c, struct sl_msg *m, uint8_t *pt, size_t len,
+			  bool with_return)
+{
+	struct sl_shard *s = c->enc.shard;
+	uint8_t *frame = pt - SL_CIPHER_NONCE_LEN;
+	size_t wire;
+	int ret;
+
+	ret = sl_cipher_seal(&c->tx, frame, len, m->cap - (size_t)(frame - m->buf), &wire);
+	if (ret) {
+		sl_shard_count_drop(s);
+		sl_msg_free(m);
+		/* Nonces exhausted (2^64 messages): the channel cannot go on. */
+		if (ret == -EOVERFLOW)
+			sl_channel_close(c, false);
+		return;
+	}
+	m->data = frame;
+	m->len = (uint32_t)wire;
+	m->flags &= (uint8_t)~SL_MSG_AUTHENTICATED;
+	sl_channel_load_remote(c, &m->onward);
+	sl_route_init(&m->ret);
+	/* Close and RefreshCredentials say who sent them; data needs no return route. */
+	if (with_return)
+		sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->enc.addr, c->enc.addr_len);
+	__atomic_store_n(&c->sent, c->sent + 1, __ATOMIC_RELAXED);
+	sl_send(s, m);
+}
+
+/* Copy path: the routes do not fit in front of the payload. */
+static struct sl_msg *move_payload(struct sl_msg *m, size_t head)
+{
+	size_t need = SL_CIPHER_NONCE_LEN + head + m->len + PAYLOAD_TAIL;
+	struct sl_msg *n = sl_msg_alloc(need);
+
+	if (!n)
+		return NULL;
+	memcpy(n->data + SL_CIPHER_NONCE_LEN + head, m->data, m->len);
+	n->data += SL_CIPHER_NONCE_LEN + head;
+	n->len = m->len;
+	sl_route_copy(&n->onward, &m->onward);
+	sl_route_copy(&n->ret, &m->ret);
+	sl_msg_free(m);
+	return n;
+}
+
+static void enc_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct sl_channel *c = w->ctx;
+	struct sl_cbor_writer cw;
+	size_t head, hlen;
+	uint8_t *pt;
+
+	sl_route_pop_front(&m->onward);
+	head = PAYLOAD_HEAD + sl_route_encoded_len(&m->onward) + sl_route_encoded_len(&m->ret) +
+	       sl_cbor_head_len(m->len);
+	if (sl_msg_headroom(m) < SL_CIPHER_NONCE_LEN + head + FRAME_SLACK + c->remote_enc ||
+	    sl_msg_tailroom(m) < PAYLOAD_TAIL) {
+		m = move_payload(m, head);
+		if (!m) {
+			sl_shard_count_drop(w->shard);
+			return;
+		}
+	}
+	pt = m->data - head;
+	sl_cbor_writer_init(&cw, pt, head);
+	sl_cbor_put_array(&cw, 2);
+	sl_cbor_put_enum(&cw, 0, 3);
+	sl_route_encode(&cw, &m->onward);
+	sl_route_encode(&cw, &m->ret);
+	sl_cbor_put_bytes_hdr(&cw, m->len);
+	if (sl_cbor_writer_finish(&cw, &hlen) || hlen != head) {
+		sl_shard_count_drop(w->shard);
+		sl_msg_free(m);
+		return;
+	}
+	m->data[m->len] = 0x40;		/* padding: empty byte string */
+	seal_and_send(c, m, pt, head + m->len + 1, false);
+}
+
+/* Decryptor: ciphertext from the peer */
+
+static bool refresh_ok(const struct sl_channel *c, const uint8_t *p, size_t n)
+{
+	struct sl_identity *id = malloc(sizeof(*id));
+	bool ok;
+
+	/* The same identity, maybe rotated; credentials need an authority we do not have. */
+	ok = id && !sl_identity_decode(id, p, n) && !sl_identity_verify(id) &&
+	     !memcmp(id->id, c->peer, SL_ID_LEN);
+	free(id);
+	return ok;
+}
+
+/* The route a message that came back along `outer` says to use: outer + their decryptor. */
+static bool roamed(const struct sl_channel *c, struct sl_route *outer)
+{
+	const uint8_t *r = c->remote;
+	size_t i = 0;
+
+	if (sl_route_empty(outer) || !c->remote_n)
+		return false;
+	while (i + 2 + r[i + 1] < c->remote_len)
+		i += 2 + r[i + 1];
+	return !sl_route_push_back(outer, r[i], r + i + 2, r[i + 1]) && !remote_is(c, outer);
+}
+
+static void dec_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct sl_channel *c = w->ctx;
+	struct sl_route moved;
+	struct sl_secure_msg sm;
+	bool newer, roam = false;
+	uint64_t nonce;
+	size_t pt_len;
+	int ret;
+
+	if (!c->established) {
+		sl_handshake_on_msg(c, m);
+		return;
+	}
+	/* Forged, replayed or out-of-window frames are dropped; the channel lives on. */
+	ret = sl_cipher_open(&c->rx, m->data, m->len, &pt_len, &nonce);
+	if (ret)
+		goto drop;
+	/*
+	 * Roaming, as Ockam's responder does it: a newer message that came a
+	 * new way moves the route back to [its return route, their decryptor].
+	 * The outer route is read before the inner routes replace it.
+	 */
+	newer = !c->initiator && nonce > c->last_nonce;
+	if (newer && roamed(c, &m->ret)) {
+		sl_route_copy(&moved, &m->ret);
+		roam = true;
+	}
+	ret = sl_secure_msg_decode(m->data + SL_CIPHER_NONCE_LEN, pt_len, &sm, &m->onward,
+				   &m->ret);
+	if (ret)
+		goto drop;
+	switch (sm.kind) {
+	case 0:
+		if (newer) {
+			c->last_nonce = nonce;
+			if (roam)
+				sl_channel_set_remote(c, &moved);
+		}
+		if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->enc.addr, c->enc.addr_len))
+			goto drop;
+		m->data = (uint8_t *)sm.payload;
+		m->len = (uint32_t)sm.payload_len;
+		m->flags |= SL_MSG_AUTHENTICATED;
+		memcpy(m->peer, c->peer, SL_ID_LEN);
+		__atomic_store_n(&c->received, c->received + 1, __ATOMIC_RELAXED);
+		sl_send(w->shard, m);
+		return;
+	case 1:
+		if (!refresh_ok(c, sm.history, sm.history_len))
+			goto drop;
+		sl_msg_free(m);
+		return;
+	default:	/* Close: the peer is gone; do not answer it */
+		sl_msg_free(m);
+		sl_channel_close(c, false);
+		return;
+	}
+drop:
+	sl_shard_count_drop(w->shard);
+	sl_msg_free(m);
+}
+
+/* Life cycle */
+
+int sl_channel_start_dec(struct sl_channel *c, struct sl_shard *s)
+{
+	int ret;
+
+	c->dec.handle = dec_handle;
+	c->dec.stopped = worker_stopped;
+	c->dec.ctx = c;
+	ret = sl_worker_start_random(s, &c->dec);
+	if (!ret)
+		c->workers++;
+	return ret;
+}
+
+int sl_channel_establish(struct sl_channel *c, const struct sl_noise_keys *keys,
+			 const uint8_t peer[SL_ID_LEN])
+{
+	struct sl_handshake *hs = c->hs;
+	int ret;
+
+	ret = sl_cipher_enc_init(&c->tx, keys->send);
+	if (!ret)
+		ret = sl_cipher_dec_init(&c->rx, keys->recv);
+	if (ret)
+		return ret;
+	c->enc.handle = enc_handle;
+	c->enc.stopped = worker_stopped;
+	c->enc.ctx = c;
+	ret = sl_worker_start_random(c->dec.shard, &c->enc);
+	if (ret)
+		return ret;
+	c->workers++;
+	memcpy(c->self, hs->vault->id, SL_ID_LEN);
+	memcpy(c->peer, peer, SL_ID_LEN);
+	/* The handshake state goes; only the cipher states remain. */
+	sl_timer_cancel(&hs->timer);
+	if (hs->listener)
+		sl_listener_put(hs->listener);
+	sl_noise_free(hs->noise);
+	sodium_memzero(hs, sizeof(*hs));
+	free(hs);
+	__atomic_sub_fetch(&c->sn->pending, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&c->sn->lock);
+	c->hs = NULL;
+	c->established = true;
+	pthread_mutex_unlock(&c->sn->lock);
+	return 0;
+}
+
+static void send_close(struct sl_channel *c)
+{
+	/* Padded Close: [[2, []], h''] */
+	static const uint8_t close_msg[] = { 0x82, 0x82, 0x02, 0x80, 0x40 };
+	struct sl_msg *m = sl_msg_alloc(sizeof(close_msg) + SL_CIPHER_OVERHEAD);
+
+	if (!m)
+		return;
+	memcpy(m->data + SL_CIPHER_NONCE_LEN, close_msg, sizeof(close_msg));
+	seal_and_send(c, m, m->data + SL_CIPHER_NONCE_LEN, sizeof(close_msg), true);
+}
+
+void sl_channel_close(struct sl_channel *c, bool send)
+{
+	if (send && c->established && !c->closed)
+		send_close(c);
+	pthread_mutex_lock(&c->sn->lock);
+	c->closed = true;
+	pthread_mutex_unlock(&c->sn->lock);
+	if (c->hs)
+		sl_timer_cancel(&c->hs->timer);
+	/* The last stop frees c: touch nothing after. */
+	if (c->enc.shard && c->dec.shard) {
+		sl_worker_stop(&c->enc);
+		sl_worker_stop(&c->dec);
+	} else if (c->enc.shard) {
+		sl_worker_stop(&c->enc);
+	} else if (c->dec.shard) {
+		sl_worker_stop(&c->dec);
+	} else {
+		channel_free(c);
+	}
+}
+
+void sl_channel_abort(struct sl_channel *c)
+{
+	sl_channel_close(c, false);
+}
