@@ -29,8 +29,24 @@
  *                   response: bytes, the first reply's payload; 504 when no
  *                   reply came within timeout_ms.
  *
- * Later features (secure channels, relays, portals) add methods; unknown
- * methods get 404, so an older node tells a newer CLI what it lacks.
+ * Secure channels (bodies in api_secure.h; served by nm_secure.c):
+ *   "secure_channel.create"  request: SecureCreate = [route to, text identity
+ *                            ("" = the node's), [bytes32 authorized...],
+ *                            uint timeout_ms]
+ *                            response: [text channel address, bytes32 peer identifier];
+ *                            504 no answer in time, 403 the responder failed
+ *                            verification or is not authorized
+ *   "secure_channel.list"    response: [ChannelInfo...]
+ *   "secure_channel.show"    request: text address; response: ChannelInfo; 404
+ *   "secure_channel.delete"  request: text address (an encrypted Close goes to
+ *                            the peer); 404
+ *   "secure_channel_listener.create"  request: [text address, text identity,
+ *                            [bytes32 authorized...]]; 409 address taken
+ *   "secure_channel_listener.list"    response: [ListenerInfo...]
+ *   "secure_channel_listener.delete"  request: text address; 404
+ *
+ * Later features (relays, portals) add methods; unknown methods get 404, so
+ * an older node tells a newer CLI what it lacks.
  */
 #ifndef SL_API_H
 #define SL_API_H
@@ -48,7 +64,9 @@
 enum {
 	SL_API_OK = 200,
 	SL_API_BAD_REQUEST = 400,
-	SL_API_NOT_FOUND = 404,		/* unknown method */
+	SL_API_FORBIDDEN = 403,		/* the peer failed verification or authorization */
+	SL_API_NOT_FOUND = 404,		/* unknown method, or no such object */
+	SL_API_CONFLICT = 409,		/* the name or address is taken */
 	SL_API_INTERNAL = 500,
 	SL_API_BUSY = 503,		/* out of messages or timers: try again */
 	SL_API_TIMEOUT = 504,		/* no reply from the route in time */

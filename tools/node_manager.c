@@ -17,6 +17,7 @@
 #include "engine/node.h"
 #include "engine/worker.h"
 #include "tools/api.h"
+#include "tools/nm_secure.h"
 #include "tools/node_manager.h"
 #include "tools/runtime.h"
 
@@ -87,6 +88,12 @@ static void respond(struct sl_node_manager *nm, struct sl_msg *m, uint16_t statu
 	}
 	m->len = (uint32_t)len;
 	sl_reply(&nm->w, m);
+}
+
+void sl_nm_respond(struct sl_worker *w, struct sl_msg *m, uint16_t status, const char *error,
+		   const uint8_t *body, size_t body_len)
+{
+	respond(w->ctx, m, status, error, body, body_len, false);
 }
 
 static void respond_err(struct sl_node_manager *nm, struct sl_msg *m, uint16_t status,
@@ -314,6 +321,8 @@ static void nm_handle(struct sl_worker *w, struct sl_msg *m)
 			return;
 		}
 	}
+	if (sl_nm_secure_method(&nm->w, m, &req))
+		return;
 	respond_err(nm, m, SL_API_NOT_FOUND, "this node does not know the method %s: is it an older sluice?",
 		    req.method);
 }
@@ -324,6 +333,7 @@ static void nm_stopped(struct sl_worker *w)
 	struct sl_node_manager *nm = w->ctx;
 
 	sl_timer_cancel(&nm->stop_timer);
+	sl_nm_secure_stop(nm->node);
 	free(nm);
 }
 
@@ -342,8 +352,16 @@ struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *nam
 	nm->w.handle = nm_handle;
 	nm->w.stopped = nm_stopped;
 	nm->w.ctx = nm;
+	/* The node's identity and its `api` listener (PROTOCOL.md 9). */
+	ret = sl_nm_secure_start(n, name);
+	if (ret) {
+		free(nm);
+		errno = -ret;
+		return NULL;
+	}
 	ret = sl_worker_start(sl_node_shard(n, 0), &nm->w, SL_NODE_MANAGER);
 	if (ret) {
+		sl_nm_secure_stop(n);
 		free(nm);
 		errno = -ret;
 		return NULL;

@@ -6,6 +6,7 @@
 #ifndef SL_NODE_MANAGER_H
 #define SL_NODE_MANAGER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct sl_node;
@@ -19,5 +20,16 @@ struct sl_node_manager;
  */
 struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *name,
 					      uint16_t tcp_port);
+
+struct sl_msg;
+struct sl_worker;
+
+/*
+ * Answer request m (taken) from the node manager worker nm: status, an
+ * optional error sentence, an optional body (one encoded CBOR item). For
+ * methods served in other files (nm_secure.c).
+ */
+void sl_nm_respond(struct sl_worker *nm, struct sl_msg *m, uint16_t status, const char *error,
+		   const uint8_t *body, size_t body_len);
 
 #endif

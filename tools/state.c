@@ -537,3 +537,119 @@ int sl_state_node_delete(struct sl_state *st, const char *name)
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	return update_done(st, s);
 }
+
+/* Identities: the change history and the Ed25519 secret (64 bytes, never logged). */
+
+static void read_identity(sqlite3_stmt *s, struct sl_identity_rec *r)
+{
+	const void *h = sqlite3_column_blob(s, 2);
+	int hl = sqlite3_column_bytes(s, 2);
+
+	memset(r, 0, sizeof(*r));
+	copy_text(r->name, sizeof(r->name), sqlite3_column_text(s, 0));
+	copy_text(r->identifier, sizeof(r->identifier), sqlite3_column_text(s, 1));
+	if (h && hl > 0 && (size_t)hl <= sizeof(r->history)) {
+		memcpy(r->history, h, (size_t)hl);
+		r->history_len = (size_t)hl;
+	}
+	r->created_at = sqlite3_column_int64(s, 3);
+}
+
+int sl_state_identity_add(struct sl_state *st, const struct sl_identity_rec *r,
+			  const uint8_t secret[64])
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT INTO identities (name, identifier, change_history, secret_key,"
+			  " created_at) VALUES (?,?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->identifier, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, r->history, (int)r->history_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, secret, 64, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, r->created_at ? r->created_at : (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_identity_rec *r,
+			  uint8_t secret[64])
+{
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	ret = prepare(st, "SELECT name, identifier, change_history, created_at, secret_key"
+			  " FROM identities WHERE name = ? OR identifier = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		read_identity(s, r);
+		if (secret) {
+			const void *k = sqlite3_column_blob(s, 4);
+
+			if (k && sqlite3_column_bytes(s, 4) == 64)
+				memcpy(secret, k, 64);
+			else
+				rc = SQLITE_MISMATCH;	/* imported without a secret */
+		}
+	} else if (rc != SQLITE_DONE) {
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+	}
+	sqlite3_finalize(s);
+	if (rc == SQLITE_MISMATCH)
+		return -ENOKEY;
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int sl_state_identity_list(struct sl_state *st, struct sl_identity_rec **v, size_t *count)
+{
+	struct sl_identity_rec *arr = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	*v = NULL;
+	*count = 0;
+	ret = prepare(st, "SELECT name, identifier, change_history, created_at FROM identities"
+			  " ORDER BY name", &s);
+	if (ret)
+		return ret;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			struct sl_identity_rec *t;
+
+			cap = cap ? cap * 2 : 8;
+			t = realloc(arr, cap * sizeof(*arr));
+			if (!t) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			arr = t;
+		}
+		read_identity(s, &arr[n++]);
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		free(arr);
+		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	}
+	*v = arr;
+	*count = n;
+	return 0;
+}
+
+int sl_state_identity_delete(struct sl_state *st, const char *name)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "DELETE FROM identities WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}

@@ -83,4 +83,31 @@ int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool s
 /* 0, -ENOENT. Rows that belong to the node (listeners, relays, ...) go with it. */
 int sl_state_node_delete(struct sl_state *st, const char *name);
 
+/*
+ * Identities (PROTOCOL.md 7). The secret is the Ed25519 key (seed || public
+ * key, 64 bytes): it leaves the store only into the caller's buffer, which
+ * the caller wipes. A node's own default identity is named "@NODE", a name
+ * no user identity can have.
+ */
+#define SL_IDENTITY_HISTORY_MAX 4096
+
+struct sl_identity_rec {
+	char name[SL_NODE_NAME_MAX + 2];
+	char identifier[66];			/* "I" + 64 hex */
+	size_t history_len;
+	uint8_t history[SL_IDENTITY_HISTORY_MAX];	/* encoded ChangeHistory */
+	int64_t created_at;
+};
+
+/* 0, -EEXIST (name or identifier taken). */
+int sl_state_identity_add(struct sl_state *st, const struct sl_identity_rec *r,
+			  const uint8_t secret[64]);
+/* By name or identifier text. secret NULL: not read. 0, -ENOENT, -ENOKEY (no secret stored). */
+int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_identity_rec *r,
+			  uint8_t secret[64]);
+/* All, by name; *v malloc'd. */
+int sl_state_identity_list(struct sl_state *st, struct sl_identity_rec **v, size_t *n);
+/* 0, -ENOENT. */
+int sl_state_identity_delete(struct sl_state *st, const char *name);
+
 #endif
