@@ -11,6 +11,7 @@
 #include "engine/multiaddr.h"
 #include "tools/control.h"
 #include "tools/daemon.h"
+#include "tools/node_call.h"
 #include "tools/state.h"
 #include "tools/subcommands.h"
 
@@ -23,6 +24,9 @@
 /* /node/NAME in a route: the TCP listener of local node NAME. */
 struct resolve_ctx {
 	struct sl_state *st;
+	const char *from;	/* the sending node, which opens /secure/NAME channels */
+	const char *to;
+	uint32_t timeout_ms;
 	char err[512];		/* our own sentence, better than the generic one */
 };
 
@@ -51,6 +55,25 @@ static int resolve_node(void *arg, const char *name, struct sl_route *route)
 		snprintf(ctx->err, sizeof(ctx->err), "the route is longer than %d hops",
 			 SL_ROUTE_MAX_HOPS);
 	return ret;
+}
+
+/* /secure/NAME: a channel from the sending node to listener NAME at this point of the route. */
+static int resolve_secure(void *arg, const char *name, struct sl_route *route)
+{
+	struct resolve_ctx *ctx = arg;
+	uint8_t peer[32];
+	char addr[33];
+
+	if (sl_route_push_back(route, SL_ADDR_LOCAL, name, strlen(name)) ||
+	    sl_node_secure_create(ctx->from, ctx->to, route, NULL, NULL, 0, ctx->timeout_ms, addr,
+				  peer)) {
+		/* sl_node_secure_create printed why; say no more. */
+		snprintf(ctx->err, sizeof(ctx->err), "the secure channel on %s could not be created",
+			 ctx->to);
+		return -EPROTO;
+	}
+	sl_route_init(route);
+	return sl_route_push_back(route, SL_ADDR_LOCAL, addr, 32);
 }
 
 /* The node to send from: --from, or the only running node. Errors printed. */
@@ -153,7 +176,7 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	bool hex = sl_args_has(spec, a, "hex");
 	const char *msg = a->pos[0];
 	struct resolve_ctx rctx = { 0 };
-	struct sl_ma_resolver res = { .arg = &rctx, .node = resolve_node };
+	struct sl_ma_resolver res = { .arg = &rctx, .node = resolve_node, .secure = resolve_secure };
 	struct sl_control_reply reply;
 	struct sl_cbor_reader rd;
 	struct sl_api_send send;
@@ -201,6 +224,9 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	ret = pick_from(rctx.st, sl_args_get(spec, a, "from"), &from);
 	if (ret)
 		goto out_close;
+	rctx.from = from.name;
+	rctx.to = to;
+	rctx.timeout_ms = (uint32_t)timeout_ms;
 	ret = sl_multiaddr_to_route(to, &res, &send.route, err, sizeof(err));
 	if (ret) {
 		ret = sl_err("%s", rctx.err[0] ? rctx.err : err);

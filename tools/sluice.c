@@ -22,6 +22,11 @@ static const struct {
 } nouns[] = {
 	{ "node", NULL, sl_cmd_node, "Create, run, list, show, stop, start and delete nodes" },
 	{ "message", NULL, sl_cmd_message, "Send a message along a route and print the reply" },
+	{ "identity", NULL, sl_cmd_identity, "Create, list, show and delete identities" },
+	{ "secure-channel", NULL, sl_cmd_secure_channel,
+	  "Create, list, show and delete end-to-end encrypted channels" },
+	{ "secure-channel-listener", NULL, sl_cmd_secure_channel_listener,
+	  "Create, list and delete secure channel listeners" },
 };
 
 static void usage(FILE *f)

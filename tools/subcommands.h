@@ -11,5 +11,8 @@
 
 int sl_cmd_node(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_message(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_identity(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_secure_channel(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_secure_channel_listener(const struct sl_cli *cli, int argc, char **argv);
 
 #endif

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `sluice secure-channel-listener create|list|delete`. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/api_secure.h"
+#include "tools/node_call.h"
+#include "tools/subcommands.h"
+
+#define CALL_MS 5000
+
+static struct {
+	unsigned n;
+	uint8_t id[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
+	int err;
+} authorized;
+
+static const struct sl_opt create_opts[] = {
+	{ "at", 0, "NODE", "the node to listen on (default: the only running node)" },
+	{ "identity", 0, "NAME", "the identity to present (default: the node's)" },
+	{ "authorized", 0, "IDENTIFIER", "accept only this initiator identifier (repeatable; "
+					 "default: any peer that proves an identity)" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct sl_cmd_spec create_spec = {
+	"secure-channel-listener create", "ADDRESS",
+	"Start a secure channel listener at a local address of a node (every node has `api`).",
+	create_opts, 1, 1,
+};
+static const struct sl_opt at_opts[] = {
+	{ "at", 0, "NODE", "the node (default: the only running node)" },
+	{ NULL, 0, NULL, NULL },
+};
+static const struct sl_cmd_spec list_spec = {
+	"secure-channel-listener list", NULL, "List the secure channel listeners of a node.",
+	at_opts, 0, 0,
+};
+static const struct sl_cmd_spec delete_spec = {
+	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.", at_opts, 1, 1,
+};
+
+static int pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *rec)
+{
+	struct sl_state *st;
+	int ret = sl_state_open(NULL, &st);
+
+	if (ret)
+		return ret;
+	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", rec);
+	sl_state_close(st);
+	return ret;
+}
+
+static const char *bare_addr(const char *s)
+{
+	return strncmp(s, "/service/", 9) ? s : s + 9;
+}
+
+static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		      const struct sl_args *a)
+{
+	const char *ident = sl_args_get(spec, a, "identity");
+	struct sl_api_scl_create c = { 0 };
+	uint8_t body[64 + SL_ADDR_BODY_MAX + SL_SECURE_MAX_AUTHORIZED * 40];
+	struct sl_control_reply r;
+	struct sl_cbor_writer w;
+	struct sl_node_rec rec;
+	size_t len;
+	int ret;
+
+	if (authorized.err)
+		return -1;
+	snprintf(c.addr, sizeof(c.addr), "%s", bare_addr(a->pos[0]));
+	if (!c.addr[0] || strchr(c.addr, '/'))
+		return sl_err("'%s' is not a local address: use a name such as `l` or `api2`", a->pos[0]);
+	if (ident && !sl_node_name_valid(ident))
+		return sl_err("'%s' is not an identity name: see `sluice identity list`", ident);
+	snprintf(c.identity, sizeof(c.identity), "%s", ident ? ident : "");
+	c.n_authorized = authorized.n;
+	memcpy(c.authorized, authorized.id, sizeof(c.authorized));
+	if (pick(spec, a, &rec))
+		return -1;
+	sl_cbor_writer_init(&w, body, sizeof(body));
+	sl_api_put_scl_create(&w, &c);
+	if (sl_cbor_writer_finish(&w, &len))
+		return sl_err("the request does not fit");
+	if (sl_node_call(rec.name, "secure_channel_listener.create", body, len, CALL_MS, &r))
+		return -1;
+	ret = r.resp.status == SL_API_OK ? 0 :
+	      sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
+	sl_control_reply_free(&r);
+	if (ret || cli->quiet)
+		return ret;
+	if (cli->output == SL_OUTPUT_JSON)
+		printf("{\"address\":\"/service/%s\",\"at\":\"%s\"}\n", c.addr, rec.name);
+	else if (cli->tty)
+		printf("Created Secure Channel Listener at /node/%s/service/%s\n", rec.name, c.addr);
+	else
+		printf("/service/%s\n", c.addr);
+	return 0;
+}
+
+static int scl_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+{
+	struct sl_secure_listener_info i;
+	char id[SL_ID_TEXT_LEN + 1];
+	struct sl_control_reply r;
+	struct sl_cbor_reader rd;
+	struct sl_cbor_array arr;
+	struct sl_node_rec rec;
+	int ret, k = 0;
+
+	if (pick(spec, a, &rec) ||
+	    sl_node_call(rec.name, "secure_channel_listener.list", NULL, 0, CALL_MS, &r))
+		return -1;
+	if (r.resp.status != SL_API_OK || !r.resp.body) {
+		ret = sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "malformed reply");
+		goto out;
+	}
+	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
+	ret = sl_cbor_array_enter(&rd, &arr);
+	if (cli->output == SL_OUTPUT_JSON)
+		putchar('[');
+	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
+		ret = sl_api_scl_info_decode(&rd, &i);
+		if (ret)
+			break;
+		sl_identity_id_format(i.id, id);
+		if (cli->output == SL_OUTPUT_JSON) {
+			printf("%s{\"address\":\"/service/%s\",\"identity\":", k ? "," : "", i.addr);
+			sl_json_str(stdout, i.identity);
+			printf(",\"identifier\":\"%s\",\"authorized\":[", id);
+			for (unsigned j = 0; j < i.n_authorized; j++) {
+				sl_identity_id_format(i.authorized[j], id);
+				printf("%s\"%s\"", j ? "," : "", id);
+			}
+			printf("]}");
+		} else if (cli->tty) {
+			printf("/service/%s  identity %s (%s)  authorized: %s", i.addr, i.identity, id,
+			       i.n_authorized ? "" : "any verified identity");
+			for (unsigned j = 0; j < i.n_authorized; j++) {
+				sl_identity_id_format(i.authorized[j], id);
+				printf("%s%s", j ? ", " : "", id);
+			}
+			putchar('\n');
+		} else {
+			printf("/service/%s\n", i.addr);
+		}
+		k++;
+	}
+	if (cli->output == SL_OUTPUT_JSON)
+		puts("]");
+	if (ret)
+		ret = sl_err("node %s answered with a malformed list", rec.name);
+out:
+	sl_control_reply_free(&r);
+	return ret;
+}
+
+static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		      const struct sl_args *a)
+{
+	const char *addr = bare_addr(a->pos[0]);
+	struct sl_control_reply r;
+	struct sl_cbor_writer w;
+	struct sl_node_rec rec;
+	uint8_t body[300];
+	size_t len;
+	int ret;
+
+	if (!*addr || strlen(addr) > SL_ADDR_BODY_MAX)
+		return sl_err("'%s' is not a listener address", a->pos[0]);
+	if (pick(spec, a, &rec))
+		return -1;
+	sl_cbor_writer_init(&w, body, sizeof(body));
+	sl_cbor_put_text(&w, addr, strlen(addr));
+	sl_cbor_writer_finish(&w, &len);
+	if (sl_node_call(rec.name, "secure_channel_listener.delete", body, len, CALL_MS, &r))
+		return -1;
+	ret = r.resp.status == SL_API_OK ? 0 :
+	      sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
+	sl_control_reply_free(&r);
+	if (!ret && !cli->quiet && cli->output == SL_OUTPUT_JSON)
+		printf("{\"deleted\":\"/service/%s\",\"at\":\"%s\"}\n", addr, rec.name);
+	else if (!ret && !cli->quiet && cli->tty)
+		printf("Deleted secure channel listener /service/%s at node %s\n", addr, rec.name);
+	return ret;
+}
+
+static const struct sl_verb verbs[] = {
+	{ "create", &create_spec, scl_create },
+	{ "list", &list_spec, scl_list },
+	{ "delete", &delete_spec, scl_delete },
+	{ NULL, NULL, NULL },
+};
+
+int sl_cmd_secure_channel_listener(const struct sl_cli *cli, int argc, char **argv)
+{
+	authorized.err = sl_collect_authorized(argc, argv, authorized.id, &authorized.n);
+	return sl_cli_run_verb(cli, "secure-channel-listener",
+			       "Secure channel listeners: where peers open channels to a node.", verbs,
+			       argc, argv);
+}
