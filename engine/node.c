@@ -166,6 +166,20 @@ int sl_node_add_transport(struct sl_node *n, const struct sl_transport_ops *ops,
 	return 0;
 }
 
+int sl_node_on_worker_stop(struct sl_node *n,
+			   void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len),
+			   void *ctx)
+{
+	if (!fn)
+		return -EINVAL;
+	if (n->nstop_hooks == SL_STOP_HOOKS)
+		return -ENOSPC;
+	n->stop_hooks[n->nstop_hooks].fn = fn;
+	n->stop_hooks[n->nstop_hooks].ctx = ctx;
+	n->nstop_hooks++;
+	return 0;
+}
+
 struct sl_shard *sl_node_shard(struct sl_node *n, unsigned id)
 {
 	return id < n->nshards ? &n->shards[id] : NULL;

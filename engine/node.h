@@ -78,7 +78,21 @@ void sl_node_stats(const struct sl_node *n, unsigned id, struct sl_shard_stats *
 /* Sum over all shards. */
 void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out);
 
-/* Start echo, uppercase and hop on every shard (PROTOCOL.md 9). Before start. */
+/*
+ * Before start: run fn(ctx, s, addr, len) on s's thread whenever a worker of
+ * s leaves its table through sl_worker_stop() (a connection closed, a channel
+ * ended), after the address is gone and before the worker's stopped(). A
+ * service that holds routes through other workers' addresses (relays) learns
+ * here that such a route is dead. Not run for the workers still registered
+ * when the node is destroyed. fn must not stop workers on other shards.
+ * 0, -ENOSPC (all SL_STOP_HOOKS taken), -EINVAL.
+ */
+#define SL_STOP_HOOKS 4
+int sl_node_on_worker_stop(struct sl_node *n,
+			   void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len),
+			   void *ctx);
+
+/* Start echo, uppercase, hop and the relay services on every shard (PROTOCOL.md 9). Before start. */
 int sl_services_start(struct sl_node *n);
 
 /* Bump a shard's drop_other counter (services that drop malformed input). */

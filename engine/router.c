@@ -146,6 +146,14 @@ void sl_send(struct sl_shard *s, struct sl_msg *m)
 			to_shard(s, dst, m);
 			return;
 		}
+	} else {
+		unsigned dst;
+
+		/* Relay workers: homed by hash, found without the name table. */
+		if (sl_addr_hashed_shard(n, a.body, a.len, &dst) && dst != s->id) {
+			to_shard(s, dst, m);
+			return;
+		}
 	}
 	drop_unknown(s, m);
 }

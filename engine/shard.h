@@ -120,6 +120,13 @@ struct sl_node {
 	unsigned nstarted;
 	int start_err;
 	int running;
+
+	/* sl_node_on_worker_stop(): set before start, read-only after. */
+	struct {
+		void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);
+		void *ctx;
+	} stop_hooks[SL_STOP_HOOKS];
+	unsigned nstop_hooks;
 };
 
 /* node.c: the name table. */
@@ -160,6 +167,13 @@ uint32_t sl_addr_hash(const uint8_t *p, size_t len);
 bool sl_addr_is_random(const uint8_t *p, size_t len);
 /* The shard a random address maps to. */
 unsigned sl_random_addr_shard(const struct sl_node *n, const uint8_t *p, size_t len);
+/*
+ * Addresses homed by hash, like random ones but named: relay workers
+ * (SL_HASHED_PREFIX...) live on the shard their hash picks, so any number of
+ * them need no entry in the node-wide name table and the router finds them in
+ * O(1). True with *shard set for such an address.
+ */
+bool sl_addr_hashed_shard(const struct sl_node *n, const uint8_t *p, size_t len, unsigned *shard);
 
 /* timer.c */
 int sl_timers_init(struct sl_shard *s);

@@ -42,6 +42,35 @@ unsigned sl_random_addr_shard(const struct sl_node *n, const uint8_t *p, size_t 
 	return (sl_addr_hash(p, len) >> 16) % n->nshards;
 }
 
+bool sl_addr_hashed_shard(const struct sl_node *n, const uint8_t *p, size_t len, unsigned *shard)
+{
+	size_t plen = sizeof(SL_HASHED_PREFIX) - 1;
+
+	if (len <= plen || memcmp(p, SL_HASHED_PREFIX, plen))
+		return false;
+	/* The same mix as random addresses: shard and table bucket stay independent. */
+	*shard = (sl_addr_hash(p, len) >> 16) % n->nshards;
+	return true;
+}
+
+unsigned sl_worker_hashed_shard(const struct sl_node *n, const char *addr)
+{
+	unsigned shard = 0;
+
+	sl_addr_hashed_shard(n, (const uint8_t *)addr, strlen(addr), &shard);
+	return shard;
+}
+
+/* On its home shard, an address found by hash needs no name table entry. */
+static bool homed_by_hash(const struct sl_shard *s, const uint8_t *addr, size_t len)
+{
+	unsigned shard;
+
+	if (sl_addr_is_random(addr, len))
+		return sl_random_addr_shard(s->node, addr, len) == s->id;
+	return sl_addr_hashed_shard(s->node, addr, len, &shard) && shard == s->id;
+}
+
 int sl_worker_table_init(struct sl_shard *s)
 {
 	s->wtab = calloc(WTAB_INIT, sizeof(*s->wtab));
@@ -131,9 +160,8 @@ int sl_worker_start(struct sl_shard *s, struct sl_worker *w, const char *addr)
 	ret = table_insert(s, w, addr, len);
 	if (ret)
 		return ret;
-	/* A random-looking address on its own hash shard needs no name entry. */
-	if (sl_addr_is_random((const uint8_t *)addr, len) &&
-	    sl_random_addr_shard(s->node, (const uint8_t *)addr, len) == s->id)
+	/* A random-looking or hash-homed address on its own hash shard needs no name entry. */
+	if (homed_by_hash(s, (const uint8_t *)addr, len))
 		return 0;
 	ret = sl_name_add(s->node, addr, len, s->id);
 	if (ret) {
@@ -182,9 +210,12 @@ void sl_worker_stop(struct sl_worker *w)
 			break;
 		}
 	}
-	if (!(sl_addr_is_random((const uint8_t *)w->addr, w->addr_len) &&
-	      sl_random_addr_shard(s->node, (const uint8_t *)w->addr, w->addr_len) == s->id))
+	if (!homed_by_hash(s, (const uint8_t *)w->addr, w->addr_len))
 		sl_name_del(s->node, w->addr, w->addr_len, s->id);
+	/* The address is gone from s: tell who holds routes through it (node.h). */
+	for (unsigned i = 0; i < s->node->nstop_hooks; i++)
+		s->node->stop_hooks[i].fn(s->node->stop_hooks[i].ctx, s, (const uint8_t *)w->addr,
+					  w->addr_len);
 	w->shard = NULL;
 	w->hnext = NULL;
 	if (w->stopped)

@@ -28,6 +28,13 @@ struct sl_worker;
 
 typedef void (*sl_handle_fn)(struct sl_worker *w, struct sl_msg *m);
 
+/*
+ * Local addresses starting with this prefix (the relays' forward_to_<name>)
+ * are homed by hash: a worker at such an address must be started on the shard
+ * sl_worker_hashed_shard() names; the router sends there without a table.
+ */
+#define SL_HASHED_PREFIX "forward_to_"
+
 struct sl_worker {
 	sl_handle_fn handle;			/* required */
 	void (*stopped)(struct sl_worker *w);	/* optional: after removal, may free w */
@@ -48,6 +55,8 @@ struct sl_worker {
 int sl_worker_start(struct sl_shard *s, struct sl_worker *w, const char *addr);
 /* Start w at a fresh random address that maps to s. */
 int sl_worker_start_random(struct sl_shard *s, struct sl_worker *w);
+/* The shard that hosts the hash-homed address addr (SL_HASHED_PREFIX...). */
+unsigned sl_worker_hashed_shard(const struct sl_node *n, const char *addr);
 /* Remove w from its shard's table (on its shard's thread); then calls w->stopped. */
 void sl_worker_stop(struct sl_worker *w);
 
