@@ -11,7 +11,9 @@
 
 #include "engine/log.h"
 #include "engine/node.h"
+#include "engine/portal.h"
 #include "tools/runtime.h"
+#include "transports/portal.h"
 #include "transports/uring.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -30,6 +32,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
+	struct sl_portals *portals = NULL;
 	struct sl_node *n;
 	sigset_t sigs, old;
 	uint16_t port = 0;
@@ -56,6 +59,12 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		ret = -errno;
 		sl_log(SL_LOG_ERROR, "node=%s event=transport_failed err=%s", cfg->name, strerror(-ret));
 		goto out_destroy_node;
+	}
+	portals = sl_net_portals(net);
+	if (!portals) {
+		ret = -errno;
+		sl_log(SL_LOG_ERROR, "node=%s event=portals_failed err=%s", cfg->name, strerror(-ret));
+		goto out_destroy_net;
 	}
 	if (cfg->tcp_listen) {
 		ret = sl_net_listen_tcp(net, cfg->tcp_listen, &port);
@@ -106,6 +115,7 @@ out_teardown:
 		cfg->teardown(n, cfg->arg);
 out_destroy_net:
 	/* After join: every shard closed its connections; now the listeners go. */
+	sl_portals_destroy(portals);
 	sl_net_destroy(net);
 out_destroy_node:
 	sl_node_destroy(n);

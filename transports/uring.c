@@ -220,6 +220,7 @@ static void io_shard_stop(void *ctx, struct sl_shard *s)
 		return;
 	sl_shard_set_io(s, NULL);
 	/* Connections first (their fds), then the ring: exiting it ends every op. */
+	sl_portal_shard_stop(u);
 	sl_stream_shard_stop(u);
 	__atomic_store_n(&t->us[sl_shard_id(s)], NULL, __ATOMIC_RELEASE);
 	ushard_free_cold(u);
@@ -239,6 +240,8 @@ static unsigned reap(struct sl_ushard *u)
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		if (UD_OP(cqe->user_data) == UOP_WAKE)
 			on_wake(u, cqe);
+		else if (UD_OP(cqe->user_data) >= UOP_PORTAL_ACCEPT)
+			sl_portal_cqe(u, cqe);
 		else
 			sl_stream_cqe(u, cqe);
 		if (++n == REAP_BATCH)
@@ -260,12 +263,14 @@ static unsigned io_poll(void *ctx, struct sl_shard *s)
 	unsigned n;
 
 	sl_stream_flush(u);
+	sl_portal_flush(u);
 	/* With DEFER_TASKRUN completions are only posted when we enter the kernel. */
 	io_uring_submit_and_get_events(&u->ring);
 	n = reap(u);
 	if (n) {
 		/* Replies produced while dispatching go out in this same turn. */
 		sl_stream_flush(u);
+		sl_portal_flush(u);
 		if (io_uring_sq_ready(&u->ring))
 			io_uring_submit(&u->ring);
 	}
@@ -279,6 +284,7 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 	struct __kernel_timespec ts;
 
 	sl_stream_flush(u);
+	sl_portal_flush(u);
 	arm_wake(u);
 	if (io_uring_cq_ready(&u->ring))
 		return;

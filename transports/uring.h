@@ -75,6 +75,11 @@ enum sl_uop {
 	UOP_SEND,
 	UOP_CONNECT,
 	UOP_CANCEL,
+	/* Portal sockets (portal.c): every op from here on is theirs. */
+	UOP_PORTAL_ACCEPT,
+	UOP_PORTAL_RECV,
+	UOP_PORTAL_SEND,
+	UOP_PORTAL_CONNECT,
 };
 
 /*
@@ -141,6 +146,8 @@ struct sl_conn {
 	struct sl_worker w;	/* the connection's local address (return routes) */
 };
 
+struct sl_pshard;
+
 struct sl_ushard {
 	struct io_uring ring;
 	bool ring_ok;
@@ -165,6 +172,7 @@ struct sl_ushard {
 	struct sl_conn *paused_head;
 	struct sl_conn *peers[SL_PEER_BUCKETS];
 	struct sl_conn *cur_rx;
+	struct sl_pshard *portal;	/* portal sockets (portal.c), made on first use */
 
 	int lfd[SL_LISTENERS];
 	uint8_t ltype[SL_LISTENERS];
@@ -213,6 +221,14 @@ struct sl_conn *sl_stream_peer(struct sl_ushard *u, uint8_t type, const uint8_t 
 void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m);
 void sl_stream_set_sockopts(int fd, uint8_t type);
 void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "host:port" -> sockaddr (numeric in place; a name through getaddrinfo, cold). 0 or -errno. */
+int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
+		      struct sockaddr_storage *ss, socklen_t *sl);
+
+/* portal.c */
+void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe);
+void sl_portal_flush(struct sl_ushard *u);
+void sl_portal_shard_stop(struct sl_ushard *u);
 
 #endif /* SL_URING_INTERNAL */
 #endif

@@ -1,0 +1,905 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Portals: the inlet and outlet worker protocol (PROTOCOL.md 8) and its flow
+ * control (portal.h says how it stays wire compatible with Ockam).
+ *
+ * A portal connection is one worker at a random address on the shard that
+ * owns its socket, so a chunk read from the socket is wrapped and routed
+ * without crossing a thread, and what arrives for it is written by the same
+ * thread. The chunk read from the socket is the message that travels: the
+ * Payload head goes into its headroom, no byte is copied here.
+ *
+ * Inlet side:  accept -> Ping (from the connection's address, along the
+ *              inlet's route) -> Pong (its return route is the remote
+ *              route from now on) -> read the socket.
+ * Outlet side: Ping at the outlet's address (a listener on every shard)
+ *              -> a connection worker -> connect to the target -> Pong
+ *              only once connected (a failed connect answers Disconnect, so
+ *              the inlet closes its client at once) -> read the socket.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/log.h"
+#include "engine/portal.h"
+#include "engine/shard.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* How long an inlet connection waits for the outlet's Pong before it gives up. */
+#define PONG_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
+/* Retry delay for a Credit that found no message buffer. */
+#define CREDIT_RETRY_NS (1ull * 1000 * 1000)
+
+/* Per-shard counters of an inlet or outlet: one writer each (its shard). */
+struct pctr {
+	uint64_t conns, total, bytes_in, bytes_out;
+} __attribute__((aligned(SL_CACHELINE)));
+
+#define CTR_ADD(c, f, n) __atomic_store_n(&(c)->f, (c)->f + (n), __ATOMIC_RELAXED)
+
+/*
+ * What inlets and outlets share: a reference count (the registry, each
+ * shard's worker or listener, each open connection) and the counters.
+ */
+struct owner {
+	int refs;
+	bool inlet;
+	struct pctr *ctr;	/* [nshards] */
+	struct sl_portals *P;
+	char name[SL_ADDR_BODY_MAX + 1];
+	char bind[SL_ADDR_BODY_MAX + 1];
+};
+
+/* The route of an inlet: replaced whole, never edited, so shards read it without a lock. */
+struct iroute {
+	struct iroute *older;	/* kept until the inlet goes (a shard may still read it) */
+	struct sl_route r;
+};
+
+struct sl_portal_inlet {
+	struct owner o;
+	struct sl_portal_inlet *next;
+	struct iroute *route;	/* atomic pointer */
+	char route_text[512];
+	uint16_t port;
+	void *io;		/* transports' listener state */
+};
+
+struct outlet_worker {
+	struct sl_worker w;
+	struct sl_portal_outlet *out;
+};
+
+struct sl_portal_outlet {
+	struct owner o;
+	struct sl_portal_outlet *next;
+	struct outlet_worker *ws;	/* [nshards] */
+};
+
+struct sl_portals {
+	struct sl_node *node;
+	const struct sl_portal_sock_ops *ops;
+	void *ctx;
+	unsigned nshards;
+	pthread_mutex_t lock;		/* the lists; control plane only */
+	struct sl_portal_inlet *inlets;
+	struct sl_portal_outlet *outlets;
+};
+
+enum pc_state {
+	PC_WAIT_PONG = 1,	/* inlet: Ping sent */
+	PC_CONNECTING,		/* outlet: connecting to the target */
+	PC_OPEN,
+};
+
+struct sl_portal_conn {
+	struct sl_worker w;
+	struct sl_portals *P;
+	struct sl_portal_sock *k;	/* NULL once closed */
+	struct owner *o;
+	struct pctr *ctr;		/* o's counters for this shard */
+	uint8_t state;
+	bool ext;			/* both sides speak Sluice's credit extension */
+	bool reading;			/* the socket is being read */
+	bool rd_eof;			/* our socket read EOF (we sent Eof) */
+	bool peer_eof;			/* the peer sent Eof (our socket's write side is shut) */
+	uint16_t tx_counter, rx_counter;
+	uint32_t peer_window;		/* bytes the peer accepts in flight */
+	uint64_t sent;			/* bytes read from our socket and sent */
+	uint64_t credited;		/* the peer's cumulative written count */
+	uint64_t written;		/* bytes we wrote to our socket */
+	uint64_t reported;		/* `written` as last told to the peer */
+	uint64_t queued;		/* bytes handed to the socket, not written yet */
+	struct sl_timer timer;		/* Pong timeout; Credit retry */
+	struct sl_route remote;		/* to the peer's connection worker */
+};
+
+/* ---- the node -> portals registry (cold) ---- */
+
+#define MAX_NODES 16
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const struct sl_node *n;
+	struct sl_portals *P;
+} reg[MAX_NODES];
+
+struct sl_portals *sl_portals_get(const struct sl_node *n)
+{
+	struct sl_portals *P = NULL;
+
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned i = 0; i < MAX_NODES; i++)
+		if (reg[i].n == n)
+			P = reg[i].P;
+	pthread_mutex_unlock(&reg_lock);
+	return P;
+}
+
+struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_sock_ops *ops,
+				     void *ctx)
+{
+	struct sl_portals *P = calloc(1, sizeof(*P));
+	unsigned i;
+
+	if (!P)
+		return NULL;
+	P->node = n;
+	P->ops = ops;
+	P->ctx = ctx;
+	P->nshards = sl_node_shards(n);
+	pthread_mutex_init(&P->lock, NULL);
+	pthread_mutex_lock(&reg_lock);
+	for (i = 0; i < MAX_NODES && reg[i].n; i++)
+		;
+	if (i < MAX_NODES) {
+		reg[i].n = n;
+		reg[i].P = P;
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (i == MAX_NODES) {
+		pthread_mutex_destroy(&P->lock);
+		free(P);
+		errno = ENOSPC;
+		return NULL;
+	}
+	return P;
+}
+
+static void owner_put(struct owner *o);
+
+void sl_portals_destroy(struct sl_portals *P)
+{
+	if (!P)
+		return;
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned i = 0; i < MAX_NODES; i++)
+		if (reg[i].P == P)
+			reg[i].n = NULL, reg[i].P = NULL;
+	pthread_mutex_unlock(&reg_lock);
+	/*
+	 * The shards have stopped: listeners are closed, and the workers still
+	 * in the shards' tables drop their references when the node destroys them.
+	 */
+	while (P->inlets) {
+		struct sl_portal_inlet *in = P->inlets;
+
+		P->inlets = in->next;
+		in->o.P = NULL;
+		owner_put(&in->o);
+	}
+	while (P->outlets) {
+		struct sl_portal_outlet *out = P->outlets;
+
+		P->outlets = out->next;
+		out->o.P = NULL;
+		owner_put(&out->o);
+	}
+	pthread_mutex_destroy(&P->lock);
+	free(P);
+}
+
+/* ---- owners ---- */
+
+static void owner_get(struct owner *o)
+{
+	__atomic_add_fetch(&o->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void owner_put(struct owner *o)
+{
+	if (__atomic_sub_fetch(&o->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (o->inlet) {
+		struct sl_portal_inlet *in = container_of(o, struct sl_portal_inlet, o);
+		struct iroute *r = in->route;
+
+		while (r) {
+			struct iroute *older = r->older;
+
+			free(r);
+			r = older;
+		}
+		free(in->o.ctr);
+		free(in);
+	} else {
+		struct sl_portal_outlet *out = container_of(o, struct sl_portal_outlet, o);
+
+		free(out->ws);
+		free(out->o.ctr);
+		free(out);
+	}
+}
+
+static int owner_init(struct owner *o, struct sl_portals *P, bool inlet, const char *name,
+		      const char *bind)
+{
+	o->P = P;
+	o->inlet = inlet;
+	o->refs = 1;	/* the registry's */
+	o->ctr = aligned_alloc(SL_CACHELINE, P->nshards * sizeof(*o->ctr));
+	if (!o->ctr)
+		return -ENOMEM;
+	memset(o->ctr, 0, P->nshards * sizeof(*o->ctr));
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	snprintf(o->bind, sizeof(o->bind), "%s", bind);
+	return 0;
+}
+
+static void owner_info(const struct owner *o, unsigned nshards, struct sl_portal_info *v)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->name, sizeof(v->name), "%s", o->name);
+	snprintf(v->bind, sizeof(v->bind), "%s", o->bind);
+	for (unsigned i = 0; i < nshards; i++) {
+		const struct pctr *c = &o->ctr[i];
+
+		v->conns += __atomic_load_n(&c->conns, __ATOMIC_RELAXED);
+		v->total += __atomic_load_n(&c->total, __ATOMIC_RELAXED);
+		v->bytes_in += __atomic_load_n(&c->bytes_in, __ATOMIC_RELAXED);
+		v->bytes_out += __atomic_load_n(&c->bytes_out, __ATOMIC_RELAXED);
+	}
+}
+
+/* ---- connections ---- */
+
+static void pc_handle(struct sl_worker *w, struct sl_msg *m);
+
+static void pc_stopped(struct sl_worker *w)
+{
+	struct sl_portal_conn *pc = container_of(w, struct sl_portal_conn, w);
+
+	sl_timer_cancel(&pc->timer);
+	CTR_ADD(pc->ctr, conns, (uint64_t)-1);
+	owner_put(pc->o);
+	free(pc);
+}
+
+/* Cold (once per connection). NULL when out of memory or addresses. */
+static struct sl_portal_conn *pc_new(struct sl_portals *P, struct sl_shard *s, struct owner *o)
+{
+	struct sl_portal_conn *pc = calloc(1, sizeof(*pc));
+
+	if (!pc)
+		return NULL;
+	pc->P = P;
+	pc->o = o;
+	pc->ctr = &o->ctr[sl_shard_id(s)];
+	pc->w.handle = pc_handle;
+	pc->w.stopped = pc_stopped;
+	pc->w.ctx = pc;
+	pc->peer_window = UINT32_MAX;
+	sl_route_init(&pc->remote);
+	if (sl_worker_start_random(s, &pc->w)) {
+		free(pc);
+		return NULL;
+	}
+	owner_get(o);
+	CTR_ADD(pc->ctr, conns, 1);
+	CTR_ADD(pc->ctr, total, 1);
+	return pc;
+}
+
+/* The end of a connection: the socket goes (after its queue, unless abort), then the worker. */
+static void pc_finish(struct sl_portal_conn *pc, bool abort)
+{
+	if (pc->k) {
+		pc->P->ops->close(pc->k, abort);
+		pc->k = NULL;
+	}
+	sl_timer_cancel(&pc->timer);
+	sl_worker_stop(&pc->w);	/* frees pc (pc_stopped) */
+}
+
+/* Address m to the peer: onward = remote route, return = [us]. */
+static int pc_address(struct sl_portal_conn *pc, struct sl_msg *m)
+{
+	sl_route_copy(&m->onward, &pc->remote);
+	sl_route_init(&m->ret);
+	return sl_route_push_front(&m->ret, SL_ADDR_LOCAL, pc->w.addr, pc->w.addr_len);
+}
+
+/* A control message to the peer. -ENOMEM when no buffer was free (the caller may retry). */
+static int pc_send_ctl(struct sl_portal_conn *pc, enum sl_portal_kind kind, uint64_t credit)
+{
+	struct sl_msg *m = sl_msg_alloc(16);
+	size_t n;
+
+	if (!m)
+		return -ENOMEM;
+	n = sl_portal_msg_encode(m->data, 16, kind, pc->ext, SL_PORTAL_WINDOW, credit);
+	m->len = (uint32_t)n;
+	if (!n || pc_address(pc, m)) {
+		sl_msg_free(m);
+		return -EINVAL;
+	}
+	sl_send(pc->w.shard, m);	/* the router's now */
+	return 0;
+}
+
+static void pc_set_reading(struct sl_portal_conn *pc, bool on)
+{
+	if (pc->reading == on || !pc->k)
+		return;
+	pc->reading = on;
+	pc->P->ops->read(pc->k, on);
+}
+
+/* Read while the peer has room: the backpressure of portal.h. */
+static void pc_update_reading(struct sl_portal_conn *pc)
+{
+	pc_set_reading(pc, pc->state == PC_OPEN && !pc->rd_eof &&
+			   (!pc->ext || pc->sent - pc->credited < pc->peer_window));
+}
+
+static void pc_credit(struct sl_portal_conn *pc)
+{
+	/* The peer sends no more after its Eof: it needs no credit. */
+	if (!pc->ext || pc->peer_eof || pc->written == pc->reported)
+		return;
+	if (pc_send_ctl(pc, SL_PORTAL_CREDIT, pc->written) == -ENOMEM) {
+		/* A lost credit would shrink the peer's window for good: try again soon. */
+		sl_timer_arm(pc->w.shard, &pc->timer, CREDIT_RETRY_NS);
+		return;
+	}
+	pc->reported = pc->written;
+}
+
+static void pc_timer(struct sl_timer *t)
+{
+	struct sl_portal_conn *pc = container_of(t, struct sl_portal_conn, timer);
+
+	if (pc->state == PC_WAIT_PONG) {
+		sl_log(SL_LOG_INFO, "node=%s event=portal_no_pong inlet=%s action=close_client",
+		       sl_node_name(pc->P->node), pc->o->name);
+		pc_finish(pc, false);
+		return;
+	}
+	pc_credit(pc);
+}
+
+static void pc_open(struct sl_portal_conn *pc)
+{
+	pc->state = PC_OPEN;
+	pc_update_reading(pc);
+}
+
+static void pc_payload(struct sl_portal_conn *pc, struct sl_msg *m, const struct sl_portal_msg *pm)
+{
+	if (pc->peer_eof || !pc->k) {
+		sl_msg_free(m);
+		return;
+	}
+	if (pm->has_counter) {
+		/* Ockam's packet counter: a gap means a chunk was lost on the way. */
+		if (pm->counter != pc->rx_counter) {
+			sl_log(SL_LOG_WARN, "node=%s event=portal_chunk_lost portal=%s expected=%u got=%u",
+			       sl_node_name(pc->P->node), pc->o->name, pc->rx_counter, pm->counter);
+			sl_msg_free(m);
+			pc_send_ctl(pc, SL_PORTAL_DISCONNECT, 0);
+			pc_finish(pc, true);
+			return;
+		}
+		pc->rx_counter++;
+	}
+	if (!pc->ext && pc->queued + pm->len > SL_PORTAL_QUEUE_MAX) {
+		sl_log(SL_LOG_WARN, "node=%s event=portal_queue_full portal=%s queued=%llu "
+		       "reason=\"the peer (not Sluice) ignores backpressure\"",
+		       sl_node_name(pc->P->node), pc->o->name, (unsigned long long)pc->queued);
+		sl_msg_free(m);
+		pc_send_ctl(pc, SL_PORTAL_DISCONNECT, 0);
+		pc_finish(pc, true);
+		return;
+	}
+	/* The message itself goes to the socket: its data now covers just the bytes. */
+	m->data = (uint8_t *)pm->data;
+	m->len = (uint32_t)pm->len;
+	pc->queued += pm->len;
+	pc->P->ops->write(pc->k, m);
+}
+
+static void pc_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct sl_portal_conn *pc = w->ctx;
+	struct sl_portal_msg pm;
+
+	if (sl_portal_msg_decode(m->data, m->len, &pm)) {
+		sl_shard_count_drop(w->shard);
+		sl_msg_free(m);
+		return;
+	}
+	if (pm.kind == SL_PORTAL_PAYLOAD && pc->state == PC_OPEN) {
+		pc_payload(pc, m, &pm);
+		return;
+	}
+	switch (pm.kind) {
+	case SL_PORTAL_PONG:
+		if (pc->state != PC_WAIT_PONG)
+			break;
+		/* The outlet's connection worker answered: its return route is the way back. */
+		sl_timer_cancel(&pc->timer);
+		sl_route_copy(&pc->remote, &m->ret);
+		pc->ext = pm.ext;
+		if (pm.ext)
+			pc->peer_window = pm.window;
+		pc_open(pc);
+		break;
+	case SL_PORTAL_CREDIT:
+		if (!pc->ext || pc->state != PC_OPEN)
+			break;
+		/* Cumulative: a credit lost on the way is made good by the next one. */
+		if (pm.credit > pc->credited && pm.credit <= pc->sent)
+			pc->credited = pm.credit;
+		pc_update_reading(pc);
+		break;
+	case SL_PORTAL_EOF:
+		if (!pc->ext || pc->state != PC_OPEN || pc->peer_eof)
+			break;
+		pc->peer_eof = true;
+		pc->P->ops->shutdown_write(pc->k);
+		if (pc->rd_eof) {
+			sl_msg_free(m);
+			pc_finish(pc, false);
+			return;
+		}
+		break;
+	case SL_PORTAL_DISCONNECT:
+		/* The peer is gone (or its target refused us): close once our queue is out. */
+		sl_msg_free(m);
+		pc_finish(pc, false);
+		return;
+	default:
+		break;
+	}
+	sl_msg_free(m);
+}
+
+/* ---- callbacks from the socket side ---- */
+
+void sl_portal_on_data(struct sl_portal_conn *pc, struct sl_msg *m)
+{
+	uint32_t len = m->len;
+
+	if (pc->state != PC_OPEN || sl_portal_payload_wrap(m, pc->ext, pc->tx_counter) ||
+	    pc_address(pc, m)) {
+		sl_shard_count_drop(pc->w.shard);
+		sl_msg_free(m);
+		return;
+	}
+	if (pc->ext)
+		pc->tx_counter++;
+	pc->sent += len;
+	CTR_ADD(pc->ctr, bytes_in, len);
+	sl_send(pc->w.shard, m);	/* the router's now */
+	if (pc->ext && pc->sent - pc->credited >= pc->peer_window)
+		pc_set_reading(pc, false);
+}
+
+void sl_portal_on_eof(struct sl_portal_conn *pc)
+{
+	pc->reading = false;
+	pc->rd_eof = true;
+	if (!pc->ext) {
+		/* Ockam's way: EOF ends the connection. */
+		pc_send_ctl(pc, SL_PORTAL_DISCONNECT, 0);
+		pc_finish(pc, false);
+		return;
+	}
+	/* Half close: the peer shuts down its socket's write side and keeps answering. */
+	pc_send_ctl(pc, SL_PORTAL_EOF, 0);
+	if (pc->peer_eof)
+		pc_finish(pc, false);
+}
+
+void sl_portal_on_written(struct sl_portal_conn *pc, size_t n)
+{
+	pc->queued -= n;
+	pc->written += n;
+	CTR_ADD(pc->ctr, bytes_out, n);
+	/* A quarter window at a time: few credits, and the peer never waits for a full one. */
+	if (pc->written - pc->reported >= SL_PORTAL_WINDOW / 4)
+		pc_credit(pc);
+}
+
+void sl_portal_on_error(struct sl_portal_conn *pc, int err)
+{
+	pc->k = NULL;	/* gone: transports said so */
+	if (pc->state == PC_OPEN || pc->state == PC_CONNECTING)
+		pc_send_ctl(pc, SL_PORTAL_DISCONNECT, 0);
+	pc_finish(pc, true);
+}
+
+void sl_portal_on_connect(struct sl_portal_conn *pc, int err)
+{
+	if (err) {
+		sl_log(SL_LOG_INFO, "node=%s event=portal_connect_failed outlet=%s target=%s err=\"%s\"",
+		       sl_node_name(pc->P->node), pc->o->name, pc->o->bind, strerror(-err));
+		pc->k = NULL;
+		/* No Pong: a Disconnect makes the inlet close its client now. */
+		pc_send_ctl(pc, SL_PORTAL_DISCONNECT, 0);
+		pc_finish(pc, true);
+		return;
+	}
+	if (pc_send_ctl(pc, SL_PORTAL_PONG, 0)) {
+		pc_finish(pc, true);
+		return;
+	}
+	pc_open(pc);
+}
+
+struct sl_portal_conn *sl_portal_on_accept(struct sl_portal_inlet *in, struct sl_shard *s,
+					   struct sl_portal_sock *k)
+{
+	struct iroute *r = __atomic_load_n(&in->route, __ATOMIC_ACQUIRE);
+	struct sl_portal_conn *pc;
+	struct sl_msg *m;
+	size_t n;
+
+	if (!in->o.P)
+		return NULL;
+	pc = pc_new(in->o.P, s, &in->o);
+	if (!pc)
+		return NULL;
+	pc->k = k;
+	pc->state = PC_WAIT_PONG;
+	sl_route_copy(&pc->remote, &r->r);
+	m = sl_msg_alloc(16);
+	if (!m) {
+		pc->k = NULL;	/* the caller closes it */
+		pc_finish(pc, true);
+		return NULL;
+	}
+	/* We offer the extension; an Ockam outlet reads the first byte only. */
+	n = sl_portal_msg_encode(m->data, 16, SL_PORTAL_PING, true, SL_PORTAL_WINDOW, 0);
+	m->len = (uint32_t)n;
+	if (pc_address(pc, m)) {
+		sl_msg_free(m);
+		pc->k = NULL;
+		pc_finish(pc, true);
+		return NULL;
+	}
+	pc->timer.fire = pc_timer;
+	sl_timer_arm(s, &pc->timer, PONG_TIMEOUT_NS);
+	sl_send(s, m);
+	return pc;
+}
+
+/* ---- outlets ---- */
+
+/* A Ping at the outlet's address on this shard: a connection worker here, then connect. */
+static void outlet_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct outlet_worker *ow = w->ctx;
+	struct sl_portal_outlet *out = ow->out;
+	struct sl_portals *P = out->o.P;
+	struct sl_portal_conn *pc;
+	struct sl_portal_msg pm;
+	int err = 0;
+
+	if (!P || sl_portal_msg_decode(m->data, m->len, &pm) || pm.kind != SL_PORTAL_PING ||
+	    sl_route_empty(&m->ret)) {
+		sl_shard_count_drop(w->shard);
+		sl_msg_free(m);
+		return;
+	}
+	pc = pc_new(P, w->shard, &out->o);
+	if (!pc) {
+		sl_shard_count_drop(w->shard);
+		sl_msg_free(m);
+		return;
+	}
+	pc->state = PC_CONNECTING;
+	pc->ext = pm.ext;
+	if (pm.ext)
+		pc->peer_window = pm.window;
+	pc->timer.fire = pc_timer;
+	sl_route_copy(&pc->remote, &m->ret);
+	sl_msg_free(m);
+	pc->k = P->ops->connect(P->ctx, w->shard, pc, out->o.bind, &err);
+	if (!pc->k)
+		sl_portal_on_connect(pc, err ? err : -ENOMEM);
+}
+
+static void outlet_worker_stopped(struct sl_worker *w)
+{
+	struct outlet_worker *ow = w->ctx;
+
+	owner_put(&ow->out->o);
+}
+
+static void outlet_start_on(struct sl_shard *s, void *arg)
+{
+	struct sl_portal_outlet *out = arg;
+	struct outlet_worker *ow = &out->ws[sl_shard_id(s)];
+
+	if (sl_worker_start(s, &ow->w, out->o.name)) {
+		sl_log(SL_LOG_WARN, "node=%s shard=%u event=outlet_start_failed address=%s",
+		       sl_node_name(sl_shard_node(s)), sl_shard_id(s), out->o.name);
+		owner_put(&out->o);
+	}
+}
+
+static void outlet_stop_on(struct sl_shard *s, void *arg)
+{
+	struct sl_portal_outlet *out = arg;
+
+	sl_worker_stop(&out->ws[sl_shard_id(s)].w);	/* drops its reference */
+	owner_put(&out->o);				/* the call's */
+}
+
+/* Run fn on every shard's thread (queued until the shard runs, before start). */
+static void each_shard(struct sl_portals *P, void (*fn)(struct sl_shard *, void *), void *arg)
+{
+	for (unsigned i = 0; i < P->nshards; i++)
+		while (sl_shard_call(P->node, i, fn, arg) == -EAGAIN)
+			sched_yield();	/* its control queue drains within a loop turn */
+}
+
+static struct sl_portal_outlet *outlet_find(struct sl_portals *P, const char *addr)
+{
+	for (struct sl_portal_outlet *o = P->outlets; o; o = o->next)
+		if (!strcmp(o->o.name, addr))
+			return o;
+	return NULL;
+}
+
+int sl_portal_outlet_create(struct sl_portals *P, const char *addr, const char *target)
+{
+	struct sl_portal_outlet *out;
+	size_t len = strlen(addr);
+	int ret;
+
+	if (!len || len > SL_ADDR_BODY_MAX || !*target || strlen(target) > SL_ADDR_BODY_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&P->lock);
+	if (outlet_find(P, addr) || sl_name_lookup(P->node, (const uint8_t *)addr, len)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	ret = -ENOMEM;
+	out = calloc(1, sizeof(*out));
+	if (!out)
+		goto out_unlock;
+	out->ws = calloc(P->nshards, sizeof(*out->ws));
+	if (!out->ws || owner_init(&out->o, P, false, addr, target)) {
+		free(out->ws);
+		free(out);
+		goto out_unlock;
+	}
+	for (unsigned i = 0; i < P->nshards; i++) {
+		out->ws[i].w.handle = outlet_handle;
+		out->ws[i].w.stopped = outlet_worker_stopped;
+		out->ws[i].w.ctx = &out->ws[i];
+		out->ws[i].out = out;
+	}
+	/* One reference per shard's worker, dropped when it stops. */
+	__atomic_add_fetch(&out->o.refs, P->nshards, __ATOMIC_RELAXED);
+	out->next = P->outlets;
+	P->outlets = out;
+	each_shard(P, outlet_start_on, out);
+	ret = 0;
+out_unlock:
+	pthread_mutex_unlock(&P->lock);
+	return ret;
+}
+
+int sl_portal_outlet_delete(struct sl_portals *P, const char *addr)
+{
+	struct sl_portal_outlet **pp, *out = NULL;
+
+	pthread_mutex_lock(&P->lock);
+	for (pp = &P->outlets; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->o.name, addr)) {
+			out = *pp;
+			*pp = out->next;
+			break;
+		}
+	}
+	if (!out) {
+		pthread_mutex_unlock(&P->lock);
+		return -ENOENT;
+	}
+	/* One reference per control call, so the outlet outlives them. */
+	__atomic_add_fetch(&out->o.refs, P->nshards, __ATOMIC_RELAXED);
+	each_shard(P, outlet_stop_on, out);
+	pthread_mutex_unlock(&P->lock);
+	owner_put(&out->o);	/* the registry's */
+	return 0;
+}
+
+/* ---- inlets ---- */
+
+static struct sl_portal_inlet *inlet_find(struct sl_portals *P, const char *alias)
+{
+	for (struct sl_portal_inlet *in = P->inlets; in; in = in->next)
+		if (!strcmp(in->o.name, alias))
+			return in;
+	return NULL;
+}
+
+int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *bind,
+			   const struct sl_route *route, const char *route_text, uint16_t *port)
+{
+	struct sl_portal_inlet *in;
+	int ret;
+
+	if (!*alias || strlen(alias) > SL_ADDR_BODY_MAX || !*bind ||
+	    strlen(bind) > SL_ADDR_BODY_MAX || sl_route_empty(route))
+		return -EINVAL;
+	pthread_mutex_lock(&P->lock);
+	ret = -EEXIST;
+	if (inlet_find(P, alias))
+		goto out_unlock;
+	ret = -ENOMEM;
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		goto out_unlock;
+	in->route = calloc(1, sizeof(*in->route));
+	if (!in->route || owner_init(&in->o, P, true, alias, bind)) {
+		free(in->route);
+		free(in);
+		goto out_unlock;
+	}
+	sl_route_copy(&in->route->r, route);
+	snprintf(in->route_text, sizeof(in->route_text), "%s", route_text ? route_text : "");
+	/* The listeners' reference, dropped by unlisten's done. */
+	owner_get(&in->o);
+	ret = P->ops->listen(P->ctx, in, bind, &in->port);
+	if (ret) {
+		in->o.refs = 1;
+		owner_put(&in->o);
+		goto out_unlock;
+	}
+	if (port)
+		*port = in->port;
+	in->next = P->inlets;
+	P->inlets = in;
+out_unlock:
+	pthread_mutex_unlock(&P->lock);
+	return ret;
+}
+
+int sl_portal_inlet_set_route(struct sl_portals *P, const char *alias, const struct sl_route *route)
+{
+	struct sl_portal_inlet *in;
+	struct iroute *r;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	sl_route_copy(&r->r, route);
+	pthread_mutex_lock(&P->lock);
+	in = inlet_find(P, alias);
+	if (!in) {
+		pthread_mutex_unlock(&P->lock);
+		free(r);
+		return -ENOENT;
+	}
+	r->older = in->route;
+	/* Publish the whole route at once; shards may still read the older one. */
+	__atomic_store_n(&in->route, r, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&P->lock);
+	return 0;
+}
+
+static void inlet_unlistened(struct sl_portal_inlet *in)
+{
+	owner_put(&in->o);
+}
+
+int sl_portal_inlet_delete(struct sl_portals *P, const char *alias)
+{
+	struct sl_portal_inlet **pp, *in = NULL;
+
+	pthread_mutex_lock(&P->lock);
+	for (pp = &P->inlets; *pp; pp = &(*pp)->next) {
+		if (!strcmp((*pp)->o.name, alias)) {
+			in = *pp;
+			*pp = in->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&P->lock);
+	if (!in)
+		return -ENOENT;
+	P->ops->unlisten(P->ctx, in, inlet_unlistened);
+	owner_put(&in->o);	/* the registry's */
+	return 0;
+}
+
+void *sl_portal_inlet_io(struct sl_portal_inlet *in)
+{
+	return in->io;
+}
+
+void sl_portal_inlet_set_io(struct sl_portal_inlet *in, void *io)
+{
+	in->io = io;
+}
+
+/* ---- snapshots ---- */
+
+size_t sl_portal_inlet_list(struct sl_portals *P, struct sl_portal_info *v, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&P->lock);
+	for (struct sl_portal_inlet *in = P->inlets; in; in = in->next, n++) {
+		if (n >= max)
+			continue;
+		owner_info(&in->o, P->nshards, &v[n]);
+		v[n].port = in->port;
+		snprintf(v[n].route, sizeof(v[n].route), "%s", in->route_text);
+	}
+	pthread_mutex_unlock(&P->lock);
+	return n;
+}
+
+size_t sl_portal_outlet_list(struct sl_portals *P, struct sl_portal_info *v, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&P->lock);
+	for (struct sl_portal_outlet *o = P->outlets; o; o = o->next, n++)
+		if (n < max)
+			owner_info(&o->o, P->nshards, &v[n]);
+	pthread_mutex_unlock(&P->lock);
+	return n;
+}
+
+int sl_portal_inlet_get(struct sl_portals *P, const char *alias, struct sl_portal_info *out)
+{
+	struct sl_portal_inlet *in;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&P->lock);
+	in = inlet_find(P, alias);
+	if (in) {
+		owner_info(&in->o, P->nshards, out);
+		out->port = in->port;
+		snprintf(out->route, sizeof(out->route), "%s", in->route_text);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&P->lock);
+	return ret;
+}
+
+int sl_portal_outlet_get(struct sl_portals *P, const char *addr, struct sl_portal_info *out)
+{
+	struct sl_portal_outlet *o;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&P->lock);
+	o = outlet_find(P, addr);
+	if (o) {
+		owner_info(&o->o, P->nshards, out);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&P->lock);
+	return ret;
+}

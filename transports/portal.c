@@ -1,0 +1,927 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Portal sockets: the socket side of engine/portal.h. Inlet listeners (one
+ * SO_REUSEPORT socket per shard, multishot accept, so the kernel spreads
+ * clients over the shards and each connection lives where it was
+ * accepted), outlet connects, and per connection one receive at a time and
+ * a queue of writes sent with one sendmsg per batch.
+ *
+ * Receive buffers. Each shard has a provided-buffer ring (group 1) whose
+ * buffers are pool messages: the kernel picks one only when a socket has
+ * data, so an idle connection holds no buffer, and the message it filled is
+ * the one that travels on (the Payload head goes into its headroom): no
+ * copy between the socket and the router. A ring slot is refilled from the
+ * pool right away; when the pool is at its cap the slot waits (the kernel
+ * answers ENOBUFS and those sockets are retried once buffers are back).
+ *
+ * Backpressure: a socket is read only while the engine says so, one receive
+ * (at most one chunk) at a time; what the engine queues for the socket is
+ * bounded by the engine's credit window (portal.h).
+ */
+#define SL_URING_INTERNAL
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/log.h"
+#include "engine/portal.h"
+#include "transports/portal.h"
+#include "transports/uring.h"
+
+#define PBGID 1			/* provided-buffer group of portal receives */
+#define PBUFS 64		/* per shard: receives that may complete in one turn */
+#define PSLOTS_INIT 1024	/* socket slots per shard, doubled as needed */
+#define PLISTEN_MAX 64		/* inlet listeners per shard */
+#define PIOV_MAX 64		/* chunks per sendmsg */
+/* How long a closed connection may take to write what it still has queued. */
+#define LINGER_NS (10ull * 1000 * 1000 * 1000)
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+struct plisten;
+
+struct sl_portal_sock {
+	struct sl_pshard *ps;
+	struct sl_portal_conn *pc;	/* NULL once the engine let go (close) or was told (error) */
+	int fd;
+	uint32_t slot, gen;
+	bool want_read;			/* the engine's backpressure switch */
+	bool recv_armed, send_busy, on_flush;
+	bool want_shut, shut;		/* shutdown(SHUT_WR) after the queue */
+	bool closing, abort;
+	bool nobuf;			/* on the list of receives that found no buffer */
+	unsigned ops;			/* submissions the kernel holds */
+	struct sl_msg *q_head, *q_tail;
+	unsigned busy_n;		/* the first busy_n queued chunks are in the kernel */
+	struct sl_portal_sock *flush_next;
+	struct sl_portal_sock *nobuf_next;
+	struct sl_timer linger;
+	struct msghdr mh;
+	struct iovec iov[PIOV_MAX];
+	struct sockaddr_storage sa;
+	socklen_t salen;
+};
+
+/* An inlet's listening sockets, one per shard. */
+struct plisten {
+	struct sl_portal_inlet *in;
+	struct sl_node *node;
+	int refs;			/* shards that still have it */
+	void (*done)(struct sl_portal_inlet *in);
+	int fds[];			/* [nshards] */
+};
+
+struct pslot_l {
+	struct plisten *pl;
+	uint32_t gen;
+	bool armed;
+};
+
+struct sl_pshard {
+	struct sl_ushard *u;
+	struct sl_portal_sock **socks;
+	uint32_t *gens;
+	uint32_t nslots, nused, *free_slots, nfree;
+	struct io_uring_buf_ring *br;
+	struct sl_msg *bmsg[PBUFS];
+	unsigned bmask, nbufs;		/* nbufs: slots holding a buffer */
+	bool br_ok;
+	struct sl_portal_sock *flush_head;
+	struct sl_portal_sock *nobuf_head;	/* receives that found no buffer */
+	struct pslot_l lst[PLISTEN_MAX];
+};
+
+static const struct sl_portal_sock_ops sock_ops;
+
+/* ---- per-shard state (cold) ---- */
+
+static void refill(struct sl_pshard *ps)
+{
+	unsigned added = 0;
+
+	for (unsigned bid = 0; bid < PBUFS && ps->nbufs < PBUFS; bid++) {
+		struct sl_msg *m;
+
+		if (ps->bmsg[bid])
+			continue;
+		m = sl_msg_alloc(SL_PORTAL_CHUNK + SL_PORTAL_TAIL_MAX);
+		if (!m)
+			break;	/* the pool is at its cap: retried on a later flush */
+		ps->bmsg[bid] = m;
+		ps->nbufs++;
+		io_uring_buf_ring_add(ps->br, m->data, SL_PORTAL_CHUNK, (unsigned short)bid,
+				      (int)ps->bmask, (int)added++);
+	}
+	/* Hands the new buffers to the kernel (a release store of the ring's tail). */
+	if (added)
+		io_uring_buf_ring_advance(ps->br, (int)added);
+}
+
+static struct sl_pshard *pshard(struct sl_ushard *u)
+{
+	struct io_uring_buf_reg reg;
+	struct sl_pshard *ps = u->portal;
+	void *mem;
+
+	if (ps)
+		return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	ps->u = u;
+	ps->nslots = PSLOTS_INIT;
+	ps->socks = calloc(ps->nslots, sizeof(*ps->socks));
+	ps->gens = calloc(ps->nslots, sizeof(*ps->gens));
+	ps->free_slots = calloc(ps->nslots, sizeof(*ps->free_slots));
+	if (!ps->socks || !ps->gens || !ps->free_slots)
+		goto err_free;
+	for (uint32_t i = 0; i < ps->nslots; i++)
+		ps->free_slots[i] = ps->nslots - 1 - i;
+	ps->nfree = ps->nslots;
+	if (posix_memalign(&mem, 4096, PBUFS * sizeof(struct io_uring_buf)))
+		goto err_free;
+	memset(mem, 0, PBUFS * sizeof(struct io_uring_buf));
+	ps->br = mem;
+	ps->bmask = (unsigned)io_uring_buf_ring_mask(PBUFS);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)ps->br;
+	reg.ring_entries = PBUFS;
+	reg.bgid = PBGID;
+	if (io_uring_register_buf_ring(&u->ring, &reg, 0))
+		goto err_free;
+	ps->br_ok = true;
+	io_uring_buf_ring_init(ps->br);
+	refill(ps);
+	u->portal = ps;
+	return ps;
+err_free:
+	free(ps->br);
+	free(ps->socks);
+	free(ps->gens);
+	free(ps->free_slots);
+	free(ps);
+	return NULL;
+}
+
+static int slot_take(struct sl_pshard *ps, struct sl_portal_sock *k)
+{
+	if (!ps->nfree) {
+		/* Cold: double the table; slots keep their numbers. */
+		uint32_t n = ps->nslots * 2;
+		struct sl_portal_sock **s = realloc(ps->socks, n * sizeof(*s));
+		uint32_t *g, *f;
+
+		if (!s)
+			return -ENOMEM;
+		ps->socks = s;
+		g = realloc(ps->gens, n * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		ps->gens = g;
+		f = realloc(ps->free_slots, n * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		ps->free_slots = f;
+		for (uint32_t i = ps->nslots; i < n; i++) {
+			ps->socks[i] = NULL;
+			ps->gens[i] = 0;
+		}
+		for (uint32_t i = n; i > ps->nslots; i--)
+			ps->free_slots[ps->nfree++] = i - 1;
+		ps->nslots = n;
+	}
+	k->slot = ps->free_slots[--ps->nfree];
+	k->gen = ps->gens[k->slot];
+	ps->socks[k->slot] = k;
+	return 0;
+}
+
+/* ---- sockets ---- */
+
+static void set_sockopts(int fd)
+{
+	int one = 1;
+
+	/* Interactive protocols through a portal must not wait for Nagle (PERF.md). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void linger_fire(struct sl_timer *t);
+
+static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
+{
+	struct sl_portal_sock *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	if (slot_take(ps, k)) {
+		free(k);
+		return NULL;
+	}
+	k->ps = ps;
+	k->fd = fd;
+	k->mh.msg_iov = k->iov;
+	k->linger.fire = linger_fire;
+	return k;
+}
+
+static void flush_later(struct sl_portal_sock *k)
+{
+	if (k->on_flush)
+		return;
+	k->on_flush = true;
+	k->flush_next = k->ps->flush_head;
+	k->ps->flush_head = k;
+}
+
+static void free_queue(struct sl_portal_sock *k, unsigned keep)
+{
+	struct sl_msg *m = k->q_head, *prev = NULL;
+
+	/* The first `keep` chunks belong to the kernel until their completion. */
+	for (unsigned i = 0; m && i < keep; i++) {
+		prev = m;
+		m = m->next;
+	}
+	if (prev)
+		prev->next = NULL;
+	else
+		k->q_head = NULL;
+	k->q_tail = prev;
+	while (m) {
+		struct sl_msg *next = m->next;
+
+		sl_msg_free(m);
+		m = next;
+	}
+}
+
+/* Free k once the kernel gave back every op (called from the flush only). */
+static bool finalize(struct sl_portal_sock *k)
+{
+	struct sl_pshard *ps = k->ps;
+
+	if (!k->closing || k->ops || k->on_flush || k->nobuf)
+		return false;
+	if (!k->abort && k->q_head)
+		return false;
+	sl_timer_cancel(&k->linger);
+	close(k->fd);
+	free_queue(k, 0);
+	/* A new generation: completions naming the old one are dropped. */
+	ps->gens[k->slot] = (ps->gens[k->slot] + 1) & 0xffffff;
+	ps->socks[k->slot] = NULL;
+	ps->free_slots[ps->nfree++] = k->slot;
+	free(k);
+	return true;
+}
+
+static void cancel_ops(struct sl_portal_sock *k, bool all)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!k->ops)
+		return;
+	sqe = sl_uring_sqe(k->ps->u);
+	if (!sqe)
+		return;
+	if (all)
+		io_uring_prep_cancel_fd(sqe, k->fd, IORING_ASYNC_CANCEL_ALL);
+	else
+		io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot), 0);
+	io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
+}
+
+/* Stop at once: RST to the peer, the queue dropped. */
+static void sock_abort(struct sl_portal_sock *k)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	k->closing = true;
+	k->abort = true;
+	k->pc = NULL;
+	/* Linger 0: close() resets the connection, so the client sees an error, not an EOF. */
+	setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	free_queue(k, k->send_busy ? k->busy_n : 0);
+	cancel_ops(k, true);
+	flush_later(k);
+}
+
+static void linger_fire(struct sl_timer *t)
+{
+	struct sl_portal_sock *k = container_of(t, struct sl_portal_sock, linger);
+
+	/* The peer did not read what was left in time. */
+	sock_abort(k);
+}
+
+/* The socket failed: tell the engine (once), then go. */
+static void sock_fail(struct sl_portal_sock *k, int err)
+{
+	struct sl_portal_conn *pc = k->pc;
+
+	sock_abort(k);
+	if (pc)
+		sl_portal_on_error(pc, err);
+}
+
+static void arm_recv(struct sl_portal_sock *k)
+{
+	struct io_uring_sqe *sqe;
+
+	if (k->recv_armed || !k->want_read || k->closing || k->nobuf)
+		return;
+	sqe = sl_uring_sqe(k->ps->u);
+	if (!sqe)
+		return;
+	/* One chunk at a time: the engine decides after each whether to read on. */
+	io_uring_prep_recv(sqe, k->fd, NULL, SL_PORTAL_CHUNK, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = PBGID;
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot));
+	k->recv_armed = true;
+	k->ops++;
+}
+
+static void send_queue(struct sl_portal_sock *k)
+{
+	struct io_uring_sqe *sqe;
+	struct sl_msg *m;
+	unsigned n = 0;
+
+	if (k->send_busy || !k->q_head || (k->closing && k->abort))
+		return;
+	sqe = sl_uring_sqe(k->ps->u);
+	if (!sqe)
+		return;
+	for (m = k->q_head; m && n < PIOV_MAX; m = m->next, n++) {
+		k->iov[n].iov_base = m->data;
+		k->iov[n].iov_len = m->len;
+	}
+	k->mh.msg_iovlen = n;
+	k->busy_n = n;
+	/* The kernel owns these chunks until the completion. */
+	io_uring_prep_sendmsg(sqe, k->fd, &k->mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_SEND, k->gen, k->slot));
+	k->send_busy = true;
+	k->ops++;
+}
+
+/* After the queue: the half close the engine asked for, or the close. */
+static void after_queue(struct sl_portal_sock *k)
+{
+	if (k->q_head || k->send_busy)
+		return;
+	if (k->want_shut && !k->shut) {
+		k->shut = true;
+		shutdown(k->fd, SHUT_WR);
+	}
+	if (k->closing)
+		flush_later(k);
+}
+
+/* ---- ops the engine calls ---- */
+
+static void op_write(struct sl_portal_sock *k, struct sl_msg *m)
+{
+	if (k->closing || k->want_shut) {
+		sl_msg_free(m);
+		return;
+	}
+	m->next = NULL;
+	if (k->q_tail)
+		k->q_tail->next = m;
+	else
+		k->q_head = m;
+	k->q_tail = m;
+	/* Chunks queued in this turn leave in one sendmsg at its end. */
+	flush_later(k);
+}
+
+static void op_read(struct sl_portal_sock *k, bool on)
+{
+	k->want_read = on;
+	/* Off: the receive in flight (one chunk at most) completes; none follows. */
+	if (on)
+		flush_later(k);
+}
+
+static void op_shutdown_write(struct sl_portal_sock *k)
+{
+	k->want_shut = true;
+	after_queue(k);
+}
+
+static void op_close(struct sl_portal_sock *k, bool abort)
+{
+	if (abort) {
+		sock_abort(k);
+		return;
+	}
+	k->pc = NULL;
+	k->closing = true;
+	k->want_read = false;
+	if (k->recv_armed)
+		cancel_ops(k, false);
+	if (k->q_head || k->send_busy)
+		sl_timer_arm(k->ps->u->shard, &k->linger, LINGER_NS);
+	after_queue(k);
+	flush_later(k);
+}
+
+static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct sl_portal_conn *pc,
+					 const char *hostport, int *err)
+{
+	struct sl_ushard *u = sl_shard_io(s);
+	struct sl_pshard *ps = u ? pshard(u) : NULL;
+	struct sl_portal_sock *k;
+	struct io_uring_sqe *sqe;
+	int fd;
+
+	*err = -ENOMEM;
+	if (!ps)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	*err = sl_stream_resolve(u, (const uint8_t *)hostport, strlen(hostport), &k->sa, &k->salen);
+	if (*err) {
+		free(k);
+		return NULL;
+	}
+	fd = socket(k->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*err = -errno;
+		free(k);
+		return NULL;
+	}
+	if (slot_take(ps, k)) {
+		close(fd);
+		free(k);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	k->ps = ps;
+	k->fd = fd;
+	k->mh.msg_iov = k->iov;
+	k->linger.fire = linger_fire;
+	k->pc = pc;
+	sqe = sl_uring_sqe(u);
+	if (!sqe) {
+		k->closing = k->abort = true;
+		k->pc = NULL;
+		flush_later(k);
+		*err = -EBUSY;
+		return NULL;
+	}
+	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->sa, k->salen);
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->gen, k->slot));
+	k->ops++;
+	return k;
+}
+
+/* ---- listeners ---- */
+
+static void listen_arm(struct sl_pshard *ps, unsigned i)
+{
+	struct io_uring_sqe *sqe = sl_uring_sqe(ps->u);
+	struct pslot_l *l = &ps->lst[i];
+
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, l->pl->fds[sl_shard_id(ps->u->shard)], NULL, NULL,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i));
+	l->armed = true;
+}
+
+static void listen_on(struct sl_shard *s, void *arg)
+{
+	struct plisten *pl = arg;
+	struct sl_ushard *u = sl_shard_io(s);
+	struct sl_pshard *ps = u ? pshard(u) : NULL;
+	unsigned i;
+
+	for (i = 0; ps && i < PLISTEN_MAX && ps->lst[i].pl; i++)
+		;
+	if (!ps || i == PLISTEN_MAX) {
+		sl_log(SL_LOG_ERROR, "shard=%u event=inlet_listen_failed reason=%s", sl_shard_id(s),
+		       ps ? "too_many_inlets" : "no_io");
+		return;
+	}
+	ps->lst[i].pl = pl;
+	listen_arm(ps, i);
+}
+
+static void plisten_put(struct plisten *pl)
+{
+	unsigned ns = sl_node_shards(pl->node);
+
+	if (__atomic_sub_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	for (unsigned i = 0; i < ns; i++)
+		if (pl->fds[i] >= 0)
+			close(pl->fds[i]);
+	if (pl->done)
+		pl->done(pl->in);
+	free(pl);
+}
+
+static void unlisten_on(struct sl_shard *s, void *arg)
+{
+	struct plisten *pl = arg;
+	struct sl_ushard *u = sl_shard_io(s);
+	struct sl_pshard *ps = u ? u->portal : NULL;
+
+	for (unsigned i = 0; ps && i < PLISTEN_MAX; i++) {
+		struct pslot_l *l = &ps->lst[i];
+		struct io_uring_sqe *sqe;
+
+		if (l->pl != pl)
+			continue;
+		if (l->armed && (sqe = sl_uring_sqe(u))) {
+			io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i), 0);
+			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
+		}
+		/* A completion still to come names the old generation and is dropped. */
+		l->gen = (l->gen + 1) & 0xffffff;
+		l->pl = NULL;
+		l->armed = false;
+	}
+	plisten_put(pl);
+}
+
+static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port)
+{
+	struct sl_net *t = ctx;
+	unsigned ns = sl_node_shards(t->node);
+	struct sockaddr_storage ss;
+	struct sl_ushard fake;
+	struct plisten *pl;
+	socklen_t sl = 0;
+	uint16_t bound = 0;
+	char tmp[SL_ADDR_BODY_MAX + 8];
+	const char *colon = strrchr(hostport, ':');
+	int ret;
+
+	memset(&fake, 0, sizeof(fake));
+	fake.shard = sl_node_shard(t->node, 0);
+	/* Port 0 (any) is no route address: resolve with port 1, then clear it. */
+	if (colon && !strcmp(colon, ":0")) {
+		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
+		ret = sl_stream_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
+		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
+	} else {
+		ret = sl_stream_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
+	}
+	if (ret)
+		return ret;
+	pl = calloc(1, sizeof(*pl) + ns * sizeof(int));
+	if (!pl)
+		return -ENOMEM;
+	pl->in = in;
+	pl->node = t->node;
+	for (unsigned i = 0; i < ns; i++)
+		pl->fds[i] = -1;
+	for (unsigned i = 0; i < ns; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+
+		if (fd < 0)
+			goto err_close;
+		pl->fds[i] = fd;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* The first socket binds alone, so a port someone else holds is refused. */
+		if (i)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		if (i)
+			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
+		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 4096))
+			goto err_close;
+		if (!i) {
+			struct sockaddr_storage got;
+			socklen_t gl = sizeof(got);
+
+			getsockname(fd, (struct sockaddr *)&got, &gl);
+			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
+			/* Now let the other shards' sockets join this one. */
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		}
+	}
+	pl->refs = (int)ns;
+	sl_portal_inlet_set_io(in, pl);
+	for (unsigned i = 0; i < ns; i++)
+		while (sl_shard_call(t->node, i, listen_on, pl) == -EAGAIN)
+			sched_yield();
+	*port = bound;
+	sl_log(SL_LOG_INFO, "node=%s event=inlet_listening addr=%s port=%u", sl_node_name(t->node),
+	       hostport, bound);
+	return 0;
+err_close:
+	ret = -errno;
+	for (unsigned i = 0; i < ns; i++)
+		if (pl->fds[i] >= 0)
+			close(pl->fds[i]);
+	free(pl);
+	return ret;
+}
+
+static void op_unlisten(void *ctx, struct sl_portal_inlet *in, void (*done)(struct sl_portal_inlet *in))
+{
+	struct sl_net *t = ctx;
+	struct plisten *pl = sl_portal_inlet_io(in);
+
+	pl->done = done;
+	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
+		while (sl_shard_call(t->node, i, unlisten_on, pl) == -EAGAIN)
+			sched_yield();
+}
+
+/* ---- completions ---- */
+
+static void on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *cqe)
+{
+	struct pslot_l *l = &ps->lst[i];
+	struct sl_portal_sock *k;
+	struct sl_portal_conn *pc;
+	int fd = cqe->res;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->armed = false;	/* re-armed by the flush */
+	if (fd < 0) {
+		if (fd != -ECANCELED)
+			sl_net_log_rl(ps->u, "event=inlet_accept_failed err=%s", strerror(-fd));
+		return;
+	}
+	set_sockopts(fd);
+	k = sock_new(ps, fd);
+	if (!k) {
+		close(fd);
+		return;
+	}
+	pc = sl_portal_on_accept(l->pl->in, ps->u->shard, k);
+	if (!pc) {
+		k->closing = k->abort = true;
+		flush_later(k);
+		return;
+	}
+	k->pc = pc;
+}
+
+static void on_connect(struct sl_portal_sock *k, int res)
+{
+	struct sl_portal_conn *pc = k->pc;
+
+	k->ops--;
+	if (k->closing) {
+		flush_later(k);
+		return;
+	}
+	if (res < 0) {
+		/* The engine hears "refused" and forgets k: it goes at the flush. */
+		k->closing = k->abort = true;
+		k->pc = NULL;
+		flush_later(k);
+		sl_portal_on_connect(pc, res);
+		return;
+	}
+	set_sockopts(k->fd);
+	sl_portal_on_connect(pc, 0);
+}
+
+static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_uring_cqe *cqe)
+{
+	struct sl_msg *m = NULL;
+	int res = cqe->res;
+
+	k->recv_armed = false;
+	k->ops--;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+		/* The filled buffer is a message: it leaves the ring, a fresh one takes its slot. */
+		m = ps->bmsg[bid];
+		ps->bmsg[bid] = NULL;
+		ps->nbufs--;
+		refill(ps);
+	}
+	if (k->closing || !k->pc) {
+		sl_msg_free(m);
+		flush_later(k);
+		return;
+	}
+	if (res > 0 && m) {
+		m->len = (uint32_t)res;
+		sl_portal_on_data(k->pc, m);	/* may switch reading off, or close k */
+		flush_later(k);			/* re-arms when still wanted */
+		return;
+	}
+	sl_msg_free(m);
+	if (res == 0) {
+		k->want_read = false;
+		sl_portal_on_eof(k->pc);
+		return;
+	}
+	if (res == -ENOBUFS) {
+		/* No buffer free: wait until the pool gives some back. */
+		k->nobuf = true;
+		k->nobuf_next = ps->nobuf_head;
+		ps->nobuf_head = k;
+		return;
+	}
+	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
+		flush_later(k);
+		return;
+	}
+	sock_fail(k, res);
+}
+
+static void on_send(struct sl_portal_sock *k, int res)
+{
+	size_t left;
+	size_t done;
+
+	k->ops--;
+	k->send_busy = false;
+	if (k->abort) {
+		/* Chunks the kernel held are ours again; nobody will send them now. */
+		free_queue(k, 0);
+		k->busy_n = 0;
+		flush_later(k);
+		return;
+	}
+	if (res < 0) {
+		k->busy_n = 0;
+		sock_fail(k, res);
+		return;
+	}
+	done = left = (size_t)res;
+	while (left && k->q_head) {
+		struct sl_msg *m = k->q_head;
+
+		if (left < m->len) {
+			/* Short send: the rest of this chunk goes first next time. */
+			m->data += left;
+			m->len -= (uint32_t)left;
+			break;
+		}
+		left -= m->len;
+		k->q_head = m->next;
+		if (!k->q_head)
+			k->q_tail = NULL;
+		sl_msg_free(m);
+	}
+	k->busy_n = 0;
+	if (k->q_head)
+		flush_later(k);
+	if (k->pc && done)
+		sl_portal_on_written(k->pc, done);	/* may queue more, or close k */
+	after_queue(k);
+}
+
+void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+{
+	struct sl_pshard *ps = u->portal;
+	uint64_t ud = cqe->user_data;
+	unsigned op = UD_OP(ud);
+	uint32_t slot = UD_SLOT(ud);
+	struct sl_portal_sock *k;
+
+	if (!ps)
+		return;
+	if (op == UOP_PORTAL_ACCEPT) {
+		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].gen == UD_GEN(ud))
+			on_accept(ps, slot, cqe);
+		else if (cqe->res >= 0)
+			close(cqe->res);	/* accepted for a listener that is gone */
+		return;
+	}
+	k = slot < ps->nslots ? ps->socks[slot] : NULL;
+	if (!k || k->gen != UD_GEN(ud)) {
+		NET_STAT_INC(u, stale_cqes);
+		/* A stale receive may still carry one of our buffers: it goes back to the ring. */
+		if (op == UOP_PORTAL_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
+			unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+
+			sl_msg_free(ps->bmsg[bid]);
+			ps->bmsg[bid] = NULL;
+			ps->nbufs--;
+			refill(ps);
+		}
+		return;
+	}
+	switch (op) {
+	case UOP_PORTAL_RECV:
+		on_recv(ps, k, cqe);
+		break;
+	case UOP_PORTAL_SEND:
+		on_send(k, cqe->res);
+		break;
+	case UOP_PORTAL_CONNECT:
+		on_connect(k, cqe->res);
+		break;
+	default:
+		break;
+	}
+}
+
+void sl_portal_flush(struct sl_ushard *u)
+{
+	struct sl_pshard *ps = u->portal;
+	struct sl_portal_sock *k, *next, **pp;
+
+	if (!ps)
+		return;
+	refill(ps);
+	/* Receives that found no buffer try again once the ring has some; closing ones go. */
+	for (pp = &ps->nobuf_head; (k = *pp);) {
+		if (ps->nbufs || k->closing) {
+			*pp = k->nobuf_next;
+			k->nobuf = false;
+			flush_later(k);
+		} else {
+			pp = &k->nobuf_next;
+		}
+	}
+	/* Bounded: each socket is on the list at most once; new additions wait a turn. */
+	k = ps->flush_head;
+	ps->flush_head = NULL;
+	for (; k; k = next) {
+		next = k->flush_next;
+		k->on_flush = false;
+		k->flush_next = NULL;
+		if (finalize(k))
+			continue;
+		if (k->closing) {
+			send_queue(k);
+			continue;
+		}
+		arm_recv(k);
+		send_queue(k);
+	}
+	for (unsigned i = 0; i < PLISTEN_MAX; i++)
+		if (ps->lst[i].pl && !ps->lst[i].armed)
+			listen_arm(ps, i);
+}
+
+void sl_portal_shard_stop(struct sl_ushard *u)
+{
+	struct sl_pshard *ps = u->portal;
+
+	if (!ps)
+		return;
+	/* Cold: the loop has ended. Sockets close now; their ops end with the ring. */
+	for (unsigned i = 0; i < PLISTEN_MAX; i++)
+		if (ps->lst[i].pl)
+			unlisten_on(u->shard, ps->lst[i].pl);
+	for (uint32_t i = 0; i < ps->nslots; i++) {
+		struct sl_portal_sock *k = ps->socks[i];
+
+		if (!k)
+			continue;
+		shutdown(k->fd, SHUT_RDWR);
+	}
+	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
+	if (u->ring_ok) {
+		io_uring_queue_exit(&u->ring);
+		u->ring_ok = false;
+	}
+	for (uint32_t i = 0; i < ps->nslots; i++) {
+		struct sl_portal_sock *k = ps->socks[i];
+
+		if (!k)
+			continue;
+		sl_timer_cancel(&k->linger);
+		close(k->fd);
+		free_queue(k, 0);
+		free(k);
+	}
+	for (unsigned bid = 0; bid < PBUFS; bid++)
+		sl_msg_free(ps->bmsg[bid]);
+	free(ps->br);
+	free(ps->socks);
+	free(ps->gens);
+	free(ps->free_slots);
+	free(ps);
+	u->portal = NULL;
+}
+
+static const struct sl_portal_sock_ops sock_ops = {
+	.connect = op_connect,
+	.write = op_write,
+	.read = op_read,
+	.shutdown_write = op_shutdown_write,
+	.close = op_close,
+	.listen = op_listen,
+	.unlisten = op_unlisten,
+};
+
+struct sl_portals *sl_net_portals(struct sl_net *t)
+{
+	return sl_portals_create(t->node, &sock_ops, t);
+}
