@@ -17,7 +17,7 @@
  * any key is initialised: sl_aead_configure() (config value, SLUICE_AEAD in
  * the environment overrides it) or sl_aead_select(). If nobody chose, the
  * first key initialisation makes the default choice (SLUICE_AEAD, else auto:
- * a ~15 ms self-measurement). Every key remembers the backend it was made
+ * a ~13 ms self-measurement). Every key remembers the backend it was made
  * with, so changing the default later affects only keys made later. ChaChaPoly
  * (standard Noise vectors only) is always libsodium.
  *
@@ -119,7 +119,8 @@ const char *sl_aead_backend_str(enum sl_aead_backend b);
 int sl_aead_backend_parse(const char *s, enum sl_aead_backend *b);
 /*
  * Times both backends on 48 KiB and 64 B seals, alternating, a few ms each
- * (~15 ms in all), and says which AUTO would pick: the faster at 48 KiB
+ * (~13 ms in all; no new round starts after 12 ms, so a preempted start
+ * stays near 20 ms), and says which AUTO would pick: the faster at 48 KiB
  * (libsodium on a near tie) unless the other is much faster at 64 B.
  * Selects nothing. Cold: allocates its buffers.
  */
@@ -130,7 +131,8 @@ void sl_aead_last_measure(struct sl_aead_measure *m);
 /*
  * Init with the default backend, or with a given one. key may be NULL: the
  * backend state is made now (libgcrypt: the handle is opened, which
- * allocates) and the key is set later with sl_aead_key_set(). Cold.
+ * allocates) and the key is set later with sl_aead_key_set(). *k is
+ * overwritten: wipe a live key first or its handle leaks. Cold.
  */
 int sl_aead_key_init(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN]);
 int sl_aead_key_init_backend(struct sl_aead_key *k, enum sl_aead_backend b,
