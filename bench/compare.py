@@ -244,7 +244,7 @@ def report(raw, meta_file, out_md, out_json):
     c = meta["config"]
     md.append(f"Method: paths alternated A B A B, median of {c['runs']} runs each; iperf3 -t {c['seconds']} "
               f"(single stream and -P 8); {c['rtt_count']:,} round trips of 64 B per run; "
-              f"`bench/compare.sh{' ' + c['args'] if c['args'] else ''}`. "
+              f"`bench/compare.sh{' ' + c['args'] if c['args'] else ''}` at {c.get('commit', '?')}. "
               f"Load average at start: {m.get('loadavg', '?')}.")
     md.append("")
     md.append("| path | 1 stream Gbit/s | x ssh-aes | 8 streams Gbit/s | x ssh-aes | tunnel CPU-s/GB | x ssh-aes "

@@ -428,7 +428,9 @@ done
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get("shards",""))' 2>/dev/null)" >>"$META"
 printf 'config\truns\t%s\nconfig\tseconds\t%s\nconfig\trtt_count\t%s\nconfig\targs\t%s\nconfig\tquick\t%s\n' \
 	"$RUNS" "$SECS" "$RTT_COUNT" "$ARGS" "$QUICK" >>"$META"
-printf 'config\tcommit\t%s\n' "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)" >>"$META"
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
+[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit+=" + uncommitted changes"
+printf 'config\tcommit\t%s\n' "$commit" >>"$META"
 
 mkdir -p "$OUT"
 stem="$OUT/$(date +%Y-%m-%d)-$(hostname -s)"
