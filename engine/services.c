@@ -5,11 +5,13 @@
  *   echo       replies with the same payload
  *   uppercase  BARE string in, the same string uppercased (ASCII) out
  *   hop        forwards one hop (Ockam's step_forward)
+ * and the relay services (relay.c).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "engine/bare.h"
+#include "engine/relay.h"
 #include "engine/shard.h"
 
 static void echo_handle(struct sl_worker *w, struct sl_msg *m)
@@ -73,5 +75,6 @@ int sl_services_start(struct sl_node *n)
 			}
 		}
 	}
-	return 0;
+	/* forwarding_service and static_forwarding_service (relay.c). */
+	return sl_relay_services_start(n);
 }

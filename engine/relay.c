@@ -1,0 +1,759 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The relay services (relay.h, PROTOCOL.md 6): registration, the per-name
+ * relay workers, ownership, and expiry when the registering route dies.
+ *
+ * Where things run:
+ *  - forwarding_service / static_forwarding_service: one instance per shard
+ *    (a registration is parsed on the shard it arrived on);
+ *  - forward_to_<name>: on the shard its name hashes to (worker.h), so the
+ *    router finds it from any shard and relays spread over the shards. A
+ *    registration for a name is handed to that shard's registrar, so every
+ *    change of one relay happens on one thread, in arrival order;
+ *  - expiry: the node tells us on the shard F where a worker stopped; relays
+ *    watching that address are marked dead and queued on their home shard,
+ *    which stops them (only a worker's own shard may stop it). A watch added
+ *    after its address already stopped is caught by F's tick, which checks
+ *    every new watch on its own table.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "engine/bare.h"
+#include "engine/log.h"
+#include "engine/relay_int.h"
+#include "engine/secure.h"
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+#define TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
+#define TABLE_INIT 256
+
+_Static_assert(sizeof(SL_RELAY_PREFIX) == sizeof(SL_HASHED_PREFIX) &&
+	       SL_RELAY_PREFIX[0] == SL_HASHED_PREFIX[0], "relay workers must be hash-homed");
+
+/*
+ * An address whose stop kills a relay: the first hop of its forward route
+ * and, when that hop is a secure channel, the connection under the channel
+ * (a channel outlives its connection; the registering node does not).
+ */
+struct relay_watch {
+	struct relay *r;
+	struct relay_watch *wnext, **wpprev;	/* watch chain; wpprev NULL when unused */
+	struct relay_watch *snext, **spprev;	/* the verify list of wshard, if on it */
+	uint32_t whash;
+	uint16_t wshard;		/* shard hosting the watched address */
+	uint8_t wlen;
+	char waddr[SL_ADDR_BODY_MAX + 1];
+};
+
+#define RELAY_WATCHES 2
+
+struct relay {
+	struct sl_worker w;		/* at forward_to_<name>, on its hash shard */
+	struct sl_relays *rs;
+	struct relay *dnext;		/* directory chain */
+	struct relay *snext, **spprev;	/* the home shard's reap list, if on it */
+	uint32_t dhash;
+	bool in_dir;
+	bool owned;
+	int dead;			/* set under the lock, read by the handler (atomic) */
+	uint64_t forwarded;		/* written by the handler, read relaxed */
+	uint8_t owner[32];
+	struct relay_watch watch[RELAY_WATCHES];
+	struct sl_route fwd;
+};
+
+int sl_relay_parse_registration(const uint8_t *p, size_t len, char *name, size_t cap,
+				bool *ephemeral)
+{
+	const uint8_t *s;
+	size_t n;
+
+	*ephemeral = false;
+	if (sl_bare_get_bytes(p, len, &s, &n) < 0)
+		return -EBADMSG;
+	if (n == 8 && !memcmp(s, "register", 8)) {
+		*ephemeral = true;
+		return 0;
+	}
+	if (!n || n > SL_RELAY_NAME_MAX || n + 1 > cap)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '/')
+			return -EBADMSG;
+	memcpy(name, s, n);
+	name[n] = 0;
+	return (int)n;
+}
+
+/* ---- life of the shared state ---- */
+
+void sl_relays_get(struct sl_relays *rs)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->refs++;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+void sl_relays_put(struct sl_relays *rs)
+{
+	unsigned left;
+
+	pthread_mutex_lock(&rs->lock);
+	left = --rs->refs;
+	pthread_mutex_unlock(&rs->lock);
+	if (left)
+		return;
+	/* The last worker of the node's relay state is gone (node destruction). */
+	pthread_mutex_destroy(&rs->lock);
+	free(rs->dir);
+	free(rs->watch);
+	free(rs);
+}
+
+/* ---- directory, watches, shard lists (all under rs->lock) ---- */
+
+static struct relay *dir_find(struct sl_relays *rs, const char *addr, size_t len)
+{
+	uint32_t h = sl_addr_hash((const uint8_t *)addr, len);
+	struct relay *r;
+
+	for (r = rs->dir[h & rs->dmask]; r; r = r->dnext)
+		if (r->dhash == h && r->w.addr_len == len && !memcmp(r->w.addr, addr, len))
+			return r;
+	return NULL;
+}
+
+/* Cold; a failed grow keeps the old table (longer chains, still correct). */
+static void dir_grow(struct sl_relays *rs)
+{
+	unsigned cap = (rs->dmask + 1) * 2;
+	struct relay **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i <= rs->dmask; i++) {
+		struct relay *r, *next;
+
+		for (r = rs->dir[i]; r; r = next) {
+			next = r->dnext;
+			r->dnext = t[r->dhash & (cap - 1)];
+			t[r->dhash & (cap - 1)] = r;
+		}
+	}
+	free(rs->dir);
+	rs->dir = t;
+	rs->dmask = cap - 1;
+}
+
+static void watch_link(struct relay_watch **b, struct relay_watch *x)
+{
+	x->wnext = *b;
+	if (x->wnext)
+		x->wnext->wpprev = &x->wnext;
+	*b = x;
+	x->wpprev = b;
+}
+
+static void watch_grow(struct sl_relays *rs)
+{
+	unsigned cap = (rs->wmask + 1) * 2;
+	struct relay_watch **t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return;
+	for (unsigned i = 0; i <= rs->wmask; i++) {
+		struct relay_watch *x, *next;
+
+		for (x = rs->watch[i]; x; x = next) {
+			next = x->wnext;
+			watch_link(&t[x->whash & (cap - 1)], x);
+		}
+	}
+	free(rs->watch);
+	rs->watch = t;
+	rs->wmask = cap - 1;
+}
+
+static void dir_insert(struct sl_relays *rs, struct relay *r)
+{
+	unsigned b;
+
+	r->dhash = sl_addr_hash((const uint8_t *)r->w.addr, r->w.addr_len);
+	b = r->dhash & rs->dmask;
+	r->dnext = rs->dir[b];
+	rs->dir[b] = r;
+	r->in_dir = true;
+	rs->nrelays++;
+	if (rs->nrelays > 2 * (rs->dmask + 1))
+		dir_grow(rs);
+}
+
+static void dir_remove(struct sl_relays *rs, struct relay *r)
+{
+	struct relay **pp;
+
+	if (!r->in_dir)
+		return;
+	for (pp = &rs->dir[r->dhash & rs->dmask]; *pp; pp = &(*pp)->dnext) {
+		if (*pp == r) {
+			*pp = r->dnext;
+			break;
+		}
+	}
+	r->in_dir = false;
+	rs->nrelays--;
+}
+
+/*
+ * The per-shard lists are intrusive and doubly linked: an entry leaves in
+ * O(1) whoever removes it. The pending flag is a hint the owning shard's
+ * tick reads without the lock.
+ */
+#define SLIST_ADD(head, pending, x) do {				\
+	(x)->snext = *(head);						\
+	if ((x)->snext)							\
+		(x)->snext->spprev = &(x)->snext;			\
+	*(head) = (x);							\
+	(x)->spprev = (head);						\
+	__atomic_store_n((pending), 1, __ATOMIC_RELEASE);		\
+} while (0)
+
+#define SLIST_REMOVE(x) do {						\
+	if ((x)->spprev) {						\
+		*(x)->spprev = (x)->snext;				\
+		if ((x)->snext)						\
+			(x)->snext->spprev = (x)->spprev;		\
+		(x)->snext = NULL;					\
+		(x)->spprev = NULL;					\
+	}								\
+} while (0)
+
+static void watch_remove(struct sl_relays *rs, struct relay_watch *x)
+{
+	if (!x->wpprev)
+		return;
+	*x->wpprev = x->wnext;
+	if (x->wnext)
+		x->wnext->wpprev = x->wpprev;
+	x->wnext = NULL;
+	x->wpprev = NULL;
+	__atomic_store_n(&rs->nwatch, rs->nwatch - 1, __ATOMIC_RELAXED);
+	/* A pending check of the old address is moot now. */
+	SLIST_REMOVE(x);
+}
+
+static void unwatch_all(struct sl_relays *rs, struct relay *r)
+{
+	for (unsigned i = 0; i < RELAY_WATCHES; i++)
+		watch_remove(rs, &r->watch[i]);
+}
+
+/* The relay is dead: out of every index, queued for its home shard to stop. */
+static void expire_locked(struct sl_relays *rs, struct relay *r)
+{
+	struct relay_shard *home = &rs->shards[r->w.shard ? sl_shard_id(r->w.shard) : 0];
+
+	if (r->dead)
+		return;
+	dir_remove(rs, r);
+	unwatch_all(rs, r);
+	__atomic_store_n(&r->dead, 1, __ATOMIC_RELAXED);
+	rs->st.expired++;
+	SLIST_ADD(&home->reap, &home->pending, r);
+}
+
+/* The shard hosting local address a: where its stop will be announced. */
+static unsigned addr_shard(struct sl_relays *rs, const struct sl_addr *a, unsigned here)
+{
+	unsigned shard;
+	uint64_t mask;
+
+	if (sl_addr_is_random(a->body, a->len))
+		return sl_random_addr_shard(rs->node, a->body, a->len);
+	if (sl_addr_hashed_shard(rs->node, a->body, a->len, &shard))
+		return shard;
+	mask = sl_name_lookup(rs->node, a->body, a->len);
+	if (mask & (1ull << here))
+		return here;
+	return mask ? (unsigned)__builtin_ctzll(mask) : here;
+}
+
+/*
+ * Watch the first hop of r's route (s: r's home shard, the calling thread).
+ * Only local addresses are watched: a return route starts with the worker of
+ * the connection or channel the registration came through.
+ */
+static void watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_watch *x,
+		      const struct sl_addr *a)
+{
+	if (a->type != SL_ADDR_LOCAL || !a->len || x->r->dead)
+		return;
+	memcpy(x->waddr, a->body, a->len);
+	x->waddr[a->len] = 0;
+	x->wlen = a->len;
+	x->whash = sl_addr_hash(a->body, a->len);
+	x->wshard = (uint16_t)addr_shard(rs, a, sl_shard_id(s));
+	watch_link(&rs->watch[x->whash & rs->wmask], x);
+	__atomic_store_n(&rs->nwatch, rs->nwatch + 1, __ATOMIC_RELEASE);
+	if (rs->nwatch > 2 * (rs->wmask + 1))
+		watch_grow(rs);
+	if (x->wshard == sl_shard_id(s)) {
+		/* Our own table: check now that the route is still alive. */
+		if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
+			expire_locked(rs, x->r);
+	} else {
+		/* Its stop may have been announced before this watch existed. */
+		struct relay_shard *f = &rs->shards[x->wshard];
+
+		SLIST_ADD(&f->verify, &f->pending, x);
+	}
+}
+
+/*
+ * When the first hop is the local end of a secure channel, the connection
+ * the channel rides on: its route to the peer starts with that connection's
+ * worker. Text as secure.h gives it ("TT#body => ..."). false if none.
+ */
+static bool channel_first_hop(struct sl_relays *rs, const struct sl_addr *first,
+			      struct sl_secure_info *si, struct sl_addr *out)
+{
+	char addr[SL_RANDOM_ADDR_LEN + 1], *end;
+	const char *body;
+	size_t len;
+	uint8_t type;
+
+	if (first->type != SL_ADDR_LOCAL || !sl_addr_is_random(first->body, first->len))
+		return false;
+	memcpy(addr, first->body, SL_RANDOM_ADDR_LEN);
+	addr[SL_RANDOM_ADDR_LEN] = 0;
+	if (sl_secure_find(rs->node, addr, si))
+		return false;
+	end = strstr(si->route, " => ");
+	if (end)
+		*end = 0;
+	if (sl_addr_parse(si->route, &type, &body, &len) || len > SL_ADDR_BODY_MAX)
+		return false;
+	out->type = type;
+	out->len = (uint8_t)len;
+	out->body = (const uint8_t *)body;
+	return true;
+}
+
+/* Stop the dead relays homed on s (s's thread; the lock is not held). */
+static void reap_local(struct sl_relays *rs, struct sl_shard *s)
+{
+	struct relay_shard *rsh = &rs->shards[sl_shard_id(s)];
+	struct relay *list = NULL, *r;
+
+	if (!__atomic_load_n(&rsh->pending, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&rs->lock);
+	while ((r = rsh->reap)) {
+		SLIST_REMOVE(r);
+		r->snext = list;
+		list = r;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	/* Outside the lock: sl_worker_stop runs the stop hooks, ours included. */
+	while ((r = list)) {
+		list = r->snext;
+		r->snext = NULL;
+		sl_log(SL_LOG_INFO, "node=%s event=relay_expired address=%s", sl_node_name(rs->node),
+		       r->w.addr);
+		sl_worker_stop(&r->w);	/* frees r (relay_stopped) */
+	}
+}
+
+/* ---- the relay worker ---- */
+
+static void relay_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct relay *r = w->ctx;
+
+	if (__atomic_load_n(&r->dead, __ATOMIC_RELAXED)) {
+		sl_shard_count_drop(w->shard);
+		sl_router_drop(w->shard, m, "relay_expired");
+		return;
+	}
+	/* Ockam's relay.rs: our address off, the forward route on, return route untouched. */
+	sl_route_pop_front(&m->onward);
+	if (sl_route_prepend(&m->onward, &r->fwd)) {
+		SL_STAT_INC(w->shard, drop_route);
+		sl_router_drop(w->shard, m, "relay_route_too_long");
+		return;
+	}
+	__atomic_store_n(&r->forwarded, r->forwarded + 1, __ATOMIC_RELAXED);
+	sl_send(w->shard, m);
+}
+
+static void relay_stopped(struct sl_worker *w)
+{
+	struct relay *r = w->ctx;
+	struct sl_relays *rs = r->rs;
+
+	pthread_mutex_lock(&rs->lock);
+	dir_remove(rs, r);
+	unwatch_all(rs, r);
+	SLIST_REMOVE(r);
+	pthread_mutex_unlock(&rs->lock);
+	free(r);
+	sl_relays_put(rs);
+}
+
+/* ---- registration ---- */
+
+static void reject(struct sl_relays *rs, struct sl_shard *s, struct sl_msg *m, const char *why)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->st.rejected++;
+	pthread_mutex_unlock(&rs->lock);
+	/* Ockam drops refused registrations silently; so do we, counted and logged. */
+	sl_shard_count_drop(s);
+	sl_router_drop(s, m, why);
+}
+
+/* A random name that hashes to shard s, so an ephemeral relay is born where it was asked for. */
+static int ephemeral_name(struct sl_relays *rs, struct sl_shard *s, char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t rnd[16];
+
+	memcpy(name, SL_RELAY_PREFIX, SL_RELAY_PREFIX_LEN);
+	for (unsigned tries = 0; tries < 64 * SL_MAX_SHARDS; tries++) {
+		char *p = name + SL_RELAY_PREFIX_LEN;
+
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -EIO;
+		for (unsigned i = 0; i < 16; i++) {
+			p[2 * i] = hex[rnd[i] >> 4];
+			p[2 * i + 1] = hex[rnd[i] & 15];
+		}
+		p[32] = 0;
+		if (sl_worker_hashed_shard(rs->node, name) == sl_shard_id(s))
+			return (int)(SL_RELAY_PREFIX_LEN + 32);
+	}
+	return -EAGAIN;
+}
+
+/* On the name's home shard s: create the relay or replace its route, then answer. */
+static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_msg *m,
+			   const char *name, size_t len)
+{
+	bool auth = m->flags & SL_MSG_AUTHENTICATED;
+	struct sl_addr first, under;
+	struct sl_secure_info *si = NULL;
+	bool has_first, has_under = false;
+	struct relay *r;
+	bool created = false;
+	int ret;
+
+	has_first = sl_route_front(&m->ret, &first);
+	/* Before our lock: the channel table has its own. */
+	if (has_first && sl_addr_is_random(first.body, first.len) && (si = malloc(sizeof(*si))))
+		has_under = channel_first_hop(rs, &first, si, &under);
+	reap_local(rs, s);
+	pthread_mutex_lock(&rs->lock);
+	r = dir_find(rs, name, len);
+	if (r) {
+		if (r->owned && (!auth || memcmp(r->owner, m->peer, sizeof(r->owner)))) {
+			pthread_mutex_unlock(&rs->lock);
+			free(si);
+			reject(rs, s, m, "relay_name_owned_by_another_identity");
+			return;
+		}
+		unwatch_all(rs, r);
+		rs->st.replaced++;
+	} else {
+		if (rs->nrelays >= SL_RELAYS_MAX) {
+			pthread_mutex_unlock(&rs->lock);
+			free(si);
+			reject(rs, s, m, "relay_limit");
+			return;
+		}
+		pthread_mutex_unlock(&rs->lock);
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			free(si);
+			reject(rs, s, m, "relay_no_memory");
+			return;
+		}
+		r->rs = rs;
+		r->w.handle = relay_handle;
+		r->w.stopped = relay_stopped;
+		r->w.ctx = r;
+		ret = sl_worker_start(s, &r->w, name);
+		if (ret == -EEXIST) {
+			/* A dead relay of that name may still hold the address: it is ours to stop. */
+			reap_local(rs, s);
+			ret = sl_worker_start(s, &r->w, name);
+		}
+		if (ret) {
+			free(r);
+			free(si);
+			reject(rs, s, m, "relay_address_taken");
+			return;
+		}
+		sl_relays_get(rs);
+		created = true;
+		pthread_mutex_lock(&rs->lock);
+		dir_insert(rs, r);
+		rs->st.registered++;
+	}
+	if (auth) {
+		r->owned = true;
+		memcpy(r->owner, m->peer, sizeof(r->owner));
+	}
+	/* The route to the registering worker; the relay keeps it without that last hop. */
+	sl_route_copy(&r->fwd, &m->ret);
+	sl_route_pop_back(&r->fwd);
+	for (unsigned i = 0; i < RELAY_WATCHES; i++)
+		r->watch[i].r = r;
+	if (has_first)
+		watch_add(rs, s, &r->watch[0], &first);
+	if (has_under)
+		watch_add(rs, s, &r->watch[1], &under);
+	pthread_mutex_unlock(&rs->lock);
+	free(si);
+	sl_log(SL_LOG_INFO, "node=%s event=relay_%s address=%s hops=%u owned=%d",
+	       sl_node_name(rs->node), created ? "created" : "replaced", name, r->fwd.n, r->owned);
+
+	/* The answer: the BARE name along the full route, from the relay's address. */
+	if (sl_msg_reserve(&m, len + 2)) {
+		sl_msg_free(m);
+		return;
+	}
+	sl_route_copy(&m->onward, &m->ret);
+	sl_route_init(&m->ret);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, name, len);
+	m->len = (uint32_t)sl_bare_put_bytes(m->data, len + 2, name, len);
+	m->flags &= (uint8_t)~SL_MSG_AUTHENTICATED;
+	sl_send(s, m);
+	reap_local(rs, s);	/* if the route was dead already */
+}
+
+static void register_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	struct sl_relays *rs = w->ctx;
+	struct sl_shard *s = w->shard;
+	char name[SL_ADDR_BODY_MAX + 1];
+	unsigned home;
+	bool eph;
+	int ret;
+
+	ret = sl_relay_parse_registration(m->data, m->len, name + SL_RELAY_PREFIX_LEN,
+					  sizeof(name) - SL_RELAY_PREFIX_LEN, &eph);
+	if (ret < 0) {
+		reject(rs, s, m, "relay_bad_registration");
+		return;
+	}
+	if (sl_route_empty(&m->ret)) {
+		reject(rs, s, m, "relay_no_return_route");
+		return;
+	}
+	if (eph) {
+		ret = ephemeral_name(rs, s, name);
+		if (ret < 0) {
+			reject(rs, s, m, "relay_no_name");
+			return;
+		}
+	} else {
+		memcpy(name, SL_RELAY_PREFIX, SL_RELAY_PREFIX_LEN);
+		ret += (int)SL_RELAY_PREFIX_LEN;
+	}
+	home = sl_worker_hashed_shard(rs->node, name);
+	if (home != sl_shard_id(s)) {
+		struct sl_worker *reg = &rs->shards[home].registrar;
+
+		/* Every change of one name happens on its home shard, in order. */
+		sl_route_pop_front(&m->onward);
+		if (sl_route_push_front(&m->onward, SL_ADDR_LOCAL, reg->addr, reg->addr_len)) {
+			reject(rs, s, m, "relay_route_too_long");
+			return;
+		}
+		sl_send(s, m);
+		return;
+	}
+	relay_register(rs, s, m, name, (size_t)ret);
+}
+
+/* ---- expiry ---- */
+
+static void on_worker_stop(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len)
+{
+	struct sl_relays *rs = ctx;
+	bool mine = false;
+	uint32_t h;
+
+	if (__atomic_load_n(&rs->nclients, __ATOMIC_ACQUIRE))
+		sl_relay_clients_addr_gone(rs, s, addr, len);
+	/* Most stops concern no relay; a watch added meanwhile is verified by the tick. */
+	if (!__atomic_load_n(&rs->nwatch, __ATOMIC_ACQUIRE))
+		return;
+	h = sl_addr_hash(addr, len);
+	pthread_mutex_lock(&rs->lock);
+restart:
+	for (struct relay_watch *x = rs->watch[h & rs->wmask]; x; x = x->wnext) {
+		struct relay *r = x->r;
+
+		if (x->whash != h || x->wlen != len || memcmp(x->waddr, addr, len) ||
+		    x->wshard != sl_shard_id(s))
+			continue;
+		/* This unlinks r's watches from the chain we walk: start over (each pass removes one). */
+		expire_locked(rs, r);
+		mine |= r->w.shard == s;
+		goto restart;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	if (mine)
+		reap_local(rs, s);
+}
+
+static void tick_fire(struct sl_timer *t)
+{
+	struct relay_shard *rsh = container_of(t, struct relay_shard, tick);
+	struct sl_relays *rs = rsh->rs;
+	struct sl_shard *s = t->shard;
+
+	if (__atomic_load_n(&rsh->pending, __ATOMIC_ACQUIRE)) {
+		struct relay_watch *x;
+
+		pthread_mutex_lock(&rs->lock);
+		__atomic_store_n(&rsh->pending, 0, __ATOMIC_RELAXED);
+		while ((x = rsh->verify)) {
+			SLIST_REMOVE(x);
+			if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
+				expire_locked(rs, x->r);
+		}
+		if (rsh->reap)
+			__atomic_store_n(&rsh->pending, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&rs->lock);
+		reap_local(rs, s);
+	}
+	sl_timer_arm(s, t, TICK_NS);
+}
+
+/* ---- start, lookup, listing ---- */
+
+static void svc_stopped(struct sl_worker *w)
+{
+	struct relay_svc *svc = container_of(w, struct relay_svc, w);
+	struct sl_relays *rs = svc->rs;
+
+	free(svc);
+	sl_relays_put(rs);
+}
+
+static void registrar_stopped(struct sl_worker *w)
+{
+	struct relay_shard *rsh = container_of(w, struct relay_shard, registrar);
+
+	/* The tick lives in rs: it must be off its shard's heap before rs can go. */
+	sl_timer_cancel(&rsh->tick);
+	sl_relays_put(rsh->rs);
+}
+
+int sl_relay_services_start(struct sl_node *n)
+{
+	static const char *const names[] = { SL_RELAY_SERVICE, SL_RELAY_STATIC_SERVICE };
+	unsigned ns = sl_node_shards(n);
+	struct sl_relays *rs;
+	int ret;
+
+	rs = calloc(1, sizeof(*rs) + ns * sizeof(rs->shards[0]));
+	if (!rs)
+		return -ENOMEM;
+	rs->node = n;
+	rs->nshards = ns;
+	pthread_mutex_init(&rs->lock, NULL);
+	rs->dir = calloc(TABLE_INIT, sizeof(*rs->dir));
+	rs->watch = calloc(TABLE_INIT, sizeof(*rs->watch));
+	rs->dmask = rs->wmask = TABLE_INIT - 1;
+	/* Held by this function until the end, so a failure half way frees what it must. */
+	rs->refs = 1;
+	ret = -ENOMEM;
+	if (!rs->dir || !rs->watch)
+		goto out;
+	for (unsigned i = 0; i < ns; i++) {
+		struct sl_shard *s = sl_node_shard(n, i);
+		struct relay_shard *rsh = &rs->shards[i];
+
+		for (unsigned k = 0; k < 2; k++) {
+			struct relay_svc *svc = calloc(1, sizeof(*svc));
+
+			ret = -ENOMEM;
+			if (!svc)
+				goto out;
+			svc->rs = rs;
+			svc->w.handle = register_handle;
+			svc->w.stopped = svc_stopped;
+			svc->w.ctx = rs;
+			ret = sl_worker_start(s, &svc->w, names[k]);
+			if (ret) {
+				free(svc);
+				goto out;
+			}
+			rs->refs++;
+		}
+		rsh->rs = rs;
+		rsh->registrar.handle = register_handle;
+		rsh->registrar.stopped = registrar_stopped;
+		rsh->registrar.ctx = rs;
+		ret = sl_worker_start_random(s, &rsh->registrar);
+		if (ret)
+			goto out;
+		rs->refs++;
+		rsh->tick.fire = tick_fire;
+		sl_timer_arm(s, &rsh->tick, TICK_NS);
+	}
+	ret = sl_node_on_worker_stop(n, on_worker_stop, rs);
+out:
+	sl_relays_put(rs);
+	return ret;
+}
+
+struct sl_relays *sl_relays_local(struct sl_shard *s)
+{
+	static const char svc[] = SL_RELAY_SERVICE;
+	struct sl_worker *w = sl_worker_lookup_local(s, (const uint8_t *)svc, sizeof(svc) - 1);
+
+	return w && w->handle == register_handle ? w->ctx : NULL;
+}
+
+void sl_relays_stats(struct sl_relays *rs, struct sl_relay_stats *out)
+{
+	pthread_mutex_lock(&rs->lock);
+	*out = rs->st;
+	out->active = rs->nrelays;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+size_t sl_relays_each(struct sl_relays *rs, size_t max,
+		      void (*fn)(void *arg, const struct sl_relay_info *ri), void *arg)
+{
+	struct sl_relay_info *ri = malloc(sizeof(*ri));
+	size_t n = 0;
+
+	if (!ri)
+		return 0;
+	pthread_mutex_lock(&rs->lock);
+	for (unsigned b = 0; b <= rs->dmask && n < max; b++) {
+		for (struct relay *r = rs->dir[b]; r && n < max; r = r->dnext) {
+			memcpy(ri->address, r->w.addr, r->w.addr_len + 1u);
+			sl_route_copy(&ri->route, &r->fwd);
+			ri->owned = r->owned;
+			memcpy(ri->owner, r->owner, sizeof(ri->owner));
+			ri->shard = r->w.shard ? sl_shard_id(r->w.shard) : 0;
+			ri->forwarded = __atomic_load_n(&r->forwarded, __ATOMIC_RELAXED);
+			fn(arg, ri);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&rs->lock);
+	free(ri);
+	return n;
+}
