@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/aead.h"
 #include "engine/log.h"
 #include "engine/node.h"
 #include "engine/portal.h"
@@ -47,6 +48,22 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
+	/* The wire protocol fixes AES-256-GCM: without AES-NI there is no fast, safe one. */
+	if (!sl_aead_available()) {
+		ret = -ENOTSUP;
+		sl_log(SL_LOG_ERROR, "node=%s event=no_aesni err=\"this CPU lacks AES-NI; "
+		       "Sluice needs hardware AES-256-GCM\"", cfg->name);
+		goto out_sigmask;
+	}
+	/* Pick the AEAD backend before any key exists (SLUICE_AEAD overrides "auto"). */
+	ret = sl_aead_configure("auto");
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "node=%s event=aead_failed err=\"SLUICE_AEAD must be "
+		       "sodium, gcrypt or auto\"", cfg->name);
+		goto out_sigmask;
+	}
+	sl_log(SL_LOG_INFO, "node=%s event=aead backend=%s", cfg->name, sl_aead_backend_name());
 
 	n = sl_node_create(&ncfg);
 	if (!n) {
