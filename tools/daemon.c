@@ -14,6 +14,7 @@
 #include "engine/log.h"
 #include "tools/control.h"
 #include "tools/daemon.h"
+#include "tools/nm_portal.h"
 #include "tools/node_manager.h"
 #include "tools/runtime.h"
 
@@ -148,6 +149,8 @@ static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 	}
 	sl_log(SL_LOG_INFO, "node=%s event=recorded pid=%d tcp_port=%u", ctx->name, (int)self,
 	       tcp_port);
+	/* Inlets and outlets it had come back (after the port is recorded: /node/SELF resolves). */
+	sl_nm_portal_restore(n, ctx->st, ctx->name);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "engine/node.h"
 #include "engine/worker.h"
 #include "tools/api.h"
+#include "tools/nm_portal.h"
 #include "tools/nm_secure.h"
 #include "tools/node_manager.h"
 #include "tools/runtime.h"
@@ -322,6 +323,8 @@ static void nm_handle(struct sl_worker *w, struct sl_msg *m)
 		}
 	}
 	if (sl_nm_secure_method(&nm->w, m, &req))
+		return;
+	if (sl_nm_portal_method(&nm->w, m, &req))
 		return;
 	respond_err(nm, m, SL_API_NOT_FOUND, "this node does not know the method %s: is it an older sluice?",
 		    req.method);

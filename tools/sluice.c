@@ -27,6 +27,8 @@ static const struct {
 	  "Create, list, show and delete end-to-end encrypted channels" },
 	{ "secure-channel-listener", NULL, sl_cmd_secure_channel_listener,
 	  "Create, list and delete secure channel listeners" },
+	{ "tcp-outlet", NULL, sl_cmd_tcp_outlet, "Create, list, show and delete TCP outlets (portal ends that dial)" },
+	{ "tcp-inlet", NULL, sl_cmd_tcp_inlet, "Create, list, show and delete TCP inlets (portal ends that listen)" },
 };
 
 static void usage(FILE *f)

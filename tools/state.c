@@ -653,3 +653,144 @@ int sl_state_identity_delete(struct sl_state *st, const char *name)
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	return update_done(st, s);
 }
+
+/* Portals (inlets, outlets) */
+
+int sl_state_inlet_put(struct sl_state *st, const struct sl_inlet_rec *r)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT OR REPLACE INTO inlets (node, alias, from_address, to_route, via,"
+			  " created_at) VALUES (?,?,?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->alias, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->to, -1, SQLITE_STATIC);
+	if (r->via[0])
+		sqlite3_bind_text(s, 5, r->via, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 5);
+	sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_outlet_put(struct sl_state *st, const struct sl_outlet_rec *r)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT OR REPLACE INTO outlets (node, address, to_address, created_at)"
+			  " VALUES (?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+static int delete_row(struct sl_state *st, const char *sql, const char *node, const char *key)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, sql, &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	ret = step_done(st, s);
+	if (!ret && !sqlite3_changes(st->db))
+		ret = -ENOENT;
+	return ret;
+}
+
+int sl_state_inlet_delete(struct sl_state *st, const char *node, const char *alias)
+{
+	return delete_row(st, "DELETE FROM inlets WHERE node = ? AND alias = ?", node, alias);
+}
+
+int sl_state_outlet_delete(struct sl_state *st, const char *node, const char *address)
+{
+	return delete_row(st, "DELETE FROM outlets WHERE node = ? AND address = ?", node, address);
+}
+
+/* Rows of one node; each row's texts go to `read` (one record of `size` bytes). */
+static int list_rows(struct sl_state *st, const char *sql, const char *node, size_t size,
+		     void (*read)(sqlite3_stmt *s, void *rec), void **v, size_t *count)
+{
+	sqlite3_stmt *s;
+	size_t n = 0, cap = 0;
+	char *out = NULL;
+	int ret, rc;
+
+	ret = prepare(st, sql, &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n == cap) {
+			char *grown = realloc(out, (cap ? cap * 2 : 8) * size);
+
+			if (!grown) {
+				ret = -ENOMEM;
+				break;
+			}
+			out = grown;
+			cap = cap ? cap * 2 : 8;
+		}
+		memset(out + n * size, 0, size);
+		read(s, out + n * size);
+		n++;
+	}
+	if (!ret && rc != SQLITE_DONE) {
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		ret = -EIO;
+	}
+	sqlite3_finalize(s);
+	if (ret) {
+		free(out);
+		return ret;
+	}
+	*v = out;
+	*count = n;
+	return 0;
+}
+
+static void read_inlet(sqlite3_stmt *s, void *rec)
+{
+	struct sl_inlet_rec *r = rec;
+
+	copy_text(r->node, sizeof(r->node), sqlite3_column_text(s, 0));
+	copy_text(r->alias, sizeof(r->alias), sqlite3_column_text(s, 1));
+	copy_text(r->from, sizeof(r->from), sqlite3_column_text(s, 2));
+	copy_text(r->to, sizeof(r->to), sqlite3_column_text(s, 3));
+	copy_text(r->via, sizeof(r->via), sqlite3_column_text(s, 4));
+}
+
+static void read_outlet(sqlite3_stmt *s, void *rec)
+{
+	struct sl_outlet_rec *r = rec;
+
+	copy_text(r->node, sizeof(r->node), sqlite3_column_text(s, 0));
+	copy_text(r->address, sizeof(r->address), sqlite3_column_text(s, 1));
+	copy_text(r->to, sizeof(r->to), sqlite3_column_text(s, 2));
+}
+
+int sl_state_inlet_list(struct sl_state *st, const char *node, struct sl_inlet_rec **v, size_t *n)
+{
+	return list_rows(st, "SELECT node, alias, from_address, to_route, via FROM inlets"
+			 " WHERE node = ? ORDER BY created_at, alias", node, sizeof(**v), read_inlet,
+			 (void **)v, n);
+}
+
+int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet_rec **v, size_t *n)
+{
+	return list_rows(st, "SELECT node, address, to_address FROM outlets"
+			 " WHERE node = ? ORDER BY created_at, address", node, sizeof(**v), read_outlet,
+			 (void **)v, n);
+}

@@ -110,4 +110,33 @@ int sl_state_identity_list(struct sl_state *st, struct sl_identity_rec **v, size
 /* 0, -ENOENT. */
 int sl_state_identity_delete(struct sl_state *st, const char *name);
 
+/*
+ * Portals a node re-creates on start (the inlets and outlets tables). An
+ * inlet keeps the route text it was given (resolved again at start) and the
+ * address it bound, so a node asked for port 0 comes back on the same port.
+ */
+struct sl_inlet_rec {
+	char node[SL_NODE_NAME_MAX + 1];
+	char alias[256];
+	char from[272];			/* "127.0.0.1:6000" */
+	char to[512];			/* the route text, e.g. /node/n2/service/outlet */
+	char via[256];			/* --via RELAY, "" when none */
+};
+
+struct sl_outlet_rec {
+	char node[SL_NODE_NAME_MAX + 1];
+	char address[256];		/* local address, "outlet" */
+	char to[272];			/* target "127.0.0.1:9000" */
+};
+
+/* Insert or replace. 0 or -errno. */
+int sl_state_inlet_put(struct sl_state *st, const struct sl_inlet_rec *r);
+int sl_state_outlet_put(struct sl_state *st, const struct sl_outlet_rec *r);
+/* 0, -ENOENT. */
+int sl_state_inlet_delete(struct sl_state *st, const char *node, const char *alias);
+int sl_state_outlet_delete(struct sl_state *st, const char *node, const char *address);
+/* A node's rows, oldest first. *v is malloc'd (free it). 0 or -errno. */
+int sl_state_inlet_list(struct sl_state *st, const char *node, struct sl_inlet_rec **v, size_t *n);
+int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet_rec **v, size_t *n);
+
 #endif
