@@ -102,9 +102,11 @@ static int finish(struct sl_channel *c, const uint8_t peer[SL_ID_LEN])
 
 static void log_rejected(const struct sl_channel *c, const uint8_t id[SL_ID_LEN], int err)
 {
-	char text[SL_ID_TEXT_LEN + 1];
+	char text[SL_ID_TEXT_LEN + 1] = "-";
 
-	sl_identity_id_format(id, text);
+	/* Only a refused peer proved who it is; an invalid one did not. */
+	if (err == -EACCES)
+		sl_identity_id_format(id, text);
 	sl_log(SL_LOG_INFO, "event=secure_channel_rejected role=%s peer=%s reason=%s",
 	       c->initiator ? "initiator" : "responder", text,
 	       err == -EACCES ? "not_authorized" : err == -EKEYEXPIRED ? "expired" : "invalid_identity");
