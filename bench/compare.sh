@@ -58,6 +58,7 @@ MADE_RUN_SSHD=0
 cleanup() {
 	local pid home
 	trap - EXIT INT TERM HUP
+	[ -n "$CHILD" ] && kill -TERM "$CHILD" 2>/dev/null
 	for home in "${SLUICE_HOMES[@]}"; do
 		SLUICE_HOME=$home timeout 10 "$SLUICE" node delete --all --yes >/dev/null 2>&1
 	done
@@ -72,6 +73,20 @@ cleanup() {
 SLUICE_PIDS=()
 trap cleanup EXIT
 trap 'log "interrupted, cleaning up"; exit 130' INT TERM HUP
+
+# fg CMD...: runs CMD and waits for it in a way a trapped Ctrl-C interrupts at
+# once (bash defers the trap of a SIGINT until a foreground child exits, and
+# timeout(1) puts its child in a process group of its own, out of Ctrl-C's reach)
+CHILD=""
+fg() {
+	local rc
+	"$@" &
+	CHILD=$!
+	wait "$CHILD"
+	rc=$?
+	CHILD=""
+	return $rc
+}
 
 # start NAME CMD...: runs CMD in its own session, logging to $TMP/NAME.log
 start() {
@@ -107,7 +122,7 @@ fresh_port() { "$PY" "$HELPER" ports 1; }
 # ---------------------------------------------------------------- packages, build
 if [ "$INSTALL" = 1 ]; then
 	log "checking Debian packages (tools/deps.sh bench)"
-	"$ROOT/tools/deps.sh" bench || { echo "compare.sh: installing the peers failed" >&2; exit 1; }
+	fg "$ROOT/tools/deps.sh" bench || { echo "compare.sh: installing the peers failed" >&2; exit 1; }
 fi
 for t in iperf3 socat ssh /usr/sbin/sshd stunnel4 spiped openssl ss cc setsid timeout; do
 	command -v "$t" >/dev/null || { echo "compare.sh: $t is missing: run tools/deps.sh bench" >&2; exit 1; }
@@ -117,8 +132,8 @@ SLUICE="$ROOT/build/bin/sluice"
 BUILD_NOTE=""
 if [ "$BUILD" = 1 ]; then
 	log "building Sluice (cmake -S . -B build; cmake --build build)"
-	if ! { cmake -S "$ROOT" -B "$ROOT/build" >"$TMP/cmake.log" 2>&1 &&
-	       cmake --build "$ROOT/build" -j "$(nproc)" >>"$TMP/cmake.log" 2>&1; }; then
+	if ! { fg cmake -S "$ROOT" -B "$ROOT/build" >"$TMP/cmake.log" 2>&1 &&
+	       fg cmake --build "$ROOT/build" -j "$(nproc)" >>"$TMP/cmake.log" 2>&1; }; then
 		BUILD_NOTE="the Sluice build failed ($(grep -m1 -E 'error|Error' "$TMP/cmake.log" | cut -c1-160)); Sluice rows use whatever build/bin holds"
 		note "$BUILD_NOTE"
 	fi
@@ -331,7 +346,7 @@ for p in $ALL_PATHS; do
 		continue
 	fi
 	# one short exchange end to end before measuring anything
-	if ! timeout 20 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count 50 --warmup 0 --timeout 10 \
+	if ! fg timeout 20 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count 50 --warmup 0 --timeout 10 \
 		>"$TMP/smoke-$p.txt" 2>&1; then
 		STATUS[$p]="failed: no round trip through it ($(tail -c 160 "$TMP/smoke-$p.txt" | tr '\n' ' '))"
 		log "$p: ${STATUS[$p]}"
@@ -358,7 +373,7 @@ done
 measure_iperf() {	# path, streams, run
 	local p=$1 n=$2 run=$3 f="$TMP/iperf-$1-$2-$3.json" c0 c1
 	c0=$(cpu_of "$p")
-	timeout -k 2 $((SECS + 25)) iperf3 -c 127.0.0.1 -p "${ENTRY_I[$p]}" -t "$SECS" -P "$n" -J \
+	fg timeout -k 2 $((SECS + 25)) iperf3 -c 127.0.0.1 -p "${ENTRY_I[$p]}" -t "$SECS" -P "$n" -J \
 		--connect-timeout 5000 >"$f" 2>"$f.err"
 	local rc=$?
 	sleep 0.3	# let forked tunnel children exit and be reaped into their parent's CPU
@@ -371,7 +386,7 @@ measure_iperf() {	# path, streams, run
 }
 measure_rtt() {	# path, run
 	local p=$1 run=$2 f="$TMP/rtt-$1-$2.json"
-	timeout -k 2 60 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count "$RTT_COUNT" \
+	fg timeout -k 2 60 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count "$RTT_COUNT" \
 		--warmup $((RTT_COUNT / 20)) --timeout 45 --json >"$f" 2>"$f.err"
 	"$PY" "$HELPER" record-rtt "$p" "$run" "$f" >>"$RAW"
 }
@@ -397,7 +412,7 @@ for b in bench_secure bench_channel bench_secure_channel bench_messages; do
 done
 if [ -n "$MSG_BENCH" ]; then
 	log "running $(basename "$MSG_BENCH") --json"
-	if timeout -k 2 120 "$MSG_BENCH" --json >"$TMP/msgbench.json" 2>"$TMP/msgbench.err"; then
+	if fg timeout -k 2 120 "$MSG_BENCH" --json >"$TMP/msgbench.json" 2>"$TMP/msgbench.err"; then
 		"$PY" "$HELPER" sluice-bench "$TMP/msgbench.json" "$(basename "$MSG_BENCH")" >>"$META" ||
 			note "could not read $(basename "$MSG_BENCH") --json"
 	else
@@ -410,8 +425,12 @@ else
 	sluice_row "handshakes/s" "n/a (not built)" "$HS_REF"
 fi
 if [ -x "$ROOT/build/bin/bench_crypto" ] &&
-	timeout -k 2 60 "$ROOT/build/bin/bench_crypto" --json >"$TMP/crypto.json" 2>/dev/null; then
+	fg timeout -k 2 60 "$ROOT/build/bin/bench_crypto" --json >"$TMP/crypto.json" 2>/dev/null; then
 	"$PY" "$HELPER" crypto-ref "$TMP/crypto.json" >>"$META"
+fi
+if [ -x "$ROOT/build/bin/bench_route" ] &&
+	fg timeout -k 2 60 "$ROOT/build/bin/bench_route" --json --seconds $((QUICK ? 1 : 2)) >"$TMP/route.json" 2>/dev/null; then
+	"$PY" "$HELPER" route-ref "$TMP/route.json" >>"$META"
 fi
 if ! want sluice || ! want sluice-1shard; then
 	printf 'scaling\tnot measured (--paths)\n' >>"$META"
