@@ -1,0 +1,348 @@
+"""Portals end to end: real nodes, real clients (curl, iperf3, sockets) and
+real targets (python http.server, small servers below) on 127.0.0.1."""
+
+import concurrent.futures
+import hashlib
+import os
+import resource
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import urllib.request
+
+from harness import NodeTest, wait_until
+
+BIG = 64 << 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pattern(n, seed=0):
+    """n deterministic bytes (cheap to make, a lost or repeated chunk shows)."""
+    block = hashlib.sha256(b"sluice%d" % seed).digest() * 2048  # 64 KiB
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += i.to_bytes(8, "little") + block[8:]
+        i += 1
+    return bytes(out[:n])
+
+
+class Server(threading.Thread):
+    """A TCP target on 127.0.0.1: handle(conn) per connection, in a thread each."""
+
+    def __init__(self, handle):
+        super().__init__(daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1024)
+        self.port = self.sock.getsockname()[1]
+        self.handle = handle
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c):
+        try:
+            self.handle(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class Portal(NodeTest):
+    def setUp(self):
+        super().setUp()
+        self.sluice("node", "create", "n1")
+        self.sluice("node", "create", "n2")
+        self.www = tempfile.mkdtemp(prefix="sluice-www-")
+        self.addCleanup(shutil.rmtree, self.www, True)
+        self.data = os.urandom(BIG)
+        with open(os.path.join(self.www, "big.bin"), "wb") as f:
+            f.write(self.data)
+        self.http_port = free_port()
+        self.http = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.http_port)],
+            cwd=self.www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.http.wait)
+        self.addCleanup(self.http.kill)
+        self.assertTrue(wait_until(lambda: self._connects(self.http_port), 10))
+
+    @staticmethod
+    def _connects(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def portal(self, target_port, name="outlet", alias=None):
+        """Outlet on n2 to target_port, inlet on n1 to it: the inlet's port."""
+        self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/" + name,
+                    "--to", "127.0.0.1:%d" % target_port)
+        args = ["tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
+                "--to", "/node/n2/service/" + name]
+        if alias:
+            args += ["--alias", alias]
+        out = self.sluice(*args).stdout.strip()
+        return int(out.rsplit(":", 1)[1])
+
+    def test_curl_head_and_64MiB_download(self):
+        port = self.portal(self.http_port)
+        p = subprocess.run(["curl", "-sS", "--max-time", "10", "--head",
+                            "http://127.0.0.1:%d/" % port], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith("HTTP/1.0 200 OK"), p.stdout)
+        p = subprocess.run(["curl", "-sS", "--max-time", "60", "http://127.0.0.1:%d/big.bin" % port],
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(p.stdout), BIG)
+        self.assertEqual(hashlib.sha256(p.stdout).hexdigest(), hashlib.sha256(self.data).hexdigest())
+        # list and show see it
+        ins = self.home.json("tcp-inlet", "list", "--at", "n1")
+        self.assertEqual(len(ins), 1)
+        self.assertEqual(ins[0]["to"], "/node/n2/service/outlet")
+        out = self.home.json("tcp-outlet", "show", "/service/outlet", "--at", "n2")
+        self.assertGreaterEqual(out["bytes_in"], BIG)
+        self.assertGreaterEqual(out["connections_total"], 2)
+
+    def test_20_parallel_downloads(self):
+        port = self.portal(self.http_port)
+        want = hashlib.sha256(self.data).hexdigest()
+
+        def get(_):
+            with urllib.request.urlopen("http://127.0.0.1:%d/big.bin" % port, timeout=60) as r:
+                return hashlib.sha256(r.read()).hexdigest()
+
+        with concurrent.futures.ThreadPoolExecutor(20) as ex:
+            got = list(ex.map(get, range(20)))
+        self.assertEqual(got, [want] * 20)
+
+    @unittest.skipUnless(shutil.which("iperf3"), "iperf3 is not installed (tools/deps.sh test)")
+    def test_iperf3(self):
+        sport = free_port()
+        srv = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(sport)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(srv.kill)
+        self.assertTrue(wait_until(lambda: self._connects(sport), 10))
+        srv.kill()  # the probe used up its one test: start it again
+        srv.wait()
+        srv = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(sport)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(srv.kill)
+        time.sleep(0.3)
+        port = self.portal(sport, name="iperf")
+        p = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "3", "-J"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:] + p.stderr)
+        import json
+        r = json.loads(p.stdout)
+        bps = r["end"]["sum_received"]["bits_per_second"]
+        self.assertGreater(bps, 200e6, "iperf3 through the portal: %.1f Mbit/s" % (bps / 1e6))
+
+    def test_half_close_gets_whole_reply(self):
+        reply = pattern(8 << 20, 1)
+
+        def handle(c):
+            h = hashlib.sha256()
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                h.update(b)
+            # only after the client's EOF: the digest, then a big reply
+            c.sendall(h.digest() + reply)
+
+        srv = Server(handle)
+        self.addCleanup(srv.close)
+        port = self.portal(srv.port)
+        req = pattern(3 << 20, 2)
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            s.settimeout(30)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while True:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                got += b
+        self.assertEqual(bytes(got[:32]), hashlib.sha256(req).digest())
+        self.assertEqual(len(got) - 32, len(reply))
+        self.assertTrue(bytes(got[32:]) == reply, "the reply differs")
+
+    def test_slow_reader_bounds_memory(self):
+        total = 160 << 20
+        sent = [0]
+        data = pattern(total, 3)
+
+        def handle(c):
+            view = memoryview(data)
+            while sent[0] < total:
+                n = c.send(view[sent[0]:sent[0] + (1 << 20)])
+                sent[0] += n
+
+        srv = Server(handle)
+        self.addCleanup(srv.close)
+        port = self.portal(srv.port)
+        pids = [self.home.node_pid("n1"), self.home.node_pid("n2")]
+        base = [rss_kib(p) for p in pids]
+        peak = list(base)
+        h = hashlib.sha256()
+        got = 0
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 10)
+            s.settimeout(30)
+            # 1 MiB/s for 8 s: the writer at the other end must be held back
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 8:
+                b = s.recv(64 << 10)
+                self.assertTrue(b)
+                h.update(b)
+                got += len(b)
+                peak = [max(a, rss_kib(p)) for a, p in zip(peak, pids)]
+                time.sleep(len(b) / (1 << 20))
+            held = sent[0]
+            # then fast: every byte arrives, once, in order
+            while got < total:
+                b = s.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                got += len(b)
+        self.assertEqual(got, total)
+        self.assertEqual(h.hexdigest(), hashlib.sha256(data).hexdigest())
+        # Without backpressure the server would have pushed everything (160 MiB) into the
+        # nodes at once; with it only socket buffers and one window are in flight.
+        self.assertLess(held, 64 << 20, "the writer ran ahead by %d MiB" % (held >> 20))
+        for b, p in zip(base, peak):
+            self.assertLess(p - b, 48 << 10, "node RSS grew %d KiB (from %d)" % (p - b, b))
+
+    def test_target_down_closes_client_promptly(self):
+        port = self.portal(free_port())  # nothing listens there
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            s.settimeout(5)
+            try:
+                self.assertEqual(s.recv(10), b"")
+            except ConnectionResetError:
+                pass
+        self.assertLess(time.monotonic() - t0, 2.0)
+
+    def test_1000_concurrent_connections(self):
+        n = 1000
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4 * n:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8 * n), hard))
+
+        def echo(c):
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    return
+                c.sendall(b)
+
+        srv = Server(echo)
+        self.addCleanup(srv.close)
+        port = self.portal(srv.port)
+        t0 = time.monotonic()
+        sel = selectors.DefaultSelector()
+        socks = []
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", port), 10)
+            s.setblocking(False)
+            msg = (b"%06d" % i) * 1000
+            socks.append(s)
+            sel.register(s, selectors.EVENT_WRITE, [i, msg, 0, bytearray()])
+        done = 0
+        deadline = time.monotonic() + 60
+        while done < n and time.monotonic() < deadline:
+            for key, ev in sel.select(timeout=1):
+                st = key.data
+                s = key.fileobj
+                if ev & selectors.EVENT_WRITE and st[2] < len(st[1]):
+                    st[2] += s.send(st[1][st[2]:])
+                    if st[2] == len(st[1]):
+                        sel.modify(s, selectors.EVENT_READ, st)
+                elif ev & selectors.EVENT_READ:
+                    b = s.recv(65536)
+                    st[3] += b
+                    if len(st[3]) >= len(st[1]) or not b:
+                        sel.unregister(s)
+                        done += 1
+        bad = [k.data[0] for k in sel.get_map().values()]
+        for s in socks:
+            s.close()
+        self.assertEqual(done, n, "connections not finished: %s..." % bad[:10])
+        self.assertLess(time.monotonic() - t0, 60)
+
+    def test_outlet_node_restart_then_new_connections_work(self):
+        port = self.portal(self.http_port)
+        url = "http://127.0.0.1:%d/" % port
+        self.assertEqual(urllib.request.urlopen(url, timeout=10).status, 200)
+        # n2 goes away (the route behind the inlet breaks) and comes back with its outlet
+        self.sluice("node", "stop", "n2")
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            s.settimeout(15)
+            s.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+            try:
+                self.assertEqual(s.recv(100), b"")  # closed, not hanging
+            except ConnectionResetError:
+                pass
+        self.sluice("node", "start", "n2")
+        self.assertEqual(self.home.json("tcp-outlet", "list", "--at", "n2")[0]["address"],
+                         "/service/outlet")
+
+        def works():
+            try:
+                return urllib.request.urlopen(url, timeout=5).status == 200
+            except OSError:
+                return False
+
+        self.assertTrue(wait_until(works, 20, 0.2), "no new connection worked after the restart")
+
+    def test_inlet_restored_on_node_restart(self):
+        port = self.portal(self.http_port, alias="web")
+        self.sluice("node", "stop", "n1")
+        self.sluice("node", "start", "n1")
+        ins = self.home.json("tcp-inlet", "list", "--at", "n1")
+        self.assertEqual([i["alias"] for i in ins], ["web"])
+        self.assertEqual(ins[0]["bind_address"], "127.0.0.1:%d" % port)
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        self.sluice("tcp-inlet", "delete", "web", "--at", "n1")
+        self.sluice("tcp-outlet", "delete", "outlet", "--at", "n2")
+        self.assertEqual(self.home.json("tcp-inlet", "list", "--at", "n1"), [])
+        self.assertFalse(self._connects(port))
+
+
+if __name__ == "__main__":
+    unittest.main()
