@@ -4,8 +4,8 @@
 set -euo pipefail
 
 build=(cmake make gcc pkg-config liburing-dev libsodium-dev libck-dev libsqlite3-dev libgcrypt20-dev)
-test=(libcriterion-dev libjansson-dev python3 python3-dissononce python3-cryptography curl clang libclang-rt-14-dev)
-bench=(iperf3 socat openssh-server openssh-client stunnel4 spiped openssl iproute2)
+test=(libcriterion-dev libjansson-dev python3 python3-dissononce python3-cryptography curl clang libclang-rt-14-dev iperf3)
+bench=(socat openssh-server openssh-client stunnel4 spiped openssl iproute2)
 
 want=("${build[@]}")
 case "${1:-build}" in
