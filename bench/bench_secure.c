@@ -4,7 +4,7 @@
  * TCP (one shard each, pinned to different CPUs).
  *
  *   handshakes/s   full Ockam handshakes (XX + identities + attestations,
- *                  both sides on this machine), 64 in flight, each channel
+ *                  both sides on this machine), 256 in flight, each channel
  *                  closed when established
  *   messages/s     through one channel, 64 B, 1 KiB, 16 KiB payloads: a pump
  *                  on node A sends to [encryptor, sink], a sink on node B
@@ -15,6 +15,7 @@
  * Usage: bench_secure [--json] [--seconds S] [--channels N] [--handshakes N]
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +173,7 @@ static double run_handshakes(struct bnode *a, struct bnode *b, unsigned n, bool 
 
 	r->n = a->n;
 	r->target = n;
-	r->window = 64;
+	r->window = 256;
 	r->keep = keep;
 	r->addrs = addrs;
 	snprintf(hp, sizeof(hp), "127.0.0.1:%u", b->port);
@@ -270,7 +271,10 @@ int main(int argc, char **argv)
 	double seconds = 2, hs_rate, keep_rate, rates[3];
 	struct bnode a, b;
 	bool json = false;
+	const char *aead = "auto";
+	enum sl_aead_backend be;
 	long rss0, rss1;
+	size_t heap0, heap1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -281,15 +285,22 @@ int main(int argc, char **argv)
 			channels = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--handshakes") && i + 1 < argc)
 			handshakes = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--aead") && i + 1 < argc)
+			aead = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench_secure [--json] [--seconds S] [--channels N] "
-					"[--handshakes N]\n");
+					"[--handshakes N] [--aead auto|sodium|gcrypt]\n");
 			return 2;
 		}
 	}
 	if (!sl_aead_available()) {
 		fprintf(stderr, "bench_secure: AES-GCM needs AES-NI, which this CPU lacks\n");
 		return 1;
+	}
+	if (sl_aead_backend_parse(aead, &be) || sl_aead_select(be)) {
+		fprintf(stderr, "bench_secure: --aead %s: use auto, sodium or gcrypt (if usable here)\n",
+			aead);
+		return 2;
 	}
 	if (!sl_uring_available()) {
 		fprintf(stderr, "bench_secure: io_uring is not available here\n");
@@ -301,27 +312,37 @@ int main(int argc, char **argv)
 
 	/* Warm up (pools, connections), then the handshake rate. */
 	run_handshakes(&a, &b, 500, false, NULL);
+	heap0 = mallinfo2().uordblks;
 	hs_rate = run_handshakes(&a, &b, handshakes, false, NULL);
 	usleep(300000);		/* Closes land */
+	if (getenv("BENCH_SECURE_DEBUG"))
+		fprintf(stderr, "heap growth per open+close handshake: %.0f\n",
+			(double)(mallinfo2().uordblks - heap0) / handshakes);
 
 	rss0 = rss_bytes();
+	heap0 = mallinfo2().uordblks;
 	keep_rate = run_handshakes(&a, &b, channels, true, addrs);
 	usleep(300000);
 	rss1 = rss_bytes();
+	heap1 = mallinfo2().uordblks;
+	if (getenv("BENCH_SECURE_DEBUG"))
+		fprintf(stderr, "heap in use per channel (main arena only): %.0f\n",
+			(double)(heap1 - heap0) / channels);
 
 	for (int i = 0; i < 3; i++)
 		rates[i] = run_messages(&a, addrs[0], sizes[i], seconds);
 
 	if (json) {
-		printf("{\"handshakes_per_s\":%.0f,\"handshakes_per_s_kept\":%.0f,"
+		printf("{\"aead\":\"%s\",\"handshakes_per_s\":%.0f,\"handshakes_per_s_kept\":%.0f,"
 		       "\"channels\":%u,\"rss_per_channel_bytes\":%.0f,"
 		       "\"messages_per_s\":{\"64\":%.0f,\"1024\":%.0f,\"16384\":%.0f},"
 		       "\"mbit_per_s\":{\"64\":%.0f,\"1024\":%.0f,\"16384\":%.0f}}\n",
-		       hs_rate, keep_rate, channels, (double)(rss1 - rss0) / channels,
+		       sl_aead_backend_name(), hs_rate, keep_rate, channels, (double)(rss1 - rss0) / channels,
 		       rates[0], rates[1], rates[2], rates[0] * 64 * 8 / 1e6,
 		       rates[1] * 1024 * 8 / 1e6, rates[2] * 16384 * 8 / 1e6);
 	} else {
-		printf("handshakes/s (open+close, 64 in flight)  %10.0f\n", hs_rate);
+		printf("AEAD backend                             %10s\n", sl_aead_backend_name());
+		printf("handshakes/s (open+close, 256 in flight)  %10.0f\n", hs_rate);
 		printf("handshakes/s (kept, %u channels)       %10.0f\n", channels, keep_rate);
 		printf("RSS per established channel (both ends)  %10.0f bytes\n",
 		       (double)(rss1 - rss0) / channels);
