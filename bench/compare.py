@@ -325,6 +325,11 @@ def sluice_bench(fname, prog):
     with open(fname) as f:
         j = json.load(f)
     res = j.get("results", [])
+    # bench_secure's shape: {"handshakes_per_s", "messages_per_s": {"64": n, ...}, ...}
+    if "handshakes_per_s" in j:
+        res.append({"name": "handshakes_per_s (open+close, 64 in flight)", "ops_per_s": j["handshakes_per_s"]})
+    for size, ops in (j.get("messages_per_s") or {}).items():
+        res.append({"name": "messages_per_s", "size": int(size), "ops_per_s": ops})
     seen = set()
     for r in res:
         name, size, ops = r.get("name", ""), r.get("size"), r.get("ops_per_s")
@@ -332,11 +337,12 @@ def sluice_bench(fname, prog):
             continue
         if "handshake" in name:
             key = "hs"
-            line = ("handshakes/s", f"{ops:,.0f}/s = {ops / HS_BOUND:.0%} of the bound ({prog} {name})",
+            line = ("handshakes/s", f"{ops:,.0f}/s = {ops / HS_BOUND:.0%} of the bound ({prog}, {name})",
                     "~4,000/s (PERF.md crypto bound, both sides on one 2-core machine); goal >= 85%")
         elif size in SIZES and ("msg" in name or "message" in name or "channel" in name):
             key = size
-            line = (f"messages/s through one secure channel, {SIZES[size]}", f"{ops:,.0f}/s ({prog} {name})",
+            line = (f"messages/s through one secure channel, {SIZES[size]}",
+                    f"{ops:,.0f}/s = {ops * size * 8 / 1e9:.2f} Gbit/s ({prog})",
                     "goal >= 1,000,000/s" if size == 64 else "")
         else:
             continue

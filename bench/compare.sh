@@ -4,7 +4,8 @@
 # Sluice against its peers, side by side, on this machine, in one run.
 #
 #   bench/compare.sh [--quick] [--runs N] [--time S] [--rtt-count N]
-#                    [--paths a,b,...] [--no-install] [--no-build] [--out DIR]
+#                    [--paths a,b,...] [--no-install] [--no-build] [--build-dir DIR]
+#                    [--out DIR]
 #
 # Installs the peers from Debian (tools/deps.sh bench), builds Sluice, brings up
 # every path on 127.0.0.1 in a temp dir, then measures each path in turn,
@@ -23,11 +24,12 @@ HELPER="$ROOT/bench/compare.py"
 
 RUNS=3 SECS=6 RTT_COUNT=20000 QUICK=0 INSTALL=1 BUILD=1
 OUT="$ROOT/bench/results"
+BUILD_DIR="$ROOT/build"
 ALL_PATHS="direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard"
 PATHS_WANTED=$ALL_PATHS
 ARGS="$*"
 
-usage() { sed -n '4,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 RUNS=1 SECS=3 RTT_COUNT=5000 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--paths) PATHS_WANTED=${2//,/ }; shift ;;
 	--no-install) INSTALL=0 ;;
 	--no-build) BUILD=0 ;;
+	--build-dir) BUILD_DIR=$(realpath -m "$2"); shift ;;
 	--out) OUT=$2; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "compare.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
@@ -128,13 +131,13 @@ for t in iperf3 socat ssh /usr/sbin/sshd stunnel4 spiped openssl ss cc setsid ti
 	command -v "$t" >/dev/null || { echo "compare.sh: $t is missing: run tools/deps.sh bench" >&2; exit 1; }
 done
 
-SLUICE="$ROOT/build/bin/sluice"
+SLUICE="$BUILD_DIR/bin/sluice"
 BUILD_NOTE=""
 if [ "$BUILD" = 1 ]; then
-	log "building Sluice (cmake -S . -B build; cmake --build build)"
-	if ! { fg cmake -S "$ROOT" -B "$ROOT/build" >"$TMP/cmake.log" 2>&1 &&
-	       fg cmake --build "$ROOT/build" -j "$(nproc)" >>"$TMP/cmake.log" 2>&1; }; then
-		BUILD_NOTE="the Sluice build failed ($(grep -m1 -E 'error|Error' "$TMP/cmake.log" | cut -c1-160)); Sluice rows use whatever build/bin holds"
+	log "building Sluice (cmake -S . -B ${BUILD_DIR#"$ROOT"/}; cmake --build ${BUILD_DIR#"$ROOT"/})"
+	if ! { fg cmake -S "$ROOT" -B "$BUILD_DIR" >"$TMP/cmake.log" 2>&1 &&
+	       fg cmake --build "$BUILD_DIR" -j "$(nproc)" >>"$TMP/cmake.log" 2>&1; }; then
+		BUILD_NOTE="the Sluice build failed ($(grep -m1 -E 'error|Error' "$TMP/cmake.log" | cut -c1-160)); Sluice rows use whatever $BUILD_DIR/bin holds"
 		note "$BUILD_NOTE"
 	fi
 fi
@@ -408,11 +411,14 @@ sluice_row() { printf 'sluice\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$META"; }
 HS_REF="~4,000/s (PERF.md: the crypto bound, both sides on one 2-core machine)"
 MSG_BENCH=""
 for b in bench_secure bench_channel bench_secure_channel bench_messages; do
-	[ -x "$ROOT/build/bin/$b" ] && { MSG_BENCH="$ROOT/build/bin/$b"; break; }
+	[ -x "$BUILD_DIR/bin/$b" ] && { MSG_BENCH="$BUILD_DIR/bin/$b"; break; }
 done
 if [ -n "$MSG_BENCH" ]; then
 	log "running $(basename "$MSG_BENCH") --json"
-	if fg timeout -k 2 120 "$MSG_BENCH" --json >"$TMP/msgbench.json" 2>"$TMP/msgbench.err"; then
+	margs=(--json)
+	[ "$(basename "$MSG_BENCH")" = bench_secure ] && margs+=(--seconds $((QUICK ? 1 : 2)))
+	[ "$(basename "$MSG_BENCH")" = bench_secure ] && [ "$QUICK" = 1 ] && margs+=(--channels 1000)
+	if fg timeout -k 2 120 "$MSG_BENCH" "${margs[@]}" >"$TMP/msgbench.json" 2>"$TMP/msgbench.err"; then
 		"$PY" "$HELPER" sluice-bench "$TMP/msgbench.json" "$(basename "$MSG_BENCH")" >>"$META" ||
 			note "could not read $(basename "$MSG_BENCH") --json"
 	else
@@ -424,12 +430,12 @@ else
 	done
 	sluice_row "handshakes/s" "n/a (not built)" "$HS_REF"
 fi
-if [ -x "$ROOT/build/bin/bench_crypto" ] &&
-	fg timeout -k 2 60 "$ROOT/build/bin/bench_crypto" --json >"$TMP/crypto.json" 2>/dev/null; then
+if [ -x "$BUILD_DIR/bin/bench_crypto" ] &&
+	fg timeout -k 2 60 "$BUILD_DIR/bin/bench_crypto" --json >"$TMP/crypto.json" 2>/dev/null; then
 	"$PY" "$HELPER" crypto-ref "$TMP/crypto.json" >>"$META"
 fi
-if [ -x "$ROOT/build/bin/bench_route" ] &&
-	fg timeout -k 2 60 "$ROOT/build/bin/bench_route" --json --seconds $((QUICK ? 1 : 2)) >"$TMP/route.json" 2>/dev/null; then
+if [ -x "$BUILD_DIR/bin/bench_route" ] &&
+	fg timeout -k 2 60 "$BUILD_DIR/bin/bench_route" --json --seconds $((QUICK ? 1 : 2)) >"$TMP/route.json" 2>/dev/null; then
 	"$PY" "$HELPER" route-ref "$TMP/route.json" >>"$META"
 fi
 if ! want sluice || ! want sluice-1shard; then
