@@ -39,6 +39,11 @@ static void channel_free(struct sl_channel *c)
 	sn->nchannels--;
 	pthread_mutex_unlock(&sn->lock);
 	if (c->hs) {
+		/*
+		 * A handshake still waiting when the node goes: its timer is in the
+		 * shard's heap, which outlives the worker table that freed us.
+		 */
+		sl_timer_cancel(&c->hs->timer);
 		if (c->hs->listener)
 			sl_listener_put(c->hs->listener);
 		sl_noise_free(c->hs->noise);
