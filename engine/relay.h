@@ -124,6 +124,8 @@ struct sl_relay_client_info {
 	uint64_t registrations;			/* successful (re-)registrations */
 	uint64_t pings, pongs;
 	uint64_t last_up_s;			/* wall clock of the last registration */
+	bool secure;
+	char channel[SL_RANDOM_ADDR_LEN + 1];	/* our end of the channel, "" when none */
 };
 
 /*
@@ -132,16 +134,29 @@ struct sl_relay_client_info {
  */
 typedef void (*sl_relay_client_event_fn)(void *ctx, struct sl_relay_client *c, int status);
 
+struct sl_relay_client_opts {
+	/*
+	 * Register through a secure channel to the relay node's `api` listener
+	 * (as Ockam does): the relay then belongs to this node's identity, and
+	 * the relay node sees only ciphertext of what it carries for us.
+	 */
+	bool secure;
+	bool has_authority;			/* admit only this relay node identity */
+	uint8_t authority[32];
+	uint64_t first_timeout_ns;		/* bound on the first registration */
+	sl_relay_client_event_fn event;		/* may be NULL */
+	void *ctx;
+};
+
 /*
  * Register `name` at route `at` (the relay node, without the service) from a
- * worker on shard s, and keep it registered until deleted. first_timeout_ns
- * bounds the first attempt (the event gets -ETIMEDOUT; the client goes on
- * retrying unless deleted). On s's thread or before the node starts.
+ * worker on shard s, and keep it registered until deleted. After
+ * first_timeout_ns the event gets -ETIMEDOUT; the client goes on retrying
+ * unless deleted. On s's thread or before the node starts.
  * 0, -EEXIST (a client with that name), -EINVAL, -ENOMEM.
  */
 int sl_relay_client_create(struct sl_relays *rs, struct sl_shard *s, const char *name,
-			   const struct sl_route *at, uint64_t first_timeout_ns,
-			   sl_relay_client_event_fn event, void *ctx,
+			   const struct sl_route *at, const struct sl_relay_client_opts *o,
 			   struct sl_relay_client **out);
 /* NULL when there is none. */
 struct sl_relay_client *sl_relay_client_find(struct sl_relays *rs, const char *name);

@@ -477,8 +477,11 @@ static void client_create(struct sl_shard *s, void *arg)
 {
 	struct client_ctx *cc = arg;
 
-	cc->status = sl_relay_client_create(cc->rs, s, "cl", &cc->at, 3000000000ull, client_event,
-					    cc, &cc->c);
+	struct sl_relay_client_opts o = {
+		.first_timeout_ns = 3000000000ull, .event = client_event, .ctx = cc,
+	};
+
+	cc->status = sl_relay_client_create(cc->rs, s, "cl", &cc->at, &o, &cc->c);
 }
 
 static void client_delete(struct sl_shard *s, void *arg)
@@ -524,12 +527,10 @@ Test(relay, client_rejects_bad_names)
 
 	up(&f);
 	route_from(&at, "hop", NULL);
-	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "a/b", &at, 0, NULL, NULL,
+	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "a/b", &at, NULL, NULL), -EINVAL);
+	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "register", &at, NULL,
 					    NULL), -EINVAL);
-	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "register", &at, 0, NULL,
-					    NULL, NULL), -EINVAL);
 	sl_route_init(&at);
-	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "ok", &at, 0, NULL, NULL,
-					    NULL), -EINVAL, "empty route");
+	cr_assert_eq(sl_relay_client_create(f.rs, sl_node_shard(f.n, 0), "ok", &at, NULL, NULL), -EINVAL, "empty route");
 	down(&f);
 }
