@@ -11,6 +11,7 @@
 
 #include "tools/control.h"
 #include "tools/daemon.h"
+#include "tools/relay_at.h"
 #include "tools/state.h"
 #include "tools/subcommands.h"
 
@@ -196,6 +197,8 @@ static const struct sl_opt create_opts[] = {
 	{ "foreground", 'f', NULL, "run in this process instead of as a daemon (like `node run`)" },
 	{ "identity", 0, "NAME", "the identity the node uses (default: the node's own)" },
 	{ "shards", 0, "N", "shard threads (default: one per CPU)" },
+	{ "project", 0, "FILE", "a project file (`sluice project create`): /project/NAME routes "
+				"reach its relay node" },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct sl_cmd_spec create_spec = {
@@ -266,11 +269,16 @@ static int node_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		       const struct sl_args *a)
 {
 	const char *name = a->pos[0];
+	const char *project = sl_args_get(spec, a, "project");
+	char pname[SL_NODE_NAME_MAX + 1];
 	struct sl_node_rec rec;
 	pid_t pid;
 	int ret;
 
 	ret = new_record(spec, a, name, &rec);
+	/* Projects are shared by every node here, as in Ockam: record it first. */
+	if (!ret && project)
+		ret = sl_project_import_file(project, pname, sizeof(pname));
 	if (!ret)
 		ret = add_record(&rec);
 	if (ret)

@@ -10,6 +10,7 @@
 #include "tools/api_secure.h"
 #include "tools/daemon.h"
 #include "tools/node_call.h"
+#include "tools/relay_at.h"
 
 /* Beyond a handshake's own timeout, how long the node may take to answer the CLI. */
 #define CONTROL_SLACK_MS 5000
@@ -192,11 +193,38 @@ static int resolve_secure(void *arg, const char *name, struct sl_route *route)
 	return 0;
 }
 
+/*
+ * /project/NAME: a secure channel from `from` to the project's relay node,
+ * which must prove the project's identity; the rest continues through it.
+ */
+static int resolve_project(void *arg, const char *name, struct sl_route *route)
+{
+	struct resolve_ctx *ctx = arg;
+	uint8_t id[32], peer[32];
+	char addr[33], err[600];
+	bool has_id;
+
+	ctx->printed = true;
+	if (sl_project_resolve(ctx->st, name, route, &has_id, id, err, sizeof(err)))
+		return sl_err("%s", err);
+	if (sl_route_push_back(route, SL_ADDR_LOCAL, "api", 3))
+		return sl_err("the route %s is longer than %d hops", ctx->text, SL_ROUTE_MAX_HOPS);
+	if (sl_node_secure_create(ctx->from, ctx->text, route, NULL,
+				  has_id ? (const uint8_t (*)[32])id : NULL, has_id ? 1 : 0,
+				  ctx->timeout_ms, addr, peer))
+		return -1;
+	sl_route_init(route);
+	sl_route_push_back(route, SL_ADDR_LOCAL, addr, 32);
+	ctx->printed = false;
+	return 0;
+}
+
 int sl_node_route(struct sl_state *st, const char *from, const char *text, uint32_t timeout_ms,
 		  struct sl_route *route)
 {
 	struct resolve_ctx ctx = { .st = st, .from = from, .text = text, .timeout_ms = timeout_ms };
-	struct sl_ma_resolver res = { .arg = &ctx, .node = resolve_node, .secure = resolve_secure };
+	struct sl_ma_resolver res = { .arg = &ctx, .node = resolve_node, .secure = resolve_secure,
+				      .project = resolve_project };
 	char err[512];
 
 	if (sl_multiaddr_to_route(text, &res, route, err, sizeof(err)))

@@ -13,11 +13,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/log.h"
 #include "engine/multiaddr.h"
 #include "engine/node.h"
 #include "engine/worker.h"
 #include "tools/api.h"
 #include "tools/nm_portal.h"
+#include "tools/nm_relay.h"
 #include "tools/nm_secure.h"
 #include "tools/node_manager.h"
 #include "tools/runtime.h"
@@ -326,6 +328,8 @@ static void nm_handle(struct sl_worker *w, struct sl_msg *m)
 		return;
 	if (sl_nm_portal_method(&nm->w, m, &req))
 		return;
+	if (sl_nm_relay_method(&nm->w, m, &req))
+		return;
 	respond_err(nm, m, SL_API_NOT_FOUND, "this node does not know the method %s: is it an older sluice?",
 		    req.method);
 }
@@ -369,5 +373,8 @@ struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *nam
 		errno = -ret;
 		return NULL;
 	}
+	/* Relays saved for this node register again (they retry until the relay node answers). */
+	if (sl_nm_relay_start(n, name))
+		sl_log(SL_LOG_WARN, "node=%s event=relays_not_restored: see the state store", name);
 	return nm;
 }

@@ -29,6 +29,8 @@ static const struct {
 	  "Create, list and delete secure channel listeners" },
 	{ "tcp-outlet", NULL, sl_cmd_tcp_outlet, "Create, list, show and delete TCP outlets (portal ends that dial)" },
 	{ "tcp-inlet", NULL, sl_cmd_tcp_inlet, "Create, list, show and delete TCP inlets (portal ends that listen)" },
+	{ "relay", "forwarder", sl_cmd_relay, "Create, list, show and delete relays (reach a node through a relay node)" },
+	{ "project", NULL, sl_cmd_project, "Create a project: a relay node of your own for /project/NAME" },
 };
 
 static void usage(FILE *f)

@@ -794,3 +794,120 @@ int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet
 			 " WHERE node = ? ORDER BY created_at, address", node, sizeof(**v), read_outlet,
 			 (void **)v, n);
 }
+
+/* Relays and projects */
+
+int sl_state_relay_put(struct sl_state *st, const struct sl_relay_rec *r)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT OR REPLACE INTO relays (node, name, at_route, remote_address,"
+			  " created_at) VALUES (?,?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->remote, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_relay_delete(struct sl_state *st, const char *node, const char *name)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "DELETE FROM relays WHERE node = ? AND name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	ret = step_done(st, s);
+	if (!ret && !sqlite3_changes(st->db))
+		ret = -ENOENT;
+	return ret;
+}
+
+int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_rec **v, size_t *n)
+{
+	struct sl_relay_rec *recs = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	ret = prepare(st, "SELECT name, at_route, remote_address FROM relays WHERE node = ?"
+			  " ORDER BY created_at, rowid", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			struct sl_relay_rec *nv = realloc(recs, (cap ? 2 * cap : 8) * sizeof(*nv));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			recs = nv;
+			cap = cap ? 2 * cap : 8;
+		}
+		memset(&recs[cnt], 0, sizeof(recs[cnt]));
+		snprintf(recs[cnt].node, sizeof(recs[cnt].node), "%s", node);
+		copy_text(recs[cnt].name, sizeof(recs[cnt].name), sqlite3_column_text(s, 0));
+		copy_text(recs[cnt].at, sizeof(recs[cnt].at), sqlite3_column_text(s, 1));
+		copy_text(recs[cnt].remote, sizeof(recs[cnt].remote), sqlite3_column_text(s, 2));
+		cnt++;
+	}
+	if (rc != SQLITE_DONE)
+		ret = -EIO;
+out:
+	sqlite3_finalize(s);
+	if (ret) {
+		free(recs);
+		return ret;
+	}
+	*v = recs;
+	*n = cnt;
+	return 0;
+}
+
+int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT OR REPLACE INTO projects (name, route, identifier, created_at)"
+			  " VALUES (?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, p->route, -1, SQLITE_STATIC);
+	if (p->identifier[0])
+		sqlite3_bind_text(s, 3, p->identifier, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 3);
+	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_project_get(struct sl_state *st, const char *name, struct sl_project_rec *p)
+{
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	ret = prepare(st, "SELECT name, route, identifier FROM projects WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(p, 0, sizeof(*p));
+		copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
+		copy_text(p->route, sizeof(p->route), sqlite3_column_text(s, 1));
+		copy_text(p->identifier, sizeof(p->identifier), sqlite3_column_text(s, 2));
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}

@@ -139,4 +139,36 @@ int sl_state_outlet_delete(struct sl_state *st, const char *node, const char *ad
 int sl_state_inlet_list(struct sl_state *st, const char *node, struct sl_inlet_rec **v, size_t *n);
 int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet_rec **v, size_t *n);
 
+/*
+ * Relays a node keeps registered (the relays table): the name, the route
+ * text to the relay node as the user gave it with /node/NAME resolved (a
+ * /project/NAME stays symbolic and is resolved again at start), and the
+ * address the relay node gave it last.
+ */
+struct sl_relay_rec {
+	char node[SL_NODE_NAME_MAX + 1];
+	char name[256];
+	char at[512];			/* "/ip4/127.0.0.1/tcp/4000", "/project/default" */
+	char remote[256];		/* "forward_to_b" */
+};
+
+/* Insert or replace. 0 or -errno. */
+int sl_state_relay_put(struct sl_state *st, const struct sl_relay_rec *r);
+/* 0, -ENOENT. */
+int sl_state_relay_delete(struct sl_state *st, const char *node, const char *name);
+/* A node's relays, oldest first. *v is malloc'd (free it). 0 or -errno. */
+int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_rec **v, size_t *n);
+
+/* A project: a relay node of your own (route text and its identity "I..."). */
+struct sl_project_rec {
+	char name[SL_NODE_NAME_MAX + 1];
+	char route[512];		/* "/ip4/127.0.0.1/tcp/4000" */
+	char identifier[72];		/* "I" + 64 hex, "" when none */
+};
+
+/* Insert or replace. 0 or -errno. */
+int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p);
+/* 0, -ENOENT. */
+int sl_state_project_get(struct sl_state *st, const char *name, struct sl_project_rec *p);
+
 #endif

@@ -16,5 +16,7 @@ int sl_cmd_secure_channel(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_secure_channel_listener(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_tcp_outlet(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_tcp_inlet(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_relay(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_project(const struct sl_cli *cli, int argc, char **argv);
 
 #endif
