@@ -17,6 +17,7 @@
  *    every new watch on its own table.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 
 #define TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
 #define TABLE_INIT 256
+/* After a mass expiry, give freed memory back to the system (see reap_local). */
+#define TRIM_AFTER 1024
 
 _Static_assert(sizeof(SL_RELAY_PREFIX) == sizeof(SL_HASHED_PREFIX) &&
 	       SL_RELAY_PREFIX[0] == SL_HASHED_PREFIX[0], "relay workers must be hash-homed");
@@ -363,9 +366,19 @@ static void reap_local(struct sl_relays *rs, struct sl_shard *s)
 	while ((r = list)) {
 		list = r->snext;
 		r->snext = NULL;
-		sl_log(SL_LOG_INFO, "node=%s event=relay_expired address=%s", sl_node_name(rs->node),
+		sl_log(SL_LOG_DEBUG, "node=%s event=relay_expired address=%s", sl_node_name(rs->node),
 		       r->w.addr);
 		sl_worker_stop(&r->w);	/* frees r (relay_stopped) */
+		rsh->reaped++;
+	}
+	/*
+	 * Thousands of relays (and their connections) going at once leave their
+	 * memory in the shard threads' malloc arenas, which glibc does not return
+	 * by itself: an elastic relay node should shrink back. Cold, rare.
+	 */
+	if (rsh->reaped >= TRIM_AFTER) {
+		rsh->reaped = 0;
+		malloc_trim(0);
 	}
 }
 

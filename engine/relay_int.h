@@ -22,6 +22,7 @@ struct relay_shard {
 	struct relay *reap;		/* dead relays homed here, to stop on this thread */
 	struct relay_watch *verify;	/* new watches on addresses hosted here, to check */
 	int pending;			/* reap or verify non-empty (atomic hint) */
+	unsigned reaped;		/* relays stopped since the last malloc_trim */
 };
 
 struct relay_svc {
