@@ -1,0 +1,290 @@
+"""Relays end to end: real nodes on 127.0.0.1, the seed's flows, faults, a
+10,000-relay load, a foreign client registering a relay, and a check that the
+relay node carries only ciphertext."""
+
+import os
+import socket
+import threading
+import time
+import unittest
+
+from harness import NodeTest, wait_until
+import ockam_peer as op
+from relay_load import Load
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def nfds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+class Tap:
+    """A TCP proxy in front of the relay node that keeps every byte it carries."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.seen = bytearray()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                with self.lock:
+                    self.seen += d
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
+
+
+class RelayTest(NodeTest):
+    def relay_node(self, port=None):
+        self.port = port or free_port()
+        self.sluice("node", "create", "relay", "--tcp-listener-address", "127.0.0.1:%d" % self.port)
+
+    def hosted(self, node="relay"):
+        return self.home.json("relay", "list", "--at", node, "--hosted")
+
+    def through_relay(self, frm, name, text="hello", timeout=20):
+        sc = self.sluice("secure-channel", "create", "--from", frm, "--to",
+                         "/node/relay/service/forward_to_%s/service/api" % name,
+                         timeout=timeout).stdout.strip()
+        return self.sluice("message", "send", text, "--from", frm, "--to",
+                           "%s/service/uppercase" % sc).stdout.strip()
+
+    def test_seed_flow_relay_forwarder_list_show_delete(self):
+        self.relay_node()
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        out = self.sluice("relay", "create", "b", "--at", "/node/relay", "--to", "a").stdout
+        self.assertEqual(out.strip(), "/service/forward_to_b")
+        out = self.sluice("forwarder", "create", "c", "--at", "/node/relay", "--to", "b").stdout
+        self.assertEqual(out.strip(), "/service/forward_to_c")
+        # The seed's pipe: a channel through the relay, then a message in it.
+        sc = self.sluice("secure-channel", "create", "--from", "a", "--to",
+                         "/node/relay/service/forward_to_b/service/api")
+        out = self.sluice("message", "send", "hello", "--from", "a", "--to",
+                          "-/service/uppercase", input=sc.stdout).stdout
+        self.assertEqual(out.strip(), "HELLO")
+        self.assertEqual(self.through_relay("b", "c"), "HELLO")
+        rl = self.home.json("relay", "list", "--at", "a")
+        self.assertEqual([(r["name"], r["remote_address"], r["state"], r["secure"]) for r in rl],
+                         [("b", "forward_to_b", "up", True)])
+        show = self.home.json("relay", "show", "b", "--at", "a")
+        self.assertEqual(show["address"], "/service/forward_to_b")
+        h = self.hosted()
+        self.assertEqual(h["active"], 2)
+        owners = {r["address"]: r["owner"] for r in h["relays"]}
+        ids = {i["name"]: i["identifier"] for i in self.home.json("identity", "list")}
+        self.assertEqual(owners["/service/forward_to_b"], ids["@a"], "owned by a's identity")
+        # Delete: the node forgets it, its channel closes, the relay node drops it.
+        self.sluice("relay", "delete", "b", "--at", "a", "--yes")
+        self.assertEqual(self.home.json("relay", "list", "--at", "a"), [])
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=10))
+        p = self.sluice("relay", "show", "b", "--at", "a", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("no relay b", p.stderr)
+
+    def test_project_flow(self):
+        self.relay_node()
+        ids = {i["name"]: i["identifier"] for i in self.home.json("identity", "list")}
+        pj = self.sluice("project", "create", "default", "--relay",
+                         "/ip4/127.0.0.1/tcp/%d" % self.port, "--identity", ids["@relay"]).stdout
+        path = os.path.join(self.home.dir, "project.json")
+        with open(path, "w") as f:
+            f.write(pj)
+        self.sluice("node", "create", "a", "--project", path)
+        self.sluice("node", "create", "b")
+        out = self.sluice("relay", "create", "b", "--at", "/project/default", "--to", "a").stdout
+        self.assertEqual(out.strip(), "/service/forward_to_b")
+        sc = self.sluice("secure-channel", "create", "--from", "b", "--to",
+                         "/project/default/service/forward_to_b/service/api")
+        out = self.sluice("message", "send", "hello", "--from", "b", "--to",
+                          "-/service/uppercase", input=sc.stdout).stdout
+        self.assertEqual(out.strip(), "HELLO")
+        # A project whose relay node proves another identity is refused.
+        self.sluice("project", "create", "wrong", "--relay", "/ip4/127.0.0.1/tcp/%d" % self.port,
+                    "--identity", "I" + "ab" * 32)
+        p = self.sluice("relay", "create", "x", "--at", "/project/wrong", "--to", "a",
+                        check=False, timeout=40)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(self.home.json("relay", "list", "--at", "a")[0]["name"], "b")
+
+    def test_relay_node_restart_relay_comes_back(self):
+        self.relay_node()
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        self.sluice("relay", "create", "b", "--at", "/node/relay", "--to", "a")
+        self.sluice("node", "stop", "relay")
+        time.sleep(1)
+        self.sluice("node", "start", "relay")
+        t0 = time.monotonic()
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=30, step=0.5),
+                        "relay not back within 30 s")
+        took = time.monotonic() - t0
+        self.assertEqual(self.through_relay("b", "b"), "HELLO")
+        print("relay back %.1f s after the relay node restarted" % took)
+
+    def test_registering_node_restart_and_stop(self):
+        self.relay_node()
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        self.sluice("relay", "create", "b", "--at", "/node/relay", "--to", "a")
+        # Saved: a restarted node registers again by itself.
+        self.sluice("node", "stop", "a")
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 0, timeout=10),
+                        "the relay of a stopped node stays on the relay node")
+        self.sluice("node", "start", "a")
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=15))
+        self.assertEqual(self.through_relay("b", "b"), "HELLO")
+        # Killed hard: the connection goes, the relay goes.
+        pid = self.home.node_pid("a")
+        os.kill(pid, 9)
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 0, timeout=10))
+        self.assertGreaterEqual(self.hosted()["expired"], 2)
+
+    def test_connection_cut_mid_message(self):
+        self.relay_node()
+        self.sluice("node", "create", "a")
+        self.sluice("relay", "create", "a", "--at", "/node/relay", "--to", "a")
+        # A foreign client registers, then dies half way through a frame.
+        c = op.Client("127.0.0.1", self.port)
+        c.send([op.local("static_forwarding_service")], [op.local("x")], op.bare("cut"))
+        onward, ret, payload = c.recv()
+        self.assertEqual(op.unbare(payload), b"forward_to_cut")
+        f = op.frame([op.local("forward_to_a"), op.local("uppercase")], [op.local("y")],
+                     op.bare("z" * 5000))
+        c.sock.sendall(f[:len(f) // 2])
+        c.close()
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=10))
+        # And a message through a relay whose connection is cut as it flows.
+        c = op.Client("127.0.0.1", self.port)
+        f = op.frame([op.local("forward_to_a"), op.local("echo")], [op.local("y")],
+                     op.bare("w" * 200000))
+        c.sock.sendall(f[:100000])
+        c.close()
+        self.assertEqual(self.through_relay("a", "a"), "HELLO")
+        self.assertTrue(self.home.json("node", "show", "relay")["status"] == "running")
+
+    def test_foreign_client_registers_static_relay(self):
+        """Interop: a client written from the protocol text registers on a Sluice relay
+        node; a Sluice node reaches it through forward_to_<name>."""
+        self.relay_node()
+        self.sluice("node", "create", "a")
+        c = op.Client("127.0.0.1", self.port)
+        c.send([op.local("static_forwarding_service")], [op.local("remote_main")],
+               op.bare("ext"))
+        onward, ret, payload = c.recv()
+        self.assertEqual(onward, [op.local("remote_main")])
+        self.assertEqual(op.unbare(payload), b"forward_to_ext")
+        self.assertEqual(ret[-1], op.local("forward_to_ext"))
+        result = {}
+
+        def serve():
+            onward, ret, payload = c.recv()
+            result["onward"] = onward
+            c.send(ret, [op.local("echo")], op.bare(op.unbare(payload).upper()))
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        out = self.sluice("message", "send", "hi there", "--from", "a", "--to",
+                          "/node/relay/service/forward_to_ext/service/echo").stdout
+        t.join(5)
+        self.assertEqual(out.strip(), "HI THERE")
+        # The relay prepended its forward route (the connection) and dropped itself.
+        self.assertEqual(result["onward"], [op.local("echo")])
+        c.close()
+
+    def test_relay_sees_only_ciphertext(self):
+        self.relay_node()
+        tap = Tap(self.port)
+        self.addCleanup(tap.close)
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        # a reaches the relay node through the tap: all of a's relayed traffic crosses it.
+        self.sluice("relay", "create", "a", "--at", "/ip4/127.0.0.1/tcp/%d" % tap.port,
+                    "--to", "a")
+        secret = "confidential-payload-7f3e"
+        self.assertEqual(self.through_relay("b", "a", secret), secret.upper())
+        with tap.lock:
+            seen = bytes(tap.seen)
+        # Only a's channel to the relay node's listener shows: its msg1 goes to `api`;
+        # even the registration (forward_to_a) travels inside it.
+        self.assertIn(b"api", seen, "the tap carried a's channel")
+        self.assertGreater(len(seen), 1000, "the tap carried the relayed channel")
+        self.assertNotIn(b"forward_to_a", seen)
+        self.assertNotIn(secret.encode(), seen)
+        self.assertNotIn(secret.upper().encode(), seen)
+        self.assertNotIn(b"uppercase", seen, "inner routes travel encrypted too")
+
+    def test_ten_thousand_relays(self):
+        self.relay_node()
+        pid = self.home.node_pid("relay")
+        time.sleep(0.5)
+        rss0, fd0 = rss_kib(pid), nfds(pid)
+        load = Load(self.port, 5000, 2, prefix="t")
+        t0 = time.monotonic()
+        self.assertEqual(load.register(timeout=120), 10000)
+        took = time.monotonic() - t0
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 10000, timeout=10))
+        rss1, fd1 = rss_kib(pid), nfds(pid)
+        # A quiet relay still answers while 10,000 others are registered.
+        self.sluice("node", "create", "a")
+        self.sluice("relay", "create", "a", "--at", "/node/relay", "--to", "a")
+        self.assertEqual(self.through_relay("a", "a"), "HELLO")
+        load.close()
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=20),
+                        "relays of closed connections stay")
+        time.sleep(1)
+        rss2, fd2 = rss_kib(pid), nfds(pid)
+        print("10,000 relays over 5,000 connections: registered in %.2f s; RSS %d -> %d -> %d "
+              "KiB; fds %d -> %d -> %d" % (took, rss0, rss1, rss2, fd0, fd1, fd2))
+        self.assertLessEqual(rss1, 150 * 1024)
+        self.assertGreaterEqual(fd1, fd0 + 5000)
+        self.assertLessEqual(fd2, fd0 + 8, "fd leak")
+        self.assertLessEqual(rss2, rss0 + 16 * 1024, "RSS did not come back near its start")
+
+
+if __name__ == "__main__":
+    unittest.main()
