@@ -35,8 +35,8 @@
 /* After a mass expiry, give freed memory back to the system (see reap_local). */
 #define TRIM_AFTER 1024
 
-_Static_assert(sizeof(SL_RELAY_PREFIX) == sizeof(SL_HASHED_PREFIX) &&
-	       SL_RELAY_PREFIX[0] == SL_HASHED_PREFIX[0], "relay workers must be hash-homed");
+/* Relay workers must be hash-homed (worker.h): one prefix for both. */
+_Static_assert(sizeof(SL_RELAY_PREFIX) == sizeof(SL_HASHED_PREFIX), "relay prefix");
 
 /*
  * An address whose stop kills a relay: the first hop of its forward route
