@@ -742,6 +742,11 @@ static struct sl_portal_inlet *inlet_find(struct sl_portals *P, const char *alia
 	return NULL;
 }
 
+static void inlet_unlistened(struct sl_portal_inlet *in)
+{
+	owner_put(&in->o);
+}
+
 int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *bind,
 			   const struct sl_route *route, const char *route_text, uint16_t *port)
 {
@@ -769,7 +774,7 @@ int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *
 	snprintf(in->route_text, sizeof(in->route_text), "%s", route_text ? route_text : "");
 	/* The listeners' reference, dropped by unlisten's done. */
 	owner_get(&in->o);
-	ret = P->ops->listen(P->ctx, in, bind, &in->port);
+	ret = P->ops->listen(P->ctx, in, bind, &in->port, inlet_unlistened);
 	if (ret) {
 		in->o.refs = 1;
 		owner_put(&in->o);
@@ -807,11 +812,6 @@ int sl_portal_inlet_set_route(struct sl_portals *P, const char *alias, const str
 	return 0;
 }
 
-static void inlet_unlistened(struct sl_portal_inlet *in)
-{
-	owner_put(&in->o);
-}
-
 int sl_portal_inlet_delete(struct sl_portals *P, const char *alias)
 {
 	struct sl_portal_inlet **pp, *in = NULL;
@@ -827,7 +827,7 @@ int sl_portal_inlet_delete(struct sl_portals *P, const char *alias)
 	pthread_mutex_unlock(&P->lock);
 	if (!in)
 		return -ENOENT;
-	P->ops->unlisten(P->ctx, in, inlet_unlistened);
+	P->ops->unlisten(P->ctx, in);
 	owner_put(&in->o);	/* the registry's */
 	return 0;
 }

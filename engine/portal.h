@@ -128,11 +128,12 @@ struct sl_portal_sock_ops {
 	/*
 	 * Control plane: listen on "host:port" for inlet in (one socket per
 	 * shard) and start accepting on every shard. *port = bound port.
-	 * 0 or -errno. unlisten stops accepting; `done` runs once every shard
-	 * has let go of the inlet.
+	 * 0 or -errno. unlisten stops accepting. After a 0, `done` runs once
+	 * every shard has let go of the inlet (unlisten, or the shards' stop).
 	 */
-	int (*listen)(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port);
-	void (*unlisten)(void *ctx, struct sl_portal_inlet *in, void (*done)(struct sl_portal_inlet *in));
+	int (*listen)(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port,
+		      void (*done)(struct sl_portal_inlet *in));
+	void (*unlisten)(void *ctx, struct sl_portal_inlet *in);
 };
 
 /* Callbacks transports makes into the engine, on the socket's shard. */

@@ -557,7 +557,8 @@ static void unlisten_on(struct sl_shard *s, void *arg)
 	plisten_put(pl);
 }
 
-static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port)
+static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port,
+		     void (*done)(struct sl_portal_inlet *in))
 {
 	struct sl_net *t = ctx;
 	unsigned ns = sl_node_shards(t->node);
@@ -587,6 +588,7 @@ static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport
 		return -ENOMEM;
 	pl->in = in;
 	pl->node = t->node;
+	pl->done = done;
 	for (unsigned i = 0; i < ns; i++)
 		pl->fds[i] = -1;
 	for (unsigned i = 0; i < ns; i++) {
@@ -631,12 +633,11 @@ err_close:
 	return ret;
 }
 
-static void op_unlisten(void *ctx, struct sl_portal_inlet *in, void (*done)(struct sl_portal_inlet *in))
+static void op_unlisten(void *ctx, struct sl_portal_inlet *in)
 {
 	struct sl_net *t = ctx;
 	struct plisten *pl = sl_portal_inlet_io(in);
 
-	pl->done = done;
 	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
 		while (sl_shard_call(t->node, i, unlisten_on, pl) == -EAGAIN)
 			sched_yield();
