@@ -280,9 +280,11 @@ class RelayTest(NodeTest):
         rss2, fd2 = rss_kib(pid), nfds(pid)
         print("10,000 relays over 5,000 connections: registered in %.2f s; RSS %d -> %d -> %d "
               "KiB; fds %d -> %d -> %d" % (took, rss0, rss1, rss2, fd0, fd1, fd2))
-        self.assertLessEqual(rss1, 150 * 1024)
         self.assertGreaterEqual(fd1, fd0 + 5000)
         self.assertLessEqual(fd2, fd0 + 8, "fd leak")
+        if os.environ.get("SLUICE_SANITIZED"):
+            return  # ASan's allocator keeps and quarantines freed memory: RSS says nothing
+        self.assertLessEqual(rss1, 150 * 1024)
         self.assertLessEqual(rss2, rss0 + 16 * 1024, "RSS did not come back near its start")
 
 
