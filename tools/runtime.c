@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "crypto/aead.h"
@@ -55,6 +56,13 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		sl_log(SL_LOG_ERROR, "node=%s event=no_aesni err=\"this CPU lacks AES-NI; "
 		       "Sluice needs hardware AES-256-GCM\"", cfg->name);
 		goto out_sigmask;
+	}
+	/* A relay node holds a socket per registered node: use the whole fd allowance. */
+	struct rlimit nofile;
+
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	/* Pick the AEAD backend before any key exists (SLUICE_AEAD overrides "auto"). */
 	ret = sl_aead_configure("auto");

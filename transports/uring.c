@@ -24,7 +24,7 @@ static const struct sl_net_config default_cfg = {
 	.sq_entries = 1024,
 	.buf_size = 64 * 1024,
 	.buf_count = 64,
-	.max_conns = 4096,
+	.max_conns = 16384,
 	.sendq_high = 4u << 20,
 	.sendq_max = 64u << 20,
 };

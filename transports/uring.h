@@ -22,7 +22,7 @@ struct sl_net_config {
 	unsigned sq_entries;	/* per shard, 0 = 1024 */
 	unsigned buf_size;	/* provided receive buffers, 0 = 64 KiB */
 	unsigned buf_count;	/* power of two, 0 = 64 */
-	unsigned max_conns;	/* per shard, 0 = 4096 */
+	unsigned max_conns;	/* per shard, 0 = 16384 (an elastic relay node holds 10,000+) */
 	size_t sendq_high;	/* queued bytes on a connection that pause its feeders, 0 = 4 MiB */
 	size_t sendq_max;	/* queued bytes past which messages are dropped, 0 = 64 MiB */
 };
