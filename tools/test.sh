@@ -49,7 +49,7 @@ fi
 if [[ $stages == *asan* ]]; then
 	step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_ASAN=ON -DSLUICE_BENCH=OFF
 	# Criterion forks its workers; LeakSanitizer follows them, io_uring needs no special options.
-	step "tests under ASan+UBSan" suite build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	step "tests under ASan+UBSan" suite build-asan SLUICE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
