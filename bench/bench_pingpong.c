@@ -11,7 +11,8 @@
  *                         [--timeout SECONDS] [--json]
  *
  * The client stops at the deadline and reports what it measured
- * ("complete": false) so a stalling path cannot hang the comparison.
+ * ("complete": false, exit status 1) so a stalling path cannot hang the
+ * comparison.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -222,7 +223,7 @@ static int client(const struct sockaddr_in *sa, long count, long warmup, size_t 
 		       pct_us(rtt, (size_t)done, 0.999), mean);
 	}
 	free(rtt);
-	return done > 0 ? 0 : 1;
+	return complete ? 0 : 1;
 }
 
 static void usage(void)

@@ -32,7 +32,7 @@ PATHS = [
     ("spiped", "spiped (AES-CTR + HMAC-SHA256)"),
     ("sluice", "Sluice portal (inlet n1 -> secure channel -> outlet n2)"),
     ("sluice-1shard", "Sluice portal, nodes with 1 shard"),
-    ("sluice-2shard", "Sluice portal, nodes with 2 shards"),
+    ("sluice-relay", "Sluice portal through a relay node (n1 -> relay -> n2, 3 nodes)"),
 ]
 LABEL = dict(PATHS)
 THROUGHPUT_REF = "ssh-aes"
@@ -89,13 +89,17 @@ def cpu(pids):
     print(f"{ticks / TICK:.3f}")
 
 
-def record_iperf(path, kind, run, fname, cpu0, cpu1):
+def record_iperf(path, kind, run, fname, cpu0, cpu1, rc="0"):
     rec = {"path": path, "kind": kind, "run": int(run)}
+    if rc == "124":
+        rec["error"] = f"{kind}: iperf3 timed out (killed, run {run})"
+        print(json.dumps(rec))
+        return
     try:
         with open(fname) as f:
             j = json.load(f)
         if "error" in j:
-            rec["error"] = j["error"]
+            rec["error"] = f"{kind}: {j['error']}"
         else:
             end = j["end"]
             rec["bits_per_second"] = end["sum_received"]["bits_per_second"]
@@ -118,7 +122,7 @@ def record_rtt(path, run, fname):
         for k in ("count", "complete", "error", "p50_us", "p99_us", "p999_us", "mean_us", "max_us"):
             rec[k] = j.get(k)
         if not j.get("complete"):
-            rec["error"] = f"incomplete: {j.get('error')} after {j.get('count')} round trips"
+            rec["error"] = f"ping-pong incomplete: {j.get('error')} after {j.get('count')} round trips (run {run})"
     except (OSError, ValueError, IndexError) as e:
         rec["error"] = f"no ping-pong result ({type(e).__name__})"
     print(json.dumps(rec))
@@ -181,6 +185,7 @@ def read_meta(fname):
                 meta["sluice"]["scaling"] = f_[1]
     meta["machine"] = machine()
     meta["machine"]["loadavg"] = meta["config"].pop("loadavg", "?")
+    meta["machine"]["loadavg_end"] = meta["config"].pop("loadavg_end", "?")
     meta["date"] = time.strftime("%Y-%m-%d %H:%M %Z")
     return meta
 
@@ -245,7 +250,8 @@ def report(raw, meta_file, out_md, out_json):
     md.append(f"Method: paths alternated A B A B, median of {c['runs']} runs each; iperf3 -t {c['seconds']} "
               f"(single stream and -P 8); {c['rtt_count']:,} round trips of 64 B per run; "
               f"`bench/compare.sh{' ' + c['args'] if c['args'] else ''}` at {c.get('commit', '?')}. "
-              f"Load average at start: {m.get('loadavg', '?')}.")
+              f"Load average at start: {m.get('loadavg', '?')}, at the end: {m.get('loadavg_end', '?')} "
+              f"(this run's own load is ~2 while iperf3 runs; more means other work shared the machine).")
     md.append("")
     md.append("| path | 1 stream Gbit/s | x ssh-aes | 8 streams Gbit/s | x ssh-aes | tunnel CPU-s/GB | x ssh-aes "
               "| RTT p50 / p99 / p99.9 (us) | p50, p99 x socat |")
@@ -260,13 +266,15 @@ def report(raw, meta_file, out_md, out_json):
         i1, i8, rt, ra = row["iperf1"], row["iperf8"], row["rtt"], row["ratios"]
         cpu_s = "-" if name == "direct" else fmt(i1["cpu_s_per_gb"], 2)
         cpu_r = "-" if name == "direct" else fmt(ra.get("cpu_per_gb_vs_ssh_aes"), 2, "x")
+        tried = lambda kind: any(r["path"] == name and r["kind"] == kind for r in recs)
+        failed = lambda kind: "failed" if tried(kind) else "not measured"
         rtt = (f"{fmt(rt['p50_us'])} / {fmt(rt['p99_us'])} / {fmt(rt['p999_us'])}"
-               if rt["runs"] else "failed")
+               if rt["runs"] else failed("rtt"))
         rtt_r = (f"{fmt(ra.get('rtt_p50_vs_socat'), 2, 'x')}, {fmt(ra.get('rtt_p99_vs_socat'), 2, 'x')}"
                  if rt["runs"] else "n/a")
-        md.append(f"| {row['label']} | {fmt(i1['gbit_per_s'], 2) if i1['runs'] else 'failed'} "
+        md.append(f"| {row['label']} | {fmt(i1['gbit_per_s'], 2) if i1['runs'] else failed('iperf1')} "
                   f"| {fmt(ra.get('throughput_1_vs_ssh_aes'), 2, 'x')} "
-                  f"| {fmt(i8['gbit_per_s'], 2) if i8['runs'] else 'failed'} "
+                  f"| {fmt(i8['gbit_per_s'], 2) if i8['runs'] else failed('iperf8')} "
                   f"| {fmt(ra.get('throughput_8_vs_ssh_aes'), 2, 'x')} "
                   f"| {cpu_s} | {cpu_r} | {rtt} | {rtt_r} |")
     md.append("")

@@ -16,6 +16,7 @@
 # Writes bench/results/<date>-<host>.{md,json} and prints the Markdown.
 # Everything it starts is stopped at exit, Ctrl-C included. Paths:
 #   direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard
+#   sluice-relay
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,11 +26,11 @@ HELPER="$ROOT/bench/compare.py"
 RUNS=3 SECS=6 RTT_COUNT=20000 QUICK=0 INSTALL=1 BUILD=1
 OUT="$ROOT/bench/results"
 BUILD_DIR="$ROOT/build"
-ALL_PATHS="direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard"
+ALL_PATHS="direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard sluice-relay"
 PATHS_WANTED=$ALL_PATHS
 ARGS="$*"
 
-usage() { sed -n '4,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '4,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1 RUNS=1 SECS=3 RTT_COUNT=5000 ;;
@@ -338,6 +339,38 @@ sluice_path() {	# name, shards ("" = the default)
 up_sluice() { sluice_path sluice ""; }
 up_sluice-1shard() { sluice_path sluice-1shard 1; }
 
+# the portal's channel through a third node serving relays: n1 -> relay -> n2
+up_sluice-relay() {
+	local name=sluice-relay home=$TMP/home-sluice-relay a b n pid
+	sluice_has_portal && "$SLUICE" relay create --help >/dev/null 2>&1 ||
+		{ STATUS[$name]="n/a (not built)"; return 1; }
+	mkdir -p "$home"; SLUICE_HOMES+=("$home")
+	export SLUICE_HOME=$home
+	a=$(fresh_port) b=$(fresh_port)
+	local err="$TMP/$name.err" ch=/node/relay/service/forward_to_n2/service/api
+	{
+		"$SLUICE" node create relay && "$SLUICE" node create n1 && "$SLUICE" node create n2 &&
+		"$SLUICE" relay create n2 --at /node/relay --to n2 &&
+		"$SLUICE" tcp-outlet create --at n2 --from /service/outlet --to "127.0.0.1:$IPERF_PORT" &&
+		"$SLUICE" tcp-outlet create --at n2 --from /service/outlet-pp --to "127.0.0.1:$PP_PORT" &&
+		"$SLUICE" secure-channel create --from n1 --to "$ch" |
+			"$SLUICE" tcp-inlet create --at n1 --from "127.0.0.1:$a" --to -/service/outlet &&
+		"$SLUICE" secure-channel create --from n1 --to "$ch" |
+			"$SLUICE" tcp-inlet create --at n1 --from "127.0.0.1:$b" --to -/service/outlet-pp
+	} >"$err" 2>&1
+	local rc=$?
+	for n in relay n1 n2; do
+		pid=$("$SLUICE" node show "$n" --output json 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("pid") or "")' 2>/dev/null)
+		[ -n "$pid" ] && { ROOTS[$name]+=" $pid"; SLUICE_PIDS+=("$pid"); }
+	done
+	unset SLUICE_HOME
+	if [ $rc -ne 0 ] || ! wait_port "$a" || ! wait_port "$b"; then
+		STATUS[$name]="failed: portal set-up ($(tr '\n' ' ' <"$err" | cut -c1-200))"
+		return 1
+	fi
+	ENTRY_I[$name]=$a ENTRY_P[$name]=$b
+}
+
 PATHS=()
 for p in $ALL_PATHS; do
 	want "$p" || continue
@@ -381,17 +414,33 @@ measure_iperf() {	# path, streams, run
 	local rc=$?
 	sleep 0.3	# let forked tunnel children exit and be reaped into their parent's CPU
 	c1=$(cpu_of "$p")
-	"$PY" "$HELPER" record-iperf "$p" "iperf$n" "$run" "$f" "$c0" "$c1" >>"$RAW"
+	"$PY" "$HELPER" record-iperf "$p" "iperf$n" "$run" "$f" "$c0" "$c1" "$rc" >>"$RAW"
 	if [ $rc -ne 0 ]; then
 		log "$p: iperf3 -P $n exited $rc; restarting iperf3 -s"
 		restart_iperf
+		check_alive "$p" "iperf3 -P $n failed in run $run"
 	fi
+}
+# check_alive PATH WHAT: after a failure, one short exchange; a dead path is
+# skipped from then on (its later rows would only wait for timeouts)
+declare -A BROKEN
+check_alive() {
+	fg timeout 20 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$1]}" --count 20 --warmup 0 --timeout 10 \
+		>/dev/null 2>&1 && return 0
+	BROKEN[$1]=1
+	local why="" log
+	for log in "$TMP/home-$1"/nodes/*/node.log; do	# a Sluice path: its nodes' last complaint
+		[ -f "$log" ] && why+=$(grep -v 'level=info' "$log" | tail -1 | cut -c1-220)" "
+	done
+	note "$1 stopped carrying traffic after: $2; its later measurements were skipped${why:+ (node logs: $why)}"
 }
 measure_rtt() {	# path, run
 	local p=$1 run=$2 f="$TMP/rtt-$1-$2.json"
 	fg timeout -k 2 60 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count "$RTT_COUNT" \
 		--warmup $((RTT_COUNT / 20)) --timeout 45 --json >"$f" 2>"$f.err"
+	local rc=$?
 	"$PY" "$HELPER" record-rtt "$p" "$run" "$f" >>"$RAW"
+	[ $rc -ne 0 ] && check_alive "$p" "the ping-pong failed in run $run"
 }
 
 log "measuring ${PATHS[*]}: $RUNS run(s), iperf3 -t $SECS, $RTT_COUNT round trips"
@@ -399,10 +448,11 @@ np=${#PATHS[@]}
 for run in $(seq "$RUNS"); do
 	for k in $(seq 0 $((np - 1))); do
 		p=${PATHS[$(((k + run - 1) % np))]}	# rotate the order each run
+		[ -n "${BROKEN[$p]:-}" ] && continue
 		log "run $run/$RUNS: $p"
 		measure_iperf "$p" 1 "$run"
-		measure_iperf "$p" 8 "$run"
-		measure_rtt "$p" "$run"
+		[ -z "${BROKEN[$p]:-}" ] && measure_iperf "$p" 8 "$run"
+		[ -z "${BROKEN[$p]:-}" ] && measure_rtt "$p" "$run"
 	done
 done
 
@@ -456,6 +506,7 @@ printf 'config\truns\t%s\nconfig\tseconds\t%s\nconfig\trtt_count\t%s\nconfig\tar
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
 [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit+=" + uncommitted changes"
 printf 'config\tcommit\t%s\n' "$commit" >>"$META"
+printf 'config\tloadavg_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 
 mkdir -p "$OUT"
 stem="$OUT/$(date +%Y-%m-%d)-$(hostname -s)"
