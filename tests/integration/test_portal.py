@@ -283,6 +283,7 @@ class Portal(NodeTest):
             socks.append(s)
             sel.register(s, selectors.EVENT_WRITE, [i, msg, 0, bytearray()])
         done = 0
+        corrupt = []
         deadline = time.monotonic() + 60
         while done < n and time.monotonic() < deadline:
             for key, ev in sel.select(timeout=1):
@@ -296,12 +297,15 @@ class Portal(NodeTest):
                     b = s.recv(65536)
                     st[3] += b
                     if len(st[3]) >= len(st[1]) or not b:
+                        if bytes(st[3]) != st[1]:
+                            corrupt.append(st[0])
                         sel.unregister(s)
                         done += 1
         bad = [k.data[0] for k in sel.get_map().values()]
         for s in socks:
             s.close()
         self.assertEqual(done, n, "connections not finished: %s..." % bad[:10])
+        self.assertEqual(corrupt, [], "echoes that differ from what was sent")
         self.assertLess(time.monotonic() - t0, 60)
 
     def test_outlet_node_restart_then_new_connections_work(self):
