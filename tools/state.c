@@ -217,6 +217,31 @@ static int exec_sql(sqlite3 *db, const char *sql)
 	return 0;
 }
 
+/*
+ * The first statements of a connection can meet SQLITE_BUSY without SQLite
+ * asking the busy handler: while another process closes the store (its last
+ * connection checkpoints and removes the WAL) or recovers the WAL index.
+ * Those are brief: retry quietly, within the usual busy timeout.
+ */
+static int open_pragmas(sqlite3 *db)
+{
+	static const char sql[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+				  "PRAGMA foreign_keys=ON;";
+	int rc;
+
+	for (int waited_ms = 0;; waited_ms += 5) {
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+		    waited_ms >= BUSY_TIMEOUT_MS)
+			break;
+		usleep(5000);
+	}
+	sl_err("state store: %s", sqlite3_errmsg(db));
+	return -EIO;
+}
+
 static int user_version(sqlite3 *db)
 {
 	sqlite3_stmt *s;
@@ -315,8 +340,7 @@ int sl_state_open(const char *home, struct sl_state **out)
 		goto err_close;
 	}
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	ret = exec_sql(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			       "PRAGMA foreign_keys=ON;");
+	ret = open_pragmas(st->db);
 	if (ret)
 		goto err_close;
 	ret = migrate(st);
