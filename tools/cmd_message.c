@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `sluice message send`: a message along a route from a node, and its first reply. */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/bare.h"
 #include "engine/msg.h"
-#include "engine/multiaddr.h"
 #include "tools/control.h"
-#include "tools/daemon.h"
 #include "tools/node_call.h"
 #include "tools/state.h"
 #include "tools/subcommands.h"
@@ -20,99 +17,6 @@
 #define CONTROL_SLACK_MS 5000
 /* Largest message the CLI sends (the frame cap less room for the head). */
 #define MESSAGE_MAX (SL_FRAME_MAX - 64 * 1024)
-
-/* /node/NAME in a route: the TCP listener of local node NAME. */
-struct resolve_ctx {
-	struct sl_state *st;
-	const char *from;	/* the sending node, which opens /secure/NAME channels */
-	const char *to;
-	uint32_t timeout_ms;
-	char err[512];		/* our own sentence, better than the generic one */
-};
-
-static int resolve_node(void *arg, const char *name, struct sl_route *route)
-{
-	struct resolve_ctx *ctx = arg;
-	struct sl_node_rec rec;
-	char dial[300];
-	int ret;
-
-	ret = sl_state_node_get(ctx->st, name, &rec);
-	if (ret == -ENOENT) {
-		snprintf(ctx->err, sizeof(ctx->err), "unknown node %s: see `sluice node list`", name);
-		return ret;
-	}
-	if (ret)
-		return ret;
-	if (!rec.pid || !sl_daemon_alive(rec.pid, rec.pid_start) ||
-	    sl_node_dial_address(&rec, dial, sizeof(dial))) {
-		snprintf(ctx->err, sizeof(ctx->err),
-			 "node %s is not running: start it with `sluice node start %s`", name, name);
-		return -ECONNREFUSED;
-	}
-	ret = sl_route_push_back(route, SL_ADDR_TCP, dial, strlen(dial));
-	if (ret)
-		snprintf(ctx->err, sizeof(ctx->err), "the route is longer than %d hops",
-			 SL_ROUTE_MAX_HOPS);
-	return ret;
-}
-
-/* /secure/NAME: a channel from the sending node to listener NAME at this point of the route. */
-static int resolve_secure(void *arg, const char *name, struct sl_route *route)
-{
-	struct resolve_ctx *ctx = arg;
-	uint8_t peer[32];
-	char addr[33];
-
-	if (sl_route_push_back(route, SL_ADDR_LOCAL, name, strlen(name)) ||
-	    sl_node_secure_create(ctx->from, ctx->to, route, NULL, NULL, 0, ctx->timeout_ms, addr,
-				  peer)) {
-		/* sl_node_secure_create printed why; say no more. */
-		snprintf(ctx->err, sizeof(ctx->err), "the secure channel on %s could not be created",
-			 ctx->to);
-		return -EPROTO;
-	}
-	sl_route_init(route);
-	return sl_route_push_back(route, SL_ADDR_LOCAL, addr, 32);
-}
-
-/* The node to send from: --from, or the only running node. Errors printed. */
-static int pick_from(struct sl_state *st, const char *from, struct sl_node_rec *rec)
-{
-	struct sl_node_rec *recs;
-	size_t n, i, running = 0;
-	int ret;
-
-	if (from) {
-		if (!sl_node_name_valid(from))
-			return sl_err("unknown node '%s': see `sluice node list`", from);
-		ret = sl_state_node_get(st, from, rec);
-		if (ret == -ENOENT)
-			return sl_err("unknown node %s: see `sluice node list`, or create it with "
-				      "`sluice node create %s`", from, from);
-		if (ret)
-			return ret;
-		if (!rec->pid || !sl_daemon_alive(rec->pid, rec->pid_start))
-			return sl_err("node %s is not running: start it with `sluice node start %s`",
-				      from, from);
-		return 0;
-	}
-	ret = sl_state_node_list(st, &recs, &n);
-	if (ret)
-		return ret;
-	for (i = 0; i < n; i++) {
-		if (recs[i].pid && sl_daemon_alive(recs[i].pid, recs[i].pid_start)) {
-			*rec = recs[i];
-			running++;
-		}
-	}
-	free(recs);
-	if (running == 1)
-		return 0;
-	return sl_err(running ? "several nodes are running: say which one sends with --from NODE" :
-			      "no node is running to send from: create one with `sluice node create n1`, "
-			      "then use --from n1");
-}
 
 /* Print the reply: a BARE byte vector, as text when it is printable, else hex. */
 static int print_reply(const struct sl_cli *cli, const uint8_t *p, size_t n, bool hex)
@@ -175,8 +79,7 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	const char *tmo = sl_args_get(spec, a, "timeout");
 	bool hex = sl_args_has(spec, a, "hex");
 	const char *msg = a->pos[0];
-	struct resolve_ctx rctx = { 0 };
-	struct sl_ma_resolver res = { .arg = &rctx, .node = resolve_node, .secure = resolve_secure };
+	struct sl_state *st;
 	struct sl_control_reply reply;
 	struct sl_cbor_reader rd;
 	struct sl_api_send send;
@@ -184,7 +87,7 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	uint8_t *raw = NULL, *payload = NULL, *body = NULL;
 	const uint8_t *rp;
 	size_t raw_len, plen, blen, rlen;
-	char sock[PATH_MAX], err[512], dur[32];
+	char dur[32];
 	struct sl_cbor_writer w;
 	uint64_t timeout_ms = DEFAULT_TIMEOUT_MS;
 	int ret;
@@ -218,24 +121,16 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 		plen = sl_bare_put_bytes(payload, raw_len + 16, msg, raw_len);
 	}
 
-	ret = sl_state_open(NULL, &rctx.st);
+	ret = sl_state_open(NULL, &st);
 	if (ret)
 		goto out_free;
-	ret = pick_from(rctx.st, sl_args_get(spec, a, "from"), &from);
+	ret = sl_node_pick(st, sl_args_get(spec, a, "from"), "--from", &from);
 	if (ret)
 		goto out_close;
-	rctx.from = from.name;
-	rctx.to = to;
-	rctx.timeout_ms = (uint32_t)timeout_ms;
-	ret = sl_multiaddr_to_route(to, &res, &send.route, err, sizeof(err));
-	if (ret) {
-		ret = sl_err("%s", rctx.err[0] ? rctx.err : err);
+	/* /node, /secure and /project resolve as in every other command. */
+	ret = sl_node_route(st, from.name, to, (uint32_t)timeout_ms, &send.route);
+	if (ret)
 		goto out_close;
-	}
-	if (sl_route_empty(&send.route)) {
-		ret = sl_err("the route %s is empty: add where the message goes, e.g. /service/echo", to);
-		goto out_close;
-	}
 	send.payload = payload;
 	send.len = plen;
 	send.timeout_ms = (uint32_t)timeout_ms;
@@ -258,30 +153,10 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 		ret = sl_err("the message does not fit a frame");
 		goto out_close;
 	}
-	ret = sl_state_node_file(from.name, "control.sock", sock, sizeof(sock));
+	ret = sl_node_call(from.name, "message.send", body, blen, (int)(timeout_ms + CONTROL_SLACK_MS),
+			   &reply);
 	if (ret)
 		goto out_close;
-	ret = sl_control_call(sock, "message.send", body, blen, (int)(timeout_ms + CONTROL_SLACK_MS),
-			      &reply);
-	if (ret == -ENOENT || ret == -ECONNREFUSED) {
-		ret = sl_err("node %s is not running: start it with `sluice node start %s`",
-			     from.name, from.name);
-		goto out_close;
-	}
-	if (ret == -ETIMEDOUT) {
-		ret = sl_err("node %s did not answer the CLI: see `sluice node show %s` and its log",
-			     from.name, from.name);
-		goto out_close;
-	}
-	if (ret == -ECONNRESET) {
-		ret = sl_err("node %s closed the connection before it answered (was it stopped?): "
-			     "see `sluice node show %s`", from.name, from.name);
-		goto out_close;
-	}
-	if (ret) {
-		ret = sl_err("talking to node %s failed: %s", from.name, strerror(-ret));
-		goto out_close;
-	}
 	sl_format_duration_ms(timeout_ms, dur, sizeof(dur));
 	if (reply.resp.status == SL_API_TIMEOUT) {
 		ret = sl_err("no reply from %s within %s (timeout): is there a service at the end "
@@ -298,7 +173,7 @@ static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	}
 	sl_control_reply_free(&reply);
 out_close:
-	sl_state_close(rctx.st);
+	sl_state_close(st);
 out_free:
 	free(body);
 	free(payload);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Control calls and route resolution for the CLI's secure-channel commands (node_call.h). */
+/* Control calls and route resolution shared by the CLI's commands (node_call.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -67,6 +67,9 @@ int sl_node_call(const char *node, const char *method, const uint8_t *body, size
 	if (ret == -ETIMEDOUT)
 		return sl_err("node %s did not answer the CLI: see `sluice node show %s` and its log",
 			      node, node);
+	if (ret == -ECONNRESET)
+		return sl_err("node %s closed the connection before it answered (was it stopped?): "
+			      "see `sluice node show %s`", node, node);
 	if (ret)
 		return sl_err("talking to node %s failed: %s", node, strerror(-ret));
 	if (r->resp.status == SL_API_NOT_FOUND && !strncmp(r->resp.error, "this node does not know", 23)) {

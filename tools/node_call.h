@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the secure-channel and identity commands share: pick the node a
- * command talks to, resolve /node/NAME and /secure/NAME in a multiaddr, and
- * make one control call with errors that say what to do.
+ * What the CLI's commands share: pick the node a command talks to, resolve
+ * /node/NAME, /secure/NAME and /project/NAME in a multiaddr, and make one
+ * control call with errors that say what to do.
  */
 #ifndef SL_NODE_CALL_H
 #define SL_NODE_CALL_H
