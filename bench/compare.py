@@ -8,7 +8,8 @@
                                           at PID...
   compare.py record-iperf PATH KIND RUN FILE CPU0 CPU1
                                           one JSON line from an iperf3 -J output
-  compare.py record-rtt PATH RUN FILE     one JSON line from bench_pingpong --json
+  compare.py record-rtt PATH RUN FILE [SWEEP]
+                                          one JSON line from bench_pingpong --json
   compare.py report RAW.jsonl META.json OUT.md OUT.json
                                           medians, ratios, the Markdown table
 """
@@ -114,8 +115,8 @@ def record_iperf(path, kind, run, fname, cpu0, cpu1, rc="0"):
     print(json.dumps(rec))
 
 
-def record_rtt(path, run, fname):
-    rec = {"path": path, "kind": "rtt", "run": int(run)}
+def record_rtt(path, run, fname, sweep="1"):
+    rec = {"path": path, "kind": "rtt", "run": int(run), "sweep": int(sweep)}
     try:
         with open(fname) as f:
             j = json.loads(f.read().strip().splitlines()[-1])
@@ -172,7 +173,7 @@ def read_meta(fname):
             f_ = line.rstrip("\n").split("\t")
             if f_[0] == "config":
                 v = f_[2]
-                numeric = f_[1] in ("runs", "seconds", "rtt_count", "quick", "sluice_shards")
+                numeric = f_[1] in ("runs", "seconds", "rtt_count", "rtt_sweeps", "quick", "sluice_shards")
                 meta["config"][f_[1]] = int(v) if numeric and v.isdigit() else v
             elif f_[0] == "path":
                 meta["paths"][f_[1]] = f_[2]
@@ -220,7 +221,7 @@ def report(raw, meta_file, out_md, out_json):
             }
         ok = [r for r in mine if r["kind"] == "rtt" and r.get("complete")]
         row["rtt"] = {
-            "runs": len(ok),
+            "runs": len(ok),  # sweeps: RTT_SWEEPS per run
             "p50_us": med([r["p50_us"] for r in ok]),
             "p99_us": med([r["p99_us"] for r in ok]),
             "p999_us": med([r["p999_us"] for r in ok]),
@@ -248,7 +249,8 @@ def report(raw, meta_file, out_md, out_json):
               f"{meta['date']}, host `{m['host']}`.")
     c = meta["config"]
     md.append(f"Method: paths alternated A B A B, median of {c['runs']} runs each; iperf3 -t {c['seconds']} "
-              f"(single stream and -P 8); {c['rtt_count']:,} round trips of 64 B per run; "
+              f"(single stream and -P 8); {c['rtt_count']:,} round trips of 64 B per run in "
+              f"{c.get('rtt_sweeps', 1)} sweeps over the paths (medians over the sweeps); "
               f"`bench/compare.sh{' ' + c['args'] if c['args'] else ''}` at {c.get('commit', '?')}. "
               f"Load average at start: {m.get('loadavg', '?')}, at the end: {m.get('loadavg_end', '?')} "
               f"(this run's own load is ~2 while iperf3 runs; more means other work shared the machine).")

@@ -11,7 +11,7 @@
 # every path on 127.0.0.1 in a temp dir, then measures each path in turn,
 # alternating A B A B over N runs: iperf3 single stream and 8 streams, the CPU
 # seconds of the tunnel processes per GB moved, and a 64-byte ping-pong round
-# trip (p50/p99/p99.9). Then the Sluice-only figures (messages/s through one
+# trip (p50/p99/p99.9; three sweeps over the paths per run). Then the Sluice-only figures (messages/s through one
 # secure channel, handshakes/s, 1 vs 2 shards) when those are built.
 # Writes bench/results/<date>-<host>.{md,json} and prints the Markdown.
 # Everything it starts is stopped at exit, Ctrl-C included. Paths:
@@ -434,25 +434,35 @@ check_alive() {
 	done
 	note "$1 stopped carrying traffic after: $2; its later measurements were skipped${why:+ (node logs: $why)}"
 }
-measure_rtt() {	# path, run
-	local p=$1 run=$2 f="$TMP/rtt-$1-$2.json"
-	fg timeout -k 2 60 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count "$RTT_COUNT" \
-		--warmup $((RTT_COUNT / 20)) --timeout 45 --json >"$f" 2>"$f.err"
+measure_rtt() {	# path, run, sweep
+	local p=$1 run=$2 f="$TMP/rtt-$1-$2-$3.json" n=$(((RTT_COUNT + RTT_SWEEPS - 1) / RTT_SWEEPS))
+	fg timeout -k 2 40 "$PINGPONG" client "127.0.0.1:${ENTRY_P[$p]}" --count "$n" \
+		--warmup $((n / 10)) --timeout 30 --json >"$f" 2>"$f.err"
 	local rc=$?
-	"$PY" "$HELPER" record-rtt "$p" "$run" "$f" >>"$RAW"
+	"$PY" "$HELPER" record-rtt "$p" "$run" "$f" "$3" >>"$RAW"
 	[ $rc -ne 0 ] && check_alive "$p" "the ping-pong failed in run $run"
 }
 
-log "measuring ${PATHS[*]}: $RUNS run(s), iperf3 -t $SECS, $RTT_COUNT round trips"
+# Per run: a bulk sweep over the paths, then RTT_SWEEPS quick sweeps of ping-pongs
+# (each on a fresh connection) so that slow drifts of the shared machine's load
+# and where the scheduler happens to place the two ends hit every path alike.
+RTT_SWEEPS=3
+log "measuring ${PATHS[*]}: $RUNS run(s), iperf3 -t $SECS, $RTT_COUNT round trips in $RTT_SWEEPS sweeps"
 np=${#PATHS[@]}
 for run in $(seq "$RUNS"); do
 	for k in $(seq 0 $((np - 1))); do
 		p=${PATHS[$(((k + run - 1) % np))]}	# rotate the order each run
 		[ -n "${BROKEN[$p]:-}" ] && continue
-		log "run $run/$RUNS: $p"
+		log "run $run/$RUNS: bulk through $p"
 		measure_iperf "$p" 1 "$run"
 		[ -z "${BROKEN[$p]:-}" ] && measure_iperf "$p" 8 "$run"
-		[ -z "${BROKEN[$p]:-}" ] && measure_rtt "$p" "$run"
+	done
+	log "run $run/$RUNS: round trips"
+	for sweep in $(seq "$RTT_SWEEPS"); do
+		for k in $(seq 0 $((np - 1))); do
+			p=${PATHS[$(((k + run + sweep - 2) % np))]}
+			[ -z "${BROKEN[$p]:-}" ] && measure_rtt "$p" "$run" "$sweep"
+		done
 	done
 done
 
@@ -501,8 +511,8 @@ done
 [ -n "${ROOTS[sluice]:-}" ] && printf 'config\tsluice_shards\t%s\n' \
 	"$(SLUICE_HOME=$TMP/home-sluice "$SLUICE" node show n1 --output json 2>/dev/null |
 		"$PY" -c 'import json,sys; print(json.load(sys.stdin).get("shards",""))' 2>/dev/null)" >>"$META"
-printf 'config\truns\t%s\nconfig\tseconds\t%s\nconfig\trtt_count\t%s\nconfig\targs\t%s\nconfig\tquick\t%s\n' \
-	"$RUNS" "$SECS" "$RTT_COUNT" "$ARGS" "$QUICK" >>"$META"
+printf 'config\truns\t%s\nconfig\tseconds\t%s\nconfig\trtt_count\t%s\nconfig\trtt_sweeps\t%s\nconfig\targs\t%s\nconfig\tquick\t%s\n' \
+	"$RUNS" "$SECS" "$RTT_COUNT" "$RTT_SWEEPS" "$ARGS" "$QUICK" >>"$META"
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)
 [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit+=" + uncommitted changes"
 printf 'config\tcommit\t%s\n' "$commit" >>"$META"
