@@ -493,20 +493,20 @@ int sl_aead_seal_raw(enum sl_aead_cipher c, const uint8_t key[SL_AEAD_KEYLEN],
 		     uint64_t nonce, uint8_t *out, const uint8_t *in,
 		     size_t len, const uint8_t *ad, size_t ad_len)
 {
-	struct sl_aead_key k;
 	uint8_t n[12];
-	int ret;
 
+	if (len > SL_AEAD_MAX_PLAINTEXT)
+		return -EMSGSIZE;
 	switch (c) {
 	case SL_AEAD_AESGCM:
-		ret = sl_aead_key_init(&k, key);
-		if (!ret)
-			ret = sl_aead_seal(&k, nonce, out, in, len, ad, ad_len);
-		sl_aead_key_wipe(&k);
-		return ret;
+		if (!sl_aead_available())
+			return -ENOTSUP;
+		/* libsodium expands the key on the stack: no handle, no allocation */
+		nonce_be(n, nonce);
+		crypto_aead_aes256gcm_encrypt_detached(out, out + len, NULL, in, len, ad,
+						       ad_len, NULL, n, key);
+		return 0;
 	case SL_AEAD_CHACHAPOLY:
-		if (len > SL_AEAD_MAX_PLAINTEXT)
-			return -EMSGSIZE;
 		nonce_le(n, nonce);
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(
 			out, out + len, NULL, in, len, ad, ad_len, NULL, n, key);
@@ -519,23 +519,24 @@ int sl_aead_open_raw(enum sl_aead_cipher c, const uint8_t key[SL_AEAD_KEYLEN],
 		     uint64_t nonce, uint8_t *out, const uint8_t *in,
 		     size_t len, const uint8_t *ad, size_t ad_len)
 {
-	struct sl_aead_key k;
 	uint8_t n[12];
 	size_t mlen;
-	int ret;
 
+	if (len < SL_AEAD_TAGLEN || len - SL_AEAD_TAGLEN > SL_AEAD_MAX_PLAINTEXT)
+		return -EMSGSIZE;
+	mlen = len - SL_AEAD_TAGLEN;
 	switch (c) {
 	case SL_AEAD_AESGCM:
-		ret = sl_aead_key_init(&k, key);
-		if (!ret)
-			ret = sl_aead_open(&k, nonce, out, in, len, ad, ad_len);
-		sl_aead_key_wipe(&k);
-		return ret;
+		if (!sl_aead_available())
+			return -ENOTSUP;
+		nonce_be(n, nonce);
+		if (crypto_aead_aes256gcm_decrypt_detached(out, NULL, in, mlen, in + mlen,
+							   ad, ad_len, n, key)) {
+			sodium_memzero(out, mlen);
+			return -EBADMSG;
+		}
+		return 0;
 	case SL_AEAD_CHACHAPOLY:
-		if (len < SL_AEAD_TAGLEN ||
-		    len - SL_AEAD_TAGLEN > SL_AEAD_MAX_PLAINTEXT)
-			return -EMSGSIZE;
-		mlen = len - SL_AEAD_TAGLEN;
 		nonce_le(n, nonce);
 		if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
 			    out, NULL, in, mlen, in + mlen, ad, ad_len, n, key)) {

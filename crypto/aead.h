@@ -159,9 +159,11 @@ unsigned sl_aead_open_batch(const struct sl_aead_key *k, struct sl_aead_op *ops,
 
 /*
  * One-shot with a raw key, for the handshake (a handful of uses per key, so
- * precomputing buys nothing) and for ChaChaPoly. AES-GCM uses the default
- * backend (libgcrypt: a handle opened and closed per call). Same buffer rules
- * as above.
+ * precomputing buys nothing), for the decryptor's rare out-of-interval
+ * frames, and for ChaChaPoly. Always libsodium, whatever the default: it
+ * expands the key on the stack, so a call allocates nothing (a libgcrypt
+ * handle per call would cost a malloc and a free, twice per handshake side).
+ * Same bytes as the precomputed keys; same buffer rules as above.
  */
 int sl_aead_seal_raw(enum sl_aead_cipher c, const uint8_t key[SL_AEAD_KEYLEN],
 		     uint64_t nonce, uint8_t *out, const uint8_t *in,
