@@ -21,7 +21,7 @@ static int shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
 	pthread_mutex_init(&s->ctl_lock, NULL);
 	pthread_mutex_init(&s->idle_lock, NULL);
 	pthread_cond_init(&s->idle_cond, NULL);
-	ret = sl_pool_init(&s->pool, (uint16_t)id, s, NULL);
+	ret = sl_pool_init(&s->pool, (uint16_t)id, s, &n->pool_cfg);
 	if (ret)
 		return ret;
 	s->in = aligned_alloc(SL_CACHELINE, sizeof(*s->in) * n->nshards);
@@ -104,6 +104,14 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 	n->spin_us = cfg ? cfg->spin_us : 0;
 	n->cpu_base = cfg ? cfg->cpu_base : 0;
 	n->ring_size = cfg && cfg->ring_size ? cfg->ring_size : 4096;
+	n->pool_cfg = (struct sl_pool_config){
+		.small_slab = SL_POOL_SMALL_SLAB,
+		.small_max = cfg && cfg->pool_small_max ? cfg->pool_small_max : SL_POOL_SMALL_MAX,
+		.mid_slab = SL_POOL_MID_SLAB,
+		.mid_max = cfg && cfg->pool_mid_max ? cfg->pool_mid_max : SL_POOL_MID_MAX,
+		.big_slab = SL_POOL_BIG_SLAB,
+		.big_max = cfg && cfg->pool_big_max ? cfg->pool_big_max : SL_POOL_BIG_MAX,
+	};
 	pthread_mutex_init(&n->names_lock, NULL);
 	pthread_mutex_init(&n->start_lock, NULL);
 	pthread_cond_init(&n->start_cond, NULL);

@@ -29,6 +29,8 @@ struct sl_node_config {
 	unsigned cpu_base;	/* first CPU (several nodes in one process) */
 	unsigned spin_us;	/* busy-poll this long before sleeping (0 = sleep at once) */
 	unsigned ring_size;	/* entries of each shard-pair ring (power of 2), 0 = 4096 */
+	/* Per-shard caps on pooled messages by size class, 0 = default (engine/pool.h). */
+	unsigned pool_small_max, pool_mid_max, pool_big_max;
 };
 
 struct sl_shard_stats {

@@ -12,12 +12,23 @@
 
 #define ALIGN_UP(x, a)	(((x) + (a) - 1) & ~((size_t)(a) - 1))
 
+/*
+ * Caps: a shard's pool may hold at most ~146 MiB (pool.h), but slabs are
+ * carved only as traffic needs them. 1,000 portal connections echoing 6 KB
+ * frames need ~1,000 mid messages per shard at once at full speed; a bulk
+ * flow needs its credit window (512 KiB, 8 big messages) per direction. Past
+ * a cap readers pause (backpressure), nothing is dropped.
+ */
 static const struct sl_pool_config default_cfg = {
-	.small_slab = 256,
-	.small_max = 32768,
-	.big_slab = 8,
-	.big_max = 512,
+	.small_slab = SL_POOL_SMALL_SLAB,
+	.small_max = SL_POOL_SMALL_MAX,
+	.mid_slab = SL_POOL_MID_SLAB,
+	.mid_max = SL_POOL_MID_MAX,
+	.big_slab = SL_POOL_BIG_SLAB,
+	.big_max = SL_POOL_BIG_MAX,
 };
+
+static const size_t class_payload[SL_POOL_CLASSES] = { SL_POOL_SMALL, SL_POOL_MID, SL_POOL_BIG };
 
 static void msg_reset(struct sl_msg *m)
 {
@@ -79,22 +90,25 @@ int sl_pool_init(struct sl_pool *p, uint16_t home, struct sl_shard *owner,
 	memset(p, 0, sizeof(*p));
 	p->home = home;
 	p->shard = owner;
-	p->cls[0].bufsz = SL_MSG_HEADROOM + SL_POOL_SMALL;
-	p->cls[0].per_slab = cfg->small_slab ? cfg->small_slab : 1;
-	p->cls[0].max = cfg->small_max;
-	p->cls[1].bufsz = SL_MSG_HEADROOM + SL_POOL_BIG;
-	p->cls[1].per_slab = cfg->big_slab ? cfg->big_slab : 1;
-	p->cls[1].max = cfg->big_max;
-	for (unsigned c = 0; c < 2; c++)
+	p->cls[SL_POOL_CLS_SMALL].per_slab = cfg->small_slab ? cfg->small_slab : 1;
+	p->cls[SL_POOL_CLS_SMALL].max = cfg->small_max;
+	p->cls[SL_POOL_CLS_MID].per_slab = cfg->mid_slab ? cfg->mid_slab : 1;
+	p->cls[SL_POOL_CLS_MID].max = cfg->mid_max;
+	p->cls[SL_POOL_CLS_BIG].per_slab = cfg->big_slab ? cfg->big_slab : 1;
+	p->cls[SL_POOL_CLS_BIG].max = cfg->big_max;
+	for (unsigned c = 0; c < SL_POOL_CLASSES; c++) {
+		p->cls[c].bufsz = SL_MSG_HEADROOM + class_payload[c];
 		p->cls[c].stride = ALIGN_UP(sizeof(struct sl_msg), 64) + ALIGN_UP(p->cls[c].bufsz, 64);
+	}
 	pthread_mutex_init(&p->stray_lock, NULL);
 	/* Preallocate one slab of each class so the first messages never wait on malloc. */
-	ret = pool_grow_cold(p, 0);
-	if (ret)
-		goto err_free_slabs;
-	ret = pool_grow_cold(p, 1);
-	if (ret)
-		goto err_free_slabs;
+	for (unsigned c = 0; c < SL_POOL_CLASSES; c++) {
+		if (!p->cls[c].max)
+			continue;	/* a class switched off */
+		ret = pool_grow_cold(p, c);
+		if (ret)
+			goto err_free_slabs;
+	}
 	return 0;
 err_free_slabs:
 	sl_pool_destroy(p);
@@ -132,17 +146,35 @@ struct sl_msg *sl_msg_alloc_heap(size_t len)
 	return m;
 }
 
+/* The class serving len; SL_POOL_CLASSES for a heap message. */
+static inline unsigned class_of(const struct sl_pool *p, size_t len)
+{
+	if (len <= SL_POOL_SMALL)
+		return SL_POOL_CLS_SMALL;
+	if (len <= SL_POOL_MID && p->cls[SL_POOL_CLS_MID].max)
+		return SL_POOL_CLS_MID;
+	if (len <= SL_POOL_BIG)
+		return SL_POOL_CLS_BIG;
+	return SL_POOL_CLASSES;
+}
+
+bool sl_pool_room_local(const struct sl_pool *p, size_t len)
+{
+	unsigned c = class_of(p, len);
+
+	/* The heap serves giant frames: never at a cap. */
+	if (c == SL_POOL_CLASSES)
+		return true;
+	return p->cls[c].free || p->cls[c].total < p->cls[c].max;
+}
+
 struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len)
 {
 	struct sl_pool_class *k;
 	struct sl_msg *m;
-	unsigned c;
+	unsigned c = class_of(p, len);
 
-	if (len <= SL_POOL_SMALL) {
-		c = 0;
-	} else if (len <= SL_POOL_BIG) {
-		c = 1;
-	} else {
+	if (c == SL_POOL_CLASSES) {
 		/* Rare and cold by design: a giant frame pays for a malloc. */
 		p->st.large++;
 		return sl_msg_alloc_heap(len);
@@ -211,10 +243,12 @@ unsigned sl_pool_reclaim_local(struct sl_pool *p)
 void sl_pool_stats(const struct sl_pool *p, struct sl_pool_stats *out)
 {
 	*out = p->st;
-	out->small_total = p->cls[0].total;
-	out->small_free = p->cls[0].nfree;
-	out->big_total = p->cls[1].total;
-	out->big_free = p->cls[1].nfree;
+	out->small_total = p->cls[SL_POOL_CLS_SMALL].total;
+	out->small_free = p->cls[SL_POOL_CLS_SMALL].nfree;
+	out->mid_total = p->cls[SL_POOL_CLS_MID].total;
+	out->mid_free = p->cls[SL_POOL_CLS_MID].nfree;
+	out->big_total = p->cls[SL_POOL_CLS_BIG].total;
+	out->big_free = p->cls[SL_POOL_CLS_BIG].nfree;
 }
 
 struct sl_msg *sl_msg_alloc(size_t len)

@@ -2,10 +2,13 @@
 /*
  * Per-shard message pools (msg.h gives the ownership rules).
  *
- * Two size classes of (descriptor + buffer) carved from slabs: small
- * (SL_POOL_SMALL payload bytes) and big (SL_POOL_BIG). Slabs are allocated at
- * start and grown one slab at a time up to a cap; past the cap an allocation
- * fails and the caller applies backpressure. Frames above SL_POOL_BIG (up to
+ * Three size classes of (descriptor + buffer) carved from slabs: small
+ * (SL_POOL_SMALL payload bytes), mid (SL_POOL_MID) and big (SL_POOL_BIG). The
+ * mid class exists so a frame of a few KiB (a portal chunk of an interactive
+ * protocol, a 6 KB echo) does not pin 64 KiB. Slabs are allocated at start
+ * and grown one slab at a time up to a cap; past the cap an allocation fails
+ * and the caller applies backpressure (stops reading its source until
+ * sl_pool_room_local() says yes again). Frames above SL_POOL_BIG (up to
  * SL_FRAME_MAX) are rare and cold: descriptor and buffer come from the heap.
  *
  * Only the owning shard touches a pool's free lists. A message freed on
@@ -23,18 +26,41 @@
 
 #include "engine/msg.h"
 
-#define SL_POOL_SMALL	2048u		/* payload bytes of class 0 */
-#define SL_POOL_BIG	65536u		/* payload bytes of class 1 */
+#define SL_POOL_SMALL	2048u		/* payload bytes of class SL_POOL_CLS_SMALL */
+#define SL_POOL_MID	16384u		/* ... of SL_POOL_CLS_MID */
+#define SL_POOL_BIG	65536u		/* ... of SL_POOL_CLS_BIG */
 #define SL_POOL_LARGE	0xffu		/* cls of a heap message */
+
+enum {
+	SL_POOL_CLS_SMALL,
+	SL_POOL_CLS_MID,
+	SL_POOL_CLS_BIG,
+	SL_POOL_CLASSES,
+};
 
 struct sl_shard;
 
+/*
+ * Taken as given (sl_pool_init with cfg NULL uses the defaults). mid_max 0
+ * switches the mid class off: its sizes come from the big class.
+ */
 struct sl_pool_config {
 	unsigned small_slab;	/* messages per slab */
-	unsigned small_max;	/* cap on class 0 messages */
+	unsigned small_max;	/* cap on small messages */
+	unsigned mid_slab;
+	unsigned mid_max;
 	unsigned big_slab;
 	unsigned big_max;
 };
+
+/* Per-shard caps of the default configuration (sl_node_config can lower or raise them). */
+#define SL_POOL_SMALL_MAX	32768u	/* 80 MiB at most (2.5 KiB each) */
+#define SL_POOL_MID_MAX		2048u	/* 33 MiB at most (16.5 KiB each) */
+#define SL_POOL_BIG_MAX		512u	/* 33 MiB at most (64.5 KiB each) */
+/* Messages carved per slab: growth steps of ~640 KiB, ~530 KiB and ~520 KiB. */
+#define SL_POOL_SMALL_SLAB	256u
+#define SL_POOL_MID_SLAB	32u
+#define SL_POOL_BIG_SLAB	8u
 
 struct sl_pool_class {
 	struct sl_msg *free;
@@ -53,11 +79,12 @@ struct sl_pool_stats {
 	uint64_t exhausted;	/* allocations refused at the cap */
 	uint64_t large;		/* heap allocations above SL_POOL_BIG */
 	unsigned small_total, small_free;
+	unsigned mid_total, mid_free;
 	unsigned big_total, big_free;
 };
 
 struct sl_pool {
-	struct sl_pool_class cls[2];
+	struct sl_pool_class cls[SL_POOL_CLASSES];
 	void **slabs;
 	unsigned nslabs, slabcap;
 	struct sl_shard *shard;		/* owner, NULL for a pool used alone */
@@ -77,6 +104,17 @@ void sl_pool_destroy(struct sl_pool *p);
 
 /* Owner thread only. NULL when the cap is reached. */
 struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len);
+/*
+ * Owner thread only: whether sl_pool_alloc_local(p, len) would find a message
+ * now (a free one, or room under the cap to grow). For readers that stopped
+ * on exhaustion and ask, each loop turn, whether to read on.
+ */
+bool sl_pool_room_local(const struct sl_pool *p, size_t len);
+/* Owner thread only: messages given back so far (a cheap "did anything come back?"). */
+static inline uint64_t sl_pool_frees_local(const struct sl_pool *p)
+{
+	return p->st.frees_local + p->st.frees_remote;
+}
 /* Owner thread only: m belongs to p. */
 void sl_pool_free_local(struct sl_pool *p, struct sl_msg *m);
 /* Any thread: queue m for its home pool (cold). */

@@ -104,6 +104,7 @@ struct sl_node {
 	unsigned cpu_base;
 	unsigned spin_us;
 	unsigned ring_size;
+	struct sl_pool_config pool_cfg;
 	struct sl_shard *shards;
 
 	const struct sl_io_ops *io_ops;

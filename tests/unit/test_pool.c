@@ -27,9 +27,10 @@ Test(pool, classes_headroom_and_cap)
 	}
 	v[8] = sl_pool_alloc_local(&p, 100);
 	cr_assert_null(v[8], "allocation past the cap must fail (backpressure), not grow");
+	/* No mid class in this configuration: the big class serves its sizes. */
 	big = sl_pool_alloc_local(&p, SL_POOL_SMALL + 1);
 	cr_assert_not_null(big);
-	cr_assert_eq(big->cls, 1);
+	cr_assert_eq(big->cls, SL_POOL_CLS_BIG);
 	cr_assert_geq(sl_msg_tailroom(big), SL_POOL_BIG);
 	cr_assert_null(sl_pool_alloc_local(&p, 5000), "big class cap");
 	huge = sl_pool_alloc_local(&p, 1u << 20);
@@ -46,6 +47,43 @@ Test(pool, classes_headroom_and_cap)
 	cr_assert_eq(st.big_free, 1);
 	cr_assert_eq(st.exhausted, 2);
 	cr_assert_eq(st.large, 1);
+	sl_pool_destroy(&p);
+}
+
+Test(pool, mid_class_and_room)
+{
+	struct sl_pool_config cfg = { .small_slab = 1, .small_max = 1, .mid_slab = 1, .mid_max = 2,
+				      .big_slab = 1, .big_max = 1 };
+	struct sl_msg *a, *b, *big;
+	struct sl_pool_stats st;
+	struct sl_pool p;
+	uint64_t frees;
+
+	cr_assert_eq(sl_pool_init(&p, 0, NULL, &cfg), 0);
+	cr_assert(sl_pool_room_local(&p, 6000));
+	a = sl_pool_alloc_local(&p, 6000);
+	b = sl_pool_alloc_local(&p, SL_POOL_MID);
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	cr_assert_eq(a->cls, SL_POOL_CLS_MID, "a 6 KB frame must not take a 64 KiB buffer");
+	cr_assert_geq(sl_msg_tailroom(a), SL_POOL_MID);
+	cr_assert_not(sl_pool_room_local(&p, 6000), "mid class at its cap");
+	cr_assert_null(sl_pool_alloc_local(&p, 6000));
+	cr_assert(sl_pool_room_local(&p, SL_POOL_MID + 1), "the big class is separate");
+	big = sl_pool_alloc_local(&p, SL_POOL_MID + 1);
+	cr_assert_not_null(big);
+	cr_assert_eq(big->cls, SL_POOL_CLS_BIG);
+	cr_assert(sl_pool_room_local(&p, 1u << 20), "giant frames come from the heap");
+	frees = sl_pool_frees_local(&p);
+	sl_pool_free_local(&p, a);
+	cr_assert_eq(sl_pool_frees_local(&p), frees + 1);
+	cr_assert(sl_pool_room_local(&p, 6000), "room again once one came back");
+	sl_pool_free_local(&p, b);
+	sl_pool_free_local(&p, big);
+	sl_pool_stats(&p, &st);
+	cr_assert_eq(st.mid_total, 2);
+	cr_assert_eq(st.mid_free, 2);
+	cr_assert_eq(st.exhausted, 1);
 	sl_pool_destroy(&p);
 }
 
