@@ -10,6 +10,13 @@
  * 4-tuple hash, so no shard hands accepted sockets to another, no herd wakes
  * on each connection, and a connection's worker, socket and completions all
  * live on the shard that accepted it (PERF.md: keep a flow on one shard).
+ *
+ * Backpressure on receive (DESIGN.md: bounded everything): when the shard's
+ * pool has no message for the next frame, the connection stops there. Its
+ * multishot receive is cancelled; the bytes not parsed stay in their provided
+ * buffers (completions still in flight queue behind them, in order); it
+ * waits, oldest first, on the shard's list until the pool gets messages
+ * back, then parses what it holds and reads on. No frame is ever skipped.
  */
 #define SL_URING_INTERNAL
 #include <arpa/inet.h>
@@ -114,6 +121,7 @@ static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8
 	c->type = type;
 	c->state = state;
 	c->ver_tx = true;
+	c->held_head = c->held_tail = SL_BUF_NONE;
 	c->mh.msg_iov = c->iov;
 	u->conns[slot] = c;
 	return c;
@@ -196,6 +204,50 @@ static void unpause_self(struct sl_conn *c)
 	c->paused = false;
 }
 
+/* Unlink c from a list threaded through `off` (cold: closes only). */
+static void list_remove(struct sl_conn **head, struct sl_conn **tail, struct sl_conn *c,
+			size_t off)
+{
+	struct sl_conn **pp, *prev = NULL;
+
+#define NEXT(x) (*(struct sl_conn **)((char *)(x) + off))
+	for (pp = head; *pp; prev = *pp, pp = &NEXT(*pp)) {
+		if (*pp == c) {
+			*pp = NEXT(c);
+			if (*tail == c)
+				*tail = prev;
+			NEXT(c) = NULL;
+			return;
+		}
+	}
+#undef NEXT
+}
+
+/* The connection goes: held buffers back to the ring, off the waiting lists. */
+static void rx_release(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+
+	while (c->held_head != SL_BUF_NONE) {
+		uint32_t bid = c->held_head;
+
+		c->held_head = u->bnext[bid];
+		u->nheld--;
+		sl_uring_buf_put(u, bid);
+	}
+	c->held_tail = SL_BUF_NONE;
+	c->held_off = 0;
+	free(c->stash);
+	c->stash = NULL;
+	c->stash_len = c->stash_off = c->stash_cap = 0;
+	c->rx_pend = false;
+	if (c->mem_wait)
+		list_remove(&u->wait_head, &u->wait_tail, c, offsetof(struct sl_conn, wait_next));
+	if (c->nobuf)
+		list_remove(&u->nobuf_head, &u->nobuf_tail, c, offsetof(struct sl_conn, nobuf_next));
+	c->mem_wait = c->nobuf = false;
+}
+
 static void conn_close(struct sl_conn *c, const char *why)
 {
 	struct sl_ushard *u = c->u;
@@ -214,6 +266,7 @@ static void conn_close(struct sl_conn *c, const char *why)
 		u->cur_rx = NULL;
 	sl_msg_free(c->rx);
 	c->rx = NULL;
+	rx_release(c);
 	free_queue(c, c->send_busy ? c->busy_n : 0);
 	unpause_self(c);
 	resume_waiters(u, c);
@@ -240,7 +293,7 @@ static void arm_recv(struct sl_conn *c)
 	struct sl_ushard *u = c->u;
 	struct io_uring_sqe *sqe;
 
-	if (c->recv_armed || c->paused || c->state != CONN_OPEN)
+	if (c->recv_armed || c->paused || c->mem_wait || c->state != CONN_OPEN)
 		return;
 	sqe = sl_uring_sqe(u);
 	if (!sqe)
@@ -282,17 +335,30 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 	sl_send(u->shard, m);
 }
 
-/* Consume [p, end) of the stream. Never reads past end; returns when done or closed. */
-static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
+/*
+ * Consume [p, end) of the stream. Never reads past end. Returns where it
+ * stopped: end, or earlier when the connection closed or when the pool had no
+ * message for the next frame (c->rx_pend set: the caller keeps the rest).
+ */
+static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 {
 	struct sl_ushard *u = c->u;
+	struct sl_msg *m;
 
-	NET_STAT_ADD(u, rx_bytes, (uint64_t)(end - p));
+	if (c->rx_pend) {
+		/* The frame whose header we read when the pool was at its cap. */
+		m = sl_msg_alloc(c->rx_need);
+		if (!m)
+			return p;
+		c->rx_pend = false;
+		c->rx = m;
+		c->rx_have = 0;
+	}
 	if (!c->ver_rx && p < end) {
 		if (*p != SL_WIRE_VERSION) {
 			NET_STAT_INC(u, proto_errors);
 			conn_close(c, "bad_version");
-			return;
+			return p;
 		}
 		c->ver_rx = true;
 		p++;
@@ -300,15 +366,7 @@ static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 	while (p < end && c->state == CONN_OPEN) {
 		size_t avail = (size_t)(end - p);
 		uint32_t len;
-		struct sl_msg *m;
 
-		if (c->skip) {
-			size_t k = avail < c->skip ? avail : c->skip;
-
-			c->skip -= (uint32_t)k;
-			p += k;
-			continue;
-		}
 		if (c->rx) {
 			size_t k = c->rx_need - c->rx_have;
 
@@ -333,7 +391,7 @@ static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 			while (c->hdr_have < 4 && p < end)
 				c->hdr[c->hdr_have++] = *p++;
 			if (c->hdr_have < 4)
-				return;
+				return p;
 			c->hdr_have = 0;
 			len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
 			      (uint32_t)c->hdr[2] << 8 | c->hdr[3];
@@ -342,14 +400,14 @@ static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 		if (len > SL_FRAME_MAX) {
 			NET_STAT_INC(u, proto_errors);
 			conn_close(c, "frame_too_large");
-			return;
+			return p;
 		}
 		m = sl_msg_alloc(len);
 		if (!m) {
-			/* Pool at its cap: skip this frame, count it, keep the stream in sync. */
-			NET_STAT_INC(u, drop_nomem);
-			c->skip = len;
-			continue;
+			/* Pool at its cap: stop here (backpressure); the caller keeps [p, end). */
+			c->rx_pend = true;
+			c->rx_need = len;
+			return p;
 		}
 		if (avail >= len) {
 			memcpy(m->data, p, len);
@@ -362,13 +420,220 @@ static void conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 		c->rx_need = len;
 		c->rx_have = 0;
 	}
+	return p;
 }
 
-static void recycle_buf(struct sl_ushard *u, unsigned bid)
+/*
+ * Cold: copy [p, p + n) behind c's stash. Held buffers past the spares would
+ * take the ring's own: frames half received on other connections (holding
+ * messages) could then get no bytes, and nothing would ever come back.
+ * false when out of memory.
+ */
+static bool rx_stash(struct sl_conn *c, const uint8_t *p, uint32_t n)
 {
-	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * u->bufsz, u->bufsz,
-			      (unsigned short)bid, (int)u->bmask, (int)u->recycled);
-	u->recycled++;
+	if (c->stash_len + n > c->stash_cap) {
+		uint32_t cap = c->stash_cap ? c->stash_cap : 4096;
+		uint8_t *v;
+
+		while (cap < c->stash_len + n)
+			cap *= 2;
+		v = realloc(c->stash, cap);
+		if (!v)
+			return false;
+		c->stash = v;
+		c->stash_cap = cap;
+	}
+	memcpy(c->stash + c->stash_len, p, n);
+	c->stash_len += n;
+	return true;
+}
+
+/* Keep buffer bid (bytes [off, len) not parsed yet) behind the ones c holds. */
+static void rx_hold(struct sl_conn *c, uint32_t bid, uint32_t off, uint32_t len)
+{
+	struct sl_ushard *u = c->u;
+
+	if (c->stash_len || u->nheld >= u->nbufs) {
+		/* In order: once bytes are in the stash, later ones follow them there. */
+		bool ok = rx_stash(c, sl_uring_buf(u, bid) + off, len - off);
+
+		sl_uring_buf_put(u, bid);
+		if (!ok)
+			conn_close(c, "no_memory_for_held_bytes");
+		return;
+	}
+	u->nheld++;
+	u->blen[bid] = len;
+	u->bnext[bid] = SL_BUF_NONE;
+	if (c->held_tail == SL_BUF_NONE) {
+		c->held_head = bid;
+		c->held_off = off;
+	} else {
+		u->bnext[c->held_tail] = bid;
+	}
+	c->held_tail = bid;
+}
+
+/* Stop reading c until the pool has a message for its next frame. */
+static void rx_wait(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+	struct io_uring_sqe *sqe;
+
+	if (c->mem_wait || c->state != CONN_OPEN)
+		return;
+	c->mem_wait = true;
+	c->wait_next = NULL;
+	if (u->wait_tail)
+		u->wait_tail->wait_next = c;
+	else
+		u->wait_head = c;
+	u->wait_tail = c;
+	NET_STAT_INC(u, paused_nomem);
+	if (c->recv_armed) {
+		/* Completions already on their way are held in order behind the rest. */
+		sqe = sl_uring_sqe(u);
+		if (sqe) {
+			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->gen, c->slot), 0);
+			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
+		}
+	}
+}
+
+/* Bytes [0, len) of buffer bid arrived for c: parse them, or hold them while c waits. */
+static void rx_buf(struct sl_conn *c, uint32_t bid, uint32_t len)
+{
+	struct sl_ushard *u = c->u;
+	const uint8_t *p = sl_uring_buf(u, bid), *q;
+
+	if (c->mem_wait) {
+		/* Behind bytes still waiting: in order, never before them. */
+		rx_hold(c, bid, 0, len);
+		return;
+	}
+	u->cur_rx = c;
+	q = conn_rx(c, p, p + len);
+	u->cur_rx = NULL;
+	if (c->state == CONN_OPEN && c->rx_pend) {
+		if (q < p + len)
+			rx_hold(c, bid, (uint32_t)(q - p), len);
+		else
+			sl_uring_buf_put(u, bid);
+		rx_wait(c);
+		return;
+	}
+	sl_uring_buf_put(u, bid);
+}
+
+/*
+ * c waits for a message and the pool may have one: parse what c holds, oldest
+ * first. True when everything held went through (c may read on).
+ */
+static bool rx_drain(struct sl_conn *c)
+{
+	struct sl_ushard *u = c->u;
+	bool done = false;
+
+	u->cur_rx = c;
+	while (c->held_head != SL_BUF_NONE) {
+		uint32_t bid = c->held_head;
+		const uint8_t *p = sl_uring_buf(u, bid) + c->held_off;
+		const uint8_t *end = sl_uring_buf(u, bid) + u->blen[bid];
+		const uint8_t *q = conn_rx(c, p, end);
+
+		if (c->state != CONN_OPEN)
+			goto out;	/* conn_close let go of every held buffer */
+		if (q == end) {
+			c->held_head = u->bnext[bid];
+			if (c->held_head == SL_BUF_NONE)
+				c->held_tail = SL_BUF_NONE;
+			c->held_off = 0;
+			u->nheld--;
+			sl_uring_buf_put(u, bid);
+		} else {
+			c->held_off += (uint32_t)(q - p);
+		}
+		if (c->rx_pend)
+			goto out;
+	}
+	if (c->stash_len) {
+		const uint8_t *p = c->stash + c->stash_off, *end = c->stash + c->stash_len;
+		const uint8_t *q = conn_rx(c, p, end);
+
+		if (c->state != CONN_OPEN)
+			goto out;
+		c->stash_off += (uint32_t)(q - p);
+		if (c->stash_off < c->stash_len || c->rx_pend)
+			goto out;
+		free(c->stash);
+		c->stash = NULL;
+		c->stash_len = c->stash_off = c->stash_cap = 0;
+	}
+	/* A header that came last may still want its message. */
+	if (c->rx_pend)
+		conn_rx(c, NULL, NULL);
+	done = c->state == CONN_OPEN && !c->rx_pend;
+out:
+	u->cur_rx = NULL;
+	return done;
+}
+
+/*
+ * Connections waiting for messages, oldest first, once the pool got any
+ * back. Bounded: each waiter is looked at once, and parses only what it
+ * holds (at most every provided buffer of the shard).
+ */
+static void rx_resume(struct sl_ushard *u)
+{
+	struct sl_pool *pool = sl_shard_pool(u->shard);
+	uint64_t frees = sl_pool_frees_local(pool);
+	struct sl_conn *c, *next;
+
+	if (!u->wait_head || frees == u->wait_frees)
+		return;
+	u->wait_frees = frees;
+	c = u->wait_head;
+	u->wait_head = u->wait_tail = NULL;
+	for (; c; c = next) {
+		next = c->wait_next;
+		c->wait_next = NULL;
+		/* Off the list while it runs: a close in there has nothing to unlink. */
+		c->mem_wait = false;
+		if (c->state == CONN_OPEN && sl_pool_room_local(pool, c->rx_pend ? c->rx_need : 0) &&
+		    rx_drain(c)) {
+			if (c->rx_eof)
+				conn_close(c, "eof");
+			else
+				sl_uring_flush_later(c);	/* re-arms its receive */
+			continue;
+		}
+		if (c->state != CONN_OPEN)
+			continue;
+		/* Still waiting: back in line, in the same order. */
+		c->mem_wait = true;
+		if (u->wait_tail)
+			u->wait_tail->wait_next = c;
+		else
+			u->wait_head = c;
+		u->wait_tail = c;
+	}
+}
+
+/* Receives that ended for want of a buffer: re-armed, oldest first, as buffers come back. */
+static void rx_rearm_nobuf(struct sl_ushard *u)
+{
+	unsigned n = u->in_ring;
+
+	while (u->nobuf_head && n--) {
+		struct sl_conn *c = u->nobuf_head;
+
+		u->nobuf_head = c->nobuf_next;
+		if (!u->nobuf_head)
+			u->nobuf_tail = NULL;
+		c->nobuf_next = NULL;
+		c->nobuf = false;
+		sl_uring_flush_later(c);
+	}
 }
 
 static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe *cqe)
@@ -381,33 +646,48 @@ static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe 
 		c->ops--;
 	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
 		if (res > 0 && c->state == CONN_OPEN) {
-			const uint8_t *p = u->bufs + (size_t)bid * u->bufsz;
-
-			u->cur_rx = c;
-			conn_rx(c, p, p + res);
-			u->cur_rx = NULL;
+			NET_STAT_ADD(u, rx_bytes, (uint64_t)res);
+			rx_buf(c, bid, (uint32_t)res);
+		} else {
+			sl_uring_buf_put(u, bid);
 		}
-		recycle_buf(u, bid);
 	}
 	if (c->state == CONN_CLOSING) {
 		conn_finalize(c);
 		return;
 	}
 	if (res == 0) {
+		if (c->mem_wait) {
+			/* Bytes before the EOF are still held: close once they went through. */
+			c->rx_eof = true;
+			return;
+		}
 		conn_close(c, "eof");
 		return;
 	}
 	if (res < 0) {
 		if (res == -ENOBUFS) {
-			/* Every buffer was in use: re-arm once this batch gave some back. */
+			/* Every buffer was in use: the data waits in the socket until some come back. */
+			NET_STAT_INC(u, nobufs);
+			if (!c->nobuf && !c->mem_wait) {
+				c->nobuf = true;
+				c->nobuf_next = NULL;
+				if (u->nobuf_tail)
+					u->nobuf_tail->nobuf_next = c;
+				else
+					u->nobuf_head = c;
+				u->nobuf_tail = c;
+			}
+			return;
+		}
+		if (res == -ECANCELED) {
+			/* We stopped it (backpressure); the flush re-arms once we may read again. */
 			sl_uring_flush_later(c);
 			return;
 		}
-		if (res == -ECANCELED && c->paused)
-			return;
 		conn_close(c, strerror(-res));
 		return;
 	}
@@ -557,9 +837,13 @@ static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
 
 void sl_stream_flush(struct sl_ushard *u)
 {
-	/* Bounded: each connection is on the list at most once; new additions wait a turn. */
-	struct sl_conn *c = u->flush_head;
+	struct sl_conn *c;
 
+	rx_resume(u);
+	sl_uring_bufs_publish(u);
+	rx_rearm_nobuf(u);
+	/* Bounded: each connection is on the list at most once; new additions wait a turn. */
+	c = u->flush_head;
 	u->flush_head = NULL;
 	while (c) {
 		struct sl_conn *next = c->flush_next;
@@ -691,6 +975,9 @@ void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 
 	if (op == UOP_CANCEL)
 		return;
+	/* The kernel took a buffer off the ring: whoever handles the completion owns it. */
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		u->in_ring--;
 	if (op == UOP_ACCEPT) {
 		if (slot < SL_LISTENERS)
 			on_accept(u, slot, cqe);
@@ -701,7 +988,7 @@ void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		NET_STAT_INC(u, stale_cqes);
 		/* A stale receive may still carry one of our buffers: give it back. */
 		if (op == UOP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
-			recycle_buf(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			sl_uring_buf_put(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	switch (op) {

@@ -19,6 +19,8 @@
 
 #define REAP_BATCH 256
 #define BGID 0
+/* Sleep at most this long while connections wait for messages (see io_wait). */
+#define MEM_WAIT_POLL_NS 1000000ull
 
 static const struct sl_net_config default_cfg = {
 	.sq_entries = 1024,
@@ -106,9 +108,30 @@ static int ring_init_cold(struct sl_ushard *u, unsigned entries)
 	return ret;
 }
 
-/* Cold: register the provided buffer ring (liburing 2.3: no io_uring_setup_buf_ring). */
+void sl_uring_bufs_publish(struct sl_ushard *u)
+{
+	unsigned n = 0;
+
+	while (u->in_ring < u->nbufs && u->nspare) {
+		uint32_t bid = u->spare[--u->nspare];
+
+		io_uring_buf_ring_add(u->br, sl_uring_buf(u, bid), u->bufsz, (unsigned short)bid,
+				      (int)u->bmask, (int)n++);
+		u->in_ring++;
+	}
+	/* Hands the buffers to the kernel in one release store of the ring's tail. */
+	if (n)
+		io_uring_buf_ring_advance(u->br, (int)n);
+}
+
+/*
+ * Cold: register the provided buffer ring (liburing 2.3: no
+ * io_uring_setup_buf_ring). count entries in the ring, as many spares: the
+ * memory of a spare is touched only once a held buffer makes room for it.
+ */
 static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
 {
+	unsigned total = count * 2;
 	struct io_uring_buf_reg reg;
 	void *mem;
 	int ret;
@@ -120,9 +143,14 @@ static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
 		return -ENOMEM;
 	memset(mem, 0, count * sizeof(struct io_uring_buf));
 	u->br = mem;
-	if (posix_memalign(&mem, 4096, (size_t)count * size))
+	if (posix_memalign(&mem, 4096, (size_t)total * size))
 		return -ENOMEM;
 	u->bufs = mem;
+	u->spare = calloc(total, sizeof(*u->spare));
+	u->bnext = calloc(total, sizeof(*u->bnext));
+	u->blen = calloc(total, sizeof(*u->blen));
+	if (!u->spare || !u->bnext || !u->blen)
+		return -ENOMEM;
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)u->br;
 	reg.ring_entries = count;
@@ -131,11 +159,10 @@ static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
 	if (ret)
 		return ret;
 	io_uring_buf_ring_init(u->br);
-	for (unsigned i = 0; i < count; i++)
-		io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * size, size, (unsigned short)i,
-				      (int)u->bmask, (int)i);
-	/* Publishes the buffers to the kernel (a release store of the ring tail). */
-	io_uring_buf_ring_advance(u->br, (int)count);
+	/* Highest ids at the bottom of the stack: the ring starts with 0..count-1. */
+	for (unsigned i = total; i > 0; i--)
+		sl_uring_buf_put(u, i - 1);
+	sl_uring_bufs_publish(u);
 	return 0;
 }
 
@@ -147,6 +174,9 @@ static void ushard_free_cold(struct sl_ushard *u)
 		io_uring_queue_exit(&u->ring);
 	free(u->br);
 	free(u->bufs);
+	free(u->spare);
+	free(u->bnext);
+	free(u->blen);
 	free(u->conns);
 	free(u->gens);
 	free(u->free_slots);
@@ -249,11 +279,8 @@ static unsigned reap(struct sl_ushard *u)
 	}
 	if (n)
 		io_uring_cq_advance(&u->ring, n);
-	if (u->recycled) {
-		/* Hand the consumed receive buffers back to the kernel in one tail store. */
-		io_uring_buf_ring_advance(u->br, (int)u->recycled);
-		u->recycled = 0;
-	}
+	/* The buffers parsed in this batch go back to the kernel at once. */
+	sl_uring_bufs_publish(u);
 	return n;
 }
 
@@ -288,6 +315,13 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 	arm_wake(u);
 	if (io_uring_cq_ready(&u->ring))
 		return;
+	/*
+	 * Readers waiting for messages resume when the pool gets some back; a
+	 * message freed on another shard comes home on a return ring that rings
+	 * no doorbell (a free is hot), so look again soon rather than sleep.
+	 */
+	if (u->wait_head && timeout_ns > MEM_WAIT_POLL_NS)
+		timeout_ns = MEM_WAIT_POLL_NS;
 	if (timeout_ns == UINT64_MAX) {
 		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);
 		return;

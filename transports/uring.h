@@ -21,7 +21,7 @@ struct sl_net;
 struct sl_net_config {
 	unsigned sq_entries;	/* per shard, 0 = 1024 */
 	unsigned buf_size;	/* provided receive buffers, 0 = 64 KiB */
-	unsigned buf_count;	/* power of two, 0 = 64 */
+	unsigned buf_count;	/* ring entries, power of two, 0 = 64; as many again are spares */
 	unsigned max_conns;	/* per shard, 0 = 16384 (an elastic relay node holds 10,000+) */
 	size_t sendq_high;	/* queued bytes on a connection that pause its feeders, 0 = 4 MiB */
 	size_t sendq_max;	/* queued bytes past which messages are dropped, 0 = 64 MiB */
@@ -34,11 +34,12 @@ struct sl_net_stats {
 	uint64_t conns_accepted, conns_connected, conns_closed;
 	uint64_t heartbeats;		/* empty onward route, dropped */
 	uint64_t drop_sendq;		/* connection queue over sendq_max */
-	uint64_t drop_nomem;		/* pool exhausted: frame skipped */
 	uint64_t drop_noconn;		/* queued on a connection that failed */
 	uint64_t proto_errors;		/* bad version byte, oversized or malformed frame */
 	uint64_t stale_cqes;		/* completions for a closed, reused slot */
 	uint64_t paused;		/* times a connection stopped reading (backpressure) */
+	uint64_t paused_nomem;		/* ... because the shard's pool had no message for a frame */
+	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 };
 
 /*
@@ -122,7 +123,25 @@ struct sl_conn {
 	uint8_t hdr_have;
 	struct sl_msg *rx;
 	uint32_t rx_need, rx_have;
-	uint32_t skip;		/* bytes of a frame we could not buffer */
+
+	/*
+	 * Waiting for a message (the pool was at its cap): rx_pend says the
+	 * header of an rx_need-byte frame was read but its message is still to
+	 * come; the bytes not yet parsed stay in the provided buffers they came
+	 * in (held_head.., oldest first, held_off bytes of the first done) and,
+	 * once the shard's spare buffers are all held, in a copy behind them
+	 * (stash: cold, only past that point, bounded by what was in flight
+	 * when the receive was cancelled).
+	 */
+	bool rx_pend;
+	bool mem_wait;		/* on u->wait_head */
+	bool nobuf;		/* on u->nobuf_head: the receive ended for want of a buffer */
+	bool rx_eof;		/* the peer's EOF came behind held bytes */
+	uint32_t held_head, held_tail, held_off;
+	uint8_t *stash;
+	uint32_t stash_len, stash_off, stash_cap;
+	struct sl_conn *wait_next;
+	struct sl_conn *nobuf_next;
 
 	/* Send queue: frames (m->data/len = the whole frame), oldest first. */
 	struct sl_msg *q_head, *q_tail;
@@ -158,10 +177,20 @@ struct sl_ushard {
 	uint64_t efd_buf;
 	bool efd_armed;
 
+	/*
+	 * Provided receive buffers: nbufs ring entries, nbufs spares more.
+	 * A buffer the kernel filled comes back to the spare stack when parsed,
+	 * or stays with a connection waiting for a message (held); the ring is
+	 * topped up from the spares, so held buffers do not starve the others
+	 * until more than nbufs are held.
+	 */
 	struct io_uring_buf_ring *br;
 	uint8_t *bufs;
-	unsigned nbufs, bufsz, bmask, recycled;
-	bool need_recv;		/* some recv ended for lack of buffers */
+	unsigned nbufs, bufsz, bmask;
+	unsigned in_ring;		/* buffers the kernel may pick */
+	unsigned nheld;			/* buffers connections hold, at most nbufs */
+	uint32_t *spare, nspare;	/* stack of buffer ids */
+	uint32_t *bnext, *blen;		/* per buffer id: next held, bytes in it */
 
 	struct sl_conn **conns;
 	uint32_t *gens;
@@ -170,6 +199,10 @@ struct sl_ushard {
 
 	struct sl_conn *flush_head;
 	struct sl_conn *paused_head;
+	/* Connections waiting for messages, and receives waiting for buffers: oldest first. */
+	struct sl_conn *wait_head, *wait_tail;
+	struct sl_conn *nobuf_head, *nobuf_tail;
+	uint64_t wait_frees;		/* the pool's free count when the waiters last tried */
 	struct sl_conn *peers[SL_PEER_BUCKETS];
 	struct sl_conn *cur_rx;
 	struct sl_pshard *portal;	/* portal sockets (portal.c), made on first use */
@@ -205,6 +238,18 @@ struct sl_net {
 /* uring.c */
 struct io_uring_sqe *sl_uring_sqe(struct sl_ushard *u);
 void sl_uring_flush_later(struct sl_conn *c);
+#define SL_BUF_NONE UINT32_MAX
+static inline uint8_t *sl_uring_buf(struct sl_ushard *u, uint32_t bid)
+{
+	return u->bufs + (size_t)bid * u->bufsz;
+}
+/* A provided buffer is ours again (parsed, or let go): onto the spare stack. */
+static inline void sl_uring_buf_put(struct sl_ushard *u, uint32_t bid)
+{
+	u->spare[u->nspare++] = bid;
+}
+/* Top the kernel's ring up from the spares (one tail store). */
+void sl_uring_bufs_publish(struct sl_ushard *u);
 
 /* tcp.c */
 void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe);
