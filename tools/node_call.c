@@ -22,6 +22,9 @@ int sl_node_pick(struct sl_state *st, const char *name, const char *flag, struct
 	int ret;
 
 	if (name) {
+		/* Ockam takes a node as NAME or /node/NAME alike (`relay create --to /node/b`). */
+		if (!strncmp(name, "/node/", 6))
+			name = name + 6;
 		if (!sl_node_name_valid(name))
 			return sl_err("'%s' is not a node name: see `sluice node list`", name);
 		ret = sl_state_node_get(st, name, rec);
