@@ -26,6 +26,7 @@
 
 #include "engine/log.h"
 #include "engine/portal.h"
+#include "engine/secure.h"
 #include "engine/shard.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -55,16 +56,52 @@ struct owner {
 	char bind[SL_ADDR_BODY_MAX + 1];
 };
 
-/* The route of an inlet: replaced whole, never edited, so shards read it without a lock. */
-struct iroute {
-	struct iroute *older;	/* kept until the inlet goes (a shard may still read it) */
-	struct sl_route r;
+struct chan;
+
+/*
+ * An inlet's channels on one shard (routes with hops, portal.h): touched on
+ * that shard's thread only, so no lock.
+ */
+struct ichan {
+	struct chan *cur;		/* up: new connections go through it */
+	struct chan *making;		/* its handshakes are under way */
+	struct sl_portal_conn *waiters;	/* clients waiting for `making` */
+	unsigned nwait;
+	bool deleted;			/* the inlet was deleted: make no more */
 };
+
+/*
+ * One set of channels an inlet made on a shard (one per hop). References:
+ * being made or being the shard's current set (one), each connection
+ * through it. The last one closes the channels.
+ */
+struct chan {
+	struct sl_portal_inlet *in;	/* holds a reference on in */
+	struct ichan *ic;
+	struct sl_shard *s;
+	struct chan *next, **pprev;	/* every set of the shard, for the stop hook */
+	bool listed;			/* on that list (false once the shards stopped) */
+	bool up, broken;
+	int refs;
+	unsigned n;			/* channels made so far */
+	char enc[SL_PORTAL_HOPS_MAX][SL_RANDOM_ADDR_LEN + 1];
+	uint8_t via_len;		/* the connection under the first channel */
+	char via[SL_ADDR_BODY_MAX + 1];
+	struct sl_route route;		/* [last channel] ++ tail */
+	struct sl_portal_conn *conns;	/* the connections through it */
+	struct sl_timer timer;		/* a break, handled out of the stop hook */
+};
+
+/* Per shard: the channel sets made there (the stop hook's list). */
+struct pshard {
+	struct chan *chans;
+} __attribute__((aligned(SL_CACHELINE)));
 
 struct sl_portal_inlet {
 	struct owner o;
 	struct sl_portal_inlet *next;
-	struct iroute *route;	/* atomic pointer */
+	struct sl_portal_route *route;	/* fixed at creation */
+	struct ichan *ic;		/* [nshards] when the route has hops */
 	char route_text[512];
 	uint16_t port;
 	void *io;		/* transports' listener state */
@@ -89,10 +126,12 @@ struct sl_portals {
 	pthread_mutex_t lock;		/* the lists; control plane only */
 	struct sl_portal_inlet *inlets;
 	struct sl_portal_outlet *outlets;
+	struct pshard *ps;		/* [nshards] */
 };
 
 enum pc_state {
-	PC_WAIT_PONG = 1,	/* inlet: Ping sent */
+	PC_WAIT_CHAN = 1,	/* inlet: waiting for its shard's channels */
+	PC_WAIT_PONG,		/* inlet: Ping sent */
 	PC_CONNECTING,		/* outlet: connecting to the target */
 	PC_OPEN,
 };
@@ -108,6 +147,7 @@ struct sl_portal_conn {
 	bool reading;			/* the socket is being read */
 	bool rd_eof;			/* our socket read EOF (we sent Eof) */
 	bool peer_eof;			/* the peer sent Eof (our socket's write side is shut) */
+	bool retried;			/* inlet: its Ping was sent again through new channels */
 	uint16_t tx_counter, rx_counter;
 	uint32_t peer_window;		/* bytes the peer accepts in flight */
 	uint64_t sent;			/* bytes read from our socket and sent */
@@ -117,6 +157,9 @@ struct sl_portal_conn {
 	uint64_t queued;		/* bytes handed to the socket, not written yet */
 	struct sl_timer timer;		/* Pong timeout; Credit retry */
 	struct sl_route remote;		/* to the peer's connection worker */
+	struct ichan *ic;		/* inlet with hops: its shard's channels */
+	struct chan *chan;		/* ... the set it goes through (a reference) */
+	struct sl_portal_conn *cnext, **cpprev;	/* ic->waiters, then chan->conns */
 };
 
 /* ---- the node -> portals registry (cold) ---- */
@@ -141,6 +184,8 @@ struct sl_portals *sl_portals_get(const struct sl_node *n)
 	return P;
 }
 
+static void portals_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);
+
 struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_sock_ops *ops,
 				     void *ctx)
 {
@@ -153,6 +198,15 @@ struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_s
 	P->ops = ops;
 	P->ctx = ctx;
 	P->nshards = sl_node_shards(n);
+	P->ps = aligned_alloc(SL_CACHELINE, P->nshards * sizeof(*P->ps));
+	if (!P->ps) {
+		free(P);
+		return NULL;
+	}
+	memset(P->ps, 0, P->nshards * sizeof(*P->ps));
+	/* Without the hook a broken channel is still noticed, by its first lost Pong. */
+	if (sl_node_on_worker_stop(n, portals_worker_stopped, P))
+		sl_log(SL_LOG_WARN, "node=%s event=portal_no_stop_hook", sl_node_name(n));
 	pthread_mutex_init(&P->lock, NULL);
 	pthread_mutex_lock(&reg_lock);
 	for (i = 0; i < MAX_NODES && reg[i].n; i++)
@@ -164,6 +218,7 @@ struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_s
 	pthread_mutex_unlock(&reg_lock);
 	if (i == MAX_NODES) {
 		pthread_mutex_destroy(&P->lock);
+		free(P->ps);
 		free(P);
 		errno = ENOSPC;
 		return NULL;
@@ -172,6 +227,7 @@ struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_s
 }
 
 static void owner_put(struct owner *o);
+static void chan_put(struct chan *c);
 
 void sl_portals_destroy(struct sl_portals *P)
 {
@@ -182,6 +238,29 @@ void sl_portals_destroy(struct sl_portals *P)
 		if (reg[i].P == P)
 			reg[i].n = NULL, reg[i].P = NULL;
 	pthread_mutex_unlock(&reg_lock);
+	/*
+	 * The shards have stopped, so this thread is alone. Channel sets leave
+	 * their lists (those that stay for their connections' sake are freed
+	 * with them, at node destroy, without touching P), and a set being made
+	 * gives up its reference: its handshake will never answer.
+	 */
+	for (unsigned i = 0; i < P->nshards; i++) {
+		struct chan *c = P->ps[i].chans, *next;
+
+		for (struct chan *x = c; x; x = x->next)
+			x->listed = false;
+		P->ps[i].chans = NULL;
+		for (; c; c = next) {
+			next = c->next;
+			if (c->ic->cur == c) {
+				c->ic->cur = NULL;
+				chan_put(c);
+			} else if (c->ic->making == c) {
+				c->ic->making = NULL;
+				chan_put(c);
+			}
+		}
+	}
 	/*
 	 * The shards have stopped: listeners are closed, and the workers still
 	 * in the shards' tables drop their references when the node destroys them.
@@ -201,6 +280,7 @@ void sl_portals_destroy(struct sl_portals *P)
 		owner_put(&out->o);
 	}
 	pthread_mutex_destroy(&P->lock);
+	free(P->ps);
 	free(P);
 }
 
@@ -217,14 +297,9 @@ static void owner_put(struct owner *o)
 		return;
 	if (o->inlet) {
 		struct sl_portal_inlet *in = container_of(o, struct sl_portal_inlet, o);
-		struct iroute *r = in->route;
 
-		while (r) {
-			struct iroute *older = r->older;
-
-			free(r);
-			r = older;
-		}
+		free(in->route);
+		free(in->ic);
 		free(in->o.ctr);
 		free(in);
 	} else {
@@ -266,6 +341,238 @@ static void owner_info(const struct owner *o, unsigned nshards, struct sl_portal
 	}
 }
 
+/* ---- an inlet's channels (routes with hops) ---- */
+
+static void pc_finish(struct sl_portal_conn *pc, bool abort);
+static int pc_ping(struct sl_portal_conn *pc, struct chan *c);
+static int pc_go(struct sl_portal_conn *pc);
+
+static void pc_link(struct sl_portal_conn **head, struct sl_portal_conn *pc)
+{
+	pc->cnext = *head;
+	if (pc->cnext)
+		pc->cnext->cpprev = &pc->cnext;
+	pc->cpprev = head;
+	*head = pc;
+}
+
+static void pc_unlink(struct sl_portal_conn *pc)
+{
+	if (!pc->cpprev)
+		return;
+	*pc->cpprev = pc->cnext;
+	if (pc->cnext)
+		pc->cnext->cpprev = pc->cpprev;
+	pc->cnext = NULL;
+	pc->cpprev = NULL;
+}
+
+static const char *chan_node_name(const struct chan *c)
+{
+	return sl_node_name(sl_shard_node(c->s));
+}
+
+static void chan_free(struct chan *c)
+{
+	struct sl_portal_inlet *in = c->in;
+
+	sl_timer_cancel(&c->timer);
+	if (c->listed) {
+		*c->pprev = c->next;
+		if (c->next)
+			c->next->pprev = c->pprev;
+		/* Innermost first, so each Close still has the channels it travels through. */
+		for (unsigned i = c->n; i-- > 0;)
+			sl_secure_close(sl_shard_node(c->s), c->enc[i]);
+	}
+	free(c);
+	owner_put(&in->o);
+}
+
+static void chan_put(struct chan *c)
+{
+	if (--c->refs == 0)
+		chan_free(c);
+}
+
+/* Not the shard's current set any more: the next client makes a new one. */
+static void chan_retire(struct chan *c, const char *why)
+{
+	if (c->ic->cur != c)
+		return;
+	sl_log(SL_LOG_INFO, "node=%s shard=%u event=inlet_channel_dropped inlet=%s channel=%s "
+	       "reason=%s", chan_node_name(c), sl_shard_id(c->s), c->in->o.name, c->enc[c->n - 1], why);
+	c->ic->cur = NULL;
+	chan_put(c);
+}
+
+/* A channel of c, or the connection under them, stopped: nothing passes any more. */
+static void chan_broken(struct sl_timer *t)
+{
+	struct chan *c = container_of(t, struct chan, timer);
+
+	c->refs++;	/* c outlives its connections' ends below */
+	chan_retire(c, "channel_closed");
+	while (c->conns) {
+		struct sl_portal_conn *pc = c->conns;
+
+		pc_unlink(pc);
+		pc_finish(pc, true);	/* reset: bytes may have been lost */
+	}
+	chan_put(c);
+}
+
+/* The node's worker-stop hook: on shard s, so s's list is ours to read. */
+static void portals_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len)
+{
+	struct sl_portals *P = ctx;
+
+	for (struct chan *c = P->ps[sl_shard_id(s)].chans; c; c = c->next) {
+		bool hit = c->via_len && len == c->via_len && !memcmp(c->via, addr, len);
+
+		for (unsigned i = 0; i < c->n && !hit; i++)
+			hit = len == SL_RANDOM_ADDR_LEN && !memcmp(c->enc[i], addr, len);
+		if (!hit || !c->up || c->broken)
+			continue;
+		/* Later: closing connections here would stop workers inside a stop. */
+		c->broken = true;
+		sl_timer_arm(s, &c->timer, 0);
+	}
+}
+
+/* The connection under the first channel (the first hop of its route), to watch. */
+static void chan_watch_via(struct chan *c)
+{
+	struct sl_secure_info *si = malloc(sizeof(*si));
+	const char *body;
+	uint8_t type;
+	size_t len;
+	char *end;
+
+	if (!si)
+		return;
+	if (!sl_secure_find(sl_shard_node(c->s), c->enc[0], si)) {
+		end = strstr(si->route, " => ");
+		if (end)
+			*end = 0;
+		if (!sl_addr_parse(si->route, &type, &body, &len) && type == SL_ADDR_LOCAL &&
+		    len <= SL_ADDR_BODY_MAX) {
+			memcpy(c->via, body, len);
+			c->via_len = (uint8_t)len;
+		}
+	}
+	free(si);
+}
+
+static void chan_hop_done(void *arg, int err, const char *addr, const uint8_t *peer);
+
+/* Start the handshake of hop c->n: through the previous channel, to the hop's listener. */
+static int chan_next_hop(struct chan *c)
+{
+	const struct sl_portal_hop *h = &c->in->route->hop[c->n];
+	struct sl_secure_opts so = { 0 };
+	struct sl_route to;
+	int ret;
+
+	sl_route_init(&to);
+	if (c->n && sl_route_push_back(&to, SL_ADDR_LOCAL, c->enc[c->n - 1], SL_RANDOM_ADDR_LEN))
+		return -E2BIG;
+	ret = sl_route_append(&to, &h->to);
+	if (ret)
+		return ret;
+	if (h->has_id) {
+		so.authorized = (const uint8_t (*)[SL_ID_LEN])h->id;
+		so.n_authorized = 1;
+	}
+	return sl_secure_create(c->s, &to, &so, chan_hop_done, c);
+}
+
+static void chan_hop_done(void *arg, int err, const char *addr, const uint8_t *peer)
+{
+	struct chan *c = arg;
+	struct ichan *ic = c->ic;
+	const struct sl_portal_route *r = c->in->route;
+
+	(void)peer;
+	if (!err) {
+		memcpy(c->enc[c->n], addr, SL_RANDOM_ADDR_LEN);
+		c->enc[c->n][SL_RANDOM_ADDR_LEN] = 0;
+		c->n++;
+		if (c->n == 1)
+			chan_watch_via(c);
+		if (ic->deleted)
+			err = -ECANCELED;
+		else if (c->n < r->nhops && !(err = chan_next_hop(c)))
+			return;
+	}
+	ic->making = NULL;
+	if (!err) {
+		sl_route_init(&c->route);
+		sl_route_push_back(&c->route, SL_ADDR_LOCAL, c->enc[c->n - 1], SL_RANDOM_ADDR_LEN);
+		err = sl_route_append(&c->route, &r->tail);
+	}
+	if (err) {
+		sl_log(SL_LOG_WARN, "node=%s shard=%u event=inlet_channel_failed inlet=%s hop=%u "
+		       "err=\"%s\" waiting=%u", chan_node_name(c), sl_shard_id(c->s), c->in->o.name,
+		       c->n, strerror(-err), ic->nwait);
+		/* Promptly: a client that waits for nothing is worse than a closed one. */
+		while (ic->waiters) {
+			struct sl_portal_conn *pc = ic->waiters;
+
+			pc_unlink(pc);
+			ic->nwait--;
+			pc_finish(pc, false);
+		}
+		chan_put(c);	/* closes what was made */
+		return;
+	}
+	sl_log(SL_LOG_INFO, "node=%s shard=%u event=inlet_channel_up inlet=%s channel=%s waiting=%u",
+	       chan_node_name(c), sl_shard_id(c->s), c->in->o.name, c->enc[c->n - 1], ic->nwait);
+	c->up = true;
+	ic->cur = c;	/* the making reference is the current one now */
+	while (ic->waiters) {
+		struct sl_portal_conn *pc = ic->waiters;
+
+		pc_unlink(pc);
+		ic->nwait--;
+		if (pc_ping(pc, c))
+			pc_finish(pc, true);
+	}
+}
+
+/* Shard s: start making in's channels there. 0 or -errno. */
+static int chan_make(struct sl_portal_inlet *in, struct ichan *ic, struct sl_shard *s)
+{
+	struct pshard *ps = &in->o.P->ps[sl_shard_id(s)];
+	struct chan *c = calloc(1, sizeof(*c));
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->in = in;
+	c->ic = ic;
+	c->s = s;
+	c->refs = 1;
+	c->timer.fire = chan_broken;
+	owner_get(&in->o);
+	c->next = ps->chans;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &ps->chans;
+	ps->chans = c;
+	c->listed = true;
+	ret = chan_next_hop(c);
+	if (ret) {
+		sl_log(SL_LOG_WARN, "node=%s shard=%u event=inlet_channel_failed inlet=%s hop=0 "
+		       "err=\"%s\"", sl_node_name(in->o.P->node), sl_shard_id(s), in->o.name,
+		       strerror(-ret));
+		chan_put(c);
+		return ret;
+	}
+	ic->making = c;
+	return 0;
+}
+
 /* ---- connections ---- */
 
 static void pc_handle(struct sl_worker *w, struct sl_msg *m);
@@ -274,6 +581,11 @@ static void pc_stopped(struct sl_worker *w)
 {
 	struct sl_portal_conn *pc = container_of(w, struct sl_portal_conn, w);
 
+	if (pc->cpprev && pc->state == PC_WAIT_CHAN)
+		pc->ic->nwait--;
+	pc_unlink(pc);
+	if (pc->chan)
+		chan_put(pc->chan);
 	sl_timer_cancel(&pc->timer);
 	CTR_ADD(pc->ctr, conns, (uint64_t)-1);
 	owner_put(pc->o);
@@ -375,6 +687,26 @@ static void pc_timer(struct sl_timer *t)
 	struct sl_portal_conn *pc = container_of(t, struct sl_portal_conn, timer);
 
 	if (pc->state == PC_WAIT_PONG) {
+		/*
+		 * Through channels of our own, the likeliest cause is that they
+		 * lead nowhere now (the outlet's node restarted behind a relay,
+		 * which nothing else tells us): new ones are made, and this
+		 * client tries once more through them rather than be the one
+		 * that pays for the discovery.
+		 */
+		if (pc->chan) {
+			struct chan *c = pc->chan;
+
+			chan_retire(c, "no_pong");
+			pc_unlink(pc);
+			pc->chan = NULL;
+			chan_put(c);
+			if (!pc->retried) {
+				pc->retried = true;
+				if (!pc_go(pc))
+					return;
+			}
+		}
 		sl_log(SL_LOG_INFO, "node=%s event=portal_no_pong inlet=%s action=close_client",
 		       sl_node_name(pc->P->node), pc->o->name);
 		pc_finish(pc, false);
@@ -441,6 +773,14 @@ static void pc_handle(struct sl_worker *w, struct sl_msg *m)
 	case SL_PORTAL_PONG:
 		if (pc->state != PC_WAIT_PONG)
 			break;
+		/* Through our channels, only through the current ones: a late Pong is stale. */
+		if (pc->chan) {
+			struct sl_addr f;
+
+			if (!sl_route_front(&m->ret, &f) || f.len != SL_RANDOM_ADDR_LEN ||
+			    memcmp(f.body, pc->chan->enc[pc->chan->n - 1], f.len))
+				break;
+		}
 		/* The outlet's connection worker answered: its return route is the way back. */
 		sl_timer_cancel(&pc->timer);
 		sl_route_copy(&pc->remote, &m->ret);
@@ -552,13 +892,68 @@ void sl_portal_on_connect(struct sl_portal_conn *pc, int err)
 	pc_open(pc);
 }
 
+/*
+ * Send the Ping that opens pc: along c's route, or the inlet's fixed route
+ * when c is NULL. 0 or -ENOMEM (the caller closes pc).
+ */
+static int pc_ping(struct sl_portal_conn *pc, struct chan *c)
+{
+	struct sl_portal_inlet *in = container_of(pc->o, struct sl_portal_inlet, o);
+	struct sl_msg *m = sl_msg_alloc(16);
+	size_t n;
+
+	if (!m)
+		return -ENOMEM;
+	if (c) {
+		pc->chan = c;
+		c->refs++;
+		pc_link(&c->conns, pc);
+		sl_route_copy(&pc->remote, &c->route);
+	} else {
+		sl_route_copy(&pc->remote, &in->route->tail);
+	}
+	pc->state = PC_WAIT_PONG;
+	/* We offer the extension; an Ockam outlet reads the first byte only. */
+	n = sl_portal_msg_encode(m->data, 16, SL_PORTAL_PING, true, SL_PORTAL_WINDOW, 0);
+	m->len = (uint32_t)n;
+	if (pc_address(pc, m)) {
+		sl_msg_free(m);
+		return -ENOMEM;
+	}
+	sl_timer_arm(pc->w.shard, &pc->timer, PONG_TIMEOUT_NS);
+	sl_send(pc->w.shard, m);
+	return 0;
+}
+
+/* Ping now, or wait for the shard's channels. 0 or -errno (the caller closes pc). */
+static int pc_go(struct sl_portal_conn *pc)
+{
+	struct sl_portal_inlet *in = container_of(pc->o, struct sl_portal_inlet, o);
+	struct ichan *ic = pc->ic;
+	int ret;
+
+	if (!ic)
+		return pc_ping(pc, NULL);
+	if (ic->cur)
+		return pc_ping(pc, ic->cur);
+	/* Wait for the channels: bounded by their handshakes' timeouts, and in number. */
+	if (ic->deleted || ic->nwait >= SL_PORTAL_WAIT_MAX)
+		return -EBUSY;
+	if (!ic->making) {
+		ret = chan_make(in, ic, pc->w.shard);
+		if (ret)
+			return ret;
+	}
+	pc->state = PC_WAIT_CHAN;
+	pc_link(&ic->waiters, pc);
+	ic->nwait++;
+	return 0;
+}
+
 struct sl_portal_conn *sl_portal_on_accept(struct sl_portal_inlet *in, struct sl_shard *s,
 					   struct sl_portal_sock *k)
 {
-	struct iroute *r = __atomic_load_n(&in->route, __ATOMIC_ACQUIRE);
 	struct sl_portal_conn *pc;
-	struct sl_msg *m;
-	size_t n;
 
 	if (!in->o.P)
 		return NULL;
@@ -566,26 +961,14 @@ struct sl_portal_conn *sl_portal_on_accept(struct sl_portal_inlet *in, struct sl
 	if (!pc)
 		return NULL;
 	pc->k = k;
-	pc->state = PC_WAIT_PONG;
-	sl_route_copy(&pc->remote, &r->r);
-	m = sl_msg_alloc(16);
-	if (!m) {
+	pc->timer.fire = pc_timer;
+	if (in->route->nhops)
+		pc->ic = &in->ic[sl_shard_id(s)];
+	if (pc_go(pc)) {
 		pc->k = NULL;	/* the caller closes it */
 		pc_finish(pc, true);
 		return NULL;
 	}
-	/* We offer the extension; an Ockam outlet reads the first byte only. */
-	n = sl_portal_msg_encode(m->data, 16, SL_PORTAL_PING, true, SL_PORTAL_WINDOW, 0);
-	m->len = (uint32_t)n;
-	if (pc_address(pc, m)) {
-		sl_msg_free(m);
-		pc->k = NULL;
-		pc_finish(pc, true);
-		return NULL;
-	}
-	pc->timer.fire = pc_timer;
-	sl_timer_arm(s, &pc->timer, PONG_TIMEOUT_NS);
-	sl_send(s, m);
 	return pc;
 }
 
@@ -748,14 +1131,18 @@ static void inlet_unlistened(struct sl_portal_inlet *in)
 }
 
 int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *bind,
-			   const struct sl_route *route, const char *route_text, uint16_t *port)
+			   const struct sl_portal_route *route, const char *route_text, uint16_t *port)
 {
 	struct sl_portal_inlet *in;
 	int ret;
 
 	if (!*alias || strlen(alias) > SL_ADDR_BODY_MAX || !*bind ||
-	    strlen(bind) > SL_ADDR_BODY_MAX || sl_route_empty(route))
+	    strlen(bind) > SL_ADDR_BODY_MAX || sl_route_empty(&route->tail) ||
+	    route->nhops > SL_PORTAL_HOPS_MAX)
 		return -EINVAL;
+	for (unsigned i = 0; i < route->nhops; i++)
+		if (sl_route_empty(&route->hop[i].to))
+			return -EINVAL;
 	pthread_mutex_lock(&P->lock);
 	ret = -EEXIST;
 	if (inlet_find(P, alias))
@@ -764,13 +1151,15 @@ int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		goto out_unlock;
-	in->route = calloc(1, sizeof(*in->route));
-	if (!in->route || owner_init(&in->o, P, true, alias, bind)) {
+	in->route = malloc(sizeof(*in->route));
+	in->ic = route->nhops ? calloc(P->nshards, sizeof(*in->ic)) : NULL;
+	if (!in->route || (route->nhops && !in->ic) || owner_init(&in->o, P, true, alias, bind)) {
 		free(in->route);
+		free(in->ic);
 		free(in);
 		goto out_unlock;
 	}
-	sl_route_copy(&in->route->r, route);
+	*in->route = *route;
 	snprintf(in->route_text, sizeof(in->route_text), "%s", route_text ? route_text : "");
 	/* The listeners' reference, dropped by unlisten's done. */
 	owner_get(&in->o);
@@ -789,27 +1178,31 @@ out_unlock:
 	return ret;
 }
 
-int sl_portal_inlet_set_route(struct sl_portals *P, const char *alias, const struct sl_route *route)
+/*
+ * The inlet is deleted: its shard makes no more channels, lets its current
+ * set go (closed when the connections through it end) and closes the
+ * clients still waiting.
+ */
+static void inlet_stop_on(struct sl_shard *s, void *arg)
 {
-	struct sl_portal_inlet *in;
-	struct iroute *r;
+	struct sl_portal_inlet *in = arg;
+	struct ichan *ic = &in->ic[sl_shard_id(s)];
 
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	sl_route_copy(&r->r, route);
-	pthread_mutex_lock(&P->lock);
-	in = inlet_find(P, alias);
-	if (!in) {
-		pthread_mutex_unlock(&P->lock);
-		free(r);
-		return -ENOENT;
+	ic->deleted = true;
+	if (ic->cur) {
+		struct chan *c = ic->cur;
+
+		ic->cur = NULL;
+		chan_put(c);
 	}
-	r->older = in->route;
-	/* Publish the whole route at once; shards may still read the older one. */
-	__atomic_store_n(&in->route, r, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&P->lock);
-	return 0;
+	while (ic->waiters) {
+		struct sl_portal_conn *pc = ic->waiters;
+
+		pc_unlink(pc);
+		ic->nwait--;
+		pc_finish(pc, false);
+	}
+	owner_put(&in->o);	/* the call's */
 }
 
 int sl_portal_inlet_delete(struct sl_portals *P, const char *alias)
@@ -823,6 +1216,11 @@ int sl_portal_inlet_delete(struct sl_portals *P, const char *alias)
 			*pp = in->next;
 			break;
 		}
+	}
+	if (in && in->ic) {
+		/* One reference per control call, so the inlet outlives them. */
+		__atomic_add_fetch(&in->o.refs, P->nshards, __ATOMIC_RELAXED);
+		each_shard(P, inlet_stop_on, in);
 	}
 	pthread_mutex_unlock(&P->lock);
 	if (!in)

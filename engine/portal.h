@@ -184,14 +184,49 @@ int sl_portal_outlet_create(struct sl_portals *P, const char *addr, const char *
 int sl_portal_outlet_delete(struct sl_portals *P, const char *addr);
 
 /*
+ * An inlet's route. A route with /secure/NAME or /project/NAME in it is not
+ * a fixed list of addresses: the inlet makes those secure channels itself,
+ * on each shard that has clients, and makes them again when they break.
+ *
+ *   /node/relay/service/forward_to_b/secure/api/service/outlet
+ *     hop[0].to = [1#relay, 0#forward_to_b, 0#api]   tail = [0#outlet]
+ *
+ * Hop i > 0 is made through hop i - 1's channel; the Ping travels along
+ * [last channel] ++ tail. With no hop, tail is the whole (fixed) route.
+ *
+ * When. A shard makes its channels on its first client (lazily: an inlet
+ * whose outlet is down costs nothing until someone connects, and a shard
+ * that gets no client makes none); the clients that arrive meanwhile wait,
+ * at most the handshakes' timeouts and SL_PORTAL_WAIT_MAX of them. The
+ * channels are dropped, and the next client makes new ones, when a Ping
+ * through them gets no Pong in time, or at once when one of the channels
+ * or the connection under the first stops (the node's worker-stop hook);
+ * the connections still open through broken channels are closed then.
+ * Channels no longer in use are closed once their last connection ends.
+ */
+#define SL_PORTAL_HOPS_MAX 4		/* secure channels in one inlet route */
+#define SL_PORTAL_WAIT_MAX 4096		/* clients waiting for one shard's channels */
+
+struct sl_portal_hop {
+	struct sl_route to;		/* after the previous channel: up to and with the listener */
+	bool has_id;			/* the listener must prove this identifier (/project) */
+	uint8_t id[32];
+};
+
+struct sl_portal_route {
+	unsigned nhops;
+	struct sl_portal_hop hop[SL_PORTAL_HOPS_MAX];
+	struct sl_route tail;		/* through the last channel; the whole route without hops */
+};
+
+/*
  * Inlet `alias` listening on bind ("host:port", port 0 = any) that sends
- * its Ping along route (route_text is kept for show/list). 0, -EEXIST
- * (alias taken), or the listen error (-EADDRINUSE...).
+ * its Ping along route (copied; route_text is kept for show/list). 0,
+ * -EEXIST (alias taken), -EINVAL (an empty tail, too many hops), or the
+ * listen error (-EADDRINUSE...).
  */
 int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *bind,
-			   const struct sl_route *route, const char *route_text, uint16_t *port);
-/* Point an inlet at a new route (new connections use it). 0, -ENOENT. */
-int sl_portal_inlet_set_route(struct sl_portals *P, const char *alias, const struct sl_route *route);
+			   const struct sl_portal_route *route, const char *route_text, uint16_t *port);
 /* 0, -ENOENT. Connections already open stay. */
 int sl_portal_inlet_delete(struct sl_portals *P, const char *alias);
 

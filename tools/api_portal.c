@@ -84,8 +84,7 @@ int sl_api_inlet_create_decode(const uint8_t *p, size_t n, struct sl_api_inlet_c
 	    get_str(&rd, &a, c->bind, sizeof(c->bind)) ||
 	    get_str(&rd, &a, c->to, sizeof(c->to)) ||
 	    sl_cbor_field(&rd, &a) || sl_route_decode(&rd, &c->route) ||
-	    sl_cbor_array_leave(&rd, &a) || !c->alias[0] || !c->bind[0] ||
-	    sl_route_empty(&c->route))
+	    sl_cbor_array_leave(&rd, &a) || !c->alias[0] || !c->bind[0] || !c->to[0])
 		return -EBADMSG;
 	return 0;
 }

@@ -7,6 +7,8 @@
  *   "tcp_outlet.show"    text address                         -> Portal
  *   "tcp_outlet.delete"  text address                         -> none
  *   "tcp_inlet.create"   [text alias, text bind, text to, route to] -> Portal
+ *                        (an empty route: the node resolves `to` itself, making
+ *                        the secure channels its /secure and /project stand for)
  *   "tcp_inlet.list"     none                                 -> [Portal...]
  *   "tcp_inlet.show"     text alias                           -> Portal
  *   "tcp_inlet.delete"   text alias                           -> none

@@ -4,6 +4,11 @@
  * for TCP clients and carries each connection along a route to an outlet
  * (PROTOCOL.md 8). Inlets are saved in the state store and come back when
  * their node restarts.
+ *
+ * A route with /secure/NAME or /project/NAME goes to the node as text: the
+ * inlet makes those channels itself, and again when they break (portal.h).
+ * Other routes are resolved here, where a node that is not running can be
+ * named in the error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "engine/multiaddr.h"
 #include "tools/api_portal.h"
 #include "tools/cmd_portal.h"
 #include "tools/node_call.h"
@@ -24,9 +30,13 @@ static const struct sl_opt create_opts[] = {
 				  "any free port)" },
 	{ "to", 0, "ROUTE", "the route to the outlet: /node/n2/service/outlet, "
 			    "-/service/outlet (a channel address from stdin), "
-			    "/node/n2/secure/api/service/outlet" },
-	{ "via", 0, "RELAY", "reach the outlet through relay RELAY: the route becomes "
-			     "/project/default/service/forward_to_RELAY/secure/api/service/outlet" },
+			    "/node/n2/secure/api/service/outlet (the inlet makes the channel, "
+			    "and makes it again when it breaks), or an outlet's name "
+			    "(default: outlet, through relay --via)" },
+	{ "via", 0, "RELAY", "reach the outlet through relay RELAY (default: default): the "
+			     "route becomes AT/service/forward_to_RELAY/secure/api/service/OUTLET, "
+			     "AT where RELAY was created here (`relay create --at`), else "
+			     "/project/default" },
 	{ "alias", 0, "NAME", "its name for show and delete (default: a random one)" },
 	{ NULL, 0, NULL, NULL },
 };
@@ -47,6 +57,80 @@ static const struct sl_cmd_spec delete_spec = {
 	sl_portal_at_opts, 1, 1,
 };
 
+/* Where relay `name` was registered from this state store, else the default project. */
+static void relay_at_text(struct sl_state *st, const char *name, char *at, size_t cap)
+{
+	struct sl_node_rec *nodes = NULL;
+	size_t nn = 0;
+
+	snprintf(at, cap, "/project/default");
+	if (sl_state_node_list(st, &nodes, &nn))
+		return;
+	for (size_t i = 0; i < nn; i++) {
+		struct sl_relay_rec *v = NULL;
+		size_t n = 0;
+
+		if (sl_state_relay_list(st, nodes[i].name, &v, &n))
+			continue;
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(v[j].name, name))
+				snprintf(at, cap, "%s", v[j].at);
+		free(v);
+	}
+	free(nodes);
+}
+
+/*
+ * --to and --via -> the route text, as Ockam composes it: a whole route
+ * stands alone; an outlet's name (`outlet`, or `/service/outlet` with
+ * --via) goes behind relay --via (default `default`). 0 or -1 (printed).
+ */
+static int inlet_route_text(struct sl_state *st, const char *to, const char *via, char *out,
+			    size_t cap)
+{
+	const char *svc = "outlet";
+	char at[512];
+
+	if (to && strchr(to, '/')) {
+		if (!via) {
+			snprintf(out, cap, "%s", to);
+			return 0;
+		}
+		if (strncmp(to, "/service/", 9) || !to[9] || strchr(to + 9, '/'))
+			return sl_err("--via %s goes with an outlet's name in --to (e.g. --to outlet), "
+				      "not with a route: give --to %s alone", via, to);
+		svc = to + 9;
+	} else if (to) {
+		svc = to;
+	}
+	if (!via)
+		via = "default";
+	if (!*via || strchr(via, '/'))
+		return sl_err("--via %s is not a relay name: use the name given to `sluice relay create`",
+			      via);
+	if (!*svc)
+		return sl_err("--to is empty: give an outlet's name or a route");
+	relay_at_text(st, via, at, sizeof(at));
+	if (snprintf(out, cap, "%s/service/forward_to_%s/secure/api/service/%s", at, via, svc) >=
+	    (int)cap)
+		return sl_err("the route through relay %s is too long", via);
+	return 0;
+}
+
+/* Does the route make secure channels (then the node resolves it)? */
+static bool route_makes_channels(const char *text)
+{
+	struct sl_ma_seg *segs = malloc(SL_ROUTE_MAX_HOPS * 2 * sizeof(*segs));
+	bool yes = false;
+	size_t n = 0;
+
+	if (segs && !sl_multiaddr_parse(text, segs, SL_ROUTE_MAX_HOPS * 2, &n, NULL, 0))
+		for (size_t i = 0; i < n; i++)
+			yes |= segs[i].kind == SL_MA_SECURE || segs[i].kind == SL_MA_PROJECT;
+	free(segs);
+	return yes;
+}
+
 static int inlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			const struct sl_args *a)
 {
@@ -64,24 +148,6 @@ static int inlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 
 	if (!c || !body) {
 		ret = sl_err("out of memory");
-		goto out;
-	}
-	if (to && via) {
-		ret = sl_err("--to and --via both say where the inlet goes: give one of them");
-		goto out;
-	}
-	if (via) {
-		if (!*via || strchr(via, '/')) {
-			ret = sl_err("--via %s is not a relay name: use the name given to `sluice relay create`",
-				     via);
-			goto out;
-		}
-		snprintf(c->to, sizeof(c->to), "/project/default/service/forward_to_%s/secure/api/service/outlet",
-			 via);
-	} else if (to) {
-		snprintf(c->to, sizeof(c->to), "%s", to);
-	} else {
-		ret = sl_err("say where the inlet goes with --to ROUTE, e.g. --to /node/n2/service/outlet");
 		goto out;
 	}
 	if (sl_portal_hostport(from ? from : "127.0.0.1:0", "--from", c->bind, sizeof(c->bind)))
@@ -107,7 +173,11 @@ static int inlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	ret = -1;
 	if (sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", &node))
 		goto out;
-	if (sl_node_route(st, node.name, c->to, ROUTE_TIMEOUT_MS, &c->route))
+	if (inlet_route_text(st, to, via, c->to, sizeof(c->to)))
+		goto out;
+	/* An empty route leaves the text to the node. */
+	if (!route_makes_channels(c->to) &&
+	    sl_node_route(st, node.name, c->to, ROUTE_TIMEOUT_MS, &c->route))
 		goto out;
 	sl_state_close(st);
 	st = NULL;

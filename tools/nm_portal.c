@@ -20,9 +20,101 @@
 #include "tools/daemon.h"
 #include "tools/nm_portal.h"
 #include "tools/node_manager.h"
+#include "tools/relay_at.h"
 #include "tools/state.h"
 
 #define LIST_MAX 1024
+#define SEGS_MAX (SL_ROUTE_MAX_HOPS + SL_PORTAL_HOPS_MAX)
+
+static int plan_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int plan_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/*
+ * An inlet's route text -> what the inlet does with it (portal.h): plain
+ * segments and /node/NAME (its recorded listener: it need not run now) are
+ * addresses; each /secure/NAME and /project/NAME ends a hop, a channel the
+ * inlet makes itself. The node does this, not the CLI, so that the inlet
+ * can make its channels again, and a restarted node can bring it back.
+ */
+static int inlet_plan(struct sl_state *st, const char *text, struct sl_portal_route *r,
+		      char *err, size_t errlen)
+{
+	struct sl_ma_seg *segs = malloc(SEGS_MAX * sizeof(*segs));
+	struct sl_route *cur = &r->tail;
+	struct sl_node_rec rec;
+	char dial[300];
+	size_t n;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	sl_route_init(cur);
+	if (!segs)
+		return plan_err(err, errlen, -ENOMEM, "the node is out of memory");
+	ret = sl_multiaddr_parse(text, segs, SEGS_MAX, &n, err, errlen);
+	for (size_t i = 0; i < n && !ret; i++) {
+		const struct sl_ma_seg *g = &segs[i];
+		struct sl_portal_hop *h = &r->hop[r->nhops];
+		struct sl_route proute;
+
+		switch (g->kind) {
+		case SL_MA_ADDR:
+			ret = sl_route_push_back(cur, g->type, g->text, g->len);
+			break;
+		case SL_MA_NODE:
+			if (sl_state_node_get(st, g->text, &rec) ||
+			    sl_node_dial_address(&rec, dial, sizeof(dial)))
+				ret = plan_err(err, errlen, -ENOENT, "unknown node %s in %s: see "
+					       "`sluice node list`", g->text, text);
+			else
+				ret = sl_route_push_back(cur, SL_ADDR_TCP, dial, strlen(dial));
+			break;
+		case SL_MA_PROJECT:
+		case SL_MA_SECURE:
+			if (r->nhops == SL_PORTAL_HOPS_MAX) {
+				ret = plan_err(err, errlen, -ERANGE, "%s makes more than %d secure "
+					       "channels", text, SL_PORTAL_HOPS_MAX);
+				break;
+			}
+			sl_route_copy(&h->to, cur);
+			if (g->kind == SL_MA_PROJECT) {
+				/* err says what is wrong with the project */
+				ret = sl_project_resolve(st, g->text, &proute, &h->has_id, h->id, err,
+							 errlen);
+				if (!ret)
+					ret = sl_route_append(&h->to, &proute);
+			}
+			if (!ret)
+				ret = sl_route_push_back(&h->to, SL_ADDR_LOCAL,
+							 g->kind == SL_MA_PROJECT ? SL_SECURE_LISTENER : g->text,
+							 g->kind == SL_MA_PROJECT ? strlen(SL_SECURE_LISTENER) : g->len);
+			r->nhops++;
+			sl_route_init(cur);	/* what follows goes through the channel */
+			break;
+		}
+		if (ret == -E2BIG)
+			plan_err(err, errlen, ret, "the route %s is longer than %d hops", text,
+				 SL_ROUTE_MAX_HOPS);
+	}
+	free(segs);
+	if (ret)
+		return ret;
+	if (sl_route_empty(cur))
+		return plan_err(err, errlen, -EINVAL, r->nhops ?
+				"the route %s ends at a secure channel: add the outlet's address, "
+				"e.g. %s/service/outlet" : "the route %s is empty%s", text,
+				r->nhops ? text : "");
+	return 0;
+}
 
 static void respond_err(struct sl_worker *nm, struct sl_msg *m, uint16_t status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -161,9 +253,12 @@ static void outlet_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_
 static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
 	struct sl_portals *P = portals(nm, m);
+	struct sl_portal_route *route = NULL;
 	struct sl_api_inlet_create c;
+	struct sl_state *st = NULL;
 	struct sl_portal_info v;
 	uint16_t port = 0;
+	char err[512];
 	int ret;
 
 	if (!P)
@@ -172,24 +267,48 @@ static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 		respond_err(nm, m, SL_API_BAD_REQUEST, "tcp_inlet.create needs [alias, bind, to, route]");
 		return;
 	}
-	ret = sl_portal_inlet_create(P, c.alias, c.bind, &c.route, c.to, &port);
+	route = calloc(1, sizeof(*route));
+	if (!route) {
+		respond_err(nm, m, SL_API_BUSY, "the node is out of memory");
+		return;
+	}
+	if (sl_route_empty(&c.route)) {
+		/* The CLI left the route to us: it makes channels (inlet_plan). */
+		ret = sl_state_open(NULL, &st);
+		if (ret) {
+			respond_err(nm, m, SL_API_INTERNAL, "cannot read the state store: %s",
+				    strerror(-ret));
+			goto out;
+		}
+		ret = inlet_plan(st, c.to, route, err, sizeof(err));
+		sl_state_close(st);
+		if (ret) {
+			respond_err(nm, m, SL_API_BAD_REQUEST, "%s", err);
+			goto out;
+		}
+	} else {
+		sl_route_copy(&route->tail, &c.route);
+	}
+	ret = sl_portal_inlet_create(P, c.alias, c.bind, route, c.to, &port);
 	if (ret == -EEXIST) {
 		respond_err(nm, m, SL_API_BAD_REQUEST, "there is already an inlet named %s: pick "
 			    "another --alias, or delete it first", c.alias);
-		return;
+		goto out;
 	}
 	if (ret == -EADDRINUSE) {
 		respond_err(nm, m, SL_API_BAD_REQUEST, "%s is already in use: pick another --from "
 			    "address", c.bind);
-		return;
+		goto out;
 	}
 	if (ret || sl_portal_inlet_get(P, c.alias, &v)) {
 		respond_err(nm, m, SL_API_BAD_REQUEST, "cannot listen on %s: %s", c.bind, strerror(-ret));
-		return;
+		goto out;
 	}
-	sl_log(SL_LOG_INFO, "node=%s event=inlet_created alias=%s bind=%s port=%u to=%s",
-	       sl_node_name(sl_shard_node(nm->shard)), c.alias, c.bind, port, c.to);
+	sl_log(SL_LOG_INFO, "node=%s event=inlet_created alias=%s bind=%s port=%u to=%s channels=%u",
+	       sl_node_name(sl_shard_node(nm->shard)), c.alias, c.bind, port, c.to, route->nhops);
 	respond_portal(nm, m, &v);
+out:
+	free(route);
 }
 
 static void inlet_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
@@ -248,34 +367,19 @@ bool sl_nm_portal_method(struct sl_worker *nm, struct sl_msg *m, const struct sl
 
 /* Restore */
 
-struct restore_ctx {
-	struct sl_state *st;
-};
-
-/* /node/NAME: that node's TCP listener, as recorded (it need not run yet). */
-static int restore_node(void *arg, const char *name, struct sl_route *route)
-{
-	struct restore_ctx *ctx = arg;
-	struct sl_node_rec rec;
-	char dial[300];
-
-	if (sl_state_node_get(ctx->st, name, &rec) || sl_node_dial_address(&rec, dial, sizeof(dial)))
-		return -ENOENT;
-	return sl_route_push_back(route, SL_ADDR_TCP, dial, strlen(dial));
-}
-
 void sl_nm_portal_restore(struct sl_node *n, struct sl_state *st, const char *name)
 {
-	struct restore_ctx ctx = { .st = st };
-	struct sl_ma_resolver res = { .arg = &ctx, .node = restore_node };
 	struct sl_portals *P = sl_portals_get(n);
+	struct sl_portal_route *route = malloc(sizeof(*route));
 	struct sl_outlet_rec *outs = NULL;
 	struct sl_inlet_rec *ins = NULL;
 	size_t nout = 0, nin = 0;
 	char err[512];
 
-	if (!P)
+	if (!P || !route) {
+		free(route);
 		return;
+	}
 	if (!sl_state_outlet_list(st, name, &outs, &nout)) {
 		for (size_t i = 0; i < nout; i++) {
 			int ret = sl_portal_outlet_create(P, outs[i].address, outs[i].to);
@@ -287,22 +391,24 @@ void sl_nm_portal_restore(struct sl_node *n, struct sl_state *st, const char *na
 	}
 	if (!sl_state_inlet_list(st, name, &ins, &nin)) {
 		for (size_t i = 0; i < nin; i++) {
-			struct sl_route route;
 			uint16_t port;
 			int ret;
 
-			ret = sl_multiaddr_to_route(ins[i].to, &res, &route, err, sizeof(err));
+			/* The channels it makes come with its first clients, once the node runs. */
+			ret = inlet_plan(st, ins[i].to, route, err, sizeof(err));
 			if (ret) {
 				sl_log(SL_LOG_WARN, "node=%s event=inlet_not_restored alias=%s to=%s "
 				       "reason=\"%s\"", name, ins[i].alias, ins[i].to, err);
 				continue;
 			}
-			ret = sl_portal_inlet_create(P, ins[i].alias, ins[i].from, &route, ins[i].to, &port);
+			ret = sl_portal_inlet_create(P, ins[i].alias, ins[i].from, route, ins[i].to, &port);
 			sl_log(ret ? SL_LOG_WARN : SL_LOG_INFO,
-			       "node=%s event=inlet_restored alias=%s bind=%s to=%s err=\"%s\"", name,
-			       ins[i].alias, ins[i].from, ins[i].to, ret ? strerror(-ret) : "");
+			       "node=%s event=inlet_restored alias=%s bind=%s to=%s channels=%u err=\"%s\"",
+			       name, ins[i].alias, ins[i].from, ins[i].to, route->nhops,
+			       ret ? strerror(-ret) : "");
 		}
 	}
+	free(route);
 	free(outs);
 	free(ins);
 }
