@@ -41,6 +41,7 @@ struct sl_shard_stats {
 	uint64_t drop_unknown;		/* no worker, name or transport for the address */
 	uint64_t drop_route;		/* empty or absurdly long onward route */
 	uint64_t drop_ring_full;	/* the other shard's ring was full */
+	uint64_t ring_full_held;	/* ... and the sender kept the message (sl_send_try) */
 	uint64_t drop_other;		/* counted by services (malformed payloads...) */
 	uint64_t wakeups;		/* doorbells rung */
 	uint64_t sleeps;

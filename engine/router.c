@@ -93,21 +93,27 @@ void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m)
 	deliver(s, w, m);
 }
 
-static void to_shard(struct sl_shard *s, unsigned dst, struct sl_msg *m)
+/* false only when keep is set and the ring is full: m is then still the caller's. */
+static bool to_shard(struct sl_shard *s, unsigned dst, struct sl_msg *m, bool keep)
 {
 	struct sl_shard *d = &s->node->shards[dst];
 
 	/* On success the message belongs to shard dst. */
 	if (!sl_ring_push_spsc(&d->in[s->id], m)) {
+		if (keep) {
+			SL_STAT_INC(s, ring_full_held);
+			return false;
+		}
 		SL_STAT_INC(s, drop_ring_full);
 		sl_router_drop(s, m, "ring_full");
-		return;
+		return true;
 	}
 	SL_STAT_INC(s, ring_out);
 	sl_shard_kick(d);
+	return true;
 }
 
-void sl_send(struct sl_shard *s, struct sl_msg *m)
+static inline bool route(struct sl_shard *s, struct sl_msg *m, bool keep)
 {
 	struct sl_node *n = s->node;
 	struct sl_worker *w;
@@ -117,45 +123,50 @@ void sl_send(struct sl_shard *s, struct sl_msg *m)
 	if (m->onward.n > SL_ROUTE_MAX_HOPS || !sl_route_front(&m->onward, &a)) {
 		SL_STAT_INC(s, drop_route);
 		sl_router_drop(s, m, m->onward.n ? "route_too_long" : "empty_route");
-		return;
+		return true;
 	}
 	if (a.type != SL_ADDR_LOCAL) {
 		if (a.type < SL_ADDR_TYPES && n->tops[a.type]) {
 			SL_STAT_INC(s, to_transport);
 			/* Ownership passes to the transport. */
 			n->tops[a.type]->send(n->tctx[a.type], s, m);
-			return;
+			return true;
 		}
 		drop_unknown(s, m);
-		return;
+		return true;
 	}
 	w = sl_worker_lookup_local(s, a.body, a.len);
 	if (w) {
 		deliver(s, w, m);
-		return;
+		return true;
 	}
 	mask = sl_name_lookup(n, a.body, a.len) & ~(1ull << s->id);
-	if (mask) {
-		to_shard(s, (unsigned)__builtin_ctzll(mask), m);
-		return;
-	}
+	if (mask)
+		return to_shard(s, (unsigned)__builtin_ctzll(mask), m, keep);
 	if (sl_addr_is_random(a.body, a.len)) {
 		unsigned dst = sl_random_addr_shard(n, a.body, a.len);
 
-		if (dst != s->id) {
-			to_shard(s, dst, m);
-			return;
-		}
+		if (dst != s->id)
+			return to_shard(s, dst, m, keep);
 	} else {
 		unsigned dst;
 
 		/* Relay workers: homed by hash, found without the name table. */
-		if (sl_addr_hashed_shard(n, a.body, a.len, &dst) && dst != s->id) {
-			to_shard(s, dst, m);
-			return;
-		}
+		if (sl_addr_hashed_shard(n, a.body, a.len, &dst) && dst != s->id)
+			return to_shard(s, dst, m, keep);
 	}
 	drop_unknown(s, m);
+	return true;
+}
+
+void sl_send(struct sl_shard *s, struct sl_msg *m)
+{
+	route(s, m, false);
+}
+
+bool sl_send_try(struct sl_shard *s, struct sl_msg *m)
+{
+	return route(s, m, true);
 }
 
 void sl_forward(struct sl_worker *self, struct sl_msg *m)

@@ -68,6 +68,13 @@ void sl_worker_stop(struct sl_worker *w);
  * Must be called on a shard thread (s is the caller's shard).
  */
 void sl_send(struct sl_shard *s, struct sl_msg *m);
+/*
+ * As sl_send, except when m is for a worker on another shard whose ring from
+ * us is full: then false, and m is still the caller's (a reader keeps it and
+ * stops reading its source: backpressure instead of a drop). True otherwise,
+ * with ownership gone as in sl_send.
+ */
+bool sl_send_try(struct sl_shard *s, struct sl_msg *m);
 
 /*
  * Forward m one hop the way a relaying worker does: pop the front of the

@@ -17,6 +17,8 @@
  * buffers (completions still in flight queue behind them, in order); it
  * waits, oldest first, on the shard's list until the pool gets messages
  * back, then parses what it holds and reads on. No frame is ever skipped.
+ * A whole frame whose next hop is another shard with a full ring from us
+ * stops the connection the same way (sl_send_try), parked until it fits.
  */
 #define SL_URING_INTERNAL
 #include <arpa/inet.h>
@@ -241,6 +243,13 @@ static void rx_release(struct sl_conn *c)
 	c->stash = NULL;
 	c->stash_len = c->stash_off = c->stash_cap = 0;
 	c->rx_pend = false;
+	if (c->rx_park) {
+		/* The connection is gone: nobody will resend this frame. */
+		NET_STAT_INC(u, drop_noconn);
+		sl_msg_free(c->rx_park);
+		c->rx_park = NULL;
+		u->nparked--;
+	}
 	if (c->mem_wait)
 		list_remove(&u->wait_head, &u->wait_tail, c, offsetof(struct sl_conn, wait_next));
 	if (c->nobuf)
@@ -331,20 +340,40 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 		sl_msg_free(m);
 		return;
 	}
-	/* Ownership passes to the router. */
-	sl_send(u->shard, m);
+	/*
+	 * Ownership passes to the router, unless the ring to the frame's shard
+	 * is full: then we keep it and stop reading (backpressure, not a drop).
+	 */
+	if (!sl_send_try(u->shard, m)) {
+		c->rx_park = m;
+		u->nparked++;
+	}
+}
+
+/* Whether c stopped for a message or for ring room (the caller keeps what is left). */
+static inline bool rx_blocked(const struct sl_conn *c)
+{
+	return c->rx_pend || c->rx_park;
 }
 
 /*
  * Consume [p, end) of the stream. Never reads past end. Returns where it
- * stopped: end, or earlier when the connection closed or when the pool had no
- * message for the next frame (c->rx_pend set: the caller keeps the rest).
+ * stopped: end, or earlier when the connection closed, when the pool had no
+ * message for the next frame (c->rx_pend) or when a frame found its shard's
+ * ring full (c->rx_park): then the caller keeps the rest.
  */
 static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 {
 	struct sl_ushard *u = c->u;
 	struct sl_msg *m;
 
+	if (c->rx_park) {
+		/* Ownership passes to the router on success. */
+		if (!sl_send_try(u->shard, c->rx_park))
+			return p;
+		c->rx_park = NULL;
+		u->nparked--;
+	}
 	if (c->rx_pend) {
 		/* The frame whose header we read when the pool was at its cap. */
 		m = sl_msg_alloc(c->rx_need);
@@ -363,7 +392,7 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 		c->ver_rx = true;
 		p++;
 	}
-	while (p < end && c->state == CONN_OPEN) {
+	while (p < end && c->state == CONN_OPEN && !c->rx_park) {
 		size_t avail = (size_t)(end - p);
 		uint32_t len;
 
@@ -489,7 +518,10 @@ static void rx_wait(struct sl_conn *c)
 	else
 		u->wait_head = c;
 	u->wait_tail = c;
-	NET_STAT_INC(u, paused_nomem);
+	if (c->rx_park)
+		NET_STAT_INC(u, paused_ring);
+	else
+		NET_STAT_INC(u, paused_nomem);
 	if (c->recv_armed) {
 		/* Completions already on their way are held in order behind the rest. */
 		sqe = sl_uring_sqe(u);
@@ -514,7 +546,7 @@ static void rx_buf(struct sl_conn *c, uint32_t bid, uint32_t len)
 	u->cur_rx = c;
 	q = conn_rx(c, p, p + len);
 	u->cur_rx = NULL;
-	if (c->state == CONN_OPEN && c->rx_pend) {
+	if (c->state == CONN_OPEN && rx_blocked(c)) {
 		if (q < p + len)
 			rx_hold(c, bid, (uint32_t)(q - p), len);
 		else
@@ -553,7 +585,7 @@ static bool rx_drain(struct sl_conn *c)
 		} else {
 			c->held_off += (uint32_t)(q - p);
 		}
-		if (c->rx_pend)
+		if (rx_blocked(c))
 			goto out;
 	}
 	if (c->stash_len) {
@@ -563,16 +595,16 @@ static bool rx_drain(struct sl_conn *c)
 		if (c->state != CONN_OPEN)
 			goto out;
 		c->stash_off += (uint32_t)(q - p);
-		if (c->stash_off < c->stash_len || c->rx_pend)
+		if (c->stash_off < c->stash_len || rx_blocked(c))
 			goto out;
 		free(c->stash);
 		c->stash = NULL;
 		c->stash_len = c->stash_off = c->stash_cap = 0;
 	}
-	/* A header that came last may still want its message. */
-	if (c->rx_pend)
+	/* A frame or a header that came last may still want its ring or its message. */
+	if (rx_blocked(c))
 		conn_rx(c, NULL, NULL);
-	done = c->state == CONN_OPEN && !c->rx_pend;
+	done = c->state == CONN_OPEN && !rx_blocked(c);
 out:
 	u->cur_rx = NULL;
 	return done;
@@ -589,7 +621,8 @@ static void rx_resume(struct sl_ushard *u)
 	uint64_t frees = sl_pool_frees_local(pool);
 	struct sl_conn *c, *next;
 
-	if (!u->wait_head || frees == u->wait_frees)
+	/* Ring room shows nowhere cheaper: parked frames are tried every time. */
+	if (!u->wait_head || (frees == u->wait_frees && !u->nparked))
 		return;
 	u->wait_frees = frees;
 	c = u->wait_head;
@@ -599,7 +632,8 @@ static void rx_resume(struct sl_ushard *u)
 		c->wait_next = NULL;
 		/* Off the list while it runs: a close in there has nothing to unlink. */
 		c->mem_wait = false;
-		if (c->state == CONN_OPEN && sl_pool_room_local(pool, c->rx_pend ? c->rx_need : 0) &&
+		if (c->state == CONN_OPEN &&
+		    (c->rx_park || sl_pool_room_local(pool, c->rx_pend ? c->rx_need : 0)) &&
 		    rx_drain(c)) {
 			if (c->rx_eof)
 				conn_close(c, "eof");

@@ -39,6 +39,7 @@ struct sl_net_stats {
 	uint64_t stale_cqes;		/* completions for a closed, reused slot */
 	uint64_t paused;		/* times a connection stopped reading (backpressure) */
 	uint64_t paused_nomem;		/* ... because the shard's pool had no message for a frame */
+	uint64_t paused_ring;		/* ... because the ring to the frame's shard was full */
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 };
 
@@ -134,7 +135,8 @@ struct sl_conn {
 	 * when the receive was cancelled).
 	 */
 	bool rx_pend;
-	bool mem_wait;		/* on u->wait_head */
+	struct sl_msg *rx_park;	/* a whole frame whose next shard's ring was full */
+	bool mem_wait;		/* on u->wait_head (for a message, or for ring room) */
 	bool nobuf;		/* on u->nobuf_head: the receive ended for want of a buffer */
 	bool rx_eof;		/* the peer's EOF came behind held bytes */
 	uint32_t held_head, held_tail, held_off;
@@ -203,6 +205,7 @@ struct sl_ushard {
 	struct sl_conn *wait_head, *wait_tail;
 	struct sl_conn *nobuf_head, *nobuf_tail;
 	uint64_t wait_frees;		/* the pool's free count when the waiters last tried */
+	unsigned nparked;		/* waiters with a frame for a full ring: try each turn */
 	struct sl_conn *peers[SL_PEER_BUCKETS];
 	struct sl_conn *cur_rx;
 	struct sl_pshard *portal;	/* portal sockets (portal.c), made on first use */
