@@ -30,29 +30,94 @@ static uint64_t get_be64(const uint8_t *p)
 
 static const uint8_t zeros[SL_AEAD_KEYLEN];
 
-/* dst = rekey(src); dst == src is the in-place rekey. dst is initialised. */
-static int rekey_into(struct sl_aead_key *dst, const struct sl_aead_key *src)
+/* raw = rekey(k): the first 32 bytes of AESGCM_k(2^64-1, 32 zero bytes). */
+static int derive(const struct sl_aead_key *k, uint8_t raw[SL_AEAD_KEYLEN])
 {
 	uint8_t out[SL_AEAD_KEYLEN + SL_AEAD_TAGLEN];
 	int ret;
 
-	ret = sl_aead_seal(src, UINT64_MAX, out, zeros, sizeof(zeros), NULL, 0);
-	/* re-key the existing state: a libgcrypt handle is reused, not reopened */
+	ret = sl_aead_seal(k, UINT64_MAX, out, zeros, sizeof(zeros), NULL, 0);
 	if (!ret)
-		ret = sl_aead_key_set(dst, out);
+		memcpy(raw, out, SL_AEAD_KEYLEN);
 	sodium_memzero(out, sizeof(out));
 	return ret;
 }
 
 int sl_cipher_rekey(struct sl_aead_key *k)
 {
-	return rekey_into(k, k);
+	uint8_t raw[SL_AEAD_KEYLEN];
+	int ret;
+
+	ret = derive(k, raw);
+	/* re-key the existing state: a libgcrypt handle is reused, not reopened */
+	if (!ret)
+		ret = sl_aead_key_set(k, raw);
+	sodium_memzero(raw, sizeof(raw));
+	return ret;
+}
+
+/* Count bytes carried; true when the key is due to move to `target`. */
+static bool carried(uint64_t *left, uint32_t target, const struct sl_aead_key *k, size_t len)
+{
+	if (target == k->backend)
+		return false;
+	*left = *left > len ? *left - len : 0;
+	return !*left;
+}
+
+/*
+ * Move k to backend `target`, re-expanding raw. Cold: once per busy state.
+ * On failure the key stays where it is and no move is tried again.
+ */
+static void move_key(struct sl_aead_key *k, uint32_t *target, const uint8_t raw[SL_AEAD_KEYLEN])
+{
+	struct sl_aead_key nk;
+
+	if (sl_aead_key_init_backend(&nk, (enum sl_aead_backend)*target, raw)) {
+		*target = k->backend;
+		return;
+	}
+	sl_aead_key_wipe(k);
+	/* a move, not a copy: nk is not used again */
+	*k = nk;
+	sodium_memzero(&nk, sizeof(nk));
+}
+
+/* The backend an adaptive state moves to; libsodium's own states never move. */
+static enum sl_aead_backend start_backend(bool adaptive, uint32_t *target, uint64_t *left)
+{
+	enum sl_aead_backend def = sl_aead_backend();
+
+	*target = def;
+	*left = 0;
+	if (!adaptive || def == SL_AEAD_BACKEND_SODIUM)
+		return def;
+	*left = SL_CIPHER_UPGRADE_BYTES;
+	return SL_AEAD_BACKEND_SODIUM;
+}
+
+static int enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN], bool adaptive)
+{
+	enum sl_aead_backend b;
+	int ret;
+
+	sodium_memzero(e, sizeof(*e));
+	b = start_backend(adaptive, &e->target, &e->left);
+	memcpy(e->raw, key, SL_AEAD_KEYLEN);
+	ret = sl_aead_key_init_backend(&e->key, b, key);
+	if (ret)
+		sl_cipher_enc_wipe(e);
+	return ret;
 }
 
 int sl_cipher_enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN])
 {
-	e->nonce = 0;
-	return sl_aead_key_init(&e->key, key);
+	return enc_init(e, key, false);
+}
+
+int sl_cipher_enc_init_adaptive(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN])
+{
+	return enc_init(e, key, true);
 }
 
 void sl_cipher_enc_wipe(struct sl_cipher_enc *e)
@@ -61,33 +126,34 @@ void sl_cipher_enc_wipe(struct sl_cipher_enc *e)
 	sodium_memzero(e, sizeof(*e));
 }
 
-int sl_cipher_dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN])
+static int dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN], bool adaptive)
 {
+	enum sl_aead_backend b;
 	int ret;
 
 	sodium_memzero(d, sizeof(*d));
 	sl_replay_init(&d->replay);
-	ret = sl_aead_key_init(&d->cur, key);
+	b = start_backend(adaptive, &d->target, &d->left);
+	memcpy(d->cur_raw, key, SL_AEAD_KEYLEN);
+	ret = sl_aead_key_init_backend(&d->cur, b, key);
 	if (ret)
-		goto err;
-	/* all three slots on cur's backend, so keys can move between them */
-	ret = sl_aead_key_init_backend(&d->prev, d->cur.backend, NULL);
-	if (ret)
-		goto err;
-	ret = sl_aead_key_init_backend(&d->next, d->cur.backend, NULL);
-	if (ret)
-		goto err;
-	return 0;
-err:
-	sl_cipher_dec_wipe(d);
+		sl_cipher_dec_wipe(d);
 	return ret;
+}
+
+int sl_cipher_dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN])
+{
+	return dec_init(d, key, false);
+}
+
+int sl_cipher_dec_init_adaptive(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN])
+{
+	return dec_init(d, key, true);
 }
 
 void sl_cipher_dec_wipe(struct sl_cipher_dec *d)
 {
 	sl_aead_key_wipe(&d->cur);
-	sl_aead_key_wipe(&d->prev);
-	sl_aead_key_wipe(&d->next);
 	sodium_memzero(d, sizeof(*d));
 }
 
@@ -105,9 +171,18 @@ static int seal_check(const struct sl_cipher_enc *e, size_t len, size_t cap)
 /* Advance to the key of e->nonce; only ever at an interval boundary. */
 static int seal_prepare(struct sl_cipher_enc *e)
 {
-	if (e->nonce > 0 && e->nonce % IVAL == 0)
-		return sl_cipher_rekey(&e->key);
-	return 0;
+	uint8_t raw[SL_AEAD_KEYLEN];
+	int ret;
+
+	if (e->nonce == 0 || e->nonce % IVAL)
+		return 0;
+	ret = derive(&e->key, raw);
+	if (!ret)
+		ret = sl_aead_key_set(&e->key, raw);
+	if (!ret)
+		memcpy(e->raw, raw, SL_AEAD_KEYLEN);
+	sodium_memzero(raw, sizeof(raw));
+	return ret;
 }
 
 int sl_cipher_seal(struct sl_cipher_enc *e, uint8_t *buf, size_t len,
@@ -128,6 +203,8 @@ int sl_cipher_seal(struct sl_cipher_enc *e, uint8_t *buf, size_t len,
 		return ret;
 	e->nonce++;
 	*wire_len = len + SL_CIPHER_OVERHEAD;
+	if (carried(&e->left, e->target, &e->key, len))
+		move_key(&e->key, &e->target, e->raw);
 	return 0;
 }
 
@@ -141,7 +218,9 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 	int ret;
 
 	for (i = 0; i <= n; i++) {
-		bool boundary = i < n && e->nonce % IVAL == 0 && e->nonce > 0;
+		/* a rekey or a move of the key (the flush uses the old one) */
+		bool boundary = i < n && ((e->nonce % IVAL == 0 && e->nonce > 0) ||
+					  (!e->left && e->target != e->key.backend));
 
 		/* flush before a rekey or at the end; the key is fixed within a run */
 		if (run && (i == n || boundary || run == IVAL)) {
@@ -159,6 +238,8 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 		}
 		if (i == n)
 			break;
+		if (!e->left && e->target != e->key.backend)
+			move_key(&e->key, &e->target, e->raw);
 
 		ret = seal_check(e, f[i].len, f[i].cap);
 		if (!ret)
@@ -177,35 +258,44 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 		};
 		idx[run++] = i;
 		e->nonce++;
+		/* due now means: flush before the next frame, then move */
+		carried(&e->left, e->target, &e->key, f[i].len);
 	}
 	return sealed;
 }
 
 /*
- * A next-interval frame authenticated: the trial key becomes current. The
- * keys move round (three struct moves, no handle is copied), and the slot
- * freed, two intervals old, is re-keyed to zeros so its key is gone now.
+ * A next-interval frame authenticated with `next`: it becomes current and
+ * the current key becomes the previous one, kept raw. 0, or -errno with the
+ * state as it was (the caller wipes the plaintext).
  */
-static void rotate(struct sl_cipher_dec *d)
+static int rotate(struct sl_cipher_dec *d, const uint8_t next[SL_AEAD_KEYLEN])
 {
-	struct sl_aead_key old = d->prev;
+	int ret;
 
-	d->prev = d->cur;
-	d->cur = d->next;
-	d->next = old;
-	sodium_memzero(&old, sizeof(old));
-	/* cannot fail on an initialised key; a stale scratch would only be overwritten */
-	(void)sl_aead_key_set(&d->next, zeros);
+	/* re-keys the one state in place: no allocation */
+	ret = sl_aead_key_set(&d->cur, next);
+	if (ret) {
+		(void)sl_aead_key_set(&d->cur, d->cur_raw);
+		return ret;
+	}
+	memcpy(d->prev_raw, d->cur_raw, SL_AEAD_KEYLEN);
+	memcpy(d->cur_raw, next, SL_AEAD_KEYLEN);
 	d->has_prev = true;
 	d->epoch++;
+	return 0;
 }
+
+enum which { CUR, PREV, NEXT };
 
 int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 		   size_t *pt_len, uint64_t *nonce)
 {
-	const struct sl_aead_key *k;
+	uint8_t next[SL_AEAD_KEYLEN];
 	uint64_t n, start, age;
-	bool is_next = false;
+	uint8_t *ct = buf + SL_CIPHER_NONCE_LEN;
+	size_t ct_len = len - SL_CIPHER_NONCE_LEN;
+	enum which w;
 	int ret;
 
 	if (len < SL_CIPHER_OVERHEAD ||
@@ -222,13 +312,13 @@ int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 	if (n >= start) {
 		age = n - start;
 		if (age < IVAL)
-			k = &d->cur;
+			w = CUR;
 		else if (age < 2 * IVAL)
-			is_next = true;
+			w = NEXT;
 		else
 			return -ERANGE;
 	} else if (start - n <= IVAL && d->has_prev) {
-		k = &d->prev;
+		w = PREV;
 	} else {
 		return -ERANGE;
 	}
@@ -236,23 +326,34 @@ int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 	if (!sl_replay_check(&d->replay, n))
 		return d->replay.top - n >= SL_REPLAY_WINDOW ? -ERANGE : -EALREADY;
 
-	if (is_next) {
-		/* the trial key goes to the scratch slot: a forgery moves nothing */
-		ret = rekey_into(&d->next, &d->cur);
-		if (ret)
-			return ret;
-		k = &d->next;
+	switch (w) {
+	case CUR:
+		ret = sl_aead_open(&d->cur, n, ct, ct, ct_len, NULL, 0);
+		break;
+	case PREV:
+		/* rare (reordering across a rekey): a one-shot, nothing kept */
+		ret = sl_aead_open_raw(SL_AEAD_AESGCM, d->prev_raw, n, ct, ct, ct_len, NULL, 0);
+		break;
+	default:
+		/* the trial key lives on the stack: a forgery moves nothing */
+		ret = derive(&d->cur, next);
+		if (!ret)
+			ret = sl_aead_open_raw(SL_AEAD_AESGCM, next, n, ct, ct, ct_len, NULL, 0);
+		if (!ret) {
+			ret = rotate(d, next);
+			if (ret)
+				sodium_memzero(ct, ct_len - SL_AEAD_TAGLEN);
+		}
+		sodium_memzero(next, sizeof(next));
+		break;
 	}
-	ret = sl_aead_open(k, n, buf + SL_CIPHER_NONCE_LEN,
-			   buf + SL_CIPHER_NONCE_LEN, len - SL_CIPHER_NONCE_LEN,
-			   NULL, 0);
 	if (ret)
 		return ret;
 
-	if (is_next)
-		rotate(d);
 	sl_replay_update(&d->replay, n);
 	*pt_len = len - SL_CIPHER_OVERHEAD;
+	if (carried(&d->left, d->target, &d->cur, *pt_len))
+		move_key(&d->cur, &d->target, d->cur_raw);
 	return 0;
 }
 

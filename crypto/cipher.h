@@ -25,9 +25,20 @@
  * (replayed nonce), -EBADMSG (authentication failed).
  *
  * Not thread-safe: each state belongs to the one worker owning the channel.
- * The states hold AEAD keys of the default backend at init (see aead.h) and
- * must be wiped with their _wipe(), which also frees a libgcrypt handle;
- * never struct-copy a live state (the copy would alias the handles).
+ * A state holds ONE precomputed AEAD key (the decryptor keeps its previous
+ * and current keys raw as well, 32 bytes each, and opens the rare frame of
+ * the previous or next interval with a one-shot that allocates nothing), so
+ * an idle channel end costs one key per direction. States must be wiped
+ * with their _wipe(), which also frees a libgcrypt handle; never
+ * struct-copy a live state (the copy would alias the handle).
+ *
+ * Backends: _init() puts the key on the process default backend for good.
+ * _init_adaptive() starts on libsodium (512 bytes inline, no allocation)
+ * and moves the key to the default backend once the state has carried
+ * SL_CIPHER_UPGRADE_BYTES of plaintext: a libgcrypt handle is a ~2.5 KiB
+ * heap context, worth it only for a channel that moves data (3x faster on
+ * large messages). The move is one allocation per busy state, on a frame
+ * that succeeds; the bytes on the wire are the same either way.
  */
 #ifndef SL_CRYPTO_CIPHER_H
 #define SL_CRYPTO_CIPHER_H
@@ -42,28 +53,29 @@
 #define SL_CIPHER_NONCE_LEN 8
 #define SL_CIPHER_OVERHEAD (SL_CIPHER_NONCE_LEN + SL_AEAD_TAGLEN)
 #define SL_REKEY_INTERVAL 32
+/* Plaintext an adaptive state carries before it moves to the default backend. */
+#define SL_CIPHER_UPGRADE_BYTES (1u << 20)
 
 struct sl_cipher_enc {
 	struct sl_aead_key key;
 	uint64_t nonce;		/* next nonce to send */
+	uint64_t left;		/* bytes until the move to `target`; 0 = none due */
+	uint32_t target;	/* enum sl_aead_backend the key moves to */
+	uint8_t raw[SL_AEAD_KEYLEN];	/* key, raw: what a move re-expands */
 };
 
 struct sl_cipher_dec {
 	struct sl_aead_key cur;		/* nonces [epoch*32, epoch*32 + 32) */
-	struct sl_aead_key prev;	/* the interval before, if has_prev */
 	uint64_t epoch;
+	uint64_t left;			/* as in sl_cipher_enc */
+	uint32_t target;
 	bool has_prev;
 	struct sl_replay replay;
-	/*
-	 * Scratch for the trial key of a next-interval frame, made at init so a
-	 * rekey never allocates (a libgcrypt key is a handle; keys are moved
-	 * between the three slots, never copied). Not state: a rejected frame
-	 * may change it, and it is last so SL_CIPHER_DEC_STATE_LEN leaves it out.
-	 */
-	struct sl_aead_key next;
+	uint8_t cur_raw[SL_AEAD_KEYLEN];	/* cur, raw: becomes prev_raw on rekey */
+	uint8_t prev_raw[SL_AEAD_KEYLEN];	/* the interval before, if has_prev */
 };
-/* The bytes of a decryptor that a rejected frame must leave unchanged. */
-#define SL_CIPHER_DEC_STATE_LEN offsetof(struct sl_cipher_dec, next)
+/* The bytes of a decryptor that a rejected frame must leave unchanged: all of it. */
+#define SL_CIPHER_DEC_STATE_LEN sizeof(struct sl_cipher_dec)
 
 /*
  * One frame of a batch. seal: len = plaintext length in, wire length out.
@@ -80,8 +92,10 @@ struct sl_cipher_frame {
 
 /* cipher.c */
 int sl_cipher_enc_init(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN]);
+int sl_cipher_enc_init_adaptive(struct sl_cipher_enc *e, const uint8_t key[SL_AEAD_KEYLEN]);
 void sl_cipher_enc_wipe(struct sl_cipher_enc *e);
 int sl_cipher_dec_init(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN]);
+int sl_cipher_dec_init_adaptive(struct sl_cipher_dec *d, const uint8_t key[SL_AEAD_KEYLEN]);
 void sl_cipher_dec_wipe(struct sl_cipher_dec *d);
 
 /* *wire_len = len + SL_CIPHER_OVERHEAD on success. */

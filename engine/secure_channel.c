@@ -410,9 +410,9 @@ int sl_channel_establish(struct sl_channel *c, const struct sl_noise_keys *keys,
 	struct sl_handshake *hs = c->hs;
 	int ret;
 
-	ret = sl_cipher_enc_init(&c->tx, keys->send);
+	ret = sl_cipher_enc_init_adaptive(&c->tx, keys->send);
 	if (!ret)
-		ret = sl_cipher_dec_init(&c->rx, keys->recv);
+		ret = sl_cipher_dec_init_adaptive(&c->rx, keys->recv);
 	if (ret)
 		return ret;
 	c->enc.handle = enc_handle;

@@ -6,7 +6,7 @@
  *   op 1 n b:   the genuine frame n with bit b flipped
  *   op 2 l ...: l raw bytes as a frame
  * Invariants: a rejected frame leaves the decryptor's state byte-for-byte
- * unchanged (SL_CIPHER_DEC_STATE_LEN: all but the trial-key scratch);
+ * unchanged (SL_CIPHER_DEC_STATE_LEN: all of it);
  * an accepted frame is genuine and its plaintext is right; no frame is
  * accepted twice.
  */

@@ -39,7 +39,8 @@ static void run_direction(json_t *frames, const uint8_t key[32], const char *dir
 	cr_assert_eq(sl_cipher_dec_init(&d, key), 0);
 	cr_assert_eq(sl_cipher_dec_init(&db, key), 0);
 	cr_assert_eq(e.key.backend, sl_aead_backend());
-	cr_assert(d.cur.backend == d.prev.backend && d.prev.backend == d.next.backend);
+	cr_assert_eq(d.cur.backend, sl_aead_backend());
+	cr_assert_eq(e.target, e.key.backend, "a plain init never moves its key");
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *fr = json_array_get(frames, i);
@@ -424,4 +425,60 @@ Test(cipher, cross_backend_transport)
 	sl_cipher_dec_wipe(&ds);
 	sl_cipher_dec_wipe(&dg);
 	cr_assert(sodium_is_zero((uint8_t *)&dg, sizeof(dg)));
+}
+
+/*
+ * Adaptive states: they start on libsodium and move to the default backend
+ * after SL_CIPHER_UPGRADE_BYTES, in the middle of an interval and across
+ * rekeys, singles and batches; the wire bytes equal a fixed-backend
+ * encryptor's throughout and a decryptor of either kind opens them.
+ */
+TV_BACKEND_TEST(cipher, adaptive_moves_keep_the_bytes)
+{
+	enum { LEN = 16000, CAP = LEN + 64, N = 2 * SL_CIPHER_UPGRADE_BYTES / LEN + 40 };
+	static uint8_t ba[CAP], bf[CAP];
+	struct sl_cipher_frame fa, ff;
+	struct sl_cipher_enc ea, ef;
+	struct sl_cipher_dec da, df;
+	unsigned i, moved_at = 0;
+
+	cr_assert_eq(sl_cipher_enc_init_adaptive(&ea, test_key), 0);
+	cr_assert_eq(sl_cipher_dec_init_adaptive(&da, test_key), 0);
+	cr_assert_eq(sl_cipher_enc_init(&ef, test_key), 0);
+	cr_assert_eq(sl_cipher_dec_init(&df, test_key), 0);
+	cr_assert_eq(ea.key.backend, SL_AEAD_BACKEND_SODIUM);
+	cr_assert_eq(da.cur.backend, SL_AEAD_BACKEND_SODIUM);
+	cr_assert_eq(ea.target, backend);
+	for (i = 0; i < N; i++) {
+		size_t len = LEN - i % 7, wl, pl;
+
+		memset(ba + 8, (int)i, len);
+		memset(bf + 8, (int)i, len);
+		if (i % 3) {
+			cr_assert_eq(sl_cipher_seal(&ea, ba, len, CAP, &wl), 0);
+		} else {
+			fa = (struct sl_cipher_frame){ .buf = ba, .len = len, .cap = CAP };
+			cr_assert_eq(sl_cipher_seal_batch(&ea, &fa, 1), 1);
+			wl = fa.len;
+		}
+		cr_assert_eq(sl_cipher_seal(&ef, bf, len, CAP, &wl), 0);
+		cr_assert_arr_eq(ba, bf, wl, "frame %u differs", i);
+		/* the fixed decryptor opens the adaptive frame, and the reverse */
+		ff = (struct sl_cipher_frame){ .buf = bf, .len = wl };
+		cr_assert_eq(sl_cipher_open(&df, ba, wl, &pl, NULL), 0, "frame %u", i);
+		cr_assert_eq(sl_cipher_open_batch(&da, &ff, 1), 1, "frame %u", i);
+		cr_assert_eq(pl, len);
+		cr_assert_arr_eq(ba + 8, bf + 8, len);
+		if (!moved_at && ea.key.backend != SL_AEAD_BACKEND_SODIUM)
+			moved_at = i;
+	}
+	cr_assert_eq(ea.key.backend, backend, "the encryptor moved");
+	cr_assert_eq(da.cur.backend, backend, "the decryptor moved");
+	if (backend != SL_AEAD_BACKEND_SODIUM)
+		cr_assert(moved_at > 0 && moved_at <= SL_CIPHER_UPGRADE_BYTES / (LEN - 6) + 1,
+			  "moved at frame %u", moved_at);
+	sl_cipher_enc_wipe(&ea);
+	sl_cipher_enc_wipe(&ef);
+	sl_cipher_dec_wipe(&da);
+	sl_cipher_dec_wipe(&df);
 }
