@@ -13,6 +13,9 @@
  *                  (both ends live in this process: per channel = both ends)
  *
  * Usage: bench_secure [--json] [--seconds S] [--channels N] [--handshakes N]
+ *                     [--aead auto|sodium|gcrypt] [--sizes 64,1024,16384]
+ * (--sizes picks which message sizes run; the others report 0, so a profile
+ * can look at one size alone.)
  */
 #include <errno.h>
 #include <malloc.h>
@@ -263,6 +266,19 @@ static double run_messages(struct bnode *a, const char *chan, size_t size, doubl
 	return (double)(r1 - r0) / (t1 - t0);
 }
 
+/* Is size in the comma-separated list (NULL: every size)? */
+static bool size_wanted(const char *list, size_t size)
+{
+	char *end;
+
+	while (list && *list) {
+		if (strtoul(list, &end, 10) == size)
+			return true;
+		list = *end == ',' ? end + 1 : end + strlen(end);
+	}
+	return !list;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned channels = 10000, handshakes = 4000;
@@ -271,7 +287,7 @@ int main(int argc, char **argv)
 	double seconds = 2, hs_rate, keep_rate, rates[3];
 	struct bnode a, b;
 	bool json = false;
-	const char *aead = "auto";
+	const char *aead = "auto", *only = NULL;
 	enum sl_aead_backend be;
 	long rss0, rss1;
 	size_t heap0, heap1;
@@ -287,9 +303,11 @@ int main(int argc, char **argv)
 			handshakes = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--aead") && i + 1 < argc)
 			aead = argv[++i];
+		else if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+			only = argv[++i];
 		else {
 			fprintf(stderr, "usage: bench_secure [--json] [--seconds S] [--channels N] "
-					"[--handshakes N] [--aead auto|sodium|gcrypt]\n");
+					"[--handshakes N] [--aead auto|sodium|gcrypt] [--sizes 64,1024,16384]\n");
 			return 2;
 		}
 	}
@@ -330,7 +348,8 @@ int main(int argc, char **argv)
 			(double)(heap1 - heap0) / channels);
 
 	for (int i = 0; i < 3; i++)
-		rates[i] = run_messages(&a, addrs[0], sizes[i], seconds);
+		rates[i] = size_wanted(only, sizes[i]) ?
+			   run_messages(&a, addrs[0], sizes[i], seconds) : 0;
 
 	if (json) {
 		printf("{\"aead\":\"%s\",\"handshakes_per_s\":%.0f,\"handshakes_per_s_kept\":%.0f,"
