@@ -58,6 +58,38 @@ static const char *bare_addr(const char *s)
 	return strncmp(s, "/service/", 9) ? s : s + 9;
 }
 
+/* Saved once the node runs it, so a restarted node starts exactly what was made. */
+static void save(const char *node, const struct sl_api_scl_create *c)
+{
+	struct sl_listener_rec *rec = calloc(1, sizeof(*rec));
+	char id[SL_ID_TEXT_LEN + 1];
+	struct sl_state *st;
+	size_t off = 0;
+	int ret = -ENOMEM;
+
+	if (!rec)
+		goto out;
+	snprintf(rec->node, sizeof(rec->node), "%s", node);
+	snprintf(rec->kind, sizeof(rec->kind), "%s", SL_LISTENER_KIND_SECURE);
+	snprintf(rec->address, sizeof(rec->address), "%s", c->addr);
+	snprintf(rec->identity, sizeof(rec->identity), "%s", c->identity);
+	for (unsigned i = 0; i < c->n_authorized; i++) {
+		sl_identity_id_format(c->authorized[i], id);
+		off += (size_t)snprintf(rec->authorized + off, sizeof(rec->authorized) - off, "%s%s",
+					i ? " " : "", id);
+	}
+	ret = sl_state_open(NULL, &st);
+	if (ret)
+		goto out;
+	ret = sl_state_listener_put(st, rec);
+	sl_state_close(st);
+out:
+	if (ret)
+		sl_err("listener %s works but could not be saved (it will not come back after a "
+		       "restart of %s): %s", c->addr, node, strerror(-ret));
+	free(rec);
+}
+
 static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		      const struct sl_args *a)
 {
@@ -91,8 +123,11 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	ret = r.resp.status == SL_API_OK ? 0 :
 	      sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
 	sl_control_reply_free(&r);
-	if (ret || cli->quiet)
+	if (ret)
 		return ret;
+	save(rec.name, &c);
+	if (cli->quiet)
+		return 0;
 	if (cli->output == SL_OUTPUT_JSON)
 		printf("{\"address\":\"/service/%s\",\"at\":\"%s\"}\n", c.addr, rec.name);
 	else if (cli->tty)
@@ -159,6 +194,23 @@ out:
 	return ret;
 }
 
+/* Not to come back at the next start. 0, -ENOENT (it was not saved), or an error (said why). */
+static int forget(const char *node, const char *addr)
+{
+	struct sl_state *st;
+	int ret = sl_state_open(NULL, &st);
+
+	if (ret)
+		return ret;
+	ret = sl_state_listener_delete(st, node, SL_LISTENER_KIND_SECURE, addr);
+	sl_state_close(st);
+	if (ret && ret != -ENOENT)
+		return sl_err("listener %s is saved for node %s and could not be removed (it will "
+			      "come back when %s restarts; delete it again then): %s", addr, node,
+			      node, strerror(-ret));
+	return ret;
+}
+
 static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		      const struct sl_args *a)
 {
@@ -179,8 +231,15 @@ static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	sl_cbor_writer_finish(&w, &len);
 	if (sl_node_call(rec.name, "secure_channel_listener.delete", body, len, CALL_MS, &r))
 		return -1;
-	ret = r.resp.status == SL_API_OK ? 0 :
-	      sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
+	/* Not running but saved (it failed to come back at start): forgetting it is the delete. */
+	if (r.resp.status == SL_API_OK || r.resp.status == SL_API_NOT_FOUND)
+		ret = forget(rec.name, addr);
+	else
+		ret = -ENOENT;
+	if (ret == -ENOENT && r.resp.status == SL_API_OK)
+		ret = 0;
+	else if (ret == -ENOENT)
+		ret = sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
 	sl_control_reply_free(&r);
 	if (!ret && !cli->quiet && cli->output == SL_OUTPUT_JSON)
 		printf("{\"deleted\":\"/service/%s\",\"at\":\"%s\"}\n", addr, rec.name);

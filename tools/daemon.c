@@ -15,6 +15,7 @@
 #include "tools/control.h"
 #include "tools/daemon.h"
 #include "tools/nm_portal.h"
+#include "tools/nm_secure.h"
 #include "tools/node_manager.h"
 #include "tools/runtime.h"
 
@@ -149,6 +150,8 @@ static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 	}
 	sl_log(SL_LOG_INFO, "node=%s event=recorded pid=%d tcp_port=%u", ctx->name, (int)self,
 	       tcp_port);
+	/* Its secure channel listeners come back, then its inlets and outlets. */
+	sl_nm_secure_restore(n, ctx->st, ctx->name);
 	/* Inlets and outlets it had come back (after the port is recorded: /node/SELF resolves). */
 	sl_nm_portal_restore(n, ctx->st, ctx->name);
 	return 0;

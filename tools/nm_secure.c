@@ -280,13 +280,43 @@ static void sc_delete(struct sl_worker *nm, struct sl_msg *m, const struct sl_ap
 
 /* secure_channel_listener.create / list / delete */
 
+/*
+ * Start listener addr presenting identity ("" = the node's), accepting only
+ * authorized (none: any verified peer). The create handler and the restore
+ * at start both come here. SL_API_OK, or a status with err filled.
+ */
+static int listener_start(struct sl_node *n, const char *addr, const char *identity,
+			  const uint8_t (*authorized)[SL_ID_LEN], unsigned n_authorized,
+			  char *err, size_t cap)
+{
+	struct sl_secure_listener_opts o = { 0 };
+	int ret;
+
+	o.vault = vault_for(n, identity, &ret);
+	if (!o.vault) {
+		snprintf(err, cap, "identity %s: %s", identity, id_error(ret));
+		return SL_API_BAD_REQUEST;
+	}
+	o.authorized = authorized;
+	o.n_authorized = n_authorized;
+	ret = sl_secure_listener_start(n, addr, &o);
+	if (ret == -EEXIST) {
+		snprintf(err, cap, "the address %s is taken on this node: pick another name, "
+			 "or delete the listener first", addr);
+		return SL_API_CONFLICT;
+	}
+	if (ret) {
+		snprintf(err, cap, "cannot start the listener: %s", strerror(-ret));
+		return SL_API_INTERNAL;
+	}
+	return SL_API_OK;
+}
+
 static void scl_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
-	struct sl_node *n = sl_shard_node(nm->shard);
-	struct sl_secure_listener_opts o = { 0 };
 	char err[SL_API_ERROR_MAX];
 	struct sl_api_scl_create c;
-	int ret;
+	int status;
 
 	if (!req->body || sl_api_scl_create_decode(req->body, req->body_len, &c) || !c.addr[0]) {
 		sl_nm_respond(nm, m, SL_API_BAD_REQUEST,
@@ -294,27 +324,68 @@ static void scl_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_a
 			      NULL, 0);
 		return;
 	}
-	o.vault = vault_for(n, c.identity, &ret);
-	if (!o.vault) {
-		snprintf(err, sizeof(err), "identity %s: %s", c.identity, id_error(ret));
-		sl_nm_respond(nm, m, SL_API_BAD_REQUEST, err, NULL, 0);
+	status = listener_start(sl_shard_node(nm->shard), c.addr, c.identity,
+				(const uint8_t (*)[SL_ID_LEN])c.authorized, c.n_authorized,
+				err, sizeof(err));
+	sl_nm_respond(nm, m, status, status == SL_API_OK ? NULL : err, NULL, 0);
+}
+
+/* "I<hex> I<hex> ..." into ids; the count, or -EINVAL (err names the bad word). */
+static int parse_authorized(const char *text, uint8_t ids[][SL_ID_LEN], char *err, size_t cap)
+{
+	char word[SL_ID_TEXT_LEN + 2];
+	int k = 0;
+
+	while (*text) {
+		size_t len = strcspn(text, " ");
+
+		if (len) {
+			if (len >= sizeof(word) || k == SL_SECURE_MAX_AUTHORIZED) {
+				snprintf(err, cap, "the saved --authorized list is malformed or too long");
+				return -EINVAL;
+			}
+			memcpy(word, text, len);
+			word[len] = '\0';
+			if (sl_identity_id_parse(word, ids[k])) {
+				snprintf(err, cap, "the saved --authorized entry '%s' is not an identifier",
+					 word);
+				return -EINVAL;
+			}
+			k++;
+		}
+		text += len;
+		text += *text == ' ';
+	}
+	return k;
+}
+
+void sl_nm_secure_restore(struct sl_node *n, struct sl_state *st, const char *name)
+{
+	uint8_t ids[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
+	struct sl_listener_rec *v = NULL;
+	char err[SL_API_ERROR_MAX];
+	size_t count = 0;
+	int k;
+
+	if (sl_state_listener_list(st, name, SL_LISTENER_KIND_SECURE, &v, &count)) {
+		sl_log(SL_LOG_WARN, "node=%s event=listeners_not_restored: the state store could not "
+		       "be read", name);
 		return;
 	}
-	o.authorized = (const uint8_t (*)[SL_ID_LEN])c.authorized;
-	o.n_authorized = c.n_authorized;
-	ret = sl_secure_listener_start(n, c.addr, &o);
-	if (ret == -EEXIST) {
-		snprintf(err, sizeof(err), "the address %s is taken on this node: pick another name, "
-			 "or delete the listener first", c.addr);
-		sl_nm_respond(nm, m, SL_API_CONFLICT, err, NULL, 0);
-		return;
+	for (size_t i = 0; i < count; i++) {
+		k = parse_authorized(v[i].authorized, ids, err, sizeof(err));
+		if (k >= 0 && listener_start(n, v[i].address, v[i].identity,
+					     (const uint8_t (*)[SL_ID_LEN])ids, (unsigned)k,
+					     err, sizeof(err)) == SL_API_OK) {
+			sl_log(SL_LOG_INFO, "node=%s event=secure_listener_restored address=%s "
+			       "identity=%s authorized=%d", name, v[i].address,
+			       v[i].identity[0] ? v[i].identity : "(node)", k);
+			continue;
+		}
+		sl_log(SL_LOG_WARN, "node=%s event=secure_listener_not_restored address=%s err=\"%s\"",
+		       name, v[i].address, err);
 	}
-	if (ret) {
-		snprintf(err, sizeof(err), "cannot start the listener: %s", strerror(-ret));
-		sl_nm_respond(nm, m, SL_API_INTERNAL, err, NULL, 0);
-		return;
-	}
-	sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
+	free(v);
 }
 
 static void scl_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)

@@ -16,10 +16,16 @@
 
 struct sl_node;
 struct sl_msg;
+struct sl_state;
 struct sl_worker;
 
 /* Cold, before the node starts. 0 or -errno (logged with what to do). */
 int sl_nm_secure_start(struct sl_node *n, const char *node_name);
+/*
+ * Cold, at node setup: start again the secure channel listeners saved for
+ * node `name`, logging one line per listener restored or not.
+ */
+void sl_nm_secure_restore(struct sl_node *n, struct sl_state *st, const char *name);
 /* When the node manager goes (node destroy). */
 void sl_nm_secure_stop(struct sl_node *n);
 

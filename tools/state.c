@@ -897,6 +897,89 @@ out:
 	return 0;
 }
 
+/* Listeners */
+
+int sl_state_listener_put(struct sl_state *st, const struct sl_listener_rec *r)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "INSERT OR REPLACE INTO listeners (node, kind, address, identity,"
+			  " authorized, created_at) VALUES (?,?,?,?,?,?)", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, r->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, r->authorized, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_listener_delete(struct sl_state *st, const char *node, const char *kind,
+			     const char *address)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, "DELETE FROM listeners WHERE node = ? AND kind = ? AND address = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}
+
+int sl_state_listener_list(struct sl_state *st, const char *node, const char *kind,
+			   struct sl_listener_rec **v, size_t *n)
+{
+	struct sl_listener_rec *recs = NULL, *r;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int ret, rc;
+
+	ret = prepare(st, "SELECT address, identity, authorized FROM listeners"
+			  " WHERE node = ? AND kind = ? ORDER BY created_at, rowid", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			struct sl_listener_rec *nv = realloc(recs, (cap ? 2 * cap : 8) * sizeof(*nv));
+
+			if (!nv) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			recs = nv;
+			cap = cap ? 2 * cap : 8;
+		}
+		r = &recs[cnt++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->node, sizeof(r->node), "%s", node);
+		snprintf(r->kind, sizeof(r->kind), "%s", kind);
+		copy_text(r->address, sizeof(r->address), sqlite3_column_text(s, 0));
+		copy_text(r->identity, sizeof(r->identity), sqlite3_column_text(s, 1));
+		copy_text(r->authorized, sizeof(r->authorized), sqlite3_column_text(s, 2));
+	}
+	if (rc != SQLITE_DONE) {
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		ret = -EIO;
+	}
+out:
+	sqlite3_finalize(s);
+	if (ret) {
+		free(recs);
+		return ret;
+	}
+	*v = recs;
+	*n = cnt;
+	return 0;
+}
+
 int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p)
 {
 	sqlite3_stmt *s;

@@ -159,6 +159,32 @@ int sl_state_relay_delete(struct sl_state *st, const char *node, const char *nam
 /* A node's relays, oldest first. *v is malloc'd (free it). 0 or -errno. */
 int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_rec **v, size_t *n);
 
+/*
+ * Listeners a node re-creates on start (the listeners table). kind is
+ * "secure_channel"; identity the name it presents ("" = the node's own);
+ * authorized the identifiers it accepts, space-separated "I<64 hex>" ("" =
+ * any peer that proves an identity).
+ */
+#define SL_LISTENER_KIND_SECURE "secure_channel"
+#define SL_LISTENER_AUTHORIZED_MAX (16 * 66)	/* 16 identifiers, each "I" + 64 hex + ' ' */
+
+struct sl_listener_rec {
+	char node[SL_NODE_NAME_MAX + 1];
+	char kind[32];
+	char address[256];
+	char identity[SL_NODE_NAME_MAX + 2];
+	char authorized[SL_LISTENER_AUTHORIZED_MAX];
+};
+
+/* Insert or replace. 0 or -errno. */
+int sl_state_listener_put(struct sl_state *st, const struct sl_listener_rec *r);
+/* 0, -ENOENT. */
+int sl_state_listener_delete(struct sl_state *st, const char *node, const char *kind,
+			     const char *address);
+/* A node's listeners of one kind, oldest first. *v is malloc'd (free it). 0 or -errno. */
+int sl_state_listener_list(struct sl_state *st, const char *node, const char *kind,
+			   struct sl_listener_rec **v, size_t *n);
+
 /* A project: a relay node of your own (route text and its identity "I..."). */
 struct sl_project_rec {
 	char name[SL_NODE_NAME_MAX + 1];

@@ -3,13 +3,15 @@ Sluice nodes and against an independent Python implementation of the
 protocol (ockam_secure_peer.py)."""
 
 import json
+import os
 import re
+import signal
 import time
 import unittest
 
 import ockam_peer as op
 import ockam_secure_peer as osp
-from harness import NodeTest, wait_until
+from harness import NodeTest, alive, wait_until
 
 CHAN = re.compile(r"^/service/[0-9a-f]{32}$")
 IDENT = re.compile(r"^I[0-9a-f]{64}$")
@@ -106,6 +108,51 @@ class SecureChannel(NodeTest):
         self.assertIn("i1", ids)
         p = self.sluice("identity", "delete", "i1", check=False)
         self.assertIn("used by node n3", p.stderr)
+
+    def listeners(self, node):
+        return {l["address"]: l for l in json.loads(self.sluice(
+            "secure-channel-listener", "list", "--at", node, "--output", "json").stdout)}
+
+    def test_listener_survives_restart_and_delete_is_final(self):
+        i1 = self.sluice("identity", "create", "i1").stdout.strip()
+        i2 = self.sluice("identity", "create", "i2").stdout.strip()
+        self.sluice("node", "create", "n3", "--identity", "i1")
+        self.sluice("secure-channel-listener", "create", "l", "--at", "n2", "--authorized", i1)
+        self.sluice("secure-channel-listener", "create", "l2", "--at", "n2", "--identity", "i2")
+        before = self.listeners("n2")
+        self.sluice("node", "stop", "n2")
+        self.sluice("node", "start", "n2")
+        after = self.listeners("n2")
+        self.assertEqual(set(after), {"/service/api", "/service/l", "/service/l2"})
+        self.assertEqual(after, before)
+        self.assertEqual(after["/service/l"]["authorized"], [i1])
+        self.assertEqual(after["/service/l2"]["identifier"], i2)
+        # the authorized identity gets through; another one does not
+        p = self.create("--identity", "i1", frm="n3", to="/node/n2/service/l")
+        out = self.send("hello", "-/service/uppercase", frm="n3", input=p.stdout)
+        self.assertEqual(out.stdout.strip(), "HELLO")
+        addr = self.create(frm="n1", to="/node/n2/service/l").stdout.strip()
+        p = self.sluice("message", "send", "hello", "--from", "n1", "--to",
+                        addr + "/service/uppercase", "--timeout", "2s", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual([c["peer"] for c in json.loads(self.sluice(
+            "secure-channel", "list", "--at", "n2", "--output", "json").stdout)], [i1])
+        p = self.create("--authorized", i2, to="/node/n2/service/l2")
+        self.assertEqual(self.send("x", "-/service/uppercase", input=p.stdout).stdout.strip(), "X")
+        # a crash, then a start: they come back too
+        pid = self.home.node_pid("n2")
+        os.kill(pid, signal.SIGKILL)
+        self.assertTrue(wait_until(lambda: not alive(pid), 5))
+        self.sluice("node", "start", "n2")
+        self.assertEqual(self.listeners("n2"), before)
+        # deleted stays deleted
+        self.sluice("secure-channel-listener", "delete", "l", "--at", "n2")
+        self.sluice("node", "stop", "n2")
+        self.sluice("node", "start", "n2")
+        self.assertEqual(set(self.listeners("n2")), {"/service/api", "/service/l2"})
+        p = self.create("--identity", "i1", "--timeout", "1s", frm="n3",
+                        to="/node/n2/service/l", check=False)
+        self.assertNotEqual(p.returncode, 0)
 
     def test_handshake_timeout(self):
         t = time.monotonic()

@@ -146,6 +146,80 @@ Test(state, node_records)
 	sl_state_close(st);
 }
 
+static struct sl_listener_rec listener(const char *node, const char *addr, const char *ident,
+				       const char *authorized)
+{
+	struct sl_listener_rec r = { 0 };
+
+	snprintf(r.node, sizeof(r.node), "%s", node);
+	snprintf(r.kind, sizeof(r.kind), "%s", SL_LISTENER_KIND_SECURE);
+	snprintf(r.address, sizeof(r.address), "%s", addr);
+	snprintf(r.identity, sizeof(r.identity), "%s", ident);
+	snprintf(r.authorized, sizeof(r.authorized), "%s", authorized);
+	return r;
+}
+
+Test(state, listener_records)
+{
+	static const char i1[] = "I0101010101010101010101010101010101010101010101010101010101010101";
+	static const char i2[] = "Iabababababababababababababababababababababababababababababababab";
+	struct sl_node_rec a = node("n1", "127.0.0.1:0"), b = node("n2", "127.0.0.1:0");
+	struct sl_listener_rec l1, l2, *v;
+	char two[200];
+	struct sl_state *st;
+	size_t n;
+
+	snprintf(two, sizeof(two), "%s %s", i1, i2);
+	l1 = listener("n1", "l", "", "");
+	l2 = listener("n1", "l2", "i1", two);
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(sl_state_node_add(st, &a), 0);
+	cr_assert_eq(sl_state_node_add(st, &b), 0);
+	cr_assert_eq(sl_state_listener_put(st, &l1), 0);
+	cr_assert_eq(sl_state_listener_put(st, &l2), 0);
+	l1 = listener("n2", "l", "", i1);
+	cr_assert_eq(sl_state_listener_put(st, &l1), 0);
+
+	cr_assert_eq(sl_state_listener_list(st, "n1", SL_LISTENER_KIND_SECURE, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(v[0].address, "l");
+	cr_expect_str_eq(v[0].identity, "");
+	cr_expect_str_eq(v[0].authorized, "");
+	cr_expect_str_eq(v[1].address, "l2");
+	cr_expect_str_eq(v[1].node, "n1");
+	cr_expect_str_eq(v[1].kind, SL_LISTENER_KIND_SECURE);
+	cr_expect_str_eq(v[1].identity, "i1");
+	cr_expect_str_eq(v[1].authorized, two);
+	free(v);
+	/* Another kind is another list. */
+	cr_assert_eq(sl_state_listener_list(st, "n1", "tcp", &v, &n), 0);
+	cr_expect_eq(n, 0);
+	free(v);
+
+	/* Put again replaces: one row per address. */
+	l2 = listener("n1", "l2", "", i2);
+	cr_assert_eq(sl_state_listener_put(st, &l2), 0);
+	cr_assert_eq(sl_state_listener_delete(st, "n1", SL_LISTENER_KIND_SECURE, "l"), 0);
+	cr_expect_eq(sl_state_listener_delete(st, "n1", SL_LISTENER_KIND_SECURE, "l"), -ENOENT);
+	cr_assert_eq(sl_state_listener_list(st, "n1", SL_LISTENER_KIND_SECURE, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(v[0].address, "l2");
+	cr_expect_str_eq(v[0].identity, "");
+	cr_expect_str_eq(v[0].authorized, i2);
+	free(v);
+
+	/* A node's listeners go with it; the other node's stay. */
+	cr_assert_eq(sl_state_node_delete(st, "n1"), 0);
+	cr_assert_eq(sl_state_listener_list(st, "n1", SL_LISTENER_KIND_SECURE, &v, &n), 0);
+	cr_expect_eq(n, 0);
+	free(v);
+	cr_assert_eq(sl_state_listener_list(st, "n2", SL_LISTENER_KIND_SECURE, &v, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_expect_str_eq(v[0].authorized, i1);
+	free(v);
+	sl_state_close(st);
+}
+
 Test(state, two_connections_interleave)
 {
 	struct sl_state *s1, *s2;
