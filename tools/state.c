@@ -555,11 +555,31 @@ int sl_state_node_delete(struct sl_state *st, const char *name)
 	sqlite3_stmt *s;
 	int ret;
 
-	ret = prepare(st, "DELETE FROM nodes WHERE name = ?", &s);
+	/* One transaction: the node and its own identity go together or not at all. */
+	ret = exec_sql(st->db, "BEGIN IMMEDIATE");
 	if (ret)
 		return ret;
+	ret = prepare(st, "DELETE FROM nodes WHERE name = ?", &s);
+	if (ret)
+		goto rollback;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	return update_done(st, s);
+	ret = update_done(st, s);
+	if (ret && ret != -ENOENT)
+		goto rollback;
+	/* Only "@NAME": an identity the user made and gave the node with --identity stays. */
+	if (prepare(st, "DELETE FROM identities WHERE name = '@' || ?", &s))
+		goto rollback_eio;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (step_done(st, s))
+		goto rollback_eio;
+	if (exec_sql(st->db, "COMMIT"))
+		goto rollback_eio;
+	return ret;
+rollback_eio:
+	ret = -EIO;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return ret;
 }
 
 /* Identities: the change history and the Ed25519 secret (64 bytes, never logged). */

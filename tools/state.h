@@ -80,7 +80,10 @@ int sl_state_node_running(struct sl_state *st, const char *name, int64_t pid,
 int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bool by_user);
 /* Mark that the user asked the node to stop (before signalling it). */
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped);
-/* 0, -ENOENT. Rows that belong to the node (listeners, relays, ...) go with it. */
+/*
+ * 0, -ENOENT. Rows that belong to the node (listeners, relays, ...) go with
+ * it, and so does its own default identity "@NAME" (never another one).
+ */
 int sl_state_node_delete(struct sl_state *st, const char *name);
 
 /*

@@ -154,6 +154,19 @@ class SecureChannel(NodeTest):
                         to="/node/n2/service/l", check=False)
         self.assertNotEqual(p.returncode, 0)
 
+    def test_node_delete_takes_its_own_identity(self):
+        def names():
+            return {i["name"] for i in json.loads(self.sluice(
+                "identity", "list", "--output", "json").stdout)}
+
+        self.sluice("identity", "create", "i1")
+        self.sluice("node", "create", "n3", "--identity", "i1")
+        self.assertEqual(names(), {"@n1", "@n2", "i1"})
+        self.sluice("node", "delete", "n1")
+        self.assertEqual(names(), {"@n2", "i1"})
+        self.sluice("node", "delete", "--all", "--yes")
+        self.assertEqual(names(), {"i1"})
+
     def test_handshake_timeout(self):
         t = time.monotonic()
         p = self.create("--timeout", "1s", to="/node/n2/service/echo", check=False)

@@ -220,6 +220,43 @@ Test(state, listener_records)
 	sl_state_close(st);
 }
 
+static struct sl_identity_rec identity(const char *name, char hex)
+{
+	struct sl_identity_rec r = { 0 };
+
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.identifier[0] = 'I';
+	memset(r.identifier + 1, hex, 64);
+	r.history_len = 1;
+	r.history[0] = 0x81;
+	return r;
+}
+
+Test(state, node_delete_takes_only_its_own_identity)
+{
+	struct sl_identity_rec own = identity("@n1", '1'), other = identity("@n2", '2');
+	struct sl_identity_rec user = identity("i1", '3'), got;
+	struct sl_node_rec a = node("n1", "127.0.0.1:0"), b = node("n2", "127.0.0.1:0");
+	uint8_t secret[64] = { 0 };
+	struct sl_state *st;
+
+	snprintf(a.identity, sizeof(a.identity), "i1");	/* n1 ran with --identity i1 */
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_assert_eq(sl_state_node_add(st, &a), 0);
+	cr_assert_eq(sl_state_node_add(st, &b), 0);
+	cr_assert_eq(sl_state_identity_add(st, &own, secret), 0);
+	cr_assert_eq(sl_state_identity_add(st, &other, secret), 0);
+	cr_assert_eq(sl_state_identity_add(st, &user, secret), 0);
+
+	cr_assert_eq(sl_state_node_delete(st, "n1"), 0);
+	cr_expect_eq(sl_state_identity_get(st, "@n1", &got, NULL), -ENOENT);
+	cr_expect_eq(sl_state_identity_get(st, "i1", &got, NULL), 0, "a user identity stays");
+	cr_expect_eq(sl_state_identity_get(st, "@n2", &got, NULL), 0, "another node's stays");
+	cr_expect_eq(sl_state_node_delete(st, "n1"), -ENOENT);
+	cr_expect_eq(sl_state_node_get(st, "n2", &b), 0);
+	sl_state_close(st);
+}
+
 Test(state, two_connections_interleave)
 {
 	struct sl_state *s1, *s2;
