@@ -348,5 +348,157 @@ class Portal(NodeTest):
         self.assertFalse(self._connects(port))
 
 
+def curl_head(port, timeout=10):
+    """curl --head through an inlet: the status line, or "" when it failed."""
+    p = subprocess.run(["curl", "-sS", "--max-time", str(timeout), "--head",
+                        "http://127.0.0.1:%d/" % port], capture_output=True, text=True)
+    return p.stdout.splitlines()[0].strip() if p.returncode == 0 and p.stdout else ""
+
+
+class SecureInlet(NodeTest):
+    """Inlets whose route has /secure or /project: the inlet makes its own channel,
+    makes it again when it breaks, and comes back with its node."""
+
+    def setUp(self):
+        super().setUp()
+        self.relay_port = free_port()
+        self.sluice("node", "create", "relay", "--tcp-listener-address",
+                    "127.0.0.1:%d" % self.relay_port)
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        self.http_port = free_port()
+        self.http = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(self.http_port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(self.http.wait)
+        self.addCleanup(self.http.kill)
+        self.assertTrue(wait_until(lambda: Portal._connects(self.http_port), 10))
+
+    def inlet(self, to, *extra):
+        port = free_port()
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % port,
+                    "--to", to, *extra)
+        return port
+
+    def relayed(self):
+        """The seed's relay and outlet: b reached as forward_to_b at the relay node."""
+        self.sluice("relay", "create", "b", "--at", "/node/relay", "--to", "/node/b")
+        self.sluice("tcp-outlet", "create", "--at", "b", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+
+    def serves_again(self, port, within):
+        """New connections work again within `within` seconds (the inlet as it is)."""
+        t0 = time.monotonic()
+        ok = wait_until(lambda: curl_head(port, 25) == "HTTP/1.0 200 OK", within, 0.2)
+        self.assertTrue(ok, "the inlet did not serve again within %ds" % within)
+        return time.monotonic() - t0
+
+    def test_seed_relayed_flow(self):
+        # The seed's flow word for word, on free ports instead of 6000, 6001 and 9000.
+        self.relayed()
+        p1, p2 = free_port(), free_port()
+        sc = self.sluice("secure-channel", "create", "--from", "a", "--to",
+                         "/node/relay/service/forward_to_b/service/api").stdout
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % p1,
+                    "--to", "-/service/outlet", input=sc)
+        self.assertEqual(curl_head(p1), "HTTP/1.0 200 OK")
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % p2,
+                    "--to", "/node/relay/service/forward_to_b/secure/api/service/outlet")
+        self.assertEqual(curl_head(p2), "HTTP/1.0 200 OK")
+        # The inlet keeps the route as given, not the channel it made.
+        ins = {i["bind_address"]: i for i in self.home.json("tcp-inlet", "list", "--at", "a")}
+        self.assertEqual(ins["127.0.0.1:%d" % p2]["to"],
+                         "/node/relay/service/forward_to_b/secure/api/service/outlet")
+        # Many clients at once, most of them waiting for the channels of their shard.
+        with concurrent.futures.ThreadPoolExecutor(16) as ex:
+            heads = list(ex.map(lambda _: curl_head(p2), range(32)))
+        self.assertEqual(heads, ["HTTP/1.0 200 OK"] * 32)
+
+    def test_relayed_channel_heals_after_outlet_node_restart(self):
+        self.relayed()
+        port = self.inlet("/node/relay/service/forward_to_b/secure/api/service/outlet")
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+        # b's channel end is gone, and nothing tells a: the first Ping without
+        # Pong (10 s) does, and that client goes on through a new channel.
+        self.sluice("node", "stop", "b")
+        self.sluice("node", "start", "b")
+        self.assertLess(self.serves_again(port, 40), 40)
+        self.assertEqual(len(self.home.json("tcp-inlet", "list", "--at", "a")), 1)
+
+    def test_relayed_channel_heals_after_relay_node_restart(self):
+        self.relayed()
+        port = self.inlet("/node/relay/service/forward_to_b/secure/api/service/outlet")
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+        self.sluice("node", "stop", "relay")
+        self.assertNotEqual(curl_head(port, 25), "HTTP/1.0 200 OK")
+        self.sluice("node", "start", "relay")
+        # b registers again (its relay client retries every few seconds); a's
+        # connection to the relay node stopped, so its channel was dropped at once.
+        self.serves_again(port, 40)
+
+    def test_direct_channel_heals_after_outlet_node_restart(self):
+        self.sluice("tcp-outlet", "create", "--at", "b", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+        port = self.inlet("/node/b/secure/api/service/outlet")
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+        self.sluice("node", "stop", "b")
+        self.sluice("node", "start", "b")
+        # The connection under the channel stopped: a new channel at once, no Pong timeout.
+        self.assertLess(self.serves_again(port, 20), 8)
+
+    def test_secure_inlet_restored_on_node_restart(self):
+        self.relayed()
+        port = self.inlet("/node/relay/service/forward_to_b/secure/api/service/outlet",
+                          "--alias", "web")
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+        self.sluice("node", "stop", "a")
+        self.sluice("node", "start", "a")
+        ins = self.home.json("tcp-inlet", "list", "--at", "a")
+        self.assertEqual([(i["alias"], i["to"]) for i in ins],
+                         [("web", "/node/relay/service/forward_to_b/secure/api/service/outlet")])
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+
+    def test_via_through_project_and_restore(self):
+        ids = {i["name"]: i["identifier"] for i in self.home.json("identity", "list")}
+        self.sluice("project", "create", "default", "--relay",
+                    "/ip4/127.0.0.1/tcp/%d" % self.relay_port, "--identity", ids["@relay"])
+        self.sluice("relay", "create", "b", "--at", "/project/default", "--to", "b")
+        self.sluice("tcp-outlet", "create", "--at", "b", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+        self.sluice("tcp-outlet", "create", "--at", "b", "--from", "/service/web2",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+        p1, p2 = free_port(), free_port()
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % p1,
+                    "--via", "b", "--alias", "one")
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % p2,
+                    "--via", "b", "--to", "web2", "--alias", "two")
+        self.assertEqual(curl_head(p1), "HTTP/1.0 200 OK")
+        self.assertEqual(curl_head(p2), "HTTP/1.0 200 OK")
+        ins = {i["alias"]: i["to"] for i in self.home.json("tcp-inlet", "list", "--at", "a")}
+        self.assertEqual(ins, {
+            "one": "/project/default/service/forward_to_b/secure/api/service/outlet",
+            "two": "/project/default/service/forward_to_b/secure/api/service/web2"})
+        # A whole route and --via together: Ockam refuses it too.
+        p = self.sluice("tcp-inlet", "create", "--at", "a", "--via", "b", "--to",
+                        "/node/b/service/outlet", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--via", p.stderr)
+        # A project whose relay node proves another identity: no channel, the client is closed.
+        self.sluice("project", "create", "wrong", "--relay",
+                    "/ip4/127.0.0.1/tcp/%d" % self.relay_port, "--identity", "I" + "ab" * 32)
+        bad = self.inlet("/project/wrong/service/forward_to_b/secure/api/service/outlet")
+        t0 = time.monotonic()
+        self.assertEqual(curl_head(bad, 30), "")
+        self.assertLess(time.monotonic() - t0, 25)
+        # The /project inlets come back with their node.
+        self.sluice("node", "stop", "a")
+        self.sluice("node", "start", "a")
+        self.assertEqual(curl_head(p1), "HTTP/1.0 200 OK")
+        self.assertEqual(curl_head(p2), "HTTP/1.0 200 OK")
+        # Deleted: it listens no more.
+        self.sluice("tcp-inlet", "delete", "one", "--at", "a")
+        self.assertFalse(Portal._connects(p1))
+
+
 if __name__ == "__main__":
     unittest.main()
