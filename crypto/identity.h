@@ -179,5 +179,13 @@ int sl_idcreds_encode(const uint8_t *history, size_t history_len, const uint8_t 
 int sl_idcreds_decode(struct sl_idcreds *ic, const uint8_t *p, size_t len);
 /* Everything a handshake checks: the history, then the attestation. */
 int sl_idcreds_verify(const struct sl_idcreds *ic, const uint8_t remote_static[32], uint64_t now);
+/*
+ * sl_idcreds_verify() for encoded bytes that passed it before (a caller's
+ * cache, keyed by a hash of ALL the bytes): signatures and the history's
+ * rules depend on the bytes alone, so only what depends on this handshake
+ * is checked again: the attested key is remote_static, and the times at now.
+ */
+int sl_idcreds_check_known(const struct sl_idcreds *ic, const uint8_t remote_static[32],
+			   uint64_t now);
 
 #endif /* SL_CRYPTO_IDENTITY_H */

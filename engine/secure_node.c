@@ -52,6 +52,7 @@ void sl_secure_node_put(struct sl_secure_node *sn)
 		sl_vault_free(v);
 	}
 	pthread_mutex_destroy(&sn->lock);
+	pthread_mutex_destroy(&sn->idcache_lock);
 	free(sn);
 }
 
@@ -72,6 +73,7 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 	sn->node = n;
 	sn->refs = 1;
 	pthread_mutex_init(&sn->lock, NULL);
+	pthread_mutex_init(&sn->idcache_lock, NULL);
 	pthread_mutex_lock(&nodes_lock);
 	for (i = 0; i < MAX_NODES && nodes[i]; i++)
 		;
@@ -79,6 +81,8 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 		nodes[i] = sn;
 	pthread_mutex_unlock(&nodes_lock);
 	if (i == MAX_NODES) {
+		pthread_mutex_destroy(&sn->lock);
+		pthread_mutex_destroy(&sn->idcache_lock);
 		free(sn);
 		return -ENOMEM;
 	}

@@ -198,6 +198,12 @@ Test(identity, g7_payloads_verify_in_time, .init = init)
 		cr_assert_eq(sl_idcreds_verify(ic, pub, 0), -EKEYEXPIRED);
 		/* the attested key must be this peer's Noise static key */
 		cr_assert_eq(sl_idcreds_verify(ic, other, T0), -EKEYREJECTED);
+		/* known bytes (a handshake cache) skip signatures, never the key or the times */
+		cr_assert_eq(sl_idcreds_check_known(ic, pub, T0), 0);
+		cr_assert_eq(sl_idcreds_check_known(ic, pub, exp), 0);
+		cr_assert_eq(sl_idcreds_check_known(ic, pub, exp + 1), -EKEYEXPIRED);
+		cr_assert_eq(sl_idcreds_check_known(ic, pub, T0 - SL_CLOCK_SKEW - 1), -EKEYEXPIRED);
+		cr_assert_eq(sl_idcreds_check_known(ic, other, T0), -EKEYREJECTED);
 		free(ic);
 		free(p);
 	}
