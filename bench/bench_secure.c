@@ -9,6 +9,8 @@
  *   messages/s     through one channel, 64 B, 1 KiB, 16 KiB payloads: a pump
  *                  on node A sends to [encryptor, sink], a sink on node B
  *                  counts; a window bounds what is in flight
+ *   CPU            process CPU time per handshake / per message (both nodes),
+ *                  which a shared machine disturbs far less than the rates
  *   RSS/channel    resident memory growth for 10,000 established channels
  *                  (both ends live in this process: per channel = both ends)
  *
@@ -56,6 +58,18 @@ static double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* CPU seconds of the whole process: both nodes' shards live here. */
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU per operation of the last run_*(), us: robust where wall rates are not (shared machine). */
+static double last_cpu_us;
 
 static long rss_bytes(void)
 {
@@ -171,7 +185,7 @@ static double run_handshakes(struct bnode *a, struct bnode *b, unsigned n, bool 
 {
 	struct hs_run *r = calloc(1, sizeof(*r));
 	char hp[32];
-	double t0, t1;
+	double t0, t1, c0;
 	unsigned errors;
 
 	r->n = a->n;
@@ -184,10 +198,12 @@ static double run_handshakes(struct bnode *a, struct bnode *b, unsigned n, bool 
 	sl_route_push_back(&r->to, SL_ADDR_TCP, hp, strlen(hp));
 	sl_route_push_back(&r->to, SL_ADDR_LOCAL, "api", 3);
 	t0 = now_s();
+	c0 = cpu_s();
 	sl_shard_call(a->n, 0, hs_start_call, r);
 	while (atomic_load_explicit(&r->done, memory_order_acquire) < n)
 		usleep(1000);
 	t1 = now_s();
+	last_cpu_us = (cpu_s() - c0) * 1e6 / n;
 	errors = atomic_load(&r->errors);
 	if (errors)
 		fprintf(stderr, "bench_secure: %u of %u handshakes failed\n", errors, n);
@@ -242,7 +258,7 @@ static void pump_stop_call(struct sl_shard *s, void *arg)
 static double run_messages(struct bnode *a, const char *chan, size_t size, double seconds)
 {
 	uint64_t r0, r1;
-	double t0, t1;
+	double t0, t1, c0;
 
 	memset(&pump, 0, sizeof(pump));
 	pump.size = size;
@@ -255,9 +271,12 @@ static double run_messages(struct bnode *a, const char *chan, size_t size, doubl
 	usleep(200000);		/* warm up */
 	r0 = atomic_load(&sunk);
 	t0 = now_s();
+	c0 = cpu_s();
 	usleep((useconds_t)(seconds * 1e6));
 	r1 = atomic_load(&sunk);
 	t1 = now_s();
+	/* includes the pump's own work and its spinning on a full window */
+	last_cpu_us = (cpu_s() - c0) * 1e6 / (double)(r1 - r0 ? r1 - r0 : 1);
 	atomic_store(&pump.stop, true);
 	sl_shard_call(a->n, 0, pump_stop_call, NULL);
 	/* drain what is in flight */
@@ -284,7 +303,7 @@ int main(int argc, char **argv)
 	unsigned channels = 10000, handshakes = 4000;
 	static const size_t sizes[] = { 64, 1024, 16384 };
 	char (*addrs)[SL_RANDOM_ADDR_LEN + 1];
-	double seconds = 2, hs_rate, keep_rate, rates[3];
+	double seconds = 2, hs_rate, hs_cpu, keep_rate, rates[3], msg_cpu[3] = { 0 };
 	struct bnode a, b;
 	bool json = false;
 	const char *aead = "auto", *only = NULL;
@@ -332,6 +351,7 @@ int main(int argc, char **argv)
 	run_handshakes(&a, &b, 500, false, NULL);
 	heap0 = mallinfo2().uordblks;
 	hs_rate = run_handshakes(&a, &b, handshakes, false, NULL);
+	hs_cpu = last_cpu_us;
 	usleep(300000);		/* Closes land */
 	if (getenv("BENCH_SECURE_DEBUG"))
 		fprintf(stderr, "heap growth per open+close handshake: %.0f\n",
@@ -347,27 +367,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heap in use per channel (main arena only): %.0f\n",
 			(double)(heap1 - heap0) / channels);
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		rates[i] = size_wanted(only, sizes[i]) ?
 			   run_messages(&a, addrs[0], sizes[i], seconds) : 0;
+		msg_cpu[i] = rates[i] ? last_cpu_us : 0;
+	}
 
 	if (json) {
 		printf("{\"aead\":\"%s\",\"handshakes_per_s\":%.0f,\"handshakes_per_s_kept\":%.0f,"
 		       "\"channels\":%u,\"rss_per_channel_bytes\":%.0f,"
 		       "\"messages_per_s\":{\"64\":%.0f,\"1024\":%.0f,\"16384\":%.0f},"
-		       "\"mbit_per_s\":{\"64\":%.0f,\"1024\":%.0f,\"16384\":%.0f}}\n",
+		       "\"mbit_per_s\":{\"64\":%.0f,\"1024\":%.0f,\"16384\":%.0f},"
+		       "\"cpu_us_per_handshake\":%.1f,"
+		       "\"cpu_us_per_message\":{\"64\":%.3f,\"1024\":%.3f,\"16384\":%.3f}}\n",
 		       sl_aead_backend_name(), hs_rate, keep_rate, channels, (double)(rss1 - rss0) / channels,
 		       rates[0], rates[1], rates[2], rates[0] * 64 * 8 / 1e6,
-		       rates[1] * 1024 * 8 / 1e6, rates[2] * 16384 * 8 / 1e6);
+		       rates[1] * 1024 * 8 / 1e6, rates[2] * 16384 * 8 / 1e6, hs_cpu,
+		       msg_cpu[0], msg_cpu[1], msg_cpu[2]);
 	} else {
 		printf("AEAD backend                             %10s\n", sl_aead_backend_name());
 		printf("handshakes/s (open+close, 256 in flight)  %10.0f\n", hs_rate);
+		printf("  CPU per handshake (both sides)          %10.1f us\n", hs_cpu);
 		printf("handshakes/s (kept, %u channels)       %10.0f\n", channels, keep_rate);
 		printf("RSS per established channel (both ends)  %10.0f bytes\n",
 		       (double)(rss1 - rss0) / channels);
 		for (int i = 0; i < 3; i++)
-			printf("messages/s at %5zu B                     %10.0f  (%.0f Mbit/s)\n", sizes[i],
-			       rates[i], rates[i] * (double)sizes[i] * 8 / 1e6);
+			printf("messages/s at %5zu B                     %10.0f  (%.0f Mbit/s, %.3f CPU-us/msg)\n",
+			       sizes[i], rates[i], rates[i] * (double)sizes[i] * 8 / 1e6, msg_cpu[i]);
 	}
 	bnode_down(&a);
 	bnode_down(&b);
