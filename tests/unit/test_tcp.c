@@ -111,12 +111,23 @@ static void tnode_up_port(struct tnode *t, unsigned shards, uint16_t port)
 	struct sl_node_config cfg = { .name = "t", .shards = shards, .no_pin = true };
 	char hp[32];
 	uint16_t got = 0;
+	int ret;
 
 	memset(t, 0, sizeof(*t));
 	t->n = sl_node_create(&cfg);
 	t->net = sl_net_create(t->n, NULL);
 	snprintf(hp, sizeof(hp), "127.0.0.1:%u", port);
-	cr_assert_eq(sl_net_listen_tcp(t->net, hp, &got), 0);
+	/*
+	 * Tests run in parallel: for a moment the freed port may be the local
+	 * port of another test's client socket. Wait for it, within reason.
+	 */
+	for (int i = 0; i < 300; i++) {
+		ret = sl_net_listen_tcp(t->net, hp, &got);
+		if (ret != -EADDRINUSE)
+			break;
+		sleep_ms(10);
+	}
+	cr_assert_eq(ret, 0, "listen on port %u: %s", port, strerror(-ret));
 	cr_assert_eq(got, port);
 	t->port = port;
 	snprintf(t->addr, sizeof(t->addr), "1#127.0.0.1:%u", port);
@@ -544,8 +555,8 @@ Test(tcp, full_ring_to_another_shard_pauses_readers_and_loses_no_frame)
 	struct tnode b;
 
 	skip_without_uring();
-	/* Two shards, rings of 4: connections on shard 0 push every frame through one. */
-	tnode_up_bp(&b, 2, 4, 1);
+	/* Two shards, rings of 8 (7 slots): frames from shard 0 push through one. */
+	tnode_up_bp(&b, 2, 8, 1);
 	bp_run(&b);
 	sl_net_stats(b.net, &st);
 	sl_node_stats_total(b.n, &ss);
