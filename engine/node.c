@@ -24,8 +24,8 @@ static int shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
 	ret = sl_pool_init(&s->pool, (uint16_t)id, s, &n->pool_cfg);
 	if (ret)
 		return ret;
-	s->in = aligned_alloc(SL_CACHELINE, sizeof(*s->in) * n->nshards);
-	s->back = aligned_alloc(SL_CACHELINE, sizeof(*s->back) * n->nshards);
+	s->in = sl_cache_alloc(sizeof(*s->in) * n->nshards);
+	s->back = sl_cache_alloc(sizeof(*s->back) * n->nshards);
 	if (!s->in || !s->back)
 		return -ENOMEM;
 	memset(s->in, 0, sizeof(*s->in) * n->nshards);
@@ -116,7 +116,7 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 	pthread_mutex_init(&n->start_lock, NULL);
 	pthread_cond_init(&n->start_cond, NULL);
 	n->names = calloc(SL_NAMES_MAX, sizeof(*n->names));
-	n->shards = aligned_alloc(SL_CACHELINE, sizeof(*n->shards) * ns);
+	n->shards = sl_cache_alloc(sizeof(*n->shards) * ns);
 	if (!n->names || !n->shards)
 		goto err_destroy;
 	memset(n->shards, 0, sizeof(*n->shards) * ns);

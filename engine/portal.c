@@ -198,7 +198,7 @@ struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_s
 	P->ops = ops;
 	P->ctx = ctx;
 	P->nshards = sl_node_shards(n);
-	P->ps = aligned_alloc(SL_CACHELINE, P->nshards * sizeof(*P->ps));
+	P->ps = sl_cache_alloc(P->nshards * sizeof(*P->ps));
 	if (!P->ps) {
 		free(P);
 		return NULL;
@@ -317,7 +317,7 @@ static int owner_init(struct owner *o, struct sl_portals *P, bool inlet, const c
 	o->P = P;
 	o->inlet = inlet;
 	o->refs = 1;	/* the registry's */
-	o->ctr = aligned_alloc(SL_CACHELINE, P->nshards * sizeof(*o->ctr));
+	o->ctr = sl_cache_alloc(P->nshards * sizeof(*o->ctr));
 	if (!o->ctr)
 		return -ENOMEM;
 	memset(o->ctr, 0, P->nshards * sizeof(*o->ctr));
@@ -773,13 +773,24 @@ static void pc_handle(struct sl_worker *w, struct sl_msg *m)
 	case SL_PORTAL_PONG:
 		if (pc->state != PC_WAIT_PONG)
 			break;
-		/* Through our channels, only through the current ones: a late Pong is stale. */
+		/*
+		 * Through our channels, only through the current ones: a Pong
+		 * through the channels given up on is late, and the outlet
+		 * connection that sent it is told to go (else it stays, idle).
+		 */
 		if (pc->chan) {
 			struct sl_addr f;
 
 			if (!sl_route_front(&m->ret, &f) || f.len != SL_RANDOM_ADDR_LEN ||
-			    memcmp(f.body, pc->chan->enc[pc->chan->n - 1], f.len))
+			    memcmp(f.body, pc->chan->enc[pc->chan->n - 1], f.len)) {
+				m->len = (uint32_t)sl_portal_msg_encode(m->data, m->len,
+									SL_PORTAL_DISCONNECT, false, 0, 0);
+				if (m->len) {
+					sl_reply(&pc->w, m);
+					return;
+				}
 				break;
+			}
 		}
 		/* The outlet's connection worker answered: its return route is the way back. */
 		sl_timer_cancel(&pc->timer);

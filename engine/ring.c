@@ -32,7 +32,7 @@ int sl_ring_init(struct sl_ring *r, unsigned size)
 {
 	if (size < 4 || (size & (size - 1)))
 		return -EINVAL;
-	r->slots = aligned_alloc(SL_CACHELINE, sizeof(*r->slots) * size);
+	r->slots = sl_cache_alloc(sizeof(*r->slots) * size);
 	if (!r->slots)
 		return -ENOMEM;
 	memset(r->slots, 0, sizeof(*r->slots) * size);

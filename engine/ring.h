@@ -12,12 +12,19 @@
 #define SL_RING_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include <ck_ring.h>
 
 #include "engine/msg.h"
 
 #define SL_CACHELINE 64
+
+/* Cache-line aligned memory; aligned_alloc wants a size that is a multiple of it. */
+static inline void *sl_cache_alloc(size_t size)
+{
+	return aligned_alloc(SL_CACHELINE, (size + SL_CACHELINE - 1) & ~(size_t)(SL_CACHELINE - 1));
+}
 
 struct sl_ring {
 	/* ck keeps producer and consumer indices on separate cache lines. */
