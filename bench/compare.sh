@@ -105,8 +105,7 @@ listening() { ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 
 # wait_port PORT PID: until PORT listens (10 s), or PID died
 wait_port() {
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		listening "$1" && return 0
 		[ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && return 1
 		sleep 0.1
