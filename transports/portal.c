@@ -849,6 +849,8 @@ void sl_portal_flush(struct sl_ushard *u)
 			pp = &k->nobuf_next;
 		}
 	}
+	/* The shard's wait must not sleep past messages coming home on a return ring. */
+	u->portal_nobuf = ps->nobuf_head != NULL;
 	/* Bounded: each socket is on the list at most once; new additions wait a turn. */
 	k = ps->flush_head;
 	ps->flush_head = NULL;

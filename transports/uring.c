@@ -320,7 +320,7 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 	 * message freed on another shard comes home on a return ring that rings
 	 * no doorbell (a free is hot), so look again soon rather than sleep.
 	 */
-	if (u->wait_head && timeout_ns > MEM_WAIT_POLL_NS)
+	if ((u->wait_head || u->portal_nobuf) && timeout_ns > MEM_WAIT_POLL_NS)
 		timeout_ns = MEM_WAIT_POLL_NS;
 	if (timeout_ns == UINT64_MAX) {
 		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);

@@ -209,6 +209,7 @@ struct sl_ushard {
 	struct sl_conn *peers[SL_PEER_BUCKETS];
 	struct sl_conn *cur_rx;
 	struct sl_pshard *portal;	/* portal sockets (portal.c), made on first use */
+	bool portal_nobuf;		/* portal receives wait for pool messages (portal.c) */
 
 	int lfd[SL_LISTENERS];
 	uint8_t ltype[SL_LISTENERS];
