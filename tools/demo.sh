@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-tools/deps.sh build
+tools/deps.sh test   # build tools, plus python3, curl and iperf3 for the portal
 if [ ! -x build/bin/sluice ] || [ -n "$(find engine transports crypto tools bench CMakeLists.txt -newer build/bin/sluice -print -quit)" ]; then
 	echo "==> building (build/)"
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -19,6 +19,7 @@ SLUICE_HOME=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 cleanup() {
 	sluice node delete --all --yes >/dev/null 2>&1 || true
 	[ -n "${http_pid:-}" ] && kill "$http_pid" 2>/dev/null
+	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null
 	rm -rf "$SLUICE_HOME"
 }
 trap cleanup EXIT
@@ -64,7 +65,18 @@ if sluice tcp-outlet --help >/dev/null 2>&1 && sluice relay --help >/dev/null 2>
 	curl -sS --max-time 10 --head 127.0.0.1:6000
 fi
 
-if [ -x build/bin/bench_route ]; then
-	show "build/bin/bench_route --seconds 1   (two nodes, one TCP hop: round trip and messages/s)"
-	build/bin/bench_route --seconds 1
+if sluice tcp-inlet --help >/dev/null 2>&1 && command -v iperf3 >/dev/null; then
+	iperf3 -s -p 5299 -1 >/dev/null 2>&1 &
+	iperf_pid=$!
+	sluice tcp-outlet create --at a --from /service/iperf --to 127.0.0.1:5299 >/dev/null
+	sluice secure-channel create --from n1 --to /node/relay/service/forward_to_b/service/api |
+		sluice tcp-inlet create --at n1 --from 127.0.0.1:6299 --to -/service/iperf >/dev/null
+	show "iperf3 -c 127.0.0.1 -p 6299 -t 3   (TCP through the portal: n1 -> secure channel via the relay -> a)"
+	iperf3 -c 127.0.0.1 -p 6299 -t 3 --connect-timeout 5000 | grep -E 'sender|receiver'
+	wait "$iperf_pid" 2>/dev/null || true
+fi
+
+if [ -x build/bin/bench_secure ]; then
+	show "build/bin/bench_secure --seconds 1 --sizes 64,16384   (messages/s through one secure channel)"
+	build/bin/bench_secure --seconds 1 --sizes 64,16384
 fi
