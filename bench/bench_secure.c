@@ -250,9 +250,12 @@ static void pump_start_call(struct sl_shard *s, void *arg)
 	sl_timer_arm(s, &pump.timer, 0);
 }
 
+static _Atomic bool pump_stopped;
+
 static void pump_stop_call(struct sl_shard *s, void *arg)
 {
 	sl_timer_cancel(&pump.timer);
+	atomic_store(&pump_stopped, true);
 }
 
 static double run_messages(struct bnode *a, const char *chan, size_t size, double seconds)
@@ -278,7 +281,15 @@ static double run_messages(struct bnode *a, const char *chan, size_t size, doubl
 	/* includes the pump's own work and its spinning on a full window */
 	last_cpu_us = (cpu_s() - c0) * 1e6 / (double)(r1 - r0 ? r1 - r0 : 1);
 	atomic_store(&pump.stop, true);
-	sl_shard_call(a->n, 0, pump_stop_call, NULL);
+	atomic_store(&pump_stopped, false);
+	while (sl_shard_call(a->n, 0, pump_stop_call, NULL))
+		usleep(1000);	/* control queue full: it will have room */
+	/*
+	 * The next run's memset must not clear a timer still in the shard's
+	 * heap (it fired a NULL fire() now and then): wait for the cancel.
+	 */
+	while (!atomic_load(&pump_stopped))
+		usleep(1000);
 	/* drain what is in flight */
 	for (int i = 0; i < 200 && atomic_load(&sunk) != pump.sent; i++)
 		usleep(10000);
