@@ -421,8 +421,10 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
 	snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
-static void read_node(sqlite3_stmt *s, struct sl_node_rec *n)
+static void read_node(sqlite3_stmt *s, void *rec)
 {
+	struct sl_node_rec *n = rec;
+
 	memset(n, 0, sizeof(*n));
 	copy_text(n->name, sizeof(n->name), sqlite3_column_text(s, 0));
 	copy_text(n->tcp_address, sizeof(n->tcp_address), sqlite3_column_text(s, 1));
@@ -454,40 +456,79 @@ int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec 
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }
 
-int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *count)
+/* Bind texts to parameters 1..n; a NULL text binds SQL NULL. */
+static void bind_texts(sqlite3_stmt *s, const char *const *text, int n)
 {
-	struct sl_node_rec *arr = NULL;
-	size_t n = 0, cap = 0;
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(s, i + 1, text[i], -1, SQLITE_STATIC);
+}
+
+/*
+ * Every row of `sql` (its parameters bound to `keys`), each read by `read` into
+ * a zeroed record of `size` bytes, as one malloc'd array. 0, -ENOMEM, -EIO.
+ */
+static int list_rows(struct sl_state *st, const char *sql, const char *const *keys, int nkeys,
+		     size_t size, void (*read)(sqlite3_stmt *s, void *rec), void **v,
+		     size_t *count)
+{
 	sqlite3_stmt *s;
+	size_t n = 0, cap = 0;
+	char *out = NULL;
 	int ret, rc;
 
 	*v = NULL;
 	*count = 0;
-	ret = prepare(st, "SELECT " NODE_COLS " FROM nodes ORDER BY name", &s);
+	ret = prepare(st, sql, &s);
 	if (ret)
 		return ret;
+	bind_texts(s, keys, nkeys);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (n == cap) {
-			struct sl_node_rec *t;
+			char *grown = realloc(out, (cap ? cap * 2 : 8) * size);
 
-			cap = cap ? cap * 2 : 8;
-			t = realloc(arr, cap * sizeof(*arr));
-			if (!t) {
-				rc = SQLITE_NOMEM;
+			if (!grown) {
+				ret = -ENOMEM;
 				break;
 			}
-			arr = t;
+			out = grown;
+			cap = cap ? cap * 2 : 8;
 		}
-		read_node(s, &arr[n++]);
+		memset(out + n * size, 0, size);
+		read(s, out + n * size);
+		n++;
+	}
+	if (!ret && rc != SQLITE_DONE) {
+		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		ret = -EIO;
 	}
 	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(arr);
-		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
+	if (ret) {
+		free(out);
+		return ret;
 	}
-	*v = arr;
+	*v = out;
 	*count = n;
 	return 0;
+}
+
+/* INSERT OR REPLACE a row of texts (NULL for SQL NULL) and then its created_at. */
+static int put_row(struct sl_state *st, const char *sql, const char *const *text, int n)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = prepare(st, sql, &s);
+	if (ret)
+		return ret;
+	bind_texts(s, text, n);
+	sqlite3_bind_int64(s, n + 1, (int64_t)time(NULL));
+	return step_done(st, s);
+}
+
+int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *count)
+{
+	return list_rows(st, "SELECT " NODE_COLS " FROM nodes ORDER BY name", NULL, 0,
+			 sizeof(**v), read_node, (void **)v, count);
 }
 
 /* Run an UPDATE; -ENOENT when it touched no row. */
@@ -584,8 +625,9 @@ rollback:
 
 /* Identities: the change history and the Ed25519 secret (64 bytes, never logged). */
 
-static void read_identity(sqlite3_stmt *s, struct sl_identity_rec *r)
+static void read_identity(sqlite3_stmt *s, void *rec)
 {
+	struct sl_identity_rec *r = rec;
 	const void *h = sqlite3_column_blob(s, 2);
 	int hl = sqlite3_column_bytes(s, 2);
 
@@ -651,39 +693,8 @@ int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_ident
 
 int sl_state_identity_list(struct sl_state *st, struct sl_identity_rec **v, size_t *count)
 {
-	struct sl_identity_rec *arr = NULL;
-	size_t n = 0, cap = 0;
-	sqlite3_stmt *s;
-	int ret, rc;
-
-	*v = NULL;
-	*count = 0;
-	ret = prepare(st, "SELECT name, identifier, change_history, created_at FROM identities"
-			  " ORDER BY name", &s);
-	if (ret)
-		return ret;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			struct sl_identity_rec *t;
-
-			cap = cap ? cap * 2 : 8;
-			t = realloc(arr, cap * sizeof(*arr));
-			if (!t) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			arr = t;
-		}
-		read_identity(s, &arr[n++]);
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
-		free(arr);
-		return rc == SQLITE_NOMEM ? -ENOMEM : -EIO;
-	}
-	*v = arr;
-	*count = n;
-	return 0;
+	return list_rows(st, "SELECT name, identifier, change_history, created_at FROM identities"
+			 " ORDER BY name", NULL, 0, sizeof(**v), read_identity, (void **)v, count);
 }
 
 int sl_state_identity_delete(struct sl_state *st, const char *name)
@@ -702,55 +713,31 @@ int sl_state_identity_delete(struct sl_state *st, const char *name)
 
 int sl_state_inlet_put(struct sl_state *st, const struct sl_inlet_rec *r)
 {
-	sqlite3_stmt *s;
-	int ret;
+	const char *t[] = { r->node, r->alias, r->from, r->to, r->via[0] ? r->via : NULL };
 
-	ret = prepare(st, "INSERT OR REPLACE INTO inlets (node, alias, from_address, to_route, via,"
-			  " created_at) VALUES (?,?,?,?,?,?)", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->alias, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->to, -1, SQLITE_STATIC);
-	if (r->via[0])
-		sqlite3_bind_text(s, 5, r->via, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 5);
-	sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
-	return step_done(st, s);
+	return put_row(st, "INSERT OR REPLACE INTO inlets (node, alias, from_address, to_route, via,"
+		       " created_at) VALUES (?,?,?,?,?,?)", t, 5);
 }
 
 int sl_state_outlet_put(struct sl_state *st, const struct sl_outlet_rec *r)
 {
-	sqlite3_stmt *s;
-	int ret;
+	const char *t[] = { r->node, r->address, r->to };
 
-	ret = prepare(st, "INSERT OR REPLACE INTO outlets (node, address, to_address, created_at)"
-			  " VALUES (?,?,?,?)", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->to, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	return step_done(st, s);
+	return put_row(st, "INSERT OR REPLACE INTO outlets (node, address, to_address, created_at)"
+		       " VALUES (?,?,?,?)", t, 3);
 }
 
 static int delete_row(struct sl_state *st, const char *sql, const char *node, const char *key)
 {
+	const char *t[] = { node, key };
 	sqlite3_stmt *s;
 	int ret;
 
 	ret = prepare(st, sql, &s);
 	if (ret)
 		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-	ret = step_done(st, s);
-	if (!ret && !sqlite3_changes(st->db))
-		ret = -ENOENT;
-	return ret;
+	bind_texts(s, t, 2);
+	return update_done(st, s);
 }
 
 int sl_state_inlet_delete(struct sl_state *st, const char *node, const char *alias)
@@ -761,48 +748,6 @@ int sl_state_inlet_delete(struct sl_state *st, const char *node, const char *ali
 int sl_state_outlet_delete(struct sl_state *st, const char *node, const char *address)
 {
 	return delete_row(st, "DELETE FROM outlets WHERE node = ? AND address = ?", node, address);
-}
-
-/* Rows of one node; each row's texts go to `read` (one record of `size` bytes). */
-static int list_rows(struct sl_state *st, const char *sql, const char *node, size_t size,
-		     void (*read)(sqlite3_stmt *s, void *rec), void **v, size_t *count)
-{
-	sqlite3_stmt *s;
-	size_t n = 0, cap = 0;
-	char *out = NULL;
-	int ret, rc;
-
-	ret = prepare(st, sql, &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			char *grown = realloc(out, (cap ? cap * 2 : 8) * size);
-
-			if (!grown) {
-				ret = -ENOMEM;
-				break;
-			}
-			out = grown;
-			cap = cap ? cap * 2 : 8;
-		}
-		memset(out + n * size, 0, size);
-		read(s, out + n * size);
-		n++;
-	}
-	if (!ret && rc != SQLITE_DONE) {
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
-		ret = -EIO;
-	}
-	sqlite3_finalize(s);
-	if (ret) {
-		free(out);
-		return ret;
-	}
-	*v = out;
-	*count = n;
-	return 0;
 }
 
 static void read_inlet(sqlite3_stmt *s, void *rec)
@@ -828,195 +773,101 @@ static void read_outlet(sqlite3_stmt *s, void *rec)
 int sl_state_inlet_list(struct sl_state *st, const char *node, struct sl_inlet_rec **v, size_t *n)
 {
 	return list_rows(st, "SELECT node, alias, from_address, to_route, via FROM inlets"
-			 " WHERE node = ? ORDER BY created_at, alias", node, sizeof(**v), read_inlet,
-			 (void **)v, n);
+			 " WHERE node = ? ORDER BY created_at, alias", &node, 1, sizeof(**v),
+			 read_inlet, (void **)v, n);
 }
 
 int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet_rec **v, size_t *n)
 {
 	return list_rows(st, "SELECT node, address, to_address FROM outlets"
-			 " WHERE node = ? ORDER BY created_at, address", node, sizeof(**v), read_outlet,
-			 (void **)v, n);
+			 " WHERE node = ? ORDER BY created_at, address", &node, 1, sizeof(**v),
+			 read_outlet, (void **)v, n);
 }
 
 /* Relays and projects */
 
 int sl_state_relay_put(struct sl_state *st, const struct sl_relay_rec *r)
 {
-	sqlite3_stmt *s;
-	int ret;
+	const char *t[] = { r->node, r->name, r->at, r->remote };
 
-	ret = prepare(st, "INSERT OR REPLACE INTO relays (node, name, at_route, remote_address,"
-			  " created_at) VALUES (?,?,?,?,?)", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->remote, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, (int64_t)time(NULL));
-	return step_done(st, s);
+	return put_row(st, "INSERT OR REPLACE INTO relays (node, name, at_route, remote_address,"
+		       " created_at) VALUES (?,?,?,?,?)", t, 4);
 }
 
 int sl_state_relay_delete(struct sl_state *st, const char *node, const char *name)
 {
-	sqlite3_stmt *s;
-	int ret;
+	return delete_row(st, "DELETE FROM relays WHERE node = ? AND name = ?", node, name);
+}
 
-	ret = prepare(st, "DELETE FROM relays WHERE node = ? AND name = ?", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	ret = step_done(st, s);
-	if (!ret && !sqlite3_changes(st->db))
-		ret = -ENOENT;
-	return ret;
+/* node comes back from its column, which `WHERE node = ?` matched byte for byte. */
+static void read_relay(sqlite3_stmt *s, void *rec)
+{
+	struct sl_relay_rec *r = rec;
+
+	copy_text(r->node, sizeof(r->node), sqlite3_column_text(s, 0));
+	copy_text(r->name, sizeof(r->name), sqlite3_column_text(s, 1));
+	copy_text(r->at, sizeof(r->at), sqlite3_column_text(s, 2));
+	copy_text(r->remote, sizeof(r->remote), sqlite3_column_text(s, 3));
 }
 
 int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_rec **v, size_t *n)
 {
-	struct sl_relay_rec *recs = NULL;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
-	int ret, rc;
-
-	ret = prepare(st, "SELECT name, at_route, remote_address FROM relays WHERE node = ?"
-			  " ORDER BY created_at, rowid", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			struct sl_relay_rec *nv = realloc(recs, (cap ? 2 * cap : 8) * sizeof(*nv));
-
-			if (!nv) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			recs = nv;
-			cap = cap ? 2 * cap : 8;
-		}
-		memset(&recs[cnt], 0, sizeof(recs[cnt]));
-		snprintf(recs[cnt].node, sizeof(recs[cnt].node), "%s", node);
-		copy_text(recs[cnt].name, sizeof(recs[cnt].name), sqlite3_column_text(s, 0));
-		copy_text(recs[cnt].at, sizeof(recs[cnt].at), sqlite3_column_text(s, 1));
-		copy_text(recs[cnt].remote, sizeof(recs[cnt].remote), sqlite3_column_text(s, 2));
-		cnt++;
-	}
-	if (rc != SQLITE_DONE)
-		ret = -EIO;
-out:
-	sqlite3_finalize(s);
-	if (ret) {
-		free(recs);
-		return ret;
-	}
-	*v = recs;
-	*n = cnt;
-	return 0;
+	return list_rows(st, "SELECT node, name, at_route, remote_address FROM relays"
+			 " WHERE node = ? ORDER BY created_at, rowid", &node, 1, sizeof(**v),
+			 read_relay, (void **)v, n);
 }
 
 /* Listeners */
 
 int sl_state_listener_put(struct sl_state *st, const struct sl_listener_rec *r)
 {
-	sqlite3_stmt *s;
-	int ret;
+	const char *t[] = { r->node, r->kind, r->address, r->identity, r->authorized };
 
-	ret = prepare(st, "INSERT OR REPLACE INTO listeners (node, kind, address, identity,"
-			  " authorized, created_at) VALUES (?,?,?,?,?,?)", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, r->node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, r->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->address, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, r->identity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 5, r->authorized, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
-	return step_done(st, s);
+	return put_row(st, "INSERT OR REPLACE INTO listeners (node, kind, address, identity,"
+		       " authorized, created_at) VALUES (?,?,?,?,?,?)", t, 5);
 }
 
 int sl_state_listener_delete(struct sl_state *st, const char *node, const char *kind,
 			     const char *address)
 {
+	const char *t[] = { node, kind, address };
 	sqlite3_stmt *s;
 	int ret;
 
 	ret = prepare(st, "DELETE FROM listeners WHERE node = ? AND kind = ? AND address = ?", &s);
 	if (ret)
 		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, address, -1, SQLITE_STATIC);
+	bind_texts(s, t, 3);
 	return update_done(st, s);
+}
+
+static void read_listener(sqlite3_stmt *s, void *rec)
+{
+	struct sl_listener_rec *r = rec;
+
+	copy_text(r->node, sizeof(r->node), sqlite3_column_text(s, 0));
+	copy_text(r->kind, sizeof(r->kind), sqlite3_column_text(s, 1));
+	copy_text(r->address, sizeof(r->address), sqlite3_column_text(s, 2));
+	copy_text(r->identity, sizeof(r->identity), sqlite3_column_text(s, 3));
+	copy_text(r->authorized, sizeof(r->authorized), sqlite3_column_text(s, 4));
 }
 
 int sl_state_listener_list(struct sl_state *st, const char *node, const char *kind,
 			   struct sl_listener_rec **v, size_t *n)
 {
-	struct sl_listener_rec *recs = NULL, *r;
-	size_t cnt = 0, cap = 0;
-	sqlite3_stmt *s;
-	int ret, rc;
+	const char *keys[] = { node, kind };
 
-	ret = prepare(st, "SELECT address, identity, authorized FROM listeners"
-			  " WHERE node = ? AND kind = ? ORDER BY created_at, rowid", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			struct sl_listener_rec *nv = realloc(recs, (cap ? 2 * cap : 8) * sizeof(*nv));
-
-			if (!nv) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			recs = nv;
-			cap = cap ? 2 * cap : 8;
-		}
-		r = &recs[cnt++];
-		memset(r, 0, sizeof(*r));
-		snprintf(r->node, sizeof(r->node), "%s", node);
-		snprintf(r->kind, sizeof(r->kind), "%s", kind);
-		copy_text(r->address, sizeof(r->address), sqlite3_column_text(s, 0));
-		copy_text(r->identity, sizeof(r->identity), sqlite3_column_text(s, 1));
-		copy_text(r->authorized, sizeof(r->authorized), sqlite3_column_text(s, 2));
-	}
-	if (rc != SQLITE_DONE) {
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
-		ret = -EIO;
-	}
-out:
-	sqlite3_finalize(s);
-	if (ret) {
-		free(recs);
-		return ret;
-	}
-	*v = recs;
-	*n = cnt;
-	return 0;
+	return list_rows(st, "SELECT node, kind, address, identity, authorized FROM listeners"
+			 " WHERE node = ? AND kind = ? ORDER BY created_at, rowid", keys, 2,
+			 sizeof(**v), read_listener, (void **)v, n);
 }
 
 int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p)
 {
-	sqlite3_stmt *s;
-	int ret;
+	const char *t[] = { p->name, p->route, p->identifier[0] ? p->identifier : NULL };
 
-	ret = prepare(st, "INSERT OR REPLACE INTO projects (name, route, identifier, created_at)"
-			  " VALUES (?,?,?,?)", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, p->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, p->route, -1, SQLITE_STATIC);
-	if (p->identifier[0])
-		sqlite3_bind_text(s, 3, p->identifier, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 3);
-	sqlite3_bind_int64(s, 4, (int64_t)time(NULL));
-	return step_done(st, s);
+	return put_row(st, "INSERT OR REPLACE INTO projects (name, route, identifier, created_at)"
+		       " VALUES (?,?,?,?)", t, 3);
 }
 
 int sl_state_project_get(struct sl_state *st, const char *name, struct sl_project_rec *p)
