@@ -53,18 +53,6 @@ void sl_portal_bound(const char *bind, unsigned port, char *out, size_t cap)
 	snprintf(out, cap, "%.*s:%u", colon ? (int)(colon - bind) : 0, bind, port);
 }
 
-int sl_portal_pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *rec)
-{
-	struct sl_state *st;
-	int ret = sl_state_open(NULL, &st);
-
-	if (ret)
-		return ret;
-	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", rec);
-	sl_state_close(st);
-	return ret;
-}
-
 int sl_portal_call(const char *node, const char *method, const uint8_t *body, size_t len,
 		   struct sl_portal_info *v)
 {
@@ -72,11 +60,9 @@ int sl_portal_call(const char *node, const char *method, const uint8_t *body, si
 	struct sl_cbor_reader rd;
 	int ret;
 
-	if (sl_node_call(node, method, body, len, CALL_MS, &r))
+	if (sl_node_call_ok(node, method, body, len, CALL_MS, &r))
 		return -1;
-	if (r.resp.status != SL_API_OK) {
-		ret = sl_err("node %s: %s", node, r.resp.error[0] ? r.resp.error : "failed");
-	} else if (v) {
+	if (v) {
 		sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
 		ret = !r.resp.body || sl_api_get_portal(&rd, v) ?
 		      sl_err("node %s answered with a malformed reply", node) : 0;
@@ -154,49 +140,40 @@ static void print_plain(const struct sl_cli *cli, const struct sl_portal_info *v
 	       (unsigned long long)v->bytes_in, (unsigned long long)v->bytes_out);
 }
 
+struct list_ctx {
+	bool inlet;
+	const char *node;
+};
+
+static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
+{
+	const struct list_ctx *ctx = arg;
+	struct sl_portal_info v;
+	int ret = sl_api_get_portal(rd, &v);
+
+	if (ret)
+		return ret;
+	if (cli->output == SL_OUTPUT_JSON) {
+		if (!first)
+			putchar(',');
+		sl_portal_print_json(&v, ctx->inlet, ctx->node, false);
+	} else {
+		print_plain(cli, &v, ctx->inlet);
+	}
+	return 0;
+}
+
 int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
 		   bool inlet)
 {
-	struct sl_control_reply r;
-	struct sl_cbor_reader rd;
-	struct sl_cbor_array arr;
-	struct sl_portal_info v;
+	struct list_ctx ctx = { .inlet = inlet };
 	struct sl_node_rec node;
-	int ret, k = 0;
 
-	if (sl_portal_pick(spec, a, &node) ||
-	    sl_node_call(node.name, inlet ? "tcp_inlet.list" : "tcp_outlet.list", NULL, 0, CALL_MS, &r))
+	if (sl_node_pick_at(spec, a, &node))
 		return -1;
-	if (r.resp.status != SL_API_OK || !r.resp.body) {
-		ret = sl_err("node %s: %s", node.name, r.resp.error[0] ? r.resp.error : "malformed reply");
-		goto out;
-	}
-	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
-	ret = sl_cbor_array_enter(&rd, &arr);
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
-	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
-		ret = sl_api_get_portal(&rd, &v);
-		if (ret)
-			break;
-		if (cli->output == SL_OUTPUT_JSON) {
-			if (k)
-				putchar(',');
-			sl_portal_print_json(&v, inlet, node.name, false);
-		} else {
-			print_plain(cli, &v, inlet);
-		}
-		k++;
-	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
-	else if (!k && cli->tty)
-		printf("No TCP %s at node %s\n", inlet ? "inlets" : "outlets", node.name);
-	if (ret)
-		ret = sl_err("node %s answered with a malformed list", node.name);
-out:
-	sl_control_reply_free(&r);
-	return ret;
+	ctx.node = node.name;
+	return sl_node_list(cli, node.name, inlet ? "tcp_inlet.list" : "tcp_outlet.list", CALL_MS,
+			    inlet ? "TCP inlets" : "TCP outlets", list_item, &ctx);
 }
 
 static int name_body(const char *text, bool inlet, uint8_t *body, size_t cap, size_t *len,
@@ -226,7 +203,7 @@ int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	size_t len;
 
 	if (name_body(a->pos[0], inlet, body, sizeof(body), &len, name, sizeof(name)) ||
-	    sl_portal_pick(spec, a, &node) ||
+	    sl_node_pick_at(spec, a, &node) ||
 	    sl_portal_call(node.name, inlet ? "tcp_inlet.show" : "tcp_outlet.show", body, len, &v))
 		return -1;
 	if (cli->quiet)
@@ -249,7 +226,7 @@ int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, c
 	int ret;
 
 	if (name_body(a->pos[0], inlet, body, sizeof(body), &len, name, sizeof(name)) ||
-	    sl_portal_pick(spec, a, &node) ||
+	    sl_node_pick_at(spec, a, &node) ||
 	    sl_portal_call(node.name, inlet ? "tcp_inlet.delete" : "tcp_outlet.delete", body, len, NULL))
 		return -1;
 	ret = sl_state_open(NULL, &st);

@@ -18,8 +18,6 @@ int sl_portal_local_addr(const char *text, char *out, size_t cap);
 int sl_portal_hostport(const char *text, const char *flag, char *out, size_t cap);
 /* bind with its port replaced by the one bound. */
 void sl_portal_bound(const char *bind, unsigned port, char *out, size_t cap);
-/* The node named by --at, or the only running one. */
-int sl_portal_pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *rec);
 /* A call answered with one Portal. */
 int sl_portal_call(const char *node, const char *method, const uint8_t *body, size_t len,
 		   struct sl_portal_info *v);

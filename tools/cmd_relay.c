@@ -214,19 +214,6 @@ out_free:
 	return ret;
 }
 
-static int pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *node)
-{
-	struct sl_state *st;
-	int ret;
-
-	ret = sl_state_open(NULL, &st);
-	if (ret)
-		return ret;
-	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", node);
-	sl_state_close(st);
-	return ret;
-}
-
 static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cbor_reader *rd)
 {
 	struct sl_cbor_array top, stats, list;
@@ -307,7 +294,7 @@ static int relay_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	bool first = true;
 	int ret;
 
-	ret = pick(spec, a, &node);
+	ret = sl_node_pick_at(spec, a, &node);
 	if (ret)
 		return ret;
 	ret = sl_node_call(node.name, hosted ? "relay.hosted" : "relay.list", NULL, 0, 10000, &r);
@@ -362,7 +349,7 @@ static int name_call(const struct sl_cmd_spec *spec, const struct sl_args *a, co
 	size_t len;
 	int ret;
 
-	ret = pick(spec, a, node);
+	ret = sl_node_pick_at(spec, a, node);
 	if (ret)
 		return ret;
 	sl_cbor_writer_init(&w, body, sizeof(body));

@@ -163,61 +163,33 @@ static const struct sl_cmd_spec delete_spec = {
 	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.", at_opts, 1, 1,
 };
 
-static int pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *rec)
+static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
 {
-	struct sl_state *st;
-	int ret = sl_state_open(NULL, &st);
+	struct sl_secure_info i;
+	int ret = sl_api_sc_info_decode(rd, &i);
 
 	if (ret)
 		return ret;
-	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", rec);
-	sl_state_close(st);
-	return ret;
+	if (cli->output == SL_OUTPUT_JSON) {
+		if (!first)
+			putchar(',');
+		print_info_json(&i);
+	} else if (cli->tty) {
+		print_info_plain(&i);
+	} else {
+		printf("/service/%s\n", i.addr);
+	}
+	return 0;
 }
 
 static int sc_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
-	struct sl_control_reply r;
-	struct sl_secure_info i;
 	struct sl_node_rec rec;
-	struct sl_cbor_reader rd;
-	struct sl_cbor_array arr;
-	int ret, k = 0;
 
-	if (pick(spec, a, &rec) || sl_node_call(rec.name, "secure_channel.list", NULL, 0, CALL_MS, &r))
+	if (sl_node_pick_at(spec, a, &rec))
 		return -1;
-	if (r.resp.status != SL_API_OK || !r.resp.body) {
-		ret = sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "malformed reply");
-		goto out;
-	}
-	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
-	ret = sl_cbor_array_enter(&rd, &arr);
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
-	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
-		ret = sl_api_sc_info_decode(&rd, &i);
-		if (ret)
-			break;
-		if (cli->output == SL_OUTPUT_JSON) {
-			if (k)
-				putchar(',');
-			print_info_json(&i);
-		} else if (cli->tty) {
-			print_info_plain(&i);
-		} else {
-			printf("/service/%s\n", i.addr);
-		}
-		k++;
-	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
-	else if (!k && cli->tty)
-		printf("No secure channels at node %s\n", rec.name);
-	if (ret)
-		ret = sl_err("node %s answered with a malformed list", rec.name);
-out:
-	sl_control_reply_free(&r);
-	return ret;
+	return sl_node_list(cli, rec.name, "secure_channel.list", CALL_MS, "secure channels",
+			    list_item, NULL);
 }
 
 /* "/service/abc", "abc" -> "abc" */
@@ -237,20 +209,13 @@ static int addr_call(const struct sl_cmd_spec *spec, const struct sl_args *a, co
 	if (!*addr || strlen(addr) > SL_ADDR_BODY_MAX)
 		return sl_err("'%s' is not a channel address: use /service/<hex> as "
 			      "`sluice secure-channel list` prints it", a->pos[0]);
-	if (pick(spec, a, rec))
+	if (sl_node_pick_at(spec, a, rec))
 		return -1;
 	sl_cbor_writer_init(&w, body, sizeof(body));
 	sl_cbor_put_text(&w, addr, strlen(addr));
 	if (sl_cbor_writer_finish(&w, &len))
 		return sl_err("address too long");
-	if (sl_node_call(rec->name, method, body, len, CALL_MS, r))
-		return -1;
-	if (r->resp.status != SL_API_OK) {
-		sl_err("node %s: %s", rec->name, r->resp.error[0] ? r->resp.error : "failed");
-		sl_control_reply_free(r);
-		return -1;
-	}
-	return 0;
+	return sl_node_call_ok(rec->name, method, body, len, CALL_MS, r);
 }
 
 static int sc_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)

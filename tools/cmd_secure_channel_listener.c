@@ -41,18 +41,6 @@ static const struct sl_cmd_spec delete_spec = {
 	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.", at_opts, 1, 1,
 };
 
-static int pick(const struct sl_cmd_spec *spec, const struct sl_args *a, struct sl_node_rec *rec)
-{
-	struct sl_state *st;
-	int ret = sl_state_open(NULL, &st);
-
-	if (ret)
-		return ret;
-	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", rec);
-	sl_state_close(st);
-	return ret;
-}
-
 static const char *bare_addr(const char *s)
 {
 	return strncmp(s, "/service/", 9) ? s : s + 9;
@@ -100,7 +88,6 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	struct sl_cbor_writer w;
 	struct sl_node_rec rec;
 	size_t len;
-	int ret;
 
 	if (authorized.err)
 		return -1;
@@ -112,19 +99,15 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	snprintf(c.identity, sizeof(c.identity), "%s", ident ? ident : "");
 	c.n_authorized = authorized.n;
 	memcpy(c.authorized, authorized.id, sizeof(c.authorized));
-	if (pick(spec, a, &rec))
+	if (sl_node_pick_at(spec, a, &rec))
 		return -1;
 	sl_cbor_writer_init(&w, body, sizeof(body));
 	sl_api_put_scl_create(&w, &c);
 	if (sl_cbor_writer_finish(&w, &len))
 		return sl_err("the request does not fit");
-	if (sl_node_call(rec.name, "secure_channel_listener.create", body, len, CALL_MS, &r))
+	if (sl_node_call_ok(rec.name, "secure_channel_listener.create", body, len, CALL_MS, &r))
 		return -1;
-	ret = r.resp.status == SL_API_OK ? 0 :
-	      sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
 	sl_control_reply_free(&r);
-	if (ret)
-		return ret;
 	save(rec.name, &c);
 	if (cli->quiet)
 		return 0;
@@ -137,61 +120,47 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
-static int scl_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
 {
 	struct sl_secure_listener_info i;
 	char id[SL_ID_TEXT_LEN + 1];
-	struct sl_control_reply r;
-	struct sl_cbor_reader rd;
-	struct sl_cbor_array arr;
-	struct sl_node_rec rec;
-	int ret, k = 0;
+	int ret = sl_api_scl_info_decode(rd, &i);
 
-	if (pick(spec, a, &rec) ||
-	    sl_node_call(rec.name, "secure_channel_listener.list", NULL, 0, CALL_MS, &r))
-		return -1;
-	if (r.resp.status != SL_API_OK || !r.resp.body) {
-		ret = sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "malformed reply");
-		goto out;
-	}
-	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
-	ret = sl_cbor_array_enter(&rd, &arr);
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
-	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
-		ret = sl_api_scl_info_decode(&rd, &i);
-		if (ret)
-			break;
-		sl_identity_id_format(i.id, id);
-		if (cli->output == SL_OUTPUT_JSON) {
-			printf("%s{\"address\":\"/service/%s\",\"identity\":", k ? "," : "", i.addr);
-			sl_json_str(stdout, i.identity);
-			printf(",\"identifier\":\"%s\",\"authorized\":[", id);
-			for (unsigned j = 0; j < i.n_authorized; j++) {
-				sl_identity_id_format(i.authorized[j], id);
-				printf("%s\"%s\"", j ? "," : "", id);
-			}
-			printf("]}");
-		} else if (cli->tty) {
-			printf("/service/%s  identity %s (%s)  authorized: %s", i.addr, i.identity, id,
-			       i.n_authorized ? "" : "any verified identity");
-			for (unsigned j = 0; j < i.n_authorized; j++) {
-				sl_identity_id_format(i.authorized[j], id);
-				printf("%s%s", j ? ", " : "", id);
-			}
-			putchar('\n');
-		} else {
-			printf("/service/%s\n", i.addr);
-		}
-		k++;
-	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
 	if (ret)
-		ret = sl_err("node %s answered with a malformed list", rec.name);
-out:
-	sl_control_reply_free(&r);
-	return ret;
+		return ret;
+	sl_identity_id_format(i.id, id);
+	if (cli->output == SL_OUTPUT_JSON) {
+		printf("%s{\"address\":\"/service/%s\",\"identity\":", first ? "" : ",", i.addr);
+		sl_json_str(stdout, i.identity);
+		printf(",\"identifier\":\"%s\",\"authorized\":[", id);
+		for (unsigned j = 0; j < i.n_authorized; j++) {
+			sl_identity_id_format(i.authorized[j], id);
+			printf("%s\"%s\"", j ? "," : "", id);
+		}
+		printf("]}");
+	} else if (cli->tty) {
+		printf("/service/%s  identity %s (%s)  authorized: %s", i.addr, i.identity, id,
+		       i.n_authorized ? "" : "any verified identity");
+		for (unsigned j = 0; j < i.n_authorized; j++) {
+			sl_identity_id_format(i.authorized[j], id);
+			printf("%s%s", j ? ", " : "", id);
+		}
+		putchar('\n');
+	} else {
+		printf("/service/%s\n", i.addr);
+	}
+	return 0;
+}
+
+/* No line for an empty list: listeners are named by the user, `api` always among them. */
+static int scl_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+{
+	struct sl_node_rec rec;
+
+	if (sl_node_pick_at(spec, a, &rec))
+		return -1;
+	return sl_node_list(cli, rec.name, "secure_channel_listener.list", CALL_MS, NULL,
+			    list_item, NULL);
 }
 
 /* Not to come back at the next start. 0, -ENOENT (it was not saved), or an error (said why). */
@@ -224,7 +193,7 @@ static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 
 	if (!*addr || strlen(addr) > SL_ADDR_BODY_MAX)
 		return sl_err("'%s' is not a listener address", a->pos[0]);
-	if (pick(spec, a, &rec))
+	if (sl_node_pick_at(spec, a, &rec))
 		return -1;
 	sl_cbor_writer_init(&w, body, sizeof(body));
 	sl_cbor_put_text(&w, addr, strlen(addr));

@@ -57,7 +57,7 @@ static int outlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spe
 		return -1;
 	if (sl_portal_hostport(to, "--to", target, sizeof(target)))
 		return -1;
-	if (sl_portal_pick(spec, a, &node))
+	if (sl_node_pick_at(spec, a, &node))
 		return -1;
 	sl_cbor_writer_init(&w, body, sizeof(body));
 	sl_api_put_text2(&w, addr, target);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/cbor.h"
 #include "engine/multiaddr.h"
 #include "tools/api_secure.h"
 #include "tools/daemon.h"
@@ -82,6 +83,71 @@ int sl_node_call(const char *node, const char *method, const uint8_t *body, size
 		return -1;
 	}
 	return 0;
+}
+
+int sl_node_pick_at(const struct sl_cmd_spec *spec, const struct sl_args *a,
+		    struct sl_node_rec *rec)
+{
+	struct sl_state *st;
+	int ret = sl_state_open(NULL, &st);
+
+	if (ret)
+		return ret;
+	ret = sl_node_pick(st, sl_args_get(spec, a, "at"), "--at", rec);
+	sl_state_close(st);
+	return ret;
+}
+
+int sl_node_call_ok(const char *node, const char *method, const uint8_t *body, size_t len,
+		    int timeout_ms, struct sl_control_reply *r)
+{
+	if (sl_node_call(node, method, body, len, timeout_ms, r))
+		return -1;
+	if (r->resp.status != SL_API_OK) {
+		sl_err("node %s: %s", node, r->resp.error[0] ? r->resp.error : "failed");
+		sl_control_reply_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+int sl_node_list(const struct sl_cli *cli, const char *node, const char *method, int timeout_ms,
+		 const char *empty,
+		 int (*item)(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first,
+			     void *arg),
+		 void *arg)
+{
+	struct sl_control_reply r;
+	struct sl_cbor_reader rd;
+	struct sl_cbor_array arr;
+	int ret, k = 0;
+
+	if (sl_node_call(node, method, NULL, 0, timeout_ms, &r))
+		return -1;
+	if (r.resp.status != SL_API_OK || !r.resp.body) {
+		ret = sl_err("node %s: %s", node, r.resp.error[0] ? r.resp.error : "malformed reply");
+		goto out;
+	}
+	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
+	ret = sl_cbor_array_enter(&rd, &arr);
+	if (cli->output == SL_OUTPUT_JSON)
+		putchar('[');
+	/* What came before a malformed element stays printed, and the JSON closed. */
+	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
+		ret = item(cli, &rd, !k, arg);
+		if (ret)
+			break;
+		k++;
+	}
+	if (cli->output == SL_OUTPUT_JSON)
+		puts("]");
+	else if (!k && cli->tty && empty)
+		printf("No %s at node %s\n", empty, node);
+	if (ret)
+		ret = sl_err("node %s answered with a malformed list", node);
+out:
+	sl_control_reply_free(&r);
+	return ret;
 }
 
 int sl_node_secure_create(const char *from, const char *to_text, const struct sl_route *to,
