@@ -39,6 +39,37 @@ static int get_ids(struct sl_cbor_reader *rd, uint8_t (*ids)[SL_ID_LEN], unsigne
 	return ret ? ret : sl_cbor_array_leave(rd, &a);
 }
 
+/* The next required field of a, read as text, an identifier, a uint <= max, identifiers. */
+static int field_text(struct sl_cbor_reader *rd, struct sl_cbor_array *a, char *out, size_t cap)
+{
+	int ret = sl_cbor_field(rd, a);
+
+	return ret ? ret : get_text(rd, out, cap);
+}
+
+static int field_id(struct sl_cbor_reader *rd, struct sl_cbor_array *a, uint8_t out[SL_ID_LEN])
+{
+	int ret = sl_cbor_field(rd, a);
+
+	return ret ? ret : sl_cbor_get_bytes_n(rd, out, SL_ID_LEN);
+}
+
+static int field_uint(struct sl_cbor_reader *rd, struct sl_cbor_array *a, uint64_t max,
+		      uint64_t *v)
+{
+	int ret = sl_cbor_field(rd, a);
+
+	return ret ? ret : sl_cbor_get_uint_max(rd, max, v);
+}
+
+static int field_ids(struct sl_cbor_reader *rd, struct sl_cbor_array *a,
+		     uint8_t (*ids)[SL_ID_LEN], unsigned *n)
+{
+	int ret = sl_cbor_field(rd, a);
+
+	return ret ? ret : get_ids(rd, ids, n);
+}
+
 void sl_api_put_sc_create(struct sl_cbor_writer *w, const struct sl_api_sc_create *c)
 {
 	sl_cbor_put_array(w, 4);
@@ -63,17 +94,11 @@ int sl_api_sc_create_decode(const uint8_t *p, size_t n, struct sl_api_sc_create 
 	if (!ret)
 		ret = sl_route_decode(&rd, &c->to);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
+		ret = field_text(&rd, &a, c->identity, sizeof(c->identity));
 	if (!ret)
-		ret = get_text(&rd, c->identity, sizeof(c->identity));
+		ret = field_ids(&rd, &a, c->authorized, &c->n_authorized);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = get_ids(&rd, c->authorized, &c->n_authorized);
-	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint_max(&rd, 24u * 3600 * 1000, &t);
+		ret = field_uint(&rd, &a, 24u * 3600 * 1000, &t);
 	if (!ret)
 		ret = sl_cbor_array_leave(&rd, &a);
 	c->timeout_ms = ret ? 0 : (uint32_t)t;
@@ -98,17 +123,11 @@ int sl_api_scl_create_decode(const uint8_t *p, size_t n, struct sl_api_scl_creat
 	sl_cbor_reader_init(&rd, p, n);
 	ret = sl_cbor_array_enter(&rd, &a);
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
+		ret = field_text(&rd, &a, c->addr, sizeof(c->addr));
 	if (!ret)
-		ret = get_text(&rd, c->addr, sizeof(c->addr));
+		ret = field_text(&rd, &a, c->identity, sizeof(c->identity));
 	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = get_text(&rd, c->identity, sizeof(c->identity));
-	if (!ret)
-		ret = sl_cbor_field(&rd, &a);
-	if (!ret)
-		ret = get_ids(&rd, c->authorized, &c->n_authorized);
+		ret = field_ids(&rd, &a, c->authorized, &c->n_authorized);
 	if (!ret)
 		ret = sl_cbor_array_leave(&rd, &a);
 	return ret == -E2BIG ? ret : ret ? -EBADMSG : 0;
@@ -138,45 +157,27 @@ int sl_api_sc_info_decode(struct sl_cbor_reader *rd, struct sl_secure_info *i)
 	memset(i, 0, sizeof(*i));
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_text(rd, &a, i->addr, sizeof(i->addr));
 	if (!ret)
-		ret = get_text(rd, i->addr, sizeof(i->addr));
+		ret = field_text(rd, &a, i->decryptor, sizeof(i->decryptor));
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_id(rd, &a, i->self);
 	if (!ret)
-		ret = get_text(rd, i->decryptor, sizeof(i->decryptor));
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_bytes_n(rd, i->self, SL_ID_LEN);
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_bytes_n(rd, i->peer, SL_ID_LEN);
+		ret = field_id(rd, &a, i->peer);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);
 	if (!ret)
 		ret = sl_cbor_get_bool(rd, &i->initiator);
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_text(rd, &a, i->route, sizeof(i->route));
 	if (!ret)
-		ret = get_text(rd, i->route, sizeof(i->route));
+		ret = field_uint(rd, &a, UINT64_MAX, &i->created_s);
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_uint(rd, &a, UINT64_MAX, &i->sent);
 	if (!ret)
-		ret = sl_cbor_get_uint(rd, &i->created_s);
+		ret = field_uint(rd, &a, UINT64_MAX, &i->received);
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint(rd, &i->sent);
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint(rd, &i->received);
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_uint_max(rd, 1024, &shard);
+		ret = field_uint(rd, &a, 1024, &shard);
 	i->shard = (unsigned)shard;
 	if (!ret)
 		ret = sl_cbor_array_leave(rd, &a);
@@ -200,21 +201,13 @@ int sl_api_scl_info_decode(struct sl_cbor_reader *rd, struct sl_secure_listener_
 	memset(i, 0, sizeof(*i));
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_text(rd, &a, i->addr, sizeof(i->addr));
 	if (!ret)
-		ret = get_text(rd, i->addr, sizeof(i->addr));
+		ret = field_text(rd, &a, i->identity, sizeof(i->identity));
 	if (!ret)
-		ret = sl_cbor_field(rd, &a);
+		ret = field_id(rd, &a, i->id);
 	if (!ret)
-		ret = get_text(rd, i->identity, sizeof(i->identity));
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = sl_cbor_get_bytes_n(rd, i->id, SL_ID_LEN);
-	if (!ret)
-		ret = sl_cbor_field(rd, &a);
-	if (!ret)
-		ret = get_ids(rd, i->authorized, &i->n_authorized);
+		ret = field_ids(rd, &a, i->authorized, &i->n_authorized);
 	if (!ret)
 		ret = sl_cbor_array_leave(rd, &a);
 	return ret ? -EBADMSG : 0;
