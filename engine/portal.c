@@ -1141,6 +1141,16 @@ static void inlet_unlistened(struct sl_portal_inlet *in)
 	owner_put(&in->o);
 }
 
+int sl_portal_inlet_home(const struct sl_portal_inlet *in)
+{
+	struct sl_addr a;
+
+	if (in->route->nhops || !sl_route_front(&in->route->tail, &a) || a.type != SL_ADDR_LOCAL ||
+	    !sl_addr_is_random(a.body, a.len))
+		return -1;
+	return (int)sl_random_addr_shard(in->o.P->node, a.body, a.len);
+}
+
 int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *bind,
 			   const struct sl_portal_route *route, const char *route_text, uint16_t *port)
 {

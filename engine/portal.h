@@ -230,6 +230,14 @@ int sl_portal_inlet_create(struct sl_portals *P, const char *alias, const char *
 /* 0, -ENOENT. Connections already open stay. */
 int sl_portal_inlet_delete(struct sl_portals *P, const char *alias);
 
+/*
+ * The shard an inlet's clients should be accepted on, or -1 for any: when
+ * its route goes straight into a local worker at a random address (a secure
+ * channel given by address, `--to -/service/outlet`), that worker lives on
+ * one shard, and a client accepted elsewhere would cross shards both ways
+ * on every chunk (PERF.md: keep a flow on one shard).
+ */
+int sl_portal_inlet_home(const struct sl_portal_inlet *in);
 /* The socket side's state of an inlet (its listeners), for transports/. */
 void *sl_portal_inlet_io(struct sl_portal_inlet *in);
 void sl_portal_inlet_set_io(struct sl_portal_inlet *in, void *io);
