@@ -35,6 +35,13 @@
 #define PONG_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 /* Retry delay for a Credit that found no message buffer. */
 #define CREDIT_RETRY_NS (1ull * 1000 * 1000)
+/*
+ * How long a finished connection keeps its address: what the peer sent before
+ * it heard of the end (up to a window of chunks, its Credits, a late Pong) is
+ * still on its way, through relays and other shards, and is absorbed here
+ * rather than dropped by the router as for an unknown address.
+ */
+#define LATE_NS (5ull * 1000 * 1000 * 1000)
 
 /* Per-shard counters of an inlet or outlet: one writer each (its shard). */
 struct pctr {
@@ -134,6 +141,7 @@ enum pc_state {
 	PC_WAIT_PONG,		/* inlet: Ping sent */
 	PC_CONNECTING,		/* outlet: connecting to the target */
 	PC_OPEN,
+	PC_CLOSED,		/* finished: the address absorbs late messages for LATE_NS */
 };
 
 struct sl_portal_conn {
@@ -148,6 +156,8 @@ struct sl_portal_conn {
 	bool rd_eof;			/* our socket read EOF (we sent Eof) */
 	bool peer_eof;			/* the peer sent Eof (our socket's write side is shut) */
 	bool retried;			/* inlet: its Ping was sent again through new channels */
+	bool released;			/* off the channel lists and counters (pc_release) */
+	uint32_t late;			/* messages absorbed after the end */
 	uint16_t tx_counter, rx_counter;
 	uint32_t peer_window;		/* bytes the peer accepts in flight */
 	uint64_t sent;			/* bytes read from our socket and sent */
@@ -577,17 +587,31 @@ static int chan_make(struct sl_portal_inlet *in, struct ichan *ic, struct sl_sha
 
 static void pc_handle(struct sl_worker *w, struct sl_msg *m);
 
+/* The connection is over: off its channels' lists and the open count (once). */
+static void pc_release(struct sl_portal_conn *pc)
+{
+	if (pc->released)
+		return;
+	pc->released = true;
+	if (pc->cpprev && pc->state == PC_WAIT_CHAN)
+		pc->ic->nwait--;
+	pc_unlink(pc);
+	if (pc->chan) {
+		chan_put(pc->chan);
+		pc->chan = NULL;
+	}
+	CTR_ADD(pc->ctr, conns, (uint64_t)-1);
+}
+
 static void pc_stopped(struct sl_worker *w)
 {
 	struct sl_portal_conn *pc = container_of(w, struct sl_portal_conn, w);
 
-	if (pc->cpprev && pc->state == PC_WAIT_CHAN)
-		pc->ic->nwait--;
-	pc_unlink(pc);
-	if (pc->chan)
-		chan_put(pc->chan);
+	pc_release(pc);
 	sl_timer_cancel(&pc->timer);
-	CTR_ADD(pc->ctr, conns, (uint64_t)-1);
+	if (pc->late)
+		sl_log(SL_LOG_DEBUG, "node=%s event=portal_late_messages portal=%s absorbed=%u",
+		       sl_node_name(pc->P->node), pc->o->name, pc->late);
 	owner_put(pc->o);
 	free(pc);
 }
@@ -617,14 +641,30 @@ static struct sl_portal_conn *pc_new(struct sl_portals *P, struct sl_shard *s, s
 	return pc;
 }
 
-/* The end of a connection: the socket goes (after its queue, unless abort), then the worker. */
+/*
+ * The end of a connection: the socket goes (after its queue, unless abort),
+ * then the worker. A connection the peer knows of (it was sent a Ping or a
+ * Pong) keeps its address for LATE_NS: the peer's chunks, Credits and Pong
+ * sent before our Disconnect or Eof reached it arrive after the end, as
+ * Ockam's do; they are absorbed, not dropped as unknown_address (which is a
+ * routing fault's signature).
+ */
 static void pc_finish(struct sl_portal_conn *pc, bool abort)
 {
+	bool linger = pc->state == PC_OPEN || pc->state == PC_WAIT_PONG;
+
 	if (pc->k) {
 		pc->P->ops->close(pc->k, abort);
 		pc->k = NULL;
 	}
 	sl_timer_cancel(&pc->timer);
+	if (linger && pc->w.shard) {
+		pc_release(pc);
+		pc->state = PC_CLOSED;
+		pc->reading = false;
+		sl_timer_arm(pc->w.shard, &pc->timer, LATE_NS);
+		return;
+	}
 	sl_worker_stop(&pc->w);	/* frees pc (pc_stopped) */
 }
 
@@ -686,6 +726,10 @@ static void pc_timer(struct sl_timer *t)
 {
 	struct sl_portal_conn *pc = container_of(t, struct sl_portal_conn, timer);
 
+	if (pc->state == PC_CLOSED) {
+		sl_worker_stop(&pc->w);	/* frees pc (pc_stopped) */
+		return;
+	}
 	if (pc->state == PC_WAIT_PONG) {
 		/*
 		 * Through channels of our own, the likeliest cause is that they
@@ -762,6 +806,21 @@ static void pc_handle(struct sl_worker *w, struct sl_msg *m)
 
 	if (sl_portal_msg_decode(m->data, m->len, &pm)) {
 		sl_shard_count_drop(w->shard);
+		sl_msg_free(m);
+		return;
+	}
+	if (pc->state == PC_CLOSED) {
+		/* Sent before the peer heard of our end: expected, and nobody's loss. */
+		pc->late++;
+		if (pm.kind == SL_PORTAL_PONG) {
+			/* The outlet connection answered a Ping we gave up on: it is to go. */
+			m->len = (uint32_t)sl_portal_msg_encode(m->data, m->len, SL_PORTAL_DISCONNECT,
+								false, 0, 0);
+			if (m->len) {
+				sl_reply(&pc->w, m);
+				return;
+			}
+		}
 		sl_msg_free(m);
 		return;
 	}
