@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -758,6 +759,29 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 	sock_fail(k, res);
 }
 
+/* A poll for room: send_busy stays set so nothing else sends until it completes. */
+static void wait_writable(struct sl_portal_sock *k)
+{
+	struct io_uring_sqe *sqe = sl_uring_sqe(k->ps->u);
+
+	if (!sqe) {
+		flush_later(k);	/* no submission room now: the next turn sends again */
+		return;
+	}
+	io_uring_prep_poll_add(sqe, k->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_POLLOUT, k->gen, k->slot));
+	k->send_busy = true;
+	k->ops++;
+}
+
+static void on_writable(struct sl_portal_sock *k)
+{
+	k->ops--;
+	k->send_busy = false;
+	/* Room, an error or a cancel: the next send (or the close) finds out which. */
+	flush_later(k);
+}
+
 static void on_send(struct sl_portal_sock *k, int res)
 {
 	size_t left;
@@ -770,6 +794,19 @@ static void on_send(struct sl_portal_sock *k, int res)
 		free_queue(k, 0);
 		k->busy_n = 0;
 		flush_later(k);
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		/*
+		 * Not an error: the socket is non-blocking and still full (a reader
+		 * slower than us, under load; io_uring's own poll retries of a send
+		 * are bounded, then it completes with -EAGAIN). Wait for room, the
+		 * queue as it is: failing here reset the connection (the client saw
+		 * "Connection reset by peer", the peer's chunks still on the way
+		 * found no worker).
+		 */
+		k->busy_n = 0;
+		wait_writable(k);
 		return;
 	}
 	if (res < 0) {
@@ -841,6 +878,9 @@ void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		break;
 	case UOP_PORTAL_CONNECT:
 		on_connect(k, cqe->res);
+		break;
+	case UOP_PORTAL_POLLOUT:
+		on_writable(k);
 		break;
 	default:
 		break;

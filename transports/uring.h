@@ -82,6 +82,7 @@ enum sl_uop {
 	UOP_PORTAL_RECV,
 	UOP_PORTAL_SEND,
 	UOP_PORTAL_CONNECT,
+	UOP_PORTAL_POLLOUT,	/* a send found the socket full: wait for room */
 };
 
 /*
