@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -819,6 +820,34 @@ static void conn_send(struct sl_conn *c)
 	NET_STAT_INC(u, sendmsg_calls);
 }
 
+/* A poll for room: send_busy stays set so nothing else sends until it completes. */
+static void wait_writable(struct sl_conn *c)
+{
+	struct io_uring_sqe *sqe = sl_uring_sqe(c->u);
+
+	if (!sqe) {
+		sl_uring_flush_later(c);	/* no submission room now: the next turn sends again */
+		return;
+	}
+	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, UD(UOP_POLLOUT, c->gen, c->slot));
+	c->send_busy = true;
+	c->ops++;
+}
+
+static void on_writable(struct sl_conn *c)
+{
+	c->ops--;
+	c->send_busy = false;
+	if (c->state == CONN_CLOSING) {
+		free_queue(c, 0);
+		conn_finalize(c);
+		return;
+	}
+	/* Room, an error or a cancel: the next send (or the close) finds out which. */
+	sl_uring_flush_later(c);
+}
+
 static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
 {
 	size_t left;
@@ -830,6 +859,17 @@ static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
 		free_queue(c, 0);
 		c->busy_n = 0;
 		conn_finalize(c);
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		/*
+		 * Not an error: the socket is non-blocking and still full (a peer
+		 * reading slower than we write, under load: io_uring's own retries
+		 * of a send are bounded, then it completes with -EAGAIN). Closing
+		 * here lost every frame queued to that peer.
+		 */
+		c->busy_n = 0;
+		wait_writable(c);
 		return;
 	}
 	if (res <= 0) {
@@ -1034,6 +1074,9 @@ void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		break;
 	case UOP_CONNECT:
 		on_connect(u, c, cqe->res);
+		break;
+	case UOP_POLLOUT:
+		on_writable(c);
 		break;
 	default:
 		break;

@@ -77,6 +77,7 @@ enum sl_uop {
 	UOP_SEND,
 	UOP_CONNECT,
 	UOP_CANCEL,
+	UOP_POLLOUT,		/* a send found the socket full: wait for room */
 	/* Portal sockets (portal.c): every op from here on is theirs. */
 	UOP_PORTAL_ACCEPT,
 	UOP_PORTAL_RECV,
