@@ -322,16 +322,33 @@ int sl_state_open(const char *home, struct sl_state **out)
 	}
 	/*
 	 * Create the file ourselves so it is 0600 from its first byte; SQLite
-	 * gives the -wal and -shm files the database file's mode.
+	 * gives the -wal and -shm files the database file's mode. Only when it
+	 * is new: closing any descriptor of the file drops every POSIX lock this
+	 * process holds on it, which would pull the locks from under another
+	 * open connection (a node keeps one and opens others) and let writers
+	 * corrupt the store.
 	 */
-	fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
+	fd = open(st->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno == EEXIST) {
+		struct stat sb;
+
+		if (lstat(st->path, &sb) || !S_ISREG(sb.st_mode)) {
+			ret = -EINVAL;
+			sl_err("%s is not a regular file: move it away", st->path);
+			goto err_free;
+		}
+		if ((sb.st_mode & 077) && chmod(st->path, 0600)) {
+			ret = -errno;
+			sl_err("cannot make %s private: %s", st->path, strerror(errno));
+			goto err_free;
+		}
+	} else {
 		ret = -errno;
 		sl_err("cannot open %s: %s", st->path, strerror(errno));
 		goto err_free;
 	}
-	fchmod(fd, 0600);
-	close(fd);
 	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		sl_err("cannot open the state store %s: %s", st->path,
