@@ -13,6 +13,20 @@ stages=${SLUICE_TEST_STAGES:-"unit asan fuzz"}
 
 tools/deps.sh test || exit 1
 
+# Integration tests delete their nodes; a test killed by its timeout cannot. Whatever
+# node a test home still runs at the end is stopped here: nothing is left running.
+reap_test_nodes() {
+	local env pid
+	for env in /proc/[0-9]*/environ; do
+		pid=${env#/proc/}
+		pid=${pid%/environ}
+		tr '\0' '\n' <"$env" 2>/dev/null | grep -q '^SLUICE_HOME=/tmp/sluice-it-' &&
+			kill "$pid" 2>/dev/null
+	done
+	rm -rf /tmp/sluice-it-*
+}
+trap reap_test_nodes EXIT
+
 passed=0
 failed=0
 failures=()
