@@ -308,7 +308,7 @@ static bool refresh_ok(const struct sl_channel *c, const uint8_t *p, size_t n)
 
 	/* The same identity, maybe rotated; credentials need an authority we do not have. */
 	ok = id && !sl_identity_decode(id, p, n) && !sl_identity_verify(id) &&
-	     !memcmp(id->id, c->peer, SL_ID_LEN);
+	     !sodium_memcmp(id->id, c->peer, SL_ID_LEN);
 	free(id);
 	return ok;
 }
