@@ -69,7 +69,7 @@ static bool idcache_has(struct sl_secure_node *sn, const uint8_t digest[32])
 	bool hit;
 
 	pthread_mutex_lock(&sn->idcache_lock);
-	hit = !memcmp(idcache_slot(sn, digest), digest, 32);
+	hit = !sodium_memcmp(idcache_slot(sn, digest), digest, 32);
 	pthread_mutex_unlock(&sn->idcache_lock);
 	return hit;
 }
