@@ -142,7 +142,7 @@ int sl_identity_rotate(const struct sl_identity *id, const struct sl_identity_ke
 		return -E2BIG;
 	/* a rotation must be signed by the key it replaces */
 	if (last->key_type != SL_KEY_ED25519 ||
-	    memcmp(last->key, public_of(old), SL_ED25519_PK_LEN))
+	    sodium_memcmp(last->key, public_of(old), SL_ED25519_PK_LEN))
 		return -EKEYREJECTED;
 	keypair(new_key, seed);
 	sl_cbor_writer_init(&w, out, cap);
@@ -368,7 +368,7 @@ int sl_identity_verify(const struct sl_identity *id)
 				return -EKEYREJECTED;
 		} else {
 			/* linked to its predecessor, not older than it, endorsed by its key */
-			if (!c->has_previous || memcmp(c->previous, prev->hash, SL_ID_LEN) ||
+			if (!c->has_previous || sodium_memcmp(c->previous, prev->hash, SL_ID_LEN) ||
 			    c->valid_from < prev->valid_from || !c->has_previous_sig)
 				return -EKEYREJECTED;
 			ret = verify_sig(prev->key_type, prev->key, c->previous_sig_type,
@@ -397,7 +397,7 @@ int sl_attestation_create(const struct sl_identity *id, const struct sl_identity
 	int ret;
 
 	if (last->key_type != SL_KEY_ED25519 ||
-	    memcmp(last->key, public_of(key), SL_ED25519_PK_LEN))
+	    sodium_memcmp(last->key, public_of(key), SL_ED25519_PK_LEN))
 		return -EKEYREJECTED;
 	expires = ttl > UINT64_MAX - now ? UINT64_MAX : now + ttl;
 	if (expires > last->valid_until)
@@ -507,7 +507,8 @@ static int attestation_check(const struct sl_attestation *a, const struct sl_ide
 
 	if (a->version != 1 || a->data_type != SL_DATA_PURPOSE_KEY)
 		return -ENOTSUP;
-	if (memcmp(a->subject, id->id, SL_ID_LEN) || memcmp(a->latest, last->hash, SL_ID_LEN))
+	if (sodium_memcmp(a->subject, id->id, SL_ID_LEN) ||
+	    sodium_memcmp(a->latest, last->hash, SL_ID_LEN))
 		return -EKEYREJECTED;
 	if (a->expires_at > last->valid_until || a->created_at < last->valid_from)
 		return -EKEYEXPIRED;
