@@ -406,6 +406,8 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 	if (!ret)
 		ret = sl_node_add_transport(n, &uds_ops, t);
 	if (ret) {
+		for (unsigned i = 0; i < ns; i++)
+			close(t->efds[i]);
 		errno = -ret;
 		goto err_free;
 	}
