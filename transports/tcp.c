@@ -1107,6 +1107,8 @@ void sl_stream_shard_stop(struct sl_ushard *u)
 			continue;
 		close(c->fd);
 		sl_msg_free(c->rx);
+		sl_msg_free(c->rx_park);	/* a frame held for ring room: nobody sends it now */
+		free(c->stash);
 		c->busy_n = 0;
 		free_queue(c, 0);
 		u->conns[i] = NULL;
