@@ -20,8 +20,8 @@ reap_test_nodes() {
 	for env in /proc/[0-9]*/environ; do
 		pid=${env#/proc/}
 		pid=${pid%/environ}
-		tr '\0' '\n' <"$env" 2>/dev/null | grep -q '^SLUICE_HOME=/tmp/sluice-it-' &&
-			kill "$pid" 2>/dev/null
+		# -z: the environment's entries end in NUL; a process gone meanwhile is no match.
+		grep -qsz '^SLUICE_HOME=/tmp/sluice-it-' "$env" && kill "$pid" 2>/dev/null
 	done
 	rm -rf /tmp/sluice-it-*
 }
