@@ -18,8 +18,9 @@ export SLUICE_HOME
 SLUICE_HOME=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 cleanup() {
 	sluice node delete --all --yes >/dev/null 2>&1 || true
-	[ -n "${http_pid:-}" ] && kill "$http_pid" 2>/dev/null
-	[ -n "${iperf_pid:-}" ] && kill "$iperf_pid" 2>/dev/null
+	# Either may have ended already (iperf3 -1 serves one test): not an error.
+	[ -z "${http_pid:-}" ] || kill "$http_pid" 2>/dev/null || true
+	[ -z "${iperf_pid:-}" ] || kill "$iperf_pid" 2>/dev/null || true
 	rm -rf "$SLUICE_HOME"
 }
 trap cleanup EXIT
