@@ -114,6 +114,38 @@ static void respond_cbor(struct sl_worker *nm, struct sl_msg *m, struct sl_cbor_
 	sl_nm_respond(nm, m, SL_API_OK, NULL, w->start, len);
 }
 
+static void put_sc_info(struct sl_cbor_writer *w, const void *item)
+{
+	sl_api_put_sc_info(w, item);
+}
+
+static void put_scl_info(struct sl_cbor_writer *w, const void *item)
+{
+	sl_api_put_scl_info(w, item);
+}
+
+/* Answer with a CBOR array of the k items of v (each `size` bytes); frees v. */
+static void respond_list(struct sl_worker *nm, struct sl_msg *m, void *v, size_t k, size_t size,
+			 void (*put)(struct sl_cbor_writer *w, const void *item))
+{
+	size_t cap = 16 + k * (size + 64);
+	uint8_t *buf = malloc(cap);
+	struct sl_cbor_writer w;
+
+	if (!buf) {
+		free(v);
+		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
+		return;
+	}
+	sl_cbor_writer_init(&w, buf, cap);
+	sl_cbor_put_array(&w, k);
+	for (size_t i = 0; i < k; i++)
+		put(&w, (const uint8_t *)v + i * size);
+	respond_cbor(nm, m, &w);
+	free(buf);
+	free(v);
+}
+
 /* secure_channel.create */
 
 struct create_req {
@@ -204,9 +236,7 @@ static void sc_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_
 {
 	struct sl_node *n = sl_shard_node(nm->shard);
 	struct sl_secure_info *v = malloc(LIST_MAX * sizeof(*v));
-	size_t k, cap;
-	struct sl_cbor_writer w;
-	uint8_t *buf;
+	size_t k;
 
 	if (!v) {
 		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
@@ -215,20 +245,7 @@ static void sc_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_
 	k = sl_secure_list(n, v, LIST_MAX);
 	if (k > LIST_MAX)
 		k = LIST_MAX;
-	cap = 16 + k * (sizeof(struct sl_secure_info) + 64);
-	buf = malloc(cap);
-	if (!buf) {
-		free(v);
-		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
-		return;
-	}
-	sl_cbor_writer_init(&w, buf, cap);
-	sl_cbor_put_array(&w, k);
-	for (size_t i = 0; i < k; i++)
-		sl_api_put_sc_info(&w, &v[i]);
-	respond_cbor(nm, m, &w);
-	free(buf);
-	free(v);
+	respond_list(nm, m, v, k, sizeof(*v), put_sc_info);
 }
 
 static void sc_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
@@ -391,9 +408,7 @@ void sl_nm_secure_restore(struct sl_node *n, struct sl_state *st, const char *na
 static void scl_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
 	struct sl_secure_listener_info *v = malloc(64 * sizeof(*v));
-	struct sl_cbor_writer w;
-	uint8_t *buf;
-	size_t k, cap;
+	size_t k;
 
 	if (!v) {
 		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
@@ -402,20 +417,7 @@ static void scl_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api
 	k = sl_secure_listener_list(sl_shard_node(nm->shard), v, 64);
 	if (k > 64)
 		k = 64;
-	cap = 16 + k * (sizeof(*v) + 64);
-	buf = malloc(cap);
-	if (!buf) {
-		free(v);
-		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
-		return;
-	}
-	sl_cbor_writer_init(&w, buf, cap);
-	sl_cbor_put_array(&w, k);
-	for (size_t i = 0; i < k; i++)
-		sl_api_put_scl_info(&w, &v[i]);
-	respond_cbor(nm, m, &w);
-	free(buf);
-	free(v);
+	respond_list(nm, m, v, k, sizeof(*v), put_scl_info);
 }
 
 static void scl_delete(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
