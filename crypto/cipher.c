@@ -2,6 +2,7 @@
 #include "crypto/cipher.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -154,6 +155,10 @@ int sl_cipher_dec_init_adaptive(struct sl_cipher_dec *d, const uint8_t key[SL_AE
 void sl_cipher_dec_wipe(struct sl_cipher_dec *d)
 {
 	sl_aead_key_wipe(&d->cur);
+	if (d->trial) {
+		sl_aead_key_wipe(d->trial);
+		free(d->trial);
+	}
 	sodium_memzero(d, sizeof(*d));
 }
 
@@ -264,6 +269,15 @@ unsigned sl_cipher_seal_batch(struct sl_cipher_enc *e, struct sl_cipher_frame *f
 	return sealed;
 }
 
+/* cur now holds `next`: the raws and the epoch follow. */
+static void advance(struct sl_cipher_dec *d, const uint8_t next[SL_AEAD_KEYLEN])
+{
+	memcpy(d->prev_raw, d->cur_raw, SL_AEAD_KEYLEN);
+	memcpy(d->cur_raw, next, SL_AEAD_KEYLEN);
+	d->has_prev = true;
+	d->epoch++;
+}
+
 /*
  * A next-interval frame authenticated with `next`: it becomes current and
  * the current key becomes the previous one, kept raw. 0, or -errno with the
@@ -279,11 +293,64 @@ static int rotate(struct sl_cipher_dec *d, const uint8_t next[SL_AEAD_KEYLEN])
 		(void)sl_aead_key_set(&d->cur, d->cur_raw);
 		return ret;
 	}
-	memcpy(d->prev_raw, d->cur_raw, SL_AEAD_KEYLEN);
-	memcpy(d->cur_raw, next, SL_AEAD_KEYLEN);
-	d->has_prev = true;
-	d->epoch++;
+	advance(d, next);
 	return 0;
+}
+
+/*
+ * Move cur as move_key does, and make the trial state on the new backend.
+ * Cold: once per busy state. Without a trial state the one-shot still works.
+ */
+static void dec_move(struct sl_cipher_dec *d)
+{
+	struct sl_aead_key *t;
+
+	move_key(&d->cur, &d->target, d->cur_raw);
+	if (d->trial || d->cur.backend == SL_AEAD_BACKEND_SODIUM)
+		return;
+	t = malloc(sizeof(*t));
+	if (t && sl_aead_key_init_backend(t, (enum sl_aead_backend)d->cur.backend, NULL)) {
+		free(t);
+		t = NULL;
+	}
+	d->trial = t;
+}
+
+/*
+ * Open a next-interval frame with key `next` and, when it authenticates, make
+ * `next` current. The trial state (or a one-shot) does the trial: a forgery
+ * leaves cur, the raws and the epoch as they were.
+ */
+static int open_next(struct sl_cipher_dec *d, const uint8_t next[SL_AEAD_KEYLEN], uint64_t n,
+		     uint8_t *ct, size_t ct_len)
+{
+	struct sl_aead_key tmp;
+	int ret;
+
+	if (!d->trial)
+		goto one_shot;
+	ret = sl_aead_key_set(d->trial, next);
+	if (ret)
+		goto one_shot;
+	ret = sl_aead_open(d->trial, n, ct, ct, ct_len, NULL, 0);
+	if (ret)
+		return ret;
+	/* a move of handles, not a copy: each stays owned by exactly one slot */
+	tmp = d->cur;
+	d->cur = *d->trial;
+	*d->trial = tmp;
+	sodium_memzero(&tmp, sizeof(tmp));
+	advance(d, next);
+	return 0;
+
+one_shot:
+	ret = sl_aead_open_raw(SL_AEAD_AESGCM, next, n, ct, ct, ct_len, NULL, 0);
+	if (!ret) {
+		ret = rotate(d, next);
+		if (ret)
+			sodium_memzero(ct, ct_len - SL_AEAD_TAGLEN);
+	}
+	return ret;
 }
 
 enum which { CUR, PREV, NEXT };
@@ -335,15 +402,10 @@ int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 		ret = sl_aead_open_raw(SL_AEAD_AESGCM, d->prev_raw, n, ct, ct, ct_len, NULL, 0);
 		break;
 	default:
-		/* the trial key lives on the stack: a forgery moves nothing */
+		/* the trial key lives on the stack and in the trial state: a forgery moves nothing */
 		ret = derive(&d->cur, next);
 		if (!ret)
-			ret = sl_aead_open_raw(SL_AEAD_AESGCM, next, n, ct, ct, ct_len, NULL, 0);
-		if (!ret) {
-			ret = rotate(d, next);
-			if (ret)
-				sodium_memzero(ct, ct_len - SL_AEAD_TAGLEN);
-		}
+			ret = open_next(d, next, n, ct, ct_len);
 		sodium_memzero(next, sizeof(next));
 		break;
 	}
@@ -353,7 +415,7 @@ int sl_cipher_open(struct sl_cipher_dec *d, uint8_t *buf, size_t len,
 	sl_replay_update(&d->replay, n);
 	*pt_len = len - SL_CIPHER_OVERHEAD;
 	if (carried(&d->left, d->target, &d->cur, *pt_len))
-		move_key(&d->cur, &d->target, d->cur_raw);
+		dec_move(d);
 	return 0;
 }
 

@@ -37,7 +37,8 @@
  * and moves the key to the default backend once the state has carried
  * SL_CIPHER_UPGRADE_BYTES of plaintext: a libgcrypt handle is a ~2.5 KiB
  * heap context, worth it only for a channel that moves data (3x faster on
- * large messages). The move is one allocation per busy state, on a frame
+ * large messages). The move is one allocation per busy state (two for a
+ * decryptor: its trial state), on a frame
  * that succeeds; the bytes on the wire are the same either way.
  */
 #ifndef SL_CRYPTO_CIPHER_H
@@ -73,6 +74,13 @@ struct sl_cipher_dec {
 	struct sl_replay replay;
 	uint8_t cur_raw[SL_AEAD_KEYLEN];	/* cur, raw: becomes prev_raw on rekey */
 	uint8_t prev_raw[SL_AEAD_KEYLEN];	/* the interval before, if has_prev */
+	/*
+	 * A second state of cur's backend, made when cur moves (busy states
+	 * only): the first frame of each interval is tried with it, then it and
+	 * cur swap, so a rekey costs a setkey rather than a one-shot libsodium
+	 * open. NULL: the one-shot is used.
+	 */
+	struct sl_aead_key *trial;
 };
 /* The bytes of a decryptor that a rejected frame must leave unchanged: all of it. */
 #define SL_CIPHER_DEC_STATE_LEN sizeof(struct sl_cipher_dec)

@@ -482,3 +482,48 @@ TV_BACKEND_TEST(cipher, adaptive_moves_keep_the_bytes)
 	sl_cipher_dec_wipe(&da);
 	sl_cipher_dec_wipe(&df);
 }
+
+/*
+ * A moved decryptor opens the first frame of each interval with its trial
+ * state: a forged one is refused and changes no byte of the state, the real
+ * one then opens, and the plaintext matches across several rekeys.
+ */
+TV_BACKEND_TEST(cipher, moved_decryptor_trial_state)
+{
+	enum { LEN = 48 * 1024, CAP = LEN + 64, N = SL_CIPHER_UPGRADE_BYTES / LEN + 4 * 32 };
+	static uint8_t b[CAP], copy[CAP];
+	struct sl_cipher_enc e;
+	struct sl_cipher_dec d, before;
+	size_t wl, pl;
+	unsigned i, forged = 0;
+
+	cr_assert_eq(sl_cipher_enc_init_adaptive(&e, test_key), 0);
+	cr_assert_eq(sl_cipher_dec_init_adaptive(&d, test_key), 0);
+	for (i = 0; i < N; i++) {
+		memset(b + 8, (int)(i * 7), LEN);
+		cr_assert_eq(sl_cipher_seal(&e, b, LEN, CAP, &wl), 0);
+		if (i % 32 == 0 && d.cur.backend != SL_AEAD_BACKEND_SODIUM) {
+			memcpy(copy, b, wl);
+			copy[8 + i % LEN] ^= 0x40;
+			before = d;
+			cr_assert_eq(sl_cipher_open(&d, copy, wl, &pl, NULL), -EBADMSG, "frame %u", i);
+			cr_assert_eq(memcmp(&before, &d, SL_CIPHER_DEC_STATE_LEN), 0);
+			forged++;
+		}
+		cr_assert_eq(sl_cipher_open(&d, b, wl, &pl, NULL), 0, "frame %u", i);
+		cr_assert_eq(pl, LEN);
+		cr_assert_eq(b[8], (uint8_t)(i * 7));
+		cr_assert_eq(b[8 + LEN - 1], (uint8_t)(i * 7));
+	}
+	cr_assert_eq(d.cur.backend, backend);
+	if (backend == SL_AEAD_BACKEND_GCRYPT) {
+		cr_assert_not_null(d.trial, "a moved decryptor has its trial state");
+		cr_assert_eq(d.trial->backend, SL_AEAD_BACKEND_GCRYPT);
+		cr_assert(forged >= 3, "forged %u next-interval frames", forged);
+	} else {
+		cr_assert_null(d.trial, "libsodium states need no trial state");
+	}
+	sl_cipher_enc_wipe(&e);
+	sl_cipher_dec_wipe(&d);
+	cr_assert(sodium_is_zero((uint8_t *)&d, sizeof(d)));
+}
