@@ -38,8 +38,8 @@
  * SL_CIPHER_UPGRADE_BYTES of plaintext: a libgcrypt handle is a ~2.5 KiB
  * heap context, worth it only for a channel that moves data (3x faster on
  * large messages). The move is one allocation per busy state (two for a
- * decryptor: its trial state), on a frame
- * that succeeds; the bytes on the wire are the same either way.
+ * decryptor: its trial state), on a frame that succeeds; the bytes on the
+ * wire are the same either way.
  */
 #ifndef SL_CRYPTO_CIPHER_H
 #define SL_CRYPTO_CIPHER_H
