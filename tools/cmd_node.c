@@ -129,6 +129,7 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 	if (full) {
 		fputs(",\"tcp_listener_address\":", f);
 		sl_json_str(f, v->rec.tcp_address);
+		fprintf(f, ",\"pin_shards\":%s", v->rec.pin_shards ? "true" : "false");
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -197,6 +198,8 @@ static const struct sl_opt create_opts[] = {
 	{ "foreground", 'f', NULL, "run in this process instead of as a daemon (like `node run`)" },
 	{ "identity", 0, "NAME", "the identity the node uses (default: the node's own)" },
 	{ "shards", 0, "N", "shard threads (default: one per CPU)" },
+	{ "pin-shards", 0, NULL, "pin shard i to CPU i % ncpu (default: unpinned, the kernel "
+				 "places them); for a node that has the machine to itself" },
 	{ "project", 0, "FILE", "a project file (`sluice project create`): /project/NAME routes "
 				"reach its relay node" },
 	{ NULL, 0, NULL, NULL },
@@ -231,6 +234,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 				      "(0 = one per CPU)", shards);
 		rec->shards = (unsigned)n;
 	}
+	rec->pin_shards = sl_args_has(spec, a, "pin-shards");
 	if (ident) {
 		if (!sl_node_name_valid(ident))
 			return sl_err("'%s' is not a valid identity name", ident);
@@ -301,6 +305,8 @@ static const struct sl_opt run_opts[] = {
 	  "TCP listener address if the node is new (default " DEFAULT_TCP_LISTEN ")" },
 	{ "identity", 0, "NAME", "the identity the node uses, if the node is new" },
 	{ "shards", 0, "N", "shard threads if the node is new (default: one per CPU)" },
+	{ "pin-shards", 0, NULL, "if the node is new, pin shard i to CPU i % ncpu; for a node "
+				 "that has the machine to itself" },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct sl_cmd_spec run_spec = {
@@ -328,9 +334,13 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		ret = new_record(spec, a, name, &rec);
 		if (!ret)
 			ret = add_record(&rec);
-	} else if (!ret && sl_args_has(spec, a, "tcp-listener-address")) {
-		fprintf(stderr, "sluice: node %s exists: ignoring --tcp-listener-address, it listens "
-			"on %s as created\n", name, rec.tcp_address);
+	} else if (!ret) {
+		if (sl_args_has(spec, a, "tcp-listener-address"))
+			fprintf(stderr, "sluice: node %s exists: ignoring --tcp-listener-address, it "
+				"listens on %s as created\n", name, rec.tcp_address);
+		if (sl_args_has(spec, a, "pin-shards") && !rec.pin_shards)
+			fprintf(stderr, "sluice: node %s exists: ignoring --pin-shards, its shards stay "
+				"unpinned as created\n", name);
 	}
 	if (ret)
 		return ret;
@@ -447,6 +457,8 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	if (v.dial[0])
 		printf("Route:      /node/%s  (/ip4/%.*s/tcp/%u)\n", v.rec.name,
 		       (int)(strrchr(v.dial, ':') - v.dial), v.dial, v.rec.tcp_port);
+	printf("Pin shards: %s\n", v.rec.pin_shards ? "yes (shard i on CPU i % ncpu)" :
+	       "no (the kernel places the shard threads)");
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);

@@ -31,6 +31,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	struct sl_node_config ncfg = {
 		.name = cfg->name,
 		.shards = cfg->shards,
+		.no_pin = !cfg->pin_shards,
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
@@ -120,8 +121,8 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	ret = sl_node_start(n);
 	if (ret)
 		goto out_teardown;
-	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u tcp_port=%u", cfg->name,
-	       sl_node_shards(n), port);
+	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d tcp_port=%u", cfg->name,
+	       sl_node_shards(n), cfg->pin_shards, port);
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);

@@ -7,6 +7,7 @@
 #ifndef SL_RUNTIME_H
 #define SL_RUNTIME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sl_node;
@@ -14,6 +15,11 @@ struct sl_node;
 struct sl_runtime_config {
 	const char *name;		/* node name, for logs */
 	unsigned shards;		/* 0 = one per online CPU */
+	/*
+	 * Pin shard i to CPU i % ncpu. Off by default: two busy nodes on one
+	 * host would often land their busy shards on the same CPU.
+	 */
+	bool pin_shards;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
 	/*

@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 1
+#define SL_STATE_SCHEMA 2
 
 struct sl_node_rec {
 	char name[SL_NODE_NAME_MAX + 1];
@@ -36,6 +36,7 @@ struct sl_node_rec {
 	bool stopped;			/* stopped by the user (not crashed) */
 	char identity[SL_NODE_NAME_MAX + 1]; /* identity name ("" = the node's own default) */
 	unsigned shards;		/* 0 = one per CPU */
+	bool pin_shards;		/* pin shard i to CPU i % ncpu (node create --pin-shards) */
 	int64_t created_at;		/* unix seconds */
 	int64_t started_at;		/* unix seconds of the last start, 0 = never */
 };

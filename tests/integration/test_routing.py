@@ -10,7 +10,7 @@ import time
 import unittest
 
 import ockam_peer as op
-from harness import NodeTest, alive, wait_until
+from harness import SLUICE, NodeTest, alive, wait_until
 
 
 class Routing(NodeTest):
@@ -111,6 +111,93 @@ class Routing(NodeTest):
                      ["message", "send", "--help"]):
             p = self.sluice(*args)
             self.assertIn("sluice", p.stdout.lower(), args)
+
+
+def cpu_list(text):
+    """ "0-2,5" -> {0, 1, 2, 5} """
+    cpus = set()
+    for part in text.strip().split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+def thread_cpus(pid):
+    """{tid: allowed CPUs} of every thread of pid."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith("Cpus_allowed_list:"):
+                    out[int(tid)] = cpu_list(line.split(":", 1)[1])
+    return out
+
+
+class Pinning(NodeTest):
+    """Shards are unpinned unless the node is created with --pin-shards."""
+
+    SHARDS = 2
+
+    def node_threads(self, name):
+        """(main thread's CPUs, {tid: CPUs} of the shard threads: all the others)."""
+        pid = self.home.node_pid(name)
+        threads = thread_cpus(pid)
+        main = threads.pop(pid)
+        self.assertEqual(len(threads), self.SHARDS, threads)
+        return main, threads
+
+    def expect_pinned(self, name):
+        self.assertIs(self.home.json("node", "show", name)["pin_shards"], True)
+        ncpu = os.sysconf("SC_NPROCESSORS_ONLN")
+        if ncpu < 2:
+            return  # one CPU: pinned and unpinned look the same
+        want = {i % ncpu for i in range(self.SHARDS)}
+        if not want <= os.sched_getaffinity(0):
+            self.skipTest("CPUs %s are not ours to pin to" % sorted(want))
+        # Each shard pins itself as it starts: give the last one a moment.
+        self.assertTrue(wait_until(
+            lambda: all(len(c) == 1 for c in self.node_threads(name)[1].values()), 5),
+            self.node_threads(name))
+        cpus = [c for cs in self.node_threads(name)[1].values() for c in cs]
+        self.assertEqual(sorted(cpus), sorted(want), "shard i on CPU i % ncpu")
+
+    def test_default_is_unpinned(self):
+        self.sluice("node", "create", "u", "--shards", str(self.SHARDS))
+        self.assertIs(self.home.json("node", "show", "u")["pin_shards"], False)
+        self.assertIn("Pin shards: no", self.sluice("node", "show", "u").stdout)
+        main, shards = self.node_threads("u")
+        if os.sysconf("SC_NPROCESSORS_ONLN") >= 2 and len(os.sched_getaffinity(0)) >= 2:
+            self.assertGreater(len(main), 1, main)
+        for tid, cpus in shards.items():
+            self.assertEqual(cpus, main, "shard thread %d narrowed its CPUs" % tid)
+
+    def test_pin_shards_pins_and_survives_a_restart(self):
+        self.sluice("node", "create", "p", "--shards", str(self.SHARDS), "--pin-shards")
+        self.assertIn("Pin shards: yes", self.sluice("node", "show", "p").stdout)
+        self.expect_pinned("p")
+        self.sluice("node", "stop", "p")
+        self.sluice("node", "start", "p")
+        self.expect_pinned("p")
+
+    def test_node_run_pin_shards(self):
+        proc = subprocess.Popen([SLUICE, "node", "run", "r", "--shards",
+                                 str(self.SHARDS), "--pin-shards"], env=self.home.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 15)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+
+        def running():
+            p = self.sluice("node", "show", "r", "--output", "json", check=False)
+            return p.returncode == 0 and json.loads(p.stdout)["status"] == "running"
+        self.assertTrue(wait_until(running, 15))
+        self.expect_pinned("r")
+        proc.terminate()
+        self.assertEqual(proc.wait(15), 0)
+
+    def test_help_says_what_it_is_for(self):
+        for verb in ("create", "run"):
+            out = self.sluice("node", verb, "--help").stdout
+            self.assertRegex(out, r"--pin-shards .*machine to itself", verb)
 
 
 class Interop(NodeTest):

@@ -85,7 +85,8 @@ Test(state, schema_is_versioned_and_complete)
 	sqlite3_close(db);
 }
 
-Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
+/* Create today's store, then change it behind sluice's back with `sql`. */
+static void rewrite_store(const char *sql)
 {
 	struct sl_state *st;
 	char path[PATH_MAX + 16];
@@ -95,10 +96,47 @@ Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
 	sl_state_close(st);
 	snprintf(path, sizeof(path), "%s/state.db", home);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s", sql,
+		     sqlite3_errmsg(db));
 	sqlite3_close(db);
+}
+
+Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
+{
+	struct sl_state *st;
+
+	rewrite_store("PRAGMA user_version = 99");
 	cr_expect_eq(sl_state_open(NULL, &st), -EPROTO);
 	cr_expect_null(st);
+}
+
+/*
+ * A store from before pin_shards (schema 1): its nodes come through the
+ * migration unpinned, with everything else they had.
+ */
+Test(state, schema_1_store_migrates)
+{
+	struct sl_node_rec got, pinned = node("new", "127.0.0.1:0");
+	struct sl_state *st;
+
+	/* Today's store with the column taken out again has schema 1's nodes table. */
+	rewrite_store("ALTER TABLE nodes DROP COLUMN pin_shards;"
+		      "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
+		      " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
+		      "PRAGMA user_version = 1;");
+
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_expect_eq(sl_state_version(st), SL_STATE_SCHEMA);
+	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
+	cr_expect_not(got.pin_shards);
+	cr_expect_eq(got.shards, 2);
+	cr_expect_eq(got.tcp_port, 4000);
+	cr_expect_eq(got.created_at, 1700000000);
+	pinned.pin_shards = true;
+	cr_assert_eq(sl_state_node_add(st, &pinned), 0);
+	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
+	cr_expect(got.pin_shards);
+	sl_state_close(st);
 }
 
 Test(state, node_records)
@@ -108,6 +146,8 @@ Test(state, node_records)
 	struct sl_state *st;
 	size_t n;
 
+	b.pin_shards = true;
+	b.shards = 2;
 	cr_assert_eq(sl_state_open(NULL, &st), 0);
 	cr_assert_eq(sl_state_node_add(st, &a), 0);
 	cr_assert_eq(sl_state_node_add(st, &b), 0);
@@ -137,7 +177,10 @@ Test(state, node_records)
 	cr_assert_eq(sl_state_node_list(st, &v, &n), 0);
 	cr_assert_eq(n, 2);
 	cr_expect_str_eq(v[0].name, "n0");
+	cr_expect(v[0].pin_shards);
+	cr_expect_eq(v[0].shards, 2);
 	cr_expect_str_eq(v[1].name, "n1");
+	cr_expect_not(v[1].pin_shards, "shards are unpinned unless asked");
 	free(v);
 
 	cr_expect_eq(sl_state_node_delete(st, "n1"), 0);
