@@ -16,6 +16,9 @@
 #include "engine/log.h"
 #include "engine/shard.h"
 
+/* The window over which a shard measures how busy it is (see shard_main). */
+#define SPIN_WINDOW_NS 2000000ull
+
 static __thread struct sl_shard *tls_self;
 
 struct sl_shard *sl_shard_self(void)
@@ -193,6 +196,8 @@ static void *shard_main(void *arg)
 	struct sl_node *n = s->node;
 	const struct sl_io_ops *io = n->io_ops;
 	uint64_t spin_ns = (uint64_t)n->spin_us * 1000, idle_since = 0;
+	uint64_t win_start = 0, busy_ns = 0, last_ns = 0;
+	bool was_busy = false, spin_ok = true;
 	int ret = 0;
 
 	tls_self = s;
@@ -214,21 +219,39 @@ static void *shard_main(void *arg)
 		uint64_t next;
 
 		s->now_ns = clock_ns(CLOCK_MONOTONIC);
+		/*
+		 * Spinning pays only while the shard is mostly idle (a request/
+		 * response flow, where each wake-up costs more than the wait): a
+		 * shard busy half the time or more shares its core with the work
+		 * and sleeps at once.
+		 */
+		if (was_busy)
+			busy_ns += s->now_ns - last_ns;
+		last_ns = s->now_ns;
+		if (s->now_ns - win_start >= SPIN_WINDOW_NS) {
+			spin_ok = busy_ns * 2 < s->now_ns - win_start;
+			win_start = s->now_ns;
+			busy_ns = 0;
+		}
 		work += run_ctl(s);
 		work += drain_rings(s);
 		work += sl_router_run_deferred(s);
 		work += sl_timers_run(s, s->now_ns);
 		if (io)
 			work += io->poll(n->io_ctx, s);
+		was_busy = work != 0;
 		if (work) {
 			idle_since = 0;
 			continue;
 		}
-		if (spin_ns) {
+		if (spin_ns && spin_ok) {
 			if (!idle_since)
 				idle_since = s->now_ns;
-			if (s->now_ns - idle_since < spin_ns)
+			if (s->now_ns - idle_since < spin_ns) {
+				/* a thread woken on this core runs now, not after our slice */
+				sched_yield();
 				continue;
+			}
 		}
 		/* Announce sleep, then look once more: a producer either sees the flag or we see its push. */
 		__atomic_store_n(&s->sleeping, 1, __ATOMIC_RELAXED);

@@ -103,3 +103,45 @@ Test(timer, fire_on_a_sleeping_shard)
 	sl_node_join(n);
 	sl_node_destroy(n);
 }
+
+static void nop(struct sl_shard *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+}
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/*
+ * A shard that busy-polls after work (spin_us) still goes to sleep once the
+ * work stops: over 300 ms of quiet the process uses a few ms of CPU, not 300.
+ */
+Test(timer, a_spinning_shard_sleeps_when_idle)
+{
+	struct sl_node_config cfg = { .shards = 2, .no_pin = true, .spin_us = 1000 };
+	struct sl_node *n = sl_node_create(&cfg);
+	struct sl_shard_stats st0, st1;
+	double c0, c1;
+
+	cr_assert_not_null(n);
+	cr_assert_eq(sl_node_start(n), 0);
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(call_on_shard(n, (unsigned)i % 2, nop, NULL), 0);
+	sleep_ms(20);
+	sl_node_stats_total(n, &st0);
+	c0 = cpu_ms();
+	sleep_ms(300);
+	c1 = cpu_ms();
+	sl_node_stats_total(n, &st1);
+	cr_assert_lt(c1 - c0, 60.0, "idle shards used %.1f ms of CPU in 300 ms", c1 - c0);
+	cr_assert_geq(st0.sleeps, 2, "each shard slept after its spin");
+	sl_node_stop(n);
+	sl_node_join(n);
+	sl_node_destroy(n);
+}
