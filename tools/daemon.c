@@ -215,6 +215,7 @@ int sl_daemon_run(const char *name)
 	cfg.name = name;
 	cfg.shards = rec.shards;
 	cfg.pin_shards = rec.pin_shards;
+	cfg.spin_us = rec.spin_us;
 	cfg.tcp_listen = listen;
 	cfg.control_path = ctx.sock;
 	cfg.setup = run_setup;

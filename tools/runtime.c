@@ -32,6 +32,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.name = cfg->name,
 		.shards = cfg->shards,
 		.no_pin = !cfg->pin_shards,
+		.spin_us = cfg->spin_us,
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
@@ -121,8 +122,8 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	ret = sl_node_start(n);
 	if (ret)
 		goto out_teardown;
-	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d tcp_port=%u", cfg->name,
-	       sl_node_shards(n), cfg->pin_shards, port);
+	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u tcp_port=%u",
+	       cfg->name, sl_node_shards(n), cfg->pin_shards, cfg->spin_us, port);
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);

@@ -20,6 +20,12 @@ struct sl_runtime_config {
 	 * host would often land their busy shards on the same CPU.
 	 */
 	bool pin_shards;
+	/*
+	 * Busy-poll this long after the last work before sleeping (0 = sleep at
+	 * once): waking a sleeping shard costs more than a request/response
+	 * flow's wait. The engine spins only while the shard is mostly idle.
+	 */
+	unsigned spin_us;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
 	/*

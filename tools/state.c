@@ -93,6 +93,8 @@ static const char *const migrations[] = {
 	");",
 	/* 1 -> 2: shards are unpinned unless the node was created with --pin-shards. */
 	"ALTER TABLE nodes ADD COLUMN pin_shards INTEGER NOT NULL DEFAULT 0;",
+	/* 2 -> 3: shards busy-poll spin_us before sleeping; nodes made before get 50. */
+	"ALTER TABLE nodes ADD COLUMN spin_us INTEGER NOT NULL DEFAULT 50;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,
@@ -416,8 +418,8 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	int ret;
 
 	ret = prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
-			  " identity, shards, created_at, started_at, pin_shards)"
-			  " VALUES (?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " identity, shards, created_at, started_at, pin_shards, spin_us)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -431,11 +433,12 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_int64(s, 9, n->created_at ? n->created_at : (int64_t)time(NULL));
 	sqlite3_bind_int64(s, 10, n->started_at);
 	sqlite3_bind_int(s, 11, n->pin_shards);
+	sqlite3_bind_int(s, 12, (int)n->spin_us);
 	return step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
-		  " created_at, started_at, pin_shards"
+		  " created_at, started_at, pin_shards, spin_us"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -458,6 +461,7 @@ static void read_node(sqlite3_stmt *s, void *rec)
 	n->created_at = sqlite3_column_int64(s, 8);
 	n->started_at = sqlite3_column_int64(s, 9);
 	n->pin_shards = sqlite3_column_int(s, 10) != 0;
+	n->spin_us = (unsigned)sqlite3_column_int(s, 11);
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)

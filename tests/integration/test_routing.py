@@ -200,6 +200,91 @@ class Pinning(NodeTest):
             self.assertRegex(out, r"--pin-shards .*machine to itself", verb)
 
 
+
+def cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks (/proc/PID/stat fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class Spin(NodeTest):
+    """Shards busy-poll --spin-us (default 50) after their last work, then sleep."""
+
+    def show(self, name):
+        return self.home.json("node", "show", name)
+
+    def test_default_and_given(self):
+        self.sluice("node", "create", "d")
+        self.assertEqual(self.show("d")["spin_us"], 50)
+        self.assertIn("Spin:       50 us\n", self.sluice("node", "show", "d").stdout)
+        for us in (0, 200):
+            name = "s%d" % us
+            self.sluice("node", "create", name, "--spin-us", str(us))
+            info = self.show(name)
+            self.assertEqual(info["spin_us"], us)
+            self.assertIn("Spin:       %d us\n" % us, self.sluice("node", "show", name).stdout)
+            # The node runs with it, not just records it.
+            with open(info["log"]) as f:
+                self.assertIn(" spin_us=%d " % us, f.read())
+
+    def test_out_of_range_is_refused(self):
+        for verb in ("create", "run"):
+            for bad in ("1001", "-1", "abc"):
+                p = self.sluice("node", verb, "bad", "--spin-us", bad, check=False, timeout=15)
+                self.assertNotEqual(p.returncode, 0, (verb, bad))
+                self.assertIn("--spin-us %s" % bad, p.stderr, (verb, bad))
+                self.assertIn("0 to 1000", p.stderr, (verb, bad))
+        self.assertEqual(self.home.json("node", "list"), [])
+
+    def run_node(self, *args):
+        """`node run r ARGS` in the background, returned once the node serves."""
+        proc = subprocess.Popen([SLUICE, "node", "run", "r", *args], env=self.home.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+
+        def running():
+            p = self.sluice("node", "show", "r", "--output", "json", check=False)
+            return p.returncode == 0 and json.loads(p.stdout)["status"] == "running"
+        self.assertTrue(wait_until(running, 15))
+        return proc
+
+    def stop_run(self, proc):
+        """SIGTERM a `node run`: its stderr, once it has exited 0."""
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+        self.assertEqual(proc.returncode, 0, err)
+        return err
+
+    def test_node_run_sets_it_for_a_new_node_only(self):
+        proc = self.run_node("--spin-us", "200")
+        self.assertEqual(self.show("r")["spin_us"], 200)
+        self.stop_run(proc)
+        proc = self.run_node("--spin-us", "0")
+        self.assertEqual(self.show("r")["spin_us"], 200, "kept as created")
+        self.assertIn("ignoring --spin-us 0", self.stop_run(proc))
+
+    def test_idle_node_sleeps_after_its_spin(self):
+        self.sluice("node", "create", "idle")
+        self.assertEqual(self.show("idle")["spin_us"], 50)
+        pid = self.home.node_pid("idle")
+        time.sleep(0.5)  # let it settle after start
+        limit = 0.05 * os.sysconf("SC_CLK_TCK")  # 50 ms of CPU
+        start, t0 = cpu_ticks(pid), time.monotonic()
+        # One round trip: the shards work, spin, then must go to sleep.
+        out = self.sluice("message", "send", "hi", "--from", "idle", "--to", "/service/echo",
+                          timeout=10)
+        self.assertEqual(out.stdout.strip(), "hi")
+        time.sleep(max(0.0, 2 - (time.monotonic() - t0)))
+        used = cpu_ticks(pid) - start
+        self.assertLess(used, limit, "an idle node used %d ticks of CPU in 2 s" % used)
+
+    def test_help_says_what_it_trades(self):
+        for verb in ("create", "run"):
+            out = self.sluice("node", verb, "--help").stdout
+            self.assertRegex(out, r"--spin-us N .*0 to 1000.*latency.*CPU.*bulk.*idle", verb)
+
+
 class Interop(NodeTest):
     """Sluice against the independent implementation in ockam_peer.py."""
 

@@ -111,31 +111,62 @@ Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
 }
 
 /*
+ * Open a store that `sql` turned back into an older schema, holding node
+ * "old" (2 shards, port 4000, created at 1700000000): it migrates to today's
+ * schema and "old" keeps everything it had.
+ */
+static struct sl_state *open_migrated(const char *sql, struct sl_node_rec *old)
+{
+	struct sl_state *st;
+
+	rewrite_store(sql);
+	cr_assert_eq(sl_state_open(NULL, &st), 0);
+	cr_expect_eq(sl_state_version(st), SL_STATE_SCHEMA);
+	cr_assert_eq(sl_state_node_get(st, "old", old), 0);
+	cr_expect_eq(old->shards, 2);
+	cr_expect_eq(old->tcp_port, 4000);
+	cr_expect_eq(old->created_at, 1700000000);
+	return st;
+}
+
+/*
  * A store from before pin_shards (schema 1): its nodes come through the
- * migration unpinned, with everything else they had.
+ * migrations unpinned and spinning the default 50 us.
  */
 Test(state, schema_1_store_migrates)
 {
 	struct sl_node_rec got, pinned = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	/* Today's store with the column taken out again has schema 1's nodes table. */
-	rewrite_store("ALTER TABLE nodes DROP COLUMN pin_shards;"
-		      "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
-		      " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
-		      "PRAGMA user_version = 1;");
-
-	cr_assert_eq(sl_state_open(NULL, &st), 0);
-	cr_expect_eq(sl_state_version(st), SL_STATE_SCHEMA);
-	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
+	/* Today's store with the columns taken out again has schema 1's nodes table. */
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN spin_us;"
+			   "ALTER TABLE nodes DROP COLUMN pin_shards;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
+			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
+			   "PRAGMA user_version = 1;", &got);
 	cr_expect_not(got.pin_shards);
-	cr_expect_eq(got.shards, 2);
-	cr_expect_eq(got.tcp_port, 4000);
-	cr_expect_eq(got.created_at, 1700000000);
+	cr_expect_eq(got.spin_us, SL_NODE_SPIN_US_DEFAULT);
 	pinned.pin_shards = true;
+	pinned.spin_us = 0;
 	cr_assert_eq(sl_state_node_add(st, &pinned), 0);
 	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
 	cr_expect(got.pin_shards);
+	cr_expect_eq(got.spin_us, 0, "0 is kept, not taken for the default");
+	sl_state_close(st);
+}
+
+/* A store from before spin_us (schema 2): pinned nodes stay pinned and spin 50 us. */
+Test(state, schema_2_store_migrates)
+{
+	struct sl_node_rec got;
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN spin_us;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
+			   " pin_shards) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 1);"
+			   "PRAGMA user_version = 2;", &got);
+	cr_expect(got.pin_shards);
+	cr_expect_eq(got.spin_us, 50, "nodes made before --spin-us get the default");
 	sl_state_close(st);
 }
 
@@ -148,6 +179,8 @@ Test(state, node_records)
 
 	b.pin_shards = true;
 	b.shards = 2;
+	b.spin_us = SL_NODE_SPIN_US_MAX;
+	a.spin_us = SL_NODE_SPIN_US_DEFAULT;
 	cr_assert_eq(sl_state_open(NULL, &st), 0);
 	cr_assert_eq(sl_state_node_add(st, &a), 0);
 	cr_assert_eq(sl_state_node_add(st, &b), 0);
@@ -179,8 +212,10 @@ Test(state, node_records)
 	cr_expect_str_eq(v[0].name, "n0");
 	cr_expect(v[0].pin_shards);
 	cr_expect_eq(v[0].shards, 2);
+	cr_expect_eq(v[0].spin_us, SL_NODE_SPIN_US_MAX);
 	cr_expect_str_eq(v[1].name, "n1");
 	cr_expect_not(v[1].pin_shards, "shards are unpinned unless asked");
+	cr_expect_eq(v[1].spin_us, SL_NODE_SPIN_US_DEFAULT);
 	free(v);
 
 	cr_expect_eq(sl_state_node_delete(st, "n1"), 0);
