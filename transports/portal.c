@@ -15,11 +15,8 @@
  * answers ENOBUFS and those sockets are retried once buffers are back).
  *
  * Backpressure: a socket is read only while the engine says so, one receive
- * at a time; what the engine queues for the socket is bounded by the
- * engine's credit window (portal.h). Where the kernel has receive bundles, a
- * receive fills several buffers (chunks) in one go: a bulk flow costs a
- * fraction of the receives, and the chunks leave in one sendmsg on the way
- * out. The window may be overrun by one bundle, never more than the ring.
+ * (at most one chunk) at a time; what the engine queues for the socket is
+ * bounded by the engine's credit window (portal.h).
  */
 #define SL_URING_INTERNAL
 #include <errno.h>
@@ -43,14 +40,6 @@
 #define PSLOTS_INIT 1024	/* socket slots per shard, doubled as needed */
 #define PLISTEN_MAX 64		/* inlet listeners per shard */
 #define PIOV_MAX 64		/* chunks per sendmsg */
-#define BUNDLE_MAX 4		/* chunks one bundled receive asks for */
-/* Not in liburing 2.3's headers; the kernel has them since 6.10. */
-#ifndef IORING_RECVSEND_BUNDLE
-#define IORING_RECVSEND_BUNDLE (1U << 4)
-#endif
-#ifndef IORING_FEAT_RECVSEND_BUNDLE
-#define IORING_FEAT_RECVSEND_BUNDLE (1U << 14)
-#endif
 /* How long a closed connection may take to write what it still has queued. */
 #define LINGER_NS (10ull * 1000 * 1000 * 1000)
 
@@ -104,14 +93,7 @@ struct sl_pshard {
 	struct io_uring_buf_ring *br;
 	struct sl_msg *bmsg[PBUFS];
 	unsigned bmask, nbufs;		/* nbufs: slots holding a buffer */
-	/*
-	 * The ring's order, mirrored: a bundle's completion names its first
-	 * buffer only, the others are the ones that followed it in the ring.
-	 */
-	uint32_t rtail;			/* buffers ever added */
-	uint32_t bpos[PBUFS];		/* where each buffer was added */
-	uint8_t rbid[PBUFS];		/* the buffer at each position (& bmask) */
-	bool br_ok, bundle;
+	bool br_ok;
 	struct sl_portal_sock *flush_head;
 	struct sl_portal_sock *nobuf_head;	/* receives that found no buffer */
 	struct pslot_l lst[PLISTEN_MAX];
@@ -135,48 +117,12 @@ static void refill(struct sl_pshard *ps)
 			break;	/* the pool is at its cap: retried on a later flush */
 		ps->bmsg[bid] = m;
 		ps->nbufs++;
-		ps->bpos[bid] = ps->rtail + added;
-		ps->rbid[(ps->rtail + added) & ps->bmask] = (uint8_t)bid;
 		io_uring_buf_ring_add(ps->br, m->data, SL_PORTAL_CHUNK, (unsigned short)bid,
 				      (int)ps->bmask, (int)added++);
 	}
 	/* Hands the new buffers to the kernel (a release store of the ring's tail). */
-	if (added) {
+	if (added)
 		io_uring_buf_ring_advance(ps->br, (int)added);
-		ps->rtail += added;
-	}
-}
-
-/*
- * The messages a receive's completion filled, in order, out of the ring's
- * slots: one, or a bundle's res bytes' worth. A bundle may hold more than
- * it asked for (the kernel retries a full one and appends while the socket
- * has more), never more than the ring. Returns how many.
- */
-static unsigned take_bufs(struct sl_pshard *ps, const struct io_uring_cqe *cqe,
-			  struct sl_msg *ms[PBUFS])
-{
-	unsigned first = cqe->flags >> IORING_CQE_BUFFER_SHIFT, n = 1;
-
-	if (!(cqe->flags & IORING_CQE_F_BUFFER))
-		return 0;
-	if (cqe->res > (int)SL_PORTAL_CHUNK)
-		n = ((unsigned)cqe->res + SL_PORTAL_CHUNK - 1) / SL_PORTAL_CHUNK;
-	for (unsigned i = 0; i < n; i++) {
-		unsigned bid = i ? ps->rbid[(ps->bpos[first] + i) & ps->bmask] : first;
-
-		if (!ps->bmsg[bid]) {
-			/* the mirror and the kernel disagree: a bug, said once, not a crash */
-			sl_net_log_rl(ps->u, "event=portal_bundle_mismatch bytes=%d bufs=%u", cqe->res, n);
-			n = i;
-			break;
-		}
-		ms[i] = ps->bmsg[bid];
-		ps->bmsg[bid] = NULL;
-		ps->nbufs--;
-	}
-	refill(ps);
-	return n;
 }
 
 static struct sl_pshard *pshard(struct sl_ushard *u)
@@ -212,7 +158,6 @@ static struct sl_pshard *pshard(struct sl_ushard *u)
 	if (io_uring_register_buf_ring(&u->ring, &reg, 0))
 		goto err_free;
 	ps->br_ok = true;
-	ps->bundle = u->ring.features & IORING_FEAT_RECVSEND_BUNDLE;
 	io_uring_buf_ring_init(ps->br);
 	refill(ps);
 	u->portal = ps;
@@ -397,10 +342,8 @@ static void arm_recv(struct sl_portal_sock *k)
 	sqe = sl_uring_sqe(k->ps->u);
 	if (!sqe)
 		return;
-	/* One receive at a time: the engine decides after each whether to read on. */
-	io_uring_prep_recv(sqe, k->fd, NULL, SL_PORTAL_CHUNK * (k->ps->bundle ? BUNDLE_MAX : 1), 0);
-	if (k->ps->bundle)
-		sqe->ioprio |= IORING_RECVSEND_BUNDLE;
+	/* One chunk at a time: the engine decides after each whether to read on. */
+	io_uring_prep_recv(sqe, k->fd, NULL, SL_PORTAL_CHUNK, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = PBGID;
 	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot));
@@ -771,39 +714,32 @@ static void on_connect(struct sl_portal_sock *k, int res)
 
 static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_uring_cqe *cqe)
 {
-	struct sl_msg *ms[PBUFS];
+	struct sl_msg *m = NULL;
 	int res = cqe->res;
-	/* The filled buffers are messages: they leave the ring, fresh ones take their slots. */
-	unsigned n = take_bufs(ps, cqe, ms);
 
 	k->recv_armed = false;
 	k->ops--;
-	if (res > 0 && n) {
-		uint32_t left = (uint32_t)res;
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
-		for (unsigned i = 0; i < n; i++) {
-			ms[i]->len = left < SL_PORTAL_CHUNK ? left : SL_PORTAL_CHUNK;
-			left -= ms[i]->len;
-			if (k->closing || !k->pc)
-				sl_msg_free(ms[i]);
-			else
-				sl_portal_on_data(k->pc, ms[i]);	/* may switch reading off, or close k */
-		}
-		flush_later(k);		/* re-arms when still wanted */
-		return;
+		/* The filled buffer is a message: it leaves the ring, a fresh one takes its slot. */
+		m = ps->bmsg[bid];
+		ps->bmsg[bid] = NULL;
+		ps->nbufs--;
+		refill(ps);
 	}
-	for (unsigned i = 0; i < n; i++)
-		sl_msg_free(ms[i]);
 	if (k->closing || !k->pc) {
+		sl_msg_free(m);
 		flush_later(k);
 		return;
 	}
-	if (res == -EINVAL && ps->bundle) {
-		/* A kernel that refuses bundles after all: one chunk per receive from now on. */
-		ps->bundle = false;
-		flush_later(k);
+	if (res > 0 && m) {
+		m->len = (uint32_t)res;
+		sl_portal_on_data(k->pc, m);	/* may switch reading off, or close k */
+		flush_later(k);			/* re-arms when still wanted */
 		return;
 	}
+	sl_msg_free(m);
 	if (res == 0) {
 		k->want_read = false;
 		sl_portal_on_eof(k->pc);
@@ -922,13 +858,14 @@ void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	k = slot < ps->nslots ? ps->socks[slot] : NULL;
 	if (!k || k->gen != UD_GEN(ud)) {
 		NET_STAT_INC(u, stale_cqes);
-		/* A stale receive may still carry our buffers: they go back to the pool. */
-		if (op == UOP_PORTAL_RECV) {
-			struct sl_msg *ms[PBUFS];
-			unsigned n = take_bufs(ps, cqe, ms);
+		/* A stale receive may still carry one of our buffers: it goes back to the ring. */
+		if (op == UOP_PORTAL_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
+			unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
-			for (unsigned i = 0; i < n; i++)
-				sl_msg_free(ms[i]);
+			sl_msg_free(ps->bmsg[bid]);
+			ps->bmsg[bid] = NULL;
+			ps->nbufs--;
+			refill(ps);
 		}
 		return;
 	}
