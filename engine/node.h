@@ -47,6 +47,7 @@ struct sl_shard_stats {
 	uint64_t sleeps;
 	uint64_t timers_fired;
 	uint64_t calls;			/* sl_shard_call functions run */
+	uint64_t bytes;			/* payload bytes routed (to a worker or a transport) */
 };
 
 /* Cold. NULL on failure (errno set). */

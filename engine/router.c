@@ -125,6 +125,8 @@ static inline bool route(struct sl_shard *s, struct sl_msg *m, bool keep)
 		sl_router_drop(s, m, m->onward.n ? "route_too_long" : "empty_route");
 		return true;
 	}
+	/* what tells a bulk flow from a request/response one (the shard's spin) */
+	SL_STAT_ADD(s, bytes, m->len);
 	if (a.type != SL_ADDR_LOCAL) {
 		if (a.type < SL_ADDR_TYPES && n->tops[a.type]) {
 			SL_STAT_INC(s, to_transport);

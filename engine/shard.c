@@ -18,6 +18,8 @@
 
 /* The window over which a shard measures how busy it is (see shard_main). */
 #define SPIN_WINDOW_NS 2000000ull
+/* Bytes routed in one window above which a flow is bulk, not request/response (~1 Gbit/s). */
+#define SPIN_BULK_BYTES (256u * 1024)
 
 static __thread struct sl_shard *tls_self;
 
@@ -196,7 +198,7 @@ static void *shard_main(void *arg)
 	struct sl_node *n = s->node;
 	const struct sl_io_ops *io = n->io_ops;
 	uint64_t spin_ns = (uint64_t)n->spin_us * 1000, idle_since = 0;
-	uint64_t win_start = 0, busy_ns = 0, last_ns = 0;
+	uint64_t win_start = 0, busy_ns = 0, last_ns = 0, win_bytes = 0;
 	bool was_busy = false, spin_ok = true;
 	int ret = 0;
 
@@ -220,17 +222,20 @@ static void *shard_main(void *arg)
 
 		s->now_ns = clock_ns(CLOCK_MONOTONIC);
 		/*
-		 * Spinning pays only while the shard is mostly idle (a request/
-		 * response flow, where each wake-up costs more than the wait): a
-		 * shard busy half the time or more shares its core with the work
-		 * and sleeps at once.
+		 * Spinning pays only for a request/response flow, where each
+		 * wake-up costs more than the wait: a shard busy half the time or
+		 * more shares its core with the work, and one moving bulk bytes
+		 * (a relay forwarding a transfer, say) would burn a core to save
+		 * wake-ups nobody waits on. Both sleep at once.
 		 */
 		if (was_busy)
 			busy_ns += s->now_ns - last_ns;
 		last_ns = s->now_ns;
 		if (s->now_ns - win_start >= SPIN_WINDOW_NS) {
-			spin_ok = busy_ns * 2 < s->now_ns - win_start;
+			spin_ok = busy_ns * 2 < s->now_ns - win_start &&
+				  s->st.bytes - win_bytes < SPIN_BULK_BYTES;
 			win_start = s->now_ns;
+			win_bytes = s->st.bytes;
 			busy_ns = 0;
 		}
 		work += run_ctl(s);
