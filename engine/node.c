@@ -174,6 +174,14 @@ int sl_node_add_transport(struct sl_node *n, const struct sl_transport_ops *ops,
 	return 0;
 }
 
+void sl_node_del_transport(struct sl_node *n, const struct sl_transport_ops *ops)
+{
+	if (ops && ops->type < SL_ADDR_TYPES && n->tops[ops->type] == ops) {
+		n->tops[ops->type] = NULL;
+		n->tctx[ops->type] = NULL;
+	}
+}
+
 int sl_node_on_worker_stop(struct sl_node *n,
 			   void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len),
 			   void *ctx)

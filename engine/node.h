@@ -59,6 +59,8 @@ void sl_node_destroy(struct sl_node *n);
 void sl_node_set_io(struct sl_node *n, const struct sl_io_ops *ops, void *ctx);
 /* Before start. 0, -EEXIST (type taken), -EINVAL. */
 int sl_node_add_transport(struct sl_node *n, const struct sl_transport_ops *ops, void *ctx);
+/* Before start: undo sl_node_add_transport(ops) (nothing if ops is not the one added). */
+void sl_node_del_transport(struct sl_node *n, const struct sl_transport_ops *ops);
 
 /* Spawn the shard threads and wait until each ran its io shard_start. 0 or -errno. */
 int sl_node_start(struct sl_node *n);

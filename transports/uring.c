@@ -406,6 +406,9 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 	if (!ret)
 		ret = sl_node_add_transport(n, &uds_ops, t);
 	if (ret) {
+		/* The node must not keep pointers into t once t is freed. */
+		sl_node_del_transport(n, &tcp_ops);
+		sl_node_set_io(n, NULL, NULL);
 		for (unsigned i = 0; i < ns; i++)
 			close(t->efds[i]);
 		errno = -ret;

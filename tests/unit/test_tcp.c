@@ -655,3 +655,40 @@ Test(tcp, paused_connection_closed_by_peer_delivers_then_goes)
 	cr_assert_eq(bp_pool.big_free, bp_pool.big_total);
 	tnode_down(&b);
 }
+
+static void fake_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
+{
+	(void)ctx;
+	(void)s;
+	sl_msg_free(m);
+}
+
+/*
+ * When sl_net_create fails half-way (here: the UDS transport type is
+ * taken), the node keeps no pointer into the freed net: no io ops and no
+ * TCP transport, so it can be set up again.
+ */
+Test(tcp, failed_net_create_leaves_the_node_clean)
+{
+	static const struct sl_transport_ops fake_uds = { .type = SL_ADDR_UDS, .send = fake_send };
+	struct sl_node_config cfg = { .name = "f", .shards = 1, .no_pin = true };
+	struct sl_node *n;
+	struct sl_net *net;
+
+	skip_without_uring();
+	n = sl_node_create(&cfg);
+	cr_assert_not_null(n);
+	cr_assert_eq(sl_node_add_transport(n, &fake_uds, NULL), 0);
+	errno = 0;
+	cr_assert_null(sl_net_create(n, NULL));
+	cr_assert_eq(errno, EEXIST);
+	cr_assert_null(n->io_ops, "the node still points at the freed net's io ops");
+	cr_assert_null(n->tops[SL_ADDR_TCP], "the node still has the freed net's TCP transport");
+	cr_assert_eq(n->tops[SL_ADDR_UDS], &fake_uds);
+	/* with the type free again, a net comes up on the same node */
+	sl_node_del_transport(n, &fake_uds);
+	net = sl_net_create(n, NULL);
+	cr_assert_not_null(net);
+	sl_net_destroy(net);
+	sl_node_destroy(n);
+}
