@@ -337,7 +337,7 @@ def sluice_bench(fname, prog):
     res = j.get("results", [])
     # bench_secure's shape: {"handshakes_per_s", "messages_per_s": {"64": n, ...}, ...}
     if "handshakes_per_s" in j:
-        res.append({"name": "handshakes_per_s (open+close, 64 in flight)", "ops_per_s": j["handshakes_per_s"]})
+        res.append({"name": "handshakes_per_s (open+close, 256 in flight)", "ops_per_s": j["handshakes_per_s"]})
     for size, ops in (j.get("messages_per_s") or {}).items():
         res.append({"name": "messages_per_s", "size": int(size), "ops_per_s": ops})
     seen = set()
