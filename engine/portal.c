@@ -609,9 +609,10 @@ static void pc_stopped(struct sl_worker *w)
 
 	pc_release(pc);
 	sl_timer_cancel(&pc->timer);
+	/* Not through pc->P: at node destroy the portals are gone before their workers. */
 	if (pc->late)
 		sl_log(SL_LOG_DEBUG, "node=%s event=portal_late_messages portal=%s absorbed=%u",
-		       sl_node_name(pc->P->node), pc->o->name, pc->late);
+		       sl_node_name(sl_shard_node(pc->w.shard)), pc->o->name, pc->late);
 	owner_put(pc->o);
 	free(pc);
 }
