@@ -147,6 +147,7 @@ enum pc_state {
 struct sl_portal_conn {
 	struct sl_worker w;
 	struct sl_portals *P;
+	struct sl_node *node;		/* outlives P and w.shard, for the last log line */
 	struct sl_portal_sock *k;	/* NULL once closed */
 	struct owner *o;
 	struct pctr *ctr;		/* o's counters for this shard */
@@ -609,10 +610,13 @@ static void pc_stopped(struct sl_worker *w)
 
 	pc_release(pc);
 	sl_timer_cancel(&pc->timer);
-	/* Not through pc->P: at node destroy the portals are gone before their workers. */
+	/*
+	 * Neither pc->P (at node destroy the portals are gone before their
+	 * workers) nor pc->w.shard (NULL by now).
+	 */
 	if (pc->late)
 		sl_log(SL_LOG_DEBUG, "node=%s event=portal_late_messages portal=%s absorbed=%u",
-		       sl_node_name(sl_shard_node(pc->w.shard)), pc->o->name, pc->late);
+		       sl_node_name(pc->node), pc->o->name, pc->late);
 	owner_put(pc->o);
 	free(pc);
 }
@@ -625,6 +629,7 @@ static struct sl_portal_conn *pc_new(struct sl_portals *P, struct sl_shard *s, s
 	if (!pc)
 		return NULL;
 	pc->P = P;
+	pc->node = sl_shard_node(s);
 	pc->o = o;
 	pc->ctr = &o->ctr[sl_shard_id(s)];
 	pc->w.handle = pc_handle;

@@ -134,6 +134,75 @@ class Portal(NodeTest):
         self.assertGreaterEqual(out["bytes_in"], BIG)
         self.assertGreaterEqual(out["connections_total"], 2)
 
+    def test_ends_cut_off_mid_transfer_leave_both_nodes_serving(self):
+        """Chunks still in flight when one end resets become late messages at
+        the other node; each connection's end (and the node's) must take them
+        in its stride. Both ways: a client resetting a download, a target
+        resetting an upload. The nodes keep their pids, serve a whole
+        download after, and stop cleanly."""
+        linger0 = b"\x01\x00\x00\x00\x00\x00\x00\x00"
+
+        def take_some_then_reset(c):
+            got = 0
+            while got < 2 << 20:
+                b = c.recv(1 << 16)
+                if not b:
+                    return
+                got += len(b)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+
+        sink = Server(take_some_then_reset)
+        self.addCleanup(sink.close)
+        port = self.portal(self.http_port)
+        up = self.portal(sink.port, name="sink")
+        pids = {n: self.home.json("node", "show", n)["pid"] for n in ("n1", "n2")}
+        chunk = os.urandom(1 << 20)
+        for i in range(6):
+            # a download the client resets
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+            got = 0
+            while got < (1 << 20) * (1 + i % 3):
+                b = c.recv(1 << 16)
+                self.assertTrue(b, "the download ended early")
+                got += len(b)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
+            c.close()
+            # an upload the target resets
+            c = socket.create_connection(("127.0.0.1", up), timeout=10)
+            try:
+                for _ in range(64):
+                    c.sendall(chunk)
+            except OSError:
+                pass
+            c.close()
+        # a closed connection's address absorbs late messages for 5 s, then goes
+        time.sleep(6)
+        for n, pid in pids.items():
+            show = self.home.json("node", "show", n)
+            self.assertEqual(show["status"], "running", "%s: %s" % (n, show))
+            self.assertEqual(show["pid"], pid, "%s restarted or died" % n)
+        p = subprocess.run(["curl", "-sS", "--max-time", "60", "http://127.0.0.1:%d/big.bin" % port],
+                           capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(hashlib.sha256(p.stdout).hexdigest(), hashlib.sha256(self.data).hexdigest())
+        # one more reset, and the nodes stop while its late chunks are being absorbed:
+        # nothing in a connection's end may trip over the portals' teardown
+        c = socket.create_connection(("127.0.0.1", up), timeout=10)
+        try:
+            for _ in range(64):
+                c.sendall(chunk)
+        except OSError:
+            pass
+        c.close()
+        for n in ("n1", "n2"):
+            self.sluice("node", "stop", n)
+        for n in ("n1", "n2"):
+            with open(os.path.join(self.home.dir, "nodes", n, "node.log"), errors="replace") as f:
+                log = f.read()
+            self.assertNotIn("Sanitizer", log, n)
+            self.assertIn("event=stopped", log, n)
+
     def test_20_parallel_downloads(self):
         port = self.portal(self.http_port)
         want = hashlib.sha256(self.data).hexdigest()
