@@ -48,14 +48,37 @@ class Home:
     def node_pid(self, name):
         return int(self.json("node", "show", name)["pid"])
 
+    def sanitizer_reports(self, names):
+        """Under ASan (SLUICE_SANITIZED): stop the nodes, so that what they do at
+        exit is checked too, and return the sanitizer reports in their logs."""
+        found = []
+        for name in names:
+            try:
+                self.run("node", "stop", name, timeout=30, check=False)
+            except subprocess.TimeoutExpired:
+                pass
+            log = os.path.join(self.dir, "nodes", name, "node.log")
+            try:
+                with open(log, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            at = text.find("Sanitizer")
+            if at >= 0:
+                found.append("%s: %s" % (name, text[max(0, at - 200):at + 3000]))
+        return found
+
     def close(self):
-        pids = []
+        pids, names, reports = [], [], []
         try:
             for n in self.json("node", "list", timeout=20):
+                names.append(n["name"])
                 if n.get("pid"):
                     pids.append(int(n["pid"]))
         except Exception:
             pass
+        if os.environ.get("SLUICE_SANITIZED"):
+            reports = self.sanitizer_reports(names)
         try:
             self.run("node", "delete", "--all", "--yes", timeout=30, check=False)
         except subprocess.TimeoutExpired:
@@ -66,6 +89,8 @@ class Home:
             except ProcessLookupError:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            raise AssertionError("sanitizer reports in node logs:\n" + "\n".join(reports))
 
 
 def alive(pid):
