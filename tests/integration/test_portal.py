@@ -157,6 +157,16 @@ class Portal(NodeTest):
         up = self.portal(sink.port, name="sink")
         pids = {n: self.home.json("node", "show", n)["pid"] for n in ("n1", "n2")}
         chunk = os.urandom(1 << 20)
+
+        def upload_until_reset():
+            c = socket.create_connection(("127.0.0.1", up), timeout=10)
+            try:
+                for _ in range(64):
+                    c.sendall(chunk)
+            except OSError:
+                pass
+            c.close()
+
         for i in range(6):
             # a download the client resets
             c = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -169,13 +179,7 @@ class Portal(NodeTest):
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger0)
             c.close()
             # an upload the target resets
-            c = socket.create_connection(("127.0.0.1", up), timeout=10)
-            try:
-                for _ in range(64):
-                    c.sendall(chunk)
-            except OSError:
-                pass
-            c.close()
+            upload_until_reset()
         # a closed connection's address absorbs late messages for 5 s, then goes
         time.sleep(6)
         for n, pid in pids.items():
@@ -188,13 +192,7 @@ class Portal(NodeTest):
         self.assertEqual(hashlib.sha256(p.stdout).hexdigest(), hashlib.sha256(self.data).hexdigest())
         # one more reset, and the nodes stop while its late chunks are being absorbed:
         # nothing in a connection's end may trip over the portals' teardown
-        c = socket.create_connection(("127.0.0.1", up), timeout=10)
-        try:
-            for _ in range(64):
-                c.sendall(chunk)
-        except OSError:
-            pass
-        c.close()
+        upload_until_reset()
         for n in ("n1", "n2"):
             self.sluice("node", "stop", n)
         for n in ("n1", "n2"):
