@@ -227,6 +227,7 @@ static void set_sockopts(int fd)
 
 	/* Interactive protocols through a portal must not wait for Nagle (PERF.md). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sl_sock_unpace_loopback(fd);
 }
 
 static void linger_fire(struct sl_timer *t);

@@ -60,6 +60,7 @@ void sl_stream_set_sockopts(int fd, uint8_t type)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	sl_sock_unpace_loopback(fd);
 }
 
 /* ---- peers (outgoing connections by address) ---- */

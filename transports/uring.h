@@ -276,6 +276,9 @@ void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...) __attribute__((for
 int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
 		      struct sockaddr_storage *ss, socklen_t *sl);
 
+/* pacing.c: a TCP socket with a loopback peer leaves BBR (true when it did). */
+bool sl_sock_unpace_loopback(int fd);
+
 /* portal.c */
 void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe);
 void sl_portal_flush(struct sl_ushard *u);

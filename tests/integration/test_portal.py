@@ -235,6 +235,35 @@ class Portal(NodeTest):
         bps = r["end"]["sum_received"]["bits_per_second"]
         self.assertGreater(bps, 200e6, "iperf3 through the portal: %.1f Mbit/s" % (bps / 1e6))
 
+    def test_loopback_sockets_do_not_pace(self):
+        """With BBR the system default, the nodes' loopback sockets use another algorithm."""
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            default = f.read().strip()
+        if default != "bbr":
+            self.skipTest("the system default is %s, not bbr" % default)
+        target = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(target.close)
+        target.settimeout(10)
+        port = self.portal(target.getsockname()[1])
+        c = socket.create_connection(("127.0.0.1", port), 10)
+        self.addCleanup(c.close)
+        t, _ = target.accept()
+        self.addCleanup(t.close)
+        t.settimeout(10)
+        c.sendall(b"ping")
+        self.assertEqual(t.recv(4), b"ping")
+        pids = {str(self.home.json("node", "show", n)["pid"]) for n in ("n1", "n2")}
+        out = subprocess.run(["ss", "-tinpH", "state", "established"], capture_output=True,
+                             text=True, timeout=10).stdout.splitlines()
+        algos = []
+        for head, info in zip(out, out[1:]):
+            if any("pid=%s," % p in head for p in pids):
+                algos.append(info.split()[0])
+        # inlet's accepted socket, the connection's two ends, the outlet's socket (at least)
+        self.assertGreaterEqual(len(algos), 4, out)
+        self.assertNotIn("bbr", algos, out)
+        self.assertTrue(set(algos) <= {"cubic", "reno"}, algos)
+
     def test_half_close_gets_whole_reply(self):
         reply = pattern(8 << 20, 1)
 
