@@ -41,6 +41,7 @@ struct sl_net_stats {
 	uint64_t paused_nomem;		/* ... because the shard's pool had no message for a frame */
 	uint64_t paused_ring;		/* ... because the ring to the frame's shard was full */
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
+	uint64_t rx_direct;		/* receives straight into a large frame's message */
 };
 
 /*
@@ -141,6 +142,16 @@ struct sl_conn {
 	bool mem_wait;		/* on u->wait_head (for a message, or for ring room) */
 	bool nobuf;		/* on u->nobuf_head: the receive ended for want of a buffer */
 	bool rx_eof;		/* the peer's EOF came behind held bytes */
+	/*
+	 * Direct receives (tcp.c): a large frame's body goes from the socket
+	 * straight into its message, its successor's header into dhdr, with
+	 * one recvmsg and no copy out of a provided buffer.
+	 */
+	bool direct;		/* receiving this way (or stopping the multishot to) */
+	bool direct_armed;	/* the receive in flight is a direct one */
+	uint8_t dhdr[4];
+	struct msghdr rmh;
+	struct iovec riov[2];
 	uint32_t held_head, held_tail, held_off;
 	uint8_t *stash;
 	uint32_t stash_len, stash_off, stash_cap;

@@ -656,6 +656,109 @@ Test(tcp, paused_connection_closed_by_peer_delivers_then_goes)
 	tnode_down(&b);
 }
 
+/*
+ * Large frames go straight from the socket into their messages (direct
+ * receives), small ones through the provided buffers; a peer that mixes
+ * them and trickles headers and bodies in pieces gets every frame whole,
+ * in order, through both.
+ */
+#define DR_FRAMES 60
+
+static size_t dr_size(unsigned seq)
+{
+	static const size_t sizes[] = { 100000, 50, 40000, 70000, 17000, 3, 60000, 16384, 49200 };
+
+	return sizes[seq % (sizeof(sizes) / sizeof(sizes[0]))];
+}
+
+static void *dr_send(void *arg)
+{
+	struct bp_sender *b = arg;
+	size_t cap = 110000, flen;
+	uint8_t *frame = malloc(cap), *body = malloc(cap);
+	struct sl_route on, ret;
+
+	route_from(&on, "probe", NULL);
+	sl_route_init(&ret);
+	if (write(b->fd, "\x01", 1) != 1)
+		goto out;
+	for (unsigned seq = 0; seq < DR_FRAMES; seq++) {
+		size_t n = dr_size(seq), off = 0, step;
+
+		memcpy(body, &b->conn, 4);
+		memcpy(body + 4, &seq, 4);
+		for (size_t i = 8; i < n; i++)
+			body[i] = bp_byte(b->conn, seq, i);
+		if (sl_wire_encode(&on, &ret, body, n, frame, cap, &flen))
+			goto out;
+		/*
+		 * Two whole frames back to back (a body and the next header in one
+		 * receive); the header byte by byte, then the body in thirds;
+		 * 1000-byte pieces.
+		 */
+		while (off < flen) {
+			unsigned mode = seq % 4;
+
+			step = mode < 2 ? flen - off : mode == 2 ? (off < 4 ? 1 : flen / 3 + 1) : 1000;
+			if (step > flen - off)
+				step = flen - off;
+			if (write(b->fd, frame + off, step) != (ssize_t)step)
+				goto out;
+			off += step;
+			if (mode >= 2)
+				sleep_ms(1);
+		}
+	}
+out:
+	free(frame);
+	free(body);
+	return NULL;
+}
+
+static size_t dr_check(struct sl_msg *m, unsigned seq)
+{
+	size_t n = dr_size(seq);
+	unsigned got;
+
+	cr_assert_eq(m->len, n, "frame %u: %u bytes, %zu sent", seq, m->len, n);
+	if (n >= 8) {
+		memcpy(&got, m->data + 4, 4);
+		cr_assert_eq(got, seq, "frame %u arrived, %u expected", got, seq);
+	}
+	for (size_t i = 8; i < n; i++)
+		if (m->data[i] != bp_byte(0, seq, i))
+			cr_assert_fail("frame %u differs at byte %zu", seq, i);
+	return n;
+}
+
+Test(tcp, large_frames_arrive_whole_through_direct_receives)
+{
+	struct bp_sender snd = { .conn = 0, .fd = -1 };
+	struct sl_net_stats st;
+	struct tnode b;
+	pthread_t th;
+
+	skip_without_uring();
+	tnode_up(&b, 1);
+	snd.fd = raw_connect(b.port);
+	cr_assert_eq(pthread_create(&th, NULL, dr_send, &snd), 0);
+	for (unsigned seq = 0; seq < DR_FRAMES; seq++) {
+		struct sl_msg *m = probe_wait(&b.probe, 5000);
+
+		cr_assert_not_null(m, "stalled after %u frames", seq);
+		dr_check(m, seq);
+		sl_msg_free(m);
+	}
+	pthread_join(th, NULL);
+	cr_assert_null(probe_wait(&b.probe, 100), "a frame arrived twice");
+	sl_net_stats(b.net, &st);
+	cr_assert_eq(st.rx_frames, DR_FRAMES);
+	cr_assert_eq(st.proto_errors, 0);
+	cr_assert_gt(st.rx_direct, 0, "no direct receive: the test tests nothing");
+	close(snd.fd);
+	tnode_down(&b);
+}
+
 static void fake_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
 	(void)ctx;
