@@ -416,27 +416,35 @@ struct bp_sender {
 	int fd;
 };
 
+/* Frame seq of connection conn (n payload bytes): both numbers first, then a pattern. */
+static int seq_frame(unsigned conn, unsigned seq, size_t n, uint8_t *body, uint8_t *frame,
+		     size_t cap, size_t *flen)
+{
+	struct sl_route on, ret;
+
+	route_from(&on, "probe", NULL);
+	sl_route_init(&ret);
+	memcpy(body, &conn, 4);
+	memcpy(body + 4, &seq, 4);
+	for (size_t i = 8; i < n; i++)
+		body[i] = bp_byte(conn, seq, i);
+	return sl_wire_encode(&on, &ret, body, n, frame, cap, flen);
+}
+
 /* One connection: the version byte, then every frame in one stream of writes. */
 static void *bp_send(void *arg)
 {
 	struct bp_sender *b = arg;
 	size_t cap = 80000, flen;
 	uint8_t *frame = malloc(cap), *body = malloc(cap);
-	struct sl_route on, ret;
 
-	route_from(&on, "probe", NULL);
-	sl_route_init(&ret);
 	b->fd = raw_connect(b->port);
 	if (write(b->fd, "\x01", 1) != 1)
 		goto out;
 	for (unsigned seq = 0; seq < BP_FRAMES; seq++) {
-		size_t n = bp_size(b->conn, seq), off = 0;
+		size_t off = 0;
 
-		memcpy(body, &b->conn, 4);
-		memcpy(body + 4, &seq, 4);
-		for (size_t i = 8; i < n; i++)
-			body[i] = bp_byte(b->conn, seq, i);
-		if (sl_wire_encode(&on, &ret, body, n, frame, cap, &flen))
+		if (seq_frame(b->conn, seq, bp_size(b->conn, seq), body, frame, cap, &flen))
 			goto out;
 		while (off < flen) {
 			ssize_t w = write(b->fd, frame + off, flen - off);
@@ -676,20 +684,13 @@ static void *dr_send(void *arg)
 	struct bp_sender *b = arg;
 	size_t cap = 110000, flen;
 	uint8_t *frame = malloc(cap), *body = malloc(cap);
-	struct sl_route on, ret;
 
-	route_from(&on, "probe", NULL);
-	sl_route_init(&ret);
 	if (write(b->fd, "\x01", 1) != 1)
 		goto out;
 	for (unsigned seq = 0; seq < DR_FRAMES; seq++) {
-		size_t n = dr_size(seq), off = 0, step;
+		size_t off = 0, step;
 
-		memcpy(body, &b->conn, 4);
-		memcpy(body + 4, &seq, 4);
-		for (size_t i = 8; i < n; i++)
-			body[i] = bp_byte(b->conn, seq, i);
-		if (sl_wire_encode(&on, &ret, body, n, frame, cap, &flen))
+		if (seq_frame(b->conn, seq, dr_size(seq), body, frame, cap, &flen))
 			goto out;
 		/*
 		 * Two whole frames back to back (a body and the next header in one
