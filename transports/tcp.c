@@ -174,9 +174,11 @@ static void conn_finalize(struct sl_conn *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
-	/* Kept until here: a direct receive may have been writing into it. */
+	/* Kept until here: a direct receive may have been writing into them. */
 	sl_msg_free(c->rx);
 	c->rx = NULL;
+	sl_msg_free(c->spec);
+	c->spec = NULL;
 	c->busy_n = 0;
 	free_queue(c, 0);
 	/* A new generation: completions still naming the old one are dropped. */
@@ -325,8 +327,16 @@ static void arm_direct(struct sl_conn *c, struct io_uring_sqe *sqe)
 
 	if (c->rx)
 		c->riov[n++] = (struct iovec){ c->rx->data + c->rx_have, c->rx_need - c->rx_have };
-	/* Never past the header: the bytes after it belong in the next message. */
+	/* Never past a header: the bytes after it belong in the next message. */
 	c->riov[n++] = (struct iovec){ c->dhdr, sizeof(c->dhdr) - c->hdr_have };
+	/*
+	 * Bulk frames come in one size: read the next one too, into a message
+	 * of this one's size (a wrong guess costs a copy, nothing more).
+	 */
+	if (c->rx && (c->spec = sl_msg_alloc(c->rx_need))) {
+		c->riov[n++] = (struct iovec){ c->spec->data, c->rx_need };
+		c->riov[n++] = (struct iovec){ c->dhdr2, sizeof(c->dhdr2) };
+	}
 	memset(&c->rmh, 0, sizeof(c->rmh));
 	c->rmh.msg_iov = c->riov;
 	c->rmh.msg_iovlen = n;
@@ -786,18 +796,60 @@ static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe 
 	}
 }
 
-/* A direct receive completed: res bytes of the frame in progress, then of dhdr. */
+/* n received bytes that no message holds yet: parsed now, or kept in order behind a block. */
+static void rx_feed(struct sl_conn *c, const uint8_t *p, uint32_t n)
+{
+	const uint8_t *q;
+
+	if (!n || c->state != CONN_OPEN)
+		return;
+	q = rx_blocked(c) ? p : conn_rx(c, p, p + n);
+	if (c->state == CONN_OPEN && q < p + n && !rx_stash(c, q, (uint32_t)(p + n - q)))
+		conn_close(c, "no_memory_for_held_bytes");
+}
+
+/*
+ * The guessed message got len bytes of the frame after the header just
+ * parsed: it becomes that frame's message when the guess was right, else
+ * its bytes go through the parser like any others.
+ */
+static void spec_take(struct sl_conn *c, struct sl_msg *s, uint32_t len, uint32_t guess)
+{
+	if (c->state == CONN_OPEN && !rx_blocked(c) && c->rx && !c->rx_have &&
+	    c->rx_need == guess) {
+		struct sl_msg *m = c->rx;
+
+		c->rx = s;
+		sl_msg_free(m);
+		c->rx_have = len;
+		if (c->rx_have == c->rx_need) {
+			c->rx = NULL;
+			s->len = c->rx_need;
+			deliver_frame(c, s);
+		}
+		return;
+	}
+	rx_feed(c, s->data, len);
+	sl_msg_free(s);
+}
+
+/* A direct receive completed: res bytes of the frame in progress, dhdr, spec, dhdr2. */
 static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 {
-	uint32_t k = 0, left;
+	struct sl_msg *spec = c->spec;
+	uint32_t k = 0, left, guess = c->rx ? c->rx_need : 0, h;
+	const struct iovec *hv = &c->riov[c->rx ? 1 : 0];	/* where dhdr went */
 
+	c->spec = NULL;
 	c->recv_armed = c->direct_armed = false;
 	c->ops--;
 	if (c->state == CONN_CLOSING) {
+		sl_msg_free(spec);
 		conn_finalize(c);
 		return;
 	}
 	if (res <= 0) {
+		sl_msg_free(spec);
 		if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
 			sl_uring_flush_later(c);	/* stopped for backpressure, or nothing yet */
 		else
@@ -820,14 +872,19 @@ static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 			deliver_frame(c, m);
 		}
 	}
+	/* The kernel filled the iovecs in order: a short header ends the bytes. */
 	left = (uint32_t)res - k;
-	if (left && c->state == CONN_OPEN) {
-		/* Header bytes: parsed now, or kept in order behind a parked frame. */
-		const uint8_t *q = rx_blocked(c) ? c->dhdr : conn_rx(c, c->dhdr, c->dhdr + left);
+	h = left < (uint32_t)hv->iov_len ? left : (uint32_t)hv->iov_len;
+	rx_feed(c, c->dhdr, h);
+	left -= h;
+	if (spec) {
+		uint32_t b = left < guess ? left : guess;
 
-		if (c->state == CONN_OPEN && q < c->dhdr + left &&
-		    !rx_stash(c, q, (uint32_t)(c->dhdr + left - q)))
-			conn_close(c, "no_memory_for_held_bytes");
+		if (b)
+			spec_take(c, spec, b, guess);
+		else
+			sl_msg_free(spec);
+		rx_feed(c, c->dhdr2, left - b);
 	}
 	u->cur_rx = NULL;
 	if (c->state != CONN_OPEN)
@@ -1218,6 +1275,7 @@ void sl_stream_shard_stop(struct sl_ushard *u)
 			continue;
 		close(c->fd);
 		sl_msg_free(c->rx);
+		sl_msg_free(c->spec);
 		sl_msg_free(c->rx_park);	/* a frame held for ring room: nobody sends it now */
 		free(c->stash);
 		c->busy_n = 0;

@@ -145,13 +145,15 @@ struct sl_conn {
 	/*
 	 * Direct receives (tcp.c): a large frame's body goes from the socket
 	 * straight into its message, its successor's header into dhdr, with
-	 * one recvmsg and no copy out of a provided buffer.
+	 * one recvmsg and no copy out of a provided buffer; the same recvmsg
+	 * reads the successor too, into spec, guessing it has the same size.
 	 */
 	bool direct;		/* receiving this way (or stopping the multishot to) */
 	bool direct_armed;	/* the receive in flight is a direct one */
-	uint8_t dhdr[4];
+	uint8_t dhdr[4], dhdr2[4];
+	struct sl_msg *spec;	/* a guess at the next frame's message (same size) */
 	struct msghdr rmh;
-	struct iovec riov[2];
+	struct iovec riov[4];
 	uint32_t held_head, held_tail, held_off;
 	uint8_t *stash;
 	uint32_t stash_len, stash_off, stash_cap;
