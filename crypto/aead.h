@@ -7,11 +7,13 @@
  * Nonces are 64-bit counters; the 96-bit nonce is 32 zero bits followed by the
  * counter, BIG-endian for AESGCM and LITTLE-endian for ChaChaPoly (Noise spec).
  *
- * Two AES-256-GCM backends behind struct sl_aead_key, same bytes on the wire:
- * libsodium (the reference and the fallback) and libgcrypt (VAES/VPCLMUL on
- * CPUs that have them, ~3x libsodium 1.0.18 on 16-48 KiB messages here, see
- * PERF.md). Open always verifies the tag before any plaintext is released:
- * on failure the output buffer is wiped.
+ * Three AES-256-GCM backends behind struct sl_aead_key, same bytes on the
+ * wire: libsodium (the reference and the fallback), libgcrypt (VAES/VPCLMUL
+ * on CPUs that have them, ~3x libsodium 1.0.18 on 16-48 KiB messages here,
+ * see PERF.md) and, on x86-64 builds that found it, Intel's multi-buffer
+ * crypto library (libipsec-mb: VAES with AVX-512 registers, ~2.4x libgcrypt
+ * on 48 KiB here). Open always verifies the tag before any plaintext is
+ * released: on failure the output buffer is wiped.
  *
  * Backend choice: one process-wide default, taken ONCE at start and before
  * any key is initialised: sl_aead_configure() (config value, SLUICE_AEAD in
@@ -48,18 +50,20 @@ enum sl_aead_backend {
 	SL_AEAD_BACKEND_AUTO,	/* choose by self-measurement; never a key's backend */
 	SL_AEAD_BACKEND_SODIUM,
 	SL_AEAD_BACKEND_GCRYPT,
+	SL_AEAD_BACKEND_IPSECMB,
 };
-#define SL_AEAD_NBACKENDS 3
+#define SL_AEAD_NBACKENDS 4
 
-/* libgcrypt's handle, kept opaque so callers need not include gcrypt.h */
+/* The libraries' key states, kept opaque so callers need not include their headers */
 struct gcry_cipher_handle;
+struct gcm_key_data;
 
 /*
  * Precomputed AES-256-GCM key. Hot and visible so it can live inline in the
- * cipher states; never put it in message memory. A libgcrypt key is a handle
- * to a context opened once at init, so a struct copy ALIASES it: never copy
- * a live key (move it, and then only one of the two copies may be used or
- * wiped). backend sits first so that a libgcrypt key touches one cache line.
+ * cipher states; never put it in message memory. A libgcrypt or libipsec-mb
+ * key points to state allocated once at init, so a struct copy ALIASES it:
+ * never copy a live key (move it, and then only one of the two copies may be
+ * used or wiped). backend sits first so that such a key touches one cache line.
  * All-zero bytes are a valid "no key" state that sl_aead_key_wipe() accepts.
  */
 struct sl_aead_key {
@@ -67,6 +71,7 @@ struct sl_aead_key {
 	union {
 		crypto_aead_aes256gcm_state sodium;
 		struct gcry_cipher_handle *gcrypt;
+		struct gcm_key_data *imb;	/* expanded key and GHASH powers */
 	} u;
 };
 
@@ -100,11 +105,11 @@ struct sl_aead_op {
  * false means refuse to run. Thread-safe, idempotent, chooses no backend.
  */
 bool sl_aead_available(void);
-/* Whether libgcrypt initialised (false: only libsodium can be selected). */
+/* Whether backend b initialised here (libsodium always can be selected). */
 bool sl_aead_backend_usable(enum sl_aead_backend b);
 
 /*
- * Start-up choice: `choice` is the config value ("sodium", "gcrypt", "auto";
+ * Start-up choice: `choice` is the config value ("sodium", "gcrypt", "ipsec-mb", "auto";
  * NULL means auto); SLUICE_AEAD in the environment overrides it. -EINVAL for
  * an unknown name, -ENOTSUP if the named backend cannot run here (auto falls
  * back to libsodium instead). Call before any key is initialised.
@@ -118,10 +123,10 @@ const char *sl_aead_backend_name(void);
 const char *sl_aead_backend_str(enum sl_aead_backend b);
 int sl_aead_backend_parse(const char *s, enum sl_aead_backend *b);
 /*
- * Times both backends on 48 KiB and 64 B seals, alternating, a few ms each
- * (~13 ms in all; no new round starts after 12 ms, so a preempted start
- * stays near 20 ms), and says which AUTO would pick: the faster at 48 KiB
- * (libsodium on a near tie) unless the other is much faster at 64 B.
+ * Times the usable backends on 48 KiB and 64 B seals, alternating, a few ms
+ * each (~14 ms in all; no new round starts after 12 ms, so a preempted start
+ * stays near 20 ms), and says which AUTO would pick: the fastest at 48 KiB
+ * (libsodium on a near tie) unless another is much faster at 64 B.
  * Selects nothing. Cold: allocates its buffers.
  */
 int sl_aead_measure(struct sl_aead_measure *m);
@@ -130,8 +135,8 @@ void sl_aead_last_measure(struct sl_aead_measure *m);
 
 /*
  * Init with the default backend, or with a given one. key may be NULL: the
- * backend state is made now (libgcrypt: the handle is opened, which
- * allocates) and the key is set later with sl_aead_key_set(). *k is
+ * backend state is made now (libgcrypt, libipsec-mb: it is allocated) and
+ * the key is set later with sl_aead_key_set(). *k is
  * overwritten: wipe a live key first or its handle leaks. Cold.
  */
 int sl_aead_key_init(struct sl_aead_key *k, const uint8_t key[SL_AEAD_KEYLEN]);

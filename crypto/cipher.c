@@ -50,7 +50,7 @@ int sl_cipher_rekey(struct sl_aead_key *k)
 	int ret;
 
 	ret = derive(k, raw);
-	/* re-key the existing state: a libgcrypt handle is reused, not reopened */
+	/* re-key the existing state: a libgcrypt handle or libipsec-mb key is reused */
 	if (!ret)
 		ret = sl_aead_key_set(k, raw);
 	sodium_memzero(raw, sizeof(raw));

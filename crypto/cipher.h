@@ -29,15 +29,15 @@
  * and current keys raw as well, 32 bytes each, and opens the rare frame of
  * the previous or next interval with a one-shot that allocates nothing), so
  * an idle channel end costs one key per direction. States must be wiped
- * with their _wipe(), which also frees a libgcrypt handle; never
- * struct-copy a live state (the copy would alias the handle).
+ * with their _wipe(), which also frees a libgcrypt handle or libipsec-mb
+ * key; never struct-copy a live state (the copy would alias it).
  *
  * Backends: _init() puts the key on the process default backend for good.
  * _init_adaptive() starts on libsodium (512 bytes inline, no allocation)
  * and moves the key to the default backend once the state has carried
  * SL_CIPHER_UPGRADE_BYTES of plaintext: a libgcrypt handle is a ~2.5 KiB
- * heap context, worth it only for a channel that moves data (3x faster on
- * large messages). The move is one allocation per busy state (two for a
+ * heap context, a libipsec-mb key ~1 KiB, worth it only for a channel that
+ * moves data (3x and 6x libsodium on large messages). The move is one allocation per busy state (two for a
  * decryptor: its trial state), on a frame that succeeds; the bytes on the
  * wire are the same either way.
  */

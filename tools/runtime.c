@@ -70,7 +70,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	ret = sl_aead_configure("auto");
 	if (ret) {
 		sl_log(SL_LOG_ERROR, "node=%s event=aead_failed err=\"SLUICE_AEAD must be "
-		       "sodium, gcrypt or auto\"", cfg->name);
+		       "sodium, gcrypt, ipsec-mb (where built and usable) or auto\"", cfg->name);
 		goto out_sigmask;
 	}
 	sl_log(SL_LOG_INFO, "node=%s event=aead backend=%s", cfg->name, sl_aead_backend_name());

@@ -134,9 +134,10 @@ static inline struct tv_bytes tv_txt_hex(const char *marker, const char *key)
 }
 
 /*
- * Every AES-GCM vector runs against both AEAD backends. TV_BACKEND_TEST
- * defines two Criterion tests, <name>_sodium and <name>_gcrypt, so a failure
- * names its backend; each selects its backend as the process default (every
+ * Every AES-GCM vector runs against every AEAD backend. TV_BACKEND_TEST
+ * defines three Criterion tests, <name>_sodium, <name>_gcrypt and
+ * <name>_ipsecmb (skipped where libipsec-mb is not built in or cannot run),
+ * so a failure names its backend; each selects its backend as the process default (every
  * Criterion test runs in its own process) and then runs the body, which sees
  * it as `backend`. Extra arguments go to Test() (.timeout, ...).
  */
@@ -160,6 +161,13 @@ static inline void tv_use_backend(enum sl_aead_backend b)
 	{									\
 		tv_use_backend(SL_AEAD_BACKEND_GCRYPT);				\
 		tv_body_##suite##_##name(SL_AEAD_BACKEND_GCRYPT);		\
+	}									\
+	Test(suite, name##_ipsecmb, ##__VA_ARGS__)				\
+	{									\
+		if (!sl_aead_backend_usable(SL_AEAD_BACKEND_IPSECMB))		\
+			cr_skip_test("libipsec-mb: not in this build or CPU");	\
+		tv_use_backend(SL_AEAD_BACKEND_IPSECMB);			\
+		tv_body_##suite##_##name(SL_AEAD_BACKEND_IPSECMB);		\
 	}									\
 	static void tv_body_##suite##_##name(enum sl_aead_backend backend)
 

@@ -516,9 +516,9 @@ TV_BACKEND_TEST(cipher, moved_decryptor_trial_state)
 		cr_assert_eq(b[8 + LEN - 1], (uint8_t)(i * 7));
 	}
 	cr_assert_eq(d.cur.backend, backend);
-	if (backend == SL_AEAD_BACKEND_GCRYPT) {
+	if (backend != SL_AEAD_BACKEND_SODIUM) {
 		cr_assert_not_null(d.trial, "a moved decryptor has its trial state");
-		cr_assert_eq(d.trial->backend, SL_AEAD_BACKEND_GCRYPT);
+		cr_assert_eq(d.trial->backend, backend);
 		cr_assert(forged >= 3, "forged %u next-interval frames", forged);
 	} else {
 		cr_assert_null(d.trial, "libsodium states need no trial state");
