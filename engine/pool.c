@@ -16,7 +16,7 @@
  * Caps: a shard's pool may hold at most ~146 MiB (pool.h), but slabs are
  * carved only as traffic needs them. 1,000 portal connections echoing 6 KB
  * frames need ~1,000 mid messages per shard at once at full speed; a bulk
- * flow needs its credit window (512 KiB, 8 big messages) per direction. Past
+ * flow needs its credit window (2 MiB, 32 big messages) per direction. Past
  * a cap readers pause (backpressure), nothing is dropped.
  */
 static const struct sl_pool_config default_cfg = {
