@@ -22,10 +22,11 @@
  *
  * Direct receives: a frame of DIRECT_MIN bytes or more still to come is
  * read straight into its message (the multishot is stopped for it), with
- * the next frame's header in the same recvmsg; the connection stays that
- * way while large frames follow. This saves copying bulk bytes out of the
- * provided buffers (~5% of an outlet node's CPU, README Portals speed);
- * small frames go back to the multishot, which takes many per buffer.
+ * the next frame's header and, guessing it has the same size, the next
+ * frame in the same recvmsg; the connection stays that way while large
+ * frames follow. This saves copying bulk bytes out of the provided buffers
+ * (~5% of an outlet node's CPU, README Portals); small frames go back to
+ * the multishot, which takes many per buffer.
  */
 #define SL_URING_INTERNAL
 #include <arpa/inet.h>
