@@ -100,24 +100,30 @@ Test(pacing, loopback_ipv6_sockets_leave_bbr)
 	check_loopback(AF_INET6, &in6addr_loopback);
 }
 
+/* A pair on addr whose dialling socket, put on cc, keeps it. */
+static void check_kept(const struct in_addr *addr, const char *cc)
+{
+	int fds[2];
+
+	tcp_pair(AF_INET, addr, fds);
+	cc_set(fds[0], cc);
+	cr_assert_not(sl_sock_unpace_loopback(fds[0]));
+	cr_assert_str_eq(cc_get(fds[0]), cc);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 Test(pacing, other_algorithms_are_left_alone)
 {
 	struct in_addr a = { htonl(INADDR_LOOPBACK) };
-	int fds[2];
 
-	tcp_pair(AF_INET, &a, fds);
-	cc_set(fds[0], "reno");
-	cr_assert_not(sl_sock_unpace_loopback(fds[0]));
-	cr_assert_str_eq(cc_get(fds[0]), "reno");
-	close(fds[0]);
-	close(fds[1]);
+	check_kept(&a, "reno");
 }
 
 Test(pacing, non_loopback_peers_keep_bbr)
 {
 	struct ifaddrs *ifs, *i;
 	struct in_addr a = { 0 };
-	int fds[2];
 
 	cr_assert_eq(getifaddrs(&ifs), 0);
 	for (i = ifs; i; i = i->ifa_next)
@@ -130,12 +136,7 @@ Test(pacing, non_loopback_peers_keep_bbr)
 	if (!a.s_addr)
 		cr_skip_test("no non-loopback IPv4 address here");
 	/* Traffic to our own address stays on this host, but the peer is not loopback. */
-	tcp_pair(AF_INET, &a, fds);
-	cc_set(fds[0], "bbr");
-	cr_assert_not(sl_sock_unpace_loopback(fds[0]));
-	cr_assert_str_eq(cc_get(fds[0]), "bbr");
-	close(fds[0]);
-	close(fds[1]);
+	check_kept(&a, "bbr");
 }
 
 Test(pacing, a_socket_that_is_not_connected_is_left_alone)
