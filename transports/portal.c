@@ -88,7 +88,7 @@ struct sl_portal_sock {
 struct plisten {
 	struct sl_portal_inlet *in;
 	struct sl_node *node;
-	int refs;			/* shards that still have it */
+	int refs;			/* shards that still have it, and an unlisten under way */
 	int home;			/* the one shard listening, or -1: all */
 	void (*done)(struct sl_portal_inlet *in);
 	int fds[];			/* [nshards] */
@@ -572,9 +572,16 @@ static void plisten_put(struct plisten *pl)
 
 	if (__atomic_sub_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	/*
+	 * shutdown first: a cancelled accept may still hold the file, and only
+	 * shutdown stops a listening socket whoever holds it (clients are refused
+	 * from here on, not queued).
+	 */
 	for (unsigned i = 0; i < ns; i++)
-		if (pl->fds[i] >= 0)
+		if (pl->fds[i] >= 0) {
+			shutdown(pl->fds[i], SHUT_RDWR);
 			close(pl->fds[i]);
+		}
 	if (pl->done)
 		pl->done(pl->in);
 	free(pl);
@@ -691,16 +698,30 @@ err_close:
 	return ret;
 }
 
+/* Cold: how long a delete waits for the shards to let go of its listeners. */
+#define UNLISTEN_WAIT_US (2 * 1000 * 1000)
+
 static void op_unlisten(void *ctx, struct sl_portal_inlet *in)
 {
 	struct sl_net *t = ctx;
 	struct plisten *pl = sl_portal_inlet_io(in);
-	int home = pl->home;	/* read first: the last shard to let go frees pl */
+	int home = pl->home;
 
+	/*
+	 * A reference of our own, so that the sockets close here once every
+	 * shard has let go: `tcp-inlet delete` returns with the port closed (a
+	 * test connecting right after it got through once in three CI runs). If a shard
+	 * is slower than the wait, the last one to let go closes them instead.
+	 */
+	__atomic_add_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL);
 	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
 		while ((home < 0 || i == (unsigned)home) &&
 		       sl_shard_call(t->node, i, unlisten_on, pl) == -EAGAIN)
 			sched_yield();
+	for (unsigned w = 0; w < UNLISTEN_WAIT_US / 100 &&
+	     __atomic_load_n(&pl->refs, __ATOMIC_ACQUIRE) > 1; w++)
+		usleep(100);
+	plisten_put(pl);
 }
 
 /* ---- completions ---- */

@@ -235,6 +235,18 @@ class Portal(NodeTest):
         bps = r["end"]["sum_received"]["bits_per_second"]
         self.assertGreater(bps, 200e6, "iperf3 through the portal: %.1f Mbit/s" % (bps / 1e6))
 
+    def test_deleted_inlet_refuses_at_once(self):
+        """`tcp-inlet delete` returns with the port closed: the next connect is refused."""
+        self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+        for i in range(20):
+            port = free_port()
+            self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:%d" % port,
+                        "--to", "/node/n2/service/outlet", "--alias", "d%d" % i)
+            self.assertTrue(self._connects(port))
+            self.sluice("tcp-inlet", "delete", "d%d" % i, "--at", "n1")
+            self.assertFalse(self._connects(port), "round %d: still accepting after delete" % i)
+
     def test_loopback_sockets_do_not_pace(self):
         """With BBR the system default, the nodes' loopback sockets use another algorithm."""
         with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
