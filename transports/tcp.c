@@ -407,6 +407,24 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 	}
 }
 
+/* The frame in progress is whole: it goes to the router. */
+static void rx_deliver_if_whole(struct sl_conn *c)
+{
+	struct sl_msg *m = c->rx;
+
+	if (!m || c->rx_have != c->rx_need)
+		return;
+	c->rx = NULL;
+	m->len = c->rx_need;
+	deliver_frame(c, m);
+}
+
+/* A frame's u32be length prefix. */
+static inline uint32_t frame_len(const uint8_t h[4])
+{
+	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+}
+
 /* Whether c stopped for a message or for ring room (the caller keeps what is left). */
 static inline bool rx_blocked(const struct sl_conn *c)
 {
@@ -461,16 +479,11 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 			memcpy(c->rx->data + c->rx_have, p, k);
 			c->rx_have += (uint32_t)k;
 			p += k;
-			if (c->rx_have == c->rx_need) {
-				m = c->rx;
-				c->rx = NULL;
-				m->len = c->rx_need;
-				deliver_frame(c, m);
-			}
+			rx_deliver_if_whole(c);
 			continue;
 		}
 		if (!c->hdr_have && avail >= 4) {
-			len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+			len = frame_len(p);
 			p += 4;
 			avail -= 4;
 		} else {
@@ -479,8 +492,7 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 			if (c->hdr_have < 4)
 				return p;
 			c->hdr_have = 0;
-			len = (uint32_t)c->hdr[0] << 24 | (uint32_t)c->hdr[1] << 16 |
-			      (uint32_t)c->hdr[2] << 8 | c->hdr[3];
+			len = frame_len(c->hdr);
 			avail = (size_t)(end - p);
 		}
 		if (len > SL_FRAME_MAX) {
@@ -810,28 +822,15 @@ static void rx_feed(struct sl_conn *c, const uint8_t *p, uint32_t n)
 }
 
 /*
- * The guessed message got len bytes of the frame after the header just
- * parsed: it becomes that frame's message when the guess was right, else
- * its bytes go through the parser like any others.
+ * The whole header of the next frame came in dhdr and says it has the size
+ * guessed: the guessed message becomes its message (already valid: the
+ * same size passed the checks a frame ago), with no message allocated for
+ * it by the parser only to be freed.
  */
-static void spec_take(struct sl_conn *c, struct sl_msg *s, uint32_t len, uint32_t guess)
+static bool spec_fits(const struct sl_conn *c, uint32_t h, uint32_t guess)
 {
-	if (c->state == CONN_OPEN && !rx_blocked(c) && c->rx && !c->rx_have &&
-	    c->rx_need == guess) {
-		struct sl_msg *m = c->rx;
-
-		c->rx = s;
-		sl_msg_free(m);
-		c->rx_have = len;
-		if (c->rx_have == c->rx_need) {
-			c->rx = NULL;
-			s->len = c->rx_need;
-			deliver_frame(c, s);
-		}
-		return;
-	}
-	rx_feed(c, s->data, len);
-	sl_msg_free(s);
+	return h == sizeof(c->dhdr) && !c->hdr_have && c->state == CONN_OPEN &&
+	       !rx_blocked(c) && frame_len(c->dhdr) == guess;
 }
 
 /* A direct receive completed: res bytes of the frame in progress, dhdr, spec, dhdr2. */
@@ -840,6 +839,7 @@ static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 	struct sl_msg *spec = c->spec;
 	uint32_t k = 0, left, guess = c->rx ? c->rx_need : 0, h;
 	const struct iovec *hv = &c->riov[c->rx ? 1 : 0];	/* where dhdr went */
+	bool adopted = false;
 
 	c->spec = NULL;
 	c->recv_armed = c->direct_armed = false;
@@ -865,26 +865,33 @@ static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 		if (k > (uint32_t)res)
 			k = (uint32_t)res;
 		c->rx_have += k;
-		if (c->rx_have == c->rx_need) {
-			struct sl_msg *m = c->rx;
-
-			c->rx = NULL;
-			m->len = c->rx_need;
-			deliver_frame(c, m);
-		}
+		rx_deliver_if_whole(c);
 	}
 	/* The kernel filled the iovecs in order: a short header ends the bytes. */
 	left = (uint32_t)res - k;
 	h = left < (uint32_t)hv->iov_len ? left : (uint32_t)hv->iov_len;
-	rx_feed(c, c->dhdr, h);
+	if (spec && spec_fits(c, h, guess)) {
+		c->rx = spec;
+		c->rx_need = guess;
+		c->rx_have = 0;
+		spec = NULL;
+		adopted = true;
+	} else {
+		rx_feed(c, c->dhdr, h);
+	}
 	left -= h;
-	if (spec) {
+	if (adopted || spec) {
+		/* up to guess bytes of the next frame, then up to a header in dhdr2 */
 		uint32_t b = left < guess ? left : guess;
 
-		if (b)
-			spec_take(c, spec, b, guess);
-		else
+		if (spec) {
+			/* a wrong guess: its bytes go through the parser like any others */
+			rx_feed(c, spec->data, b);
 			sl_msg_free(spec);
+		} else {
+			c->rx_have = b;
+			rx_deliver_if_whole(c);
+		}
 		rx_feed(c, c->dhdr2, left - b);
 	}
 	u->cur_rx = NULL;
