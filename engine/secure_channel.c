@@ -21,8 +21,11 @@
 #include "engine/log.h"
 #include "engine/secure_internal.h"
 
-/* Head of a padded Payload: 82 (padded) 82 00 (variant 0) 83 (fields). */
-#define PAYLOAD_HEAD 4
+/*
+ * Head of a padded Payload: 82 (padded) 82 00 (variant 0) 81 (its one field)
+ * 83 (the PlaintextPayloadMessage struct).
+ */
+#define PAYLOAD_HEAD 5
 /* Bytes after the payload: the empty padding 40, then the tag. */
 #define PAYLOAD_TAIL (1 + SL_AEAD_TAGLEN)
 /* Room a TCP frame head needs in front of the nonce, besides the outer onward route. */
@@ -155,15 +158,40 @@ static bool remote_is(const struct sl_channel *c, const struct sl_route *r)
 	return true;
 }
 
-/* Padded message decoding (peer bytes, after authentication) */
+/*
+ * Padded message decoding (peer bytes, after authentication).
+ *
+ * SecureChannelMessage is a minicbor-derived enum: [variant, [fields...]].
+ * Payload and RefreshCredentials have one field each, their struct, so the
+ * struct sits inside a one-element field array: 82 82 00 81 83 ...
+ */
+
+/* Enter the variant's single struct field: 81 [ ... ]. */
+static int enter_struct_field(struct sl_cbor_reader *rd, struct sl_cbor_array *f,
+			      struct sl_cbor_array *st)
+{
+	int err = sl_cbor_field(rd, f);
+
+	return err ? err : sl_cbor_array_enter(rd, st);
+}
+
+/* A view of the next whole item. */
+static int get_item(struct sl_cbor_reader *rd, const uint8_t **p, size_t *len)
+{
+	const uint8_t *start = rd->p;
+	int err = sl_cbor_skip(rd);
+
+	*p = start;
+	*len = (size_t)(rd->p - start);
+	return err;
+}
 
 int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out,
 			 struct sl_route *onward, struct sl_route *ret)
 {
-	struct sl_cbor_array pad, e, f;
+	struct sl_cbor_array pad, e, f, st;
 	struct sl_cbor_reader rd;
 	struct sl_route tmp;
-	const uint8_t *start;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -176,28 +204,39 @@ int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out
 	if (err)
 		return -EBADMSG;
 	switch (out->kind) {
-	case 0:		/* Payload [onward, return, bytes] */
-		err = sl_cbor_field(&rd, &f);
+	case SL_SECURE_PAYLOAD:		/* [[onward, return, bytes]] */
+		err = enter_struct_field(&rd, &f, &st);
+		if (!err)
+			err = sl_cbor_field(&rd, &st);
 		if (!err)
 			err = sl_route_decode(&rd, onward ? onward : &tmp);
 		if (!err)
-			err = sl_cbor_field(&rd, &f);
+			err = sl_cbor_field(&rd, &st);
 		if (!err)
 			err = sl_route_decode(&rd, ret ? ret : &tmp);
 		if (!err)
-			err = sl_cbor_field(&rd, &f);
+			err = sl_cbor_field(&rd, &st);
 		if (!err)
 			err = sl_cbor_get_bytes(&rd, &out->payload, &out->payload_len);
-		break;
-	case 1:		/* RefreshCredentials [change_history, [credentials]] */
-		err = sl_cbor_field(&rd, &f);
-		start = p + sl_cbor_offset(&rd);
 		if (!err)
-			err = sl_cbor_skip(&rd);
-		out->history = start;
-		out->history_len = (size_t)(p + sl_cbor_offset(&rd) - start);
+			err = sl_cbor_array_leave(&rd, &st);
 		break;
-	case 2:		/* Close */
+	case SL_SECURE_REFRESH:		/* [[change_history, [credentials]]] */
+		err = enter_struct_field(&rd, &f, &st);
+		if (!err)
+			err = sl_cbor_field(&rd, &st);
+		if (!err)
+			err = get_item(&rd, &out->history, &out->history_len);
+		if (!err)
+			err = sl_cbor_field(&rd, &st);
+		if (!err && sl_cbor_peek_type(&rd) != SL_CBOR_ARRAY)
+			err = -EBADMSG;
+		if (!err)
+			err = get_item(&rd, &out->credentials, &out->credentials_len);
+		if (!err)
+			err = sl_cbor_array_leave(&rd, &st);
+		break;
+	case SL_SECURE_CLOSE:
 		break;
 	default:
 		return -EBADMSG;
@@ -207,6 +246,8 @@ int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out
 	/* padding: any bytes, ignored */
 	if (!err)
 		err = sl_cbor_field(&rd, &pad);
+	if (!err && sl_cbor_peek_type(&rd) != SL_CBOR_BYTES)
+		err = -EBADMSG;
 	if (!err)
 		err = sl_cbor_skip(&rd);
 	if (!err)
@@ -265,16 +306,37 @@ static struct sl_msg *move_payload(struct sl_msg *m, size_t head)
 	return n;
 }
 
+size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl_route *ret,
+				  size_t len)
+{
+	return PAYLOAD_HEAD + sl_route_encoded_len(onward) + sl_route_encoded_len(ret) +
+	       sl_cbor_head_len(len);
+}
+
+int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onward,
+			   const struct sl_route *ret, size_t len)
+{
+	struct sl_cbor_writer cw;
+	size_t n;
+
+	sl_cbor_writer_init(&cw, p, head);
+	sl_cbor_put_array(&cw, 2);
+	sl_cbor_put_enum(&cw, SL_SECURE_PAYLOAD, 1);
+	sl_cbor_put_array(&cw, 3);
+	sl_route_encode(&cw, onward);
+	sl_route_encode(&cw, ret);
+	sl_cbor_put_bytes_hdr(&cw, len);
+	return sl_cbor_writer_finish(&cw, &n) || n != head ? -EINVAL : 0;
+}
+
 static void enc_handle(struct sl_worker *w, struct sl_msg *m)
 {
 	struct sl_channel *c = w->ctx;
-	struct sl_cbor_writer cw;
-	size_t head, hlen;
+	size_t head;
 	uint8_t *pt;
 
 	sl_route_pop_front(&m->onward);
-	head = PAYLOAD_HEAD + sl_route_encoded_len(&m->onward) + sl_route_encoded_len(&m->ret) +
-	       sl_cbor_head_len(m->len);
+	head = sl_secure_payload_head_len(&m->onward, &m->ret, m->len);
 	if (sl_msg_headroom(m) < SL_CIPHER_NONCE_LEN + head + FRAME_SLACK + c->remote_enc ||
 	    sl_msg_tailroom(m) < PAYLOAD_TAIL) {
 		m = move_payload(m, head);
@@ -284,13 +346,7 @@ static void enc_handle(struct sl_worker *w, struct sl_msg *m)
 		}
 	}
 	pt = m->data - head;
-	sl_cbor_writer_init(&cw, pt, head);
-	sl_cbor_put_array(&cw, 2);
-	sl_cbor_put_enum(&cw, 0, 3);
-	sl_route_encode(&cw, &m->onward);
-	sl_route_encode(&cw, &m->ret);
-	sl_cbor_put_bytes_hdr(&cw, m->len);
-	if (sl_cbor_writer_finish(&cw, &hlen) || hlen != head) {
+	if (sl_secure_payload_head(pt, head, &m->onward, &m->ret, m->len)) {
 		sl_shard_count_drop(w->shard);
 		sl_msg_free(m);
 		return;
@@ -301,16 +357,53 @@ static void enc_handle(struct sl_worker *w, struct sl_msg *m)
 
 /* Decryptor: ciphertext from the peer */
 
-static bool refresh_ok(const struct sl_channel *c, const uint8_t *p, size_t n)
+void sl_channel_set_peer_head(struct sl_channel *c, const struct sl_identity *id)
+{
+	c->peer_changes = (uint8_t)id->n;
+	memcpy(c->peer_head, id->changes[id->n - 1].hash, SL_ID_LEN);
+}
+
+/*
+ * RefreshCredentials, as Ockam applies it: the history must verify, be the
+ * same identifier, and extend the one the channel knows (equal is a no-op,
+ * newer replaces it; older or diverging is refused). Credentials need an
+ * authority a node without one does not have: they are accepted and
+ * ignored, as in the handshake. Returns NULL or the reason it was refused.
+ */
+const char *sl_channel_refresh(struct sl_channel *c, const struct sl_secure_msg *sm)
 {
 	struct sl_identity *id = malloc(sizeof(*id));
-	bool ok;
+	const char *why = NULL;
 
-	/* The same identity, maybe rotated; credentials need an authority we do not have. */
-	ok = id && !sl_identity_decode(id, p, n) && !sl_identity_verify(id) &&
-	     !sodium_memcmp(id->id, c->peer, SL_ID_LEN);
+	if (!id)
+		return "out_of_memory";
+	if (sl_identity_decode(id, sm->history, sm->history_len) || sl_identity_verify(id))
+		why = "history_invalid";
+	else if (sodium_memcmp(id->id, c->peer, SL_ID_LEN))
+		why = "other_identity";
+	else if (id->n < c->peer_changes)
+		why = "history_older";
+	else if (sodium_memcmp(id->changes[c->peer_changes - 1].hash, c->peer_head, SL_ID_LEN))
+		why = "history_conflict";
+	else if (id->n > c->peer_changes)
+		sl_channel_set_peer_head(c, id);
+	if (!why)
+		__atomic_store_n(&c->refreshed, c->refreshed + 1, __ATOMIC_RELAXED);
 	free(id);
-	return ok;
+	return why;
+}
+
+static void log_refresh(const struct sl_channel *c, const char *why)
+{
+	char peer[SL_ID_TEXT_LEN + 1];
+
+	sl_identity_id_format(c->peer, peer);
+	if (why)
+		sl_log(SL_LOG_INFO, "event=secure_channel_refresh_refused peer=%s reason=%s",
+		       peer, why);
+	else
+		sl_log(SL_LOG_INFO, "event=secure_channel_refreshed peer=%s changes=%u", peer,
+		       (unsigned)c->peer_changes);
 }
 
 /* The route a message that came back along `outer` says to use: outer + their decryptor. */
@@ -359,7 +452,7 @@ static void dec_handle(struct sl_worker *w, struct sl_msg *m)
 	if (ret)
 		goto drop;
 	switch (sm.kind) {
-	case 0:
+	case SL_SECURE_PAYLOAD:
 		if (newer) {
 			c->last_nonce = nonce;
 			if (roam)
@@ -374,11 +467,16 @@ static void dec_handle(struct sl_worker *w, struct sl_msg *m)
 		__atomic_store_n(&c->received, c->received + 1, __ATOMIC_RELAXED);
 		sl_send(w->shard, m);
 		return;
-	case 1:
-		if (!refresh_ok(c, sm.history, sm.history_len))
+	case SL_SECURE_REFRESH: {
+		const char *why = sl_channel_refresh(c, &sm);
+
+		/* Rare, and the peer proved who it is: worth a line either way. */
+		log_refresh(c, why);
+		if (why)
 			goto drop;
 		sl_msg_free(m);
 		return;
+	}
 	default:	/* Close: the peer is gone; do not answer it */
 		sl_msg_free(m);
 		sl_channel_close(c, false);

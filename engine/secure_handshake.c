@@ -87,7 +87,7 @@ static void idcache_add(struct sl_secure_node *sn, const uint8_t digest[32])
  * within its validity now. Then the trust list. 0 with id set, or -errno.
  * Bytes seen verified before skip the signatures (idcache), not the rest.
  */
-static int check_peer(const struct sl_channel *c, const uint8_t rs[32], const uint8_t *p,
+static int check_peer(struct sl_channel *c, const uint8_t rs[32], const uint8_t *p,
 		      size_t n, uint8_t id[SL_ID_LEN])
 {
 	const struct sl_handshake *hs = c->hs;
@@ -106,8 +106,11 @@ static int check_peer(const struct sl_channel *c, const uint8_t rs[32], const ui
 		if (!ret)
 			idcache_add(c->sn, digest);
 	}
-	if (!ret)
+	if (!ret) {
 		memcpy(id, ic->identity.id, SL_ID_LEN);
+		/* What a later RefreshCredentials must extend. */
+		sl_channel_set_peer_head(c, &ic->identity);
+	}
 	free(ic);
 	if (ret)
 		return ret == -EKEYEXPIRED ? ret : -EKEYREJECTED;

@@ -102,6 +102,10 @@ struct sl_channel {
 	uint64_t created_s;
 	uint8_t self[SL_ID_LEN];
 	uint8_t peer[SL_ID_LEN];
+	/* The peer's verified change history: its length and newest change hash. */
+	uint8_t peer_changes;
+	uint8_t peer_head[SL_ID_LEN];
+	uint32_t refreshed;			/* RefreshCredentials applied */
 	struct sl_channel *rnext, **rprev;	/* sn->channels, under sn->lock */
 };
 
@@ -124,16 +128,35 @@ void sl_channel_close(struct sl_channel *c, bool send_close);
 void sl_channel_abort(struct sl_channel *c);
 /* Remember route r (the way to the peer's decryptor). 0 or -E2BIG / -ENOMEM. */
 int sl_channel_set_remote(struct sl_channel *c, const struct sl_route *r);
+/* Remember the peer's verified history id as the one a refresh must extend. */
+void sl_channel_set_peer_head(struct sl_channel *c, const struct sl_identity *id);
 /* r = the route to the peer's decryptor. */
 void sl_channel_load_remote(const struct sl_channel *c, struct sl_route *r);
 /* Decode SecureChannelPaddedMessage, for the decryptor and the fuzzer. */
+enum {
+	SL_SECURE_PAYLOAD = 0,			/* SecureChannelMessage variants */
+	SL_SECURE_REFRESH = 1,
+	SL_SECURE_CLOSE = 2,
+};
 struct sl_secure_msg {
-	uint64_t kind;				/* 0 payload, 1 refresh credentials, 2 close */
+	uint64_t kind;				/* SL_SECURE_* */
 	const uint8_t *payload;			/* kind 0: view */
 	size_t payload_len;
 	const uint8_t *history;			/* kind 1: the encoded change history */
 	size_t history_len;
+	const uint8_t *credentials;		/* kind 1: the encoded credential array */
+	size_t credentials_len;
 };
+/* Apply a RefreshCredentials: NULL, or why it was refused (a log word). */
+const char *sl_channel_refresh(struct sl_channel *c, const struct sl_secure_msg *sm);
+/*
+ * Encode: the head of a padded Payload (everything before the payload bytes;
+ * the empty padding 40 follows them). The encryptor writes it in place.
+ */
+size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl_route *ret,
+				  size_t len);
+int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onward,
+			   const struct sl_route *ret, size_t len);
 /* Fills onward/ret for kind 0 (either may be NULL to skip). 0 or -EBADMSG / -E2BIG. */
 int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out,
 			 struct sl_route *onward, struct sl_route *ret);

@@ -134,14 +134,21 @@ def split(cs, initiator):
 
 
 def padded_payload(onward, ret, payload):
-    return op.cbor([[0, [onward, ret, payload]], b""])
+    # minicbor's enum: [variant, [fields...]]; Payload's one field is the struct
+    return op.cbor([[0, [[onward, ret, payload]]], b""])
 
 
 def unpad(pt):
-    (msg, _padding), end = op.uncbor(pt)
-    if end != len(pt):
-        raise ValueError("trailing bytes")
-    return msg
+    """(kind, fields): for Payload and RefreshCredentials, the struct's fields."""
+    (msg, padding), end = op.uncbor(pt)
+    if end != len(pt) or not isinstance(padding, bytes):
+        raise ValueError("trailing bytes or padding not a byte string")
+    kind, fields = msg
+    if kind in (0, 1):
+        if len(fields) != 1:
+            raise ValueError("variant %d: expected one field, got %d" % (kind, len(fields)))
+        fields = fields[0]
+    return kind, fields
 
 
 def rand_addr():

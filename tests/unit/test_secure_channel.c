@@ -21,6 +21,7 @@
 
 #include "crypto/noise.h"
 #include "engine/secure_internal.h"
+#include "tests/unit/crypto_vectors.h"
 #include "tests/unit/sl_test_node.h"
 
 TestSuite(secure, .timeout = 60);
@@ -503,27 +504,173 @@ Test(secure, kci_stolen_responder_key_does_not_impersonate_the_initiator)
 Test(secure, padded_message_decoding)
 {
 	static const uint8_t close_msg[] = { 0x82, 0x82, 0x02, 0x80, 0x40 };
-	static const uint8_t bad[][6] = {
-		{ 0x82, 0x82, 0x03, 0x80, 0x40 },	/* unknown variant */
+	static const uint8_t bad[][8] = {
+		{ 0x82, 0x82, 0x04, 0x80, 0x40 },	/* unknown variant */
 		{ 0x81, 0x82, 0x02, 0x80 },		/* no padding */
 		{ 0x82, 0x82, 0x02, 0x80, 0x40, 0x00 },	/* trailing byte */
+		{ 0x82, 0x82, 0x02, 0x80, 0x80 },	/* padding not bytes */
+		/* Payload fields without the one-field wrapper (Sluice's old bug) */
+		{ 0x82, 0x82, 0x00, 0x83, 0x80, 0x80, 0x40, 0x40 },
+		{ 0x82, 0x82, 0x00, 0x80, 0x40 },	/* Payload without its struct */
+		{ 0x82, 0x82, 0x01, 0x81, 0x81, 0x80, 0x40 },	/* Refresh: no credentials */
 	};
-	static const size_t bad_len[] = { 5, 4, 6 };
-	/* [[0, [[[0, h'61']], [], h'6869']], h''] */
-	static const uint8_t payload[] = { 0x82, 0x82, 0x00, 0x83, 0x81, 0x82, 0x00, 0x41, 0x61,
-					   0x80, 0x42, 0x68, 0x69, 0x40 };
+	static const size_t bad_len[] = { 5, 4, 6, 5, 8, 5, 7 };
+	/* [[0, [[[[0, h'61']], [], h'6869']]], h''] */
+	static const uint8_t payload[] = { 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x41,
+					   0x61, 0x80, 0x42, 0x68, 0x69, 0x40 };
 	struct sl_route on, ret;
 	struct sl_secure_msg sm;
 
 	cr_assert_eq(sl_secure_msg_decode(close_msg, sizeof(close_msg), &sm, NULL, NULL), 0);
-	cr_assert_eq(sm.kind, 2);
-	for (size_t i = 0; i < 3; i++)
+	cr_assert_eq(sm.kind, SL_SECURE_CLOSE);
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++)
 		cr_assert_eq(sl_secure_msg_decode(bad[i], bad_len[i], &sm, NULL, NULL), -EBADMSG,
 			     "case %zu", i);
 	cr_assert_eq(sl_secure_msg_decode(payload, sizeof(payload), &sm, &on, &ret), 0);
-	cr_assert_eq(sm.kind, 0);
+	cr_assert_eq(sm.kind, SL_SECURE_PAYLOAD);
 	cr_assert_eq(on.n, 1);
 	cr_assert_eq(ret.n, 0);
 	cr_assert_eq(sm.payload_len, 2);
 	cr_assert(!memcmp(sm.payload, "hi", 2));
+}
+
+static bool addr_is(const struct sl_route *r, size_t i, uint8_t type, const char *body)
+{
+	size_t it = 0;
+	struct sl_addr a;
+
+	for (size_t k = 0; sl_route_next(r, &it, &a); k++)
+		if (k == i)
+			return a.type == type && a.len == strlen(body) &&
+			       !memcmp(a.body, body, a.len);
+	return false;
+}
+
+/*
+ * G8: the encoder writes exactly the vector's plaintext, and sealed under
+ * G7's k2 it is the vector's first frame; the decoder reads the fields back
+ * from the vector's bytes, after opening the vector's ciphertext.
+ */
+Test(secure, payload_matches_vector_both_ways)
+{
+	struct tv_bytes k2 = tv_txt_hex("# G7.", "k2");
+	struct tv_bytes pt = tv_txt_hex("# G8.", "sc_plaintext_payload");
+	struct tv_bytes w0 = tv_txt_hex("# G8.", "initiator_to_responder_nonce0");
+	static const uint8_t hello[] = { 0x05, 'h', 'e', 'l', 'l', 'o' };
+	struct sl_route on, ret, don, dret;
+	struct sl_cipher_enc e;
+	struct sl_cipher_dec d;
+	struct sl_secure_msg sm;
+	uint8_t buf[256];
+	size_t head, wl, pl;
+
+	sl_route_init(&on);
+	sl_route_init(&ret);
+	cr_assert_eq(sl_route_push_back(&on, SL_ADDR_LOCAL, "uppercase", 9), 0);
+	cr_assert_eq(sl_route_push_back(&ret, SL_ADDR_LOCAL, "app", 3), 0);
+	head = sl_secure_payload_head_len(&on, &ret, sizeof(hello));
+	cr_assert_eq(sl_secure_payload_head(buf + 8, head, &on, &ret, sizeof(hello)), 0);
+	memcpy(buf + 8 + head, hello, sizeof(hello));
+	buf[8 + head + sizeof(hello)] = 0x40;
+	cr_assert_eq(head + sizeof(hello) + 1, pt.len);
+	cr_assert_arr_eq(buf + 8, pt.p, pt.len, "plaintext differs from G8 sc_plaintext_payload");
+	cr_assert_eq(sl_cipher_enc_init(&e, k2.p), 0);
+	cr_assert_eq(sl_cipher_seal(&e, buf, pt.len, sizeof(buf), &wl), 0);
+	cr_assert_eq(wl, w0.len);
+	cr_assert_arr_eq(buf, w0.p, wl);
+
+	cr_assert_eq(sl_cipher_dec_init(&d, k2.p), 0);
+	memcpy(buf, w0.p, w0.len);
+	cr_assert_eq(sl_cipher_open(&d, buf, w0.len, &pl, NULL), 0);
+	cr_assert_eq(sl_secure_msg_decode(buf + 8, pl, &sm, &don, &dret), 0);
+	cr_assert_eq(sm.kind, SL_SECURE_PAYLOAD);
+	cr_assert_eq(don.n, 1);
+	cr_assert(addr_is(&don, 0, SL_ADDR_LOCAL, "uppercase"));
+	cr_assert_eq(dret.n, 1);
+	cr_assert(addr_is(&dret, 0, SL_ADDR_LOCAL, "app"));
+	cr_assert_eq(sm.payload_len, sizeof(hello));
+	cr_assert_arr_eq(sm.payload, hello, sizeof(hello));
+	sl_cipher_enc_wipe(&e);
+	sl_cipher_dec_wipe(&d);
+	free(k2.p);
+	free(pt.p);
+	free(w0.p);
+}
+
+/* Section C: Rust's RefreshCredentials and Close decode to their fields. */
+Test(secure, refresh_credentials_from_rust_decodes)
+{
+	struct tv_bytes rc = tv_txt_hex("## C.", "refresh_credentials");
+	struct tv_bytes cl = tv_txt_hex("## C.", "close");
+	struct sl_identity *id = malloc(sizeof(*id));
+	struct sl_cbor_reader rd;
+	struct sl_cbor_array a;
+	struct sl_secure_msg sm;
+	int n = 0;
+
+	cr_assert_eq(sl_secure_msg_decode(cl.p, cl.len, &sm, NULL, NULL), 0);
+	cr_assert_eq(sm.kind, SL_SECURE_CLOSE);
+	cr_assert_eq(sl_secure_msg_decode(rc.p, rc.len, &sm, NULL, NULL), 0);
+	cr_assert_eq(sm.kind, SL_SECURE_REFRESH);
+	/* The history is a whole ChangeHistory that verifies; one credential follows. */
+	cr_assert_eq(sl_identity_decode(id, sm.history, sm.history_len), 0);
+	cr_assert_eq(sl_identity_verify(id), 0);
+	cr_assert_eq(id->n, 1);
+	sl_cbor_reader_init(&rd, sm.credentials, sm.credentials_len);
+	cr_assert_eq(sl_cbor_array_enter(&rd, &a), 0);
+	while (sl_cbor_array_next(&rd, &a) > 0) {
+		cr_assert_eq(sl_cbor_skip(&rd), 0);
+		n++;
+	}
+	cr_assert_eq(n, 1);
+	cr_assert(sm.credentials + sm.credentials_len == rc.p + rc.len - 1,
+		  "credentials end where the padding starts");
+	free(id);
+	free(rc.p);
+	free(cl.p);
+}
+
+/* RefreshCredentials as Ockam applies it: same identity, equal or newer history. */
+Test(secure, refresh_credentials_rules)
+{
+	struct sl_identity_key ka, ka2, ka3, kb;
+	uint8_t ha[1024], ha2[2048], ha3[2048], hb[1024];
+	size_t la, la2, la3, lb;
+	struct sl_identity *id = malloc(sizeof(*id));
+	struct sl_channel *c = calloc(1, sizeof(*c));
+	struct sl_secure_msg sm = { .kind = SL_SECURE_REFRESH };
+	uint64_t now = (uint64_t)time(NULL);
+	static const uint8_t junk[] = { 0x81, 0x80 };
+
+	cr_assert_eq(sl_identity_create(&ka, NULL, now, SL_IDENTITY_TTL, ha, sizeof(ha), &la), 0);
+	cr_assert_eq(sl_identity_create(&kb, NULL, now, SL_IDENTITY_TTL, hb, sizeof(hb), &lb), 0);
+	cr_assert_eq(sl_identity_decode(id, ha, la), 0);
+	cr_assert_eq(sl_identity_verify(id), 0);
+	/* Two different rotations of A: a2 (the newer the channel learns) and a3 (a fork). */
+	cr_assert_eq(sl_identity_rotate(id, &ka, &ka2, NULL, now, SL_IDENTITY_TTL, ha2,
+					sizeof(ha2), &la2), 0);
+	cr_assert_eq(sl_identity_rotate(id, &ka, &ka3, NULL, now, SL_IDENTITY_TTL, ha3,
+					sizeof(ha3), &la3), 0);
+	memcpy(c->peer, id->id, SL_ID_LEN);
+	sl_channel_set_peer_head(c, id);
+
+#define REFRESH(h, l) (sm.history = (h), sm.history_len = (l), sl_channel_refresh(c, &sm))
+	cr_assert_null(REFRESH(ha, la), "the same history is accepted");
+	cr_assert_eq(c->peer_changes, 1);
+	cr_assert_str_eq(REFRESH(hb, lb), "other_identity");
+	cr_assert_str_eq(REFRESH(junk, sizeof(junk)), "history_invalid");
+	cr_assert_null(REFRESH(ha2, la2), "a newer history is accepted");
+	cr_assert_eq(c->peer_changes, 2);
+	cr_assert_eq(c->refreshed, 2);
+	cr_assert_str_eq(REFRESH(ha, la), "history_older");
+	cr_assert_str_eq(REFRESH(ha3, la3), "history_conflict");
+	cr_assert_eq(c->peer_changes, 2, "a refused refresh changes nothing");
+	cr_assert_null(REFRESH(ha2, la2));
+#undef REFRESH
+	sl_identity_key_wipe(&ka);
+	sl_identity_key_wipe(&ka2);
+	sl_identity_key_wipe(&ka3);
+	sl_identity_key_wipe(&kb);
+	free(c);
+	free(id);
 }
