@@ -123,8 +123,8 @@ Test(identity, b_first_history_times, .init = init)
 	free(h);
 }
 
-/* Section B: the P-256 history decodes; verifying it is not possible with libsodium. */
-Test(identity, b_p256_decodes, .init = init)
+/* Section B: Ockam's P-256 identity (its orchestrator's) verifies; a flipped bit does not. */
+Test(identity, b_p256_verifies, .init = init)
 {
 	size_t n;
 	uint8_t *h = vector_n("change_history", 1, &n);
@@ -134,11 +134,18 @@ Test(identity, b_p256_decodes, .init = init)
 	text_n("identifier", 1, want, sizeof(want));
 	cr_assert_eq(sl_identity_decode(id, h, n), 0);
 	cr_assert_eq(id->changes[0].key_type, SL_KEY_P256);
+	cr_assert_eq(id->changes[0].sig_type, SL_KEY_P256);
 	cr_assert_eq(id->changes[0].key_len, SL_P256_PK_LEN);
 	cr_assert_eq(id->changes[0].key[0], 0x04, "SEC1 uncompressed");
+	cr_assert(sl_p256_key_valid(id->changes[0].key));
 	sl_identity_id_format(id->id, got);
 	cr_assert_str_eq(got, want);
-	cr_assert_eq(sl_identity_verify(id), -ENOTSUP);
+	cr_assert_eq(sl_identity_verify(id), 0);
+	id->changes[0].sig[17] ^= 0x01;
+	cr_assert_eq(sl_identity_verify(id), -EKEYREJECTED, "flipped r accepted");
+	id->changes[0].sig[17] ^= 0x01;
+	id->changes[0].sig[49] ^= 0x80;
+	cr_assert_eq(sl_identity_verify(id), -EKEYREJECTED, "flipped s accepted");
 	free(id);
 	free(h);
 }
