@@ -18,6 +18,7 @@
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static bool sodium_ok;
+static pthread_once_t gcrypt_once = PTHREAD_ONCE_INIT;
 static bool gcrypt_ok;
 #ifdef SL_HAVE_IPSECMB
 /* Read-only after lib_init: the GCM calls take all their state as arguments. */
@@ -49,11 +50,8 @@ static void nonce_le(uint8_t n[12], uint64_t v)
 
 /* ---- library set-up and the backend choice (cold) ---- */
 
-static void lib_init(void)
+static void gcrypt_init(void)
 {
-	/* sodium_init() returns 1 if someone already ran it */
-	sodium_ok = sodium_init() >= 0;
-
 	/*
 	 * libgcrypt wants its initialisation done once, before any other call,
 	 * by the application; a library that finds it done must not redo it.
@@ -68,6 +66,22 @@ static void lib_init(void)
 		gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 	}
 	gcrypt_ok = true;
+}
+
+bool sl_aead_gcrypt_ready(void)
+{
+	/* its own once: P-256 verification needs libgcrypt but no AEAD backend choice */
+	pthread_once(&gcrypt_once, gcrypt_init);
+	return gcrypt_ok;
+}
+
+static void lib_init(void)
+{
+	/* sodium_init() returns 1 if someone already ran it */
+	sodium_ok = sodium_init() >= 0;
+
+	if (!sl_aead_gcrypt_ready())
+		return;
 #ifdef SL_HAVE_IPSECMB
 	/* The fastest code this CPU runs (AVX-512 VAES here); below AES-NI, not at all. */
 	imb = alloc_mb_mgr(0);

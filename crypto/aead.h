@@ -107,6 +107,12 @@ struct sl_aead_op {
 bool sl_aead_available(void);
 /* Whether backend b initialised here (libsodium always can be selected). */
 bool sl_aead_backend_usable(enum sl_aead_backend b);
+/*
+ * libgcrypt's one-time initialisation alone (skipped if the application did
+ * it first), for the other libgcrypt user in crypto/ (P-256 verification).
+ * true if libgcrypt is usable. Thread-safe, idempotent.
+ */
+bool sl_aead_gcrypt_ready(void);
 
 /*
  * Start-up choice: `choice` is the config value ("sodium", "gcrypt", "ipsec-mb", "auto";

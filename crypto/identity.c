@@ -343,8 +343,11 @@ static int verify_sig(uint8_t key_type, const uint8_t *key, uint8_t sig_type,
 {
 	if (key_type != sig_type)
 		return -EKEYREJECTED;
+	/* ECDSA-SHA256 of the 32-byte hash, so hashed once more: what Ockam's P-256 signs */
+	if (key_type == SL_KEY_P256)
+		return sl_p256_verify(key, sig, hash, SL_ID_LEN);
 	if (key_type != SL_KEY_ED25519)
-		return -ENOTSUP;	/* P-256: libsodium cannot verify it */
+		return -ENOTSUP;
 	if (crypto_sign_verify_detached(sig, hash, SL_ID_LEN, key))
 		return -EKEYREJECTED;
 	return 0;

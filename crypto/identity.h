@@ -4,10 +4,11 @@
  * attestations for the secure-channel static key, and the
  * IdentityAndCredentials payload of handshake messages 2 and 3.
  *
- * Keys: Ed25519 is created, signed and verified. ECDSA P-256 histories
- * (which Ockam's Orchestrator uses) DECODE, but libsodium has no P-256, so
- * verifying a P-256 signature returns -ENOTSUP; a node that must trust a
- * P-256 identity needs another verifier.
+ * Keys: Ed25519 is created, signed and verified (libsodium). ECDSA P-256
+ * (which Ockam's Orchestrator uses) is verified only (libgcrypt, p256.h):
+ * its changes, previous_signatures and attestations, mixed with Ed25519 in
+ * one history as the keys rotate. Every signature is over a 32-byte SHA-256
+ * hash; a P-256 signature is ECDSA-SHA256 of that hash (hashed again).
  *
  * Decoded structures hold views into the buffer they were decoded from
  * (raw encodings, signed data): keep that buffer alive and unchanged while
@@ -18,10 +19,12 @@
  * Secrets: struct sl_identity_key is caller-owned memory; wipe it with
  * sl_identity_key_wipe() when done. Errors are codes only, never carrying
  * key material:
- *   -EBADMSG       malformed encoding
+ *   -EBADMSG       malformed encoding; from verify: a P-256 key that is not a
+ *                  point on the curve in canonical SEC1 uncompressed form
  *   -EKEYREJECTED  a signature, hash link, subject or attested key does not match
  *   -EKEYEXPIRED   a time rule failed (not yet valid, expired)
- *   -ENOTSUP       P-256 signature (cannot verify here), unknown version or key type
+ *   -ENOTSUP       unknown version or key type; P-256 without a usable libgcrypt
+ *   -ENOMEM        libgcrypt ran out of memory verifying a P-256 signature
  *   -E2BIG         output buffer too small, or more than SL_IDENTITY_MAX_CHANGES changes
  */
 #ifndef SL_CRYPTO_IDENTITY_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "crypto/cbor.h"
+#include "crypto/p256.h"
 
 #define SL_ID_LEN 32			/* identifier and change hash: SHA-256 */
 #define SL_ID_TEXT_LEN (1 + 2 * SL_ID_LEN)	/* "I" + 64 hex, without the NUL */
@@ -41,7 +45,6 @@
 #define SL_CLOCK_SKEW 60		/* created_at may be this far in the future */
 
 #define SL_ED25519_PK_LEN 32
-#define SL_P256_PK_LEN 65
 #define SL_SIG_LEN 64
 
 enum {

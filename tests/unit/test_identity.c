@@ -123,8 +123,8 @@ Test(identity, b_first_history_times, .init = init)
 	free(h);
 }
 
-/* Section B: the P-256 history decodes; verifying it is not possible with libsodium. */
-Test(identity, b_p256_decodes, .init = init)
+/* Section B: Ockam's P-256 identity (its orchestrator's) verifies; a flipped bit does not. */
+Test(identity, b_p256_verifies, .init = init)
 {
 	size_t n;
 	uint8_t *h = vector_n("change_history", 1, &n);
@@ -134,11 +134,18 @@ Test(identity, b_p256_decodes, .init = init)
 	text_n("identifier", 1, want, sizeof(want));
 	cr_assert_eq(sl_identity_decode(id, h, n), 0);
 	cr_assert_eq(id->changes[0].key_type, SL_KEY_P256);
+	cr_assert_eq(id->changes[0].sig_type, SL_KEY_P256);
 	cr_assert_eq(id->changes[0].key_len, SL_P256_PK_LEN);
 	cr_assert_eq(id->changes[0].key[0], 0x04, "SEC1 uncompressed");
+	cr_assert(sl_p256_key_valid(id->changes[0].key));
 	sl_identity_id_format(id->id, got);
 	cr_assert_str_eq(got, want);
-	cr_assert_eq(sl_identity_verify(id), -ENOTSUP);
+	cr_assert_eq(sl_identity_verify(id), 0);
+	id->changes[0].sig[17] ^= 0x01;
+	cr_assert_eq(sl_identity_verify(id), -EKEYREJECTED, "flipped r accepted");
+	id->changes[0].sig[17] ^= 0x01;
+	id->changes[0].sig[49] ^= 0x80;
+	cr_assert_eq(sl_identity_verify(id), -EKEYREJECTED, "flipped s accepted");
 	free(id);
 	free(h);
 }
@@ -487,4 +494,273 @@ Test(identity, id_text, .init = init)
 	cr_assert_eq(sl_identity_id_parse("I923829d0397a06fa862be5a87b7966959b8ef99ab6455b843ca9131a747b481", id), -EINVAL);
 	cr_assert_eq(sl_identity_id_parse("I923829d0397a06fa862be5a87b7966959b8ef99ab6455b843ca9131a747b481g", id), -EINVAL);
 	cr_assert_eq(sl_identity_id_parse("", id), -EINVAL);
+}
+
+/*
+ * P-256 vectors built outside Sluice (tests/vectors/make_p256_identity.py:
+ * python3-cbor2 and OpenSSL through python3-cryptography), one line each:
+ *   history NAME EXPECT HEX / identifier NAME I<hex> /
+ *   attestation NAME HISTORY EXPECT X25519_PUB NOW HEX
+ */
+#define P256_FILE SL_VECTORS_DIR "/p256-identity.txt"
+#define P256_MAX_TOKENS 7
+
+struct p256_line {
+	char *tok[P256_MAX_TOKENS];
+	unsigned n;
+};
+
+/* The next line whose first token is kind (and second is name, if set); 0 at EOF. */
+static int p256_next(FILE *f, const char *kind, const char *name, char **buf, size_t *cap,
+		     struct p256_line *l)
+{
+	while (getline(buf, cap, f) > 0) {
+		char *save = NULL, *t;
+
+		if ((*buf)[0] == '#')
+			continue;
+		l->n = 0;
+		for (t = strtok_r(*buf, " \n", &save); t && l->n < P256_MAX_TOKENS;
+		     t = strtok_r(NULL, " \n", &save))
+			l->tok[l->n++] = t;
+		if (l->n >= 2 && !strcmp(l->tok[0], kind) && (!name || !strcmp(l->tok[1], name)))
+			return 1;
+	}
+	return 0;
+}
+
+static uint8_t *unhex(const char *hex, size_t *len)
+{
+	size_t cap = strlen(hex) / 2 + 1;
+	uint8_t *out = malloc(cap);
+
+	cr_assert_not_null(out);
+	cr_assert_eq(sodium_hex2bin(out, cap, hex, strlen(hex), NULL, len, NULL), 0, "bad hex");
+	return out;
+}
+
+/* The bytes (and EXPECT) of history name, or of the identifier line's value. */
+static uint8_t *p256_history(const char *name, char *expect, size_t cap, size_t *len)
+{
+	FILE *f = fopen(P256_FILE, "r");
+	struct p256_line l;
+	size_t bcap = 0;
+	char *buf = NULL;
+	uint8_t *out;
+
+	cr_assert_not_null(f, "%s missing: run tests/vectors/make_p256_identity.py", P256_FILE);
+	cr_assert(p256_next(f, "history", name, &buf, &bcap, &l), "history %s missing", name);
+	cr_assert_eq(l.n, 4);
+	if (expect)
+		snprintf(expect, cap, "%s", l.tok[2]);
+	out = unhex(l.tok[3], len);
+	free(buf);
+	fclose(f);
+	return out;
+}
+
+static void p256_identifier(const char *name, char *out, size_t cap)
+{
+	FILE *f = fopen(P256_FILE, "r");
+	struct p256_line l;
+	size_t bcap = 0;
+	char *buf = NULL;
+
+	cr_assert_not_null(f);
+	cr_assert(p256_next(f, "identifier", name, &buf, &bcap, &l), "identifier %s missing", name);
+	cr_assert_eq(l.n, 3);
+	snprintf(out, cap, "%s", l.tok[2]);
+	free(buf);
+	fclose(f);
+}
+
+/* Every history: decodes, verifies and hashes to Python's identifier, or fails as expected. */
+Test(identity, p256_histories, .init = init)
+{
+	static const struct {
+		const char *expect;
+		int decode, verify;	/* verify only when decode is 0 */
+		unsigned at_least;	/* so that a truncated file cannot pass */
+	} map[] = {
+		{ "valid", 0, 0, 5 },
+		{ "bad_signature", 0, -EKEYREJECTED, 10 },
+		{ "bad_encoding", -EBADMSG, 0, 6 },
+		{ "bad_point", 0, -EBADMSG, 6 },
+	};
+	unsigned seen[sizeof(map) / sizeof(map[0])] = { 0 };
+	struct sl_identity *id = malloc(sizeof(*id));
+	FILE *f = fopen(P256_FILE, "r");
+	struct p256_line l;
+	size_t bcap = 0, i;
+	char *buf = NULL;
+
+	cr_assert_not_null(f);
+	while (p256_next(f, "history", NULL, &buf, &bcap, &l)) {
+		const char *name = l.tok[1];
+		size_t n, k;
+		uint8_t *h;
+		int ret;
+
+		cr_assert_eq(l.n, 4, "history %s: 4 fields", name);
+		for (k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+			if (!strcmp(l.tok[2], map[k].expect))
+				break;
+		cr_assert_lt(k, sizeof(map) / sizeof(map[0]), "%s: unknown %s", name, l.tok[2]);
+		seen[k]++;
+		h = unhex(l.tok[3], &n);
+		ret = sl_identity_decode(id, h, n);
+		cr_assert_eq(ret, map[k].decode, "%s: decode %d", name, ret);
+		if (!ret) {
+			const struct sl_change *last = sl_identity_latest(id);
+
+			ret = sl_identity_verify(id);
+			cr_assert_eq(ret, map[k].verify, "%s: verify %d", name, ret);
+			if (!strcmp(map[k].expect, "bad_point"))
+				cr_assert_not(sl_p256_key_valid(last->key), "%s: key valid", name);
+		}
+		if (!strcmp(map[k].expect, "valid")) {
+			char want[80], got[SL_ID_TEXT_LEN + 1];
+
+			p256_identifier(name, want, sizeof(want));
+			sl_identity_id_format(id->id, got);
+			cr_assert_str_eq(got, want, "%s: identifier", name);
+			cr_assert_eq(id->history_len, n);
+		}
+		free(h);
+	}
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		cr_assert_geq(seen[i], map[i].at_least, "only %u %s histories", seen[i],
+			      map[i].expect);
+	free(buf);
+	fclose(f);
+	free(id);
+}
+
+/* Rotations across key types: the key types and the links are what Python wrote. */
+Test(identity, p256_mixed_rotations, .init = init)
+{
+	static const struct {
+		const char *name;
+		uint8_t first, second;
+	} t[] = {
+		{ "p256_then_ed25519", SL_KEY_P256, SL_KEY_ED25519 },
+		{ "ed25519_then_p256", SL_KEY_ED25519, SL_KEY_P256 },
+		{ "p256_then_p256", SL_KEY_P256, SL_KEY_P256 },
+	};
+	struct sl_identity *id = malloc(sizeof(*id)), *bad = malloc(sizeof(*bad));
+	size_t i, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint8_t *h = p256_history(t[i].name, NULL, 0, &n);
+		const struct sl_change *c;
+
+		cr_assert_eq(sl_identity_decode(id, h, n), 0, "%s", t[i].name);
+		cr_assert_eq(id->n, 2);
+		c = &id->changes[1];
+		cr_assert_eq(id->changes[0].key_type, t[i].first, "%s", t[i].name);
+		cr_assert_eq(c->key_type, t[i].second, "%s", t[i].name);
+		cr_assert_eq(c->sig_type, t[i].second);
+		cr_assert(c->has_previous_sig);
+		cr_assert_eq(c->previous_sig_type, t[i].first, "signed by the key it replaces");
+		cr_assert(!memcmp(c->previous, id->changes[0].hash, SL_ID_LEN));
+		cr_assert_eq(sl_identity_verify(id), 0, "%s", t[i].name);
+		/* the same rules as for Ed25519: previous_signature required and checked */
+		memcpy(bad, id, sizeof(*bad));
+		bad->changes[1].has_previous_sig = false;
+		cr_assert_eq(sl_identity_verify(bad), -EKEYREJECTED, "%s", t[i].name);
+		memcpy(bad, id, sizeof(*bad));
+		bad->changes[1].previous_sig[3] ^= 0x10;
+		cr_assert_eq(sl_identity_verify(bad), -EKEYREJECTED, "%s", t[i].name);
+		memcpy(bad, id, sizeof(*bad));
+		bad->changes[1].previous_sig_type ^= 1;
+		cr_assert_eq(sl_identity_verify(bad), -EKEYREJECTED, "%s", t[i].name);
+		free(h);
+	}
+	free(id);
+	free(bad);
+}
+
+/* Flip each byte of a P-256 history: nothing verifies. */
+Test(identity, p256_tamper_every_byte, .init = init)
+{
+	struct sl_identity *id = malloc(sizeof(*id));
+	size_t n, i;
+	uint8_t *h = p256_history("p256_then_ed25519", NULL, 0, &n);
+
+	for (i = 0; i < n; i++) {
+		int ret;
+
+		h[i] ^= 0x01;
+		ret = sl_identity_decode(id, h, n);
+		if (!ret)
+			ret = sl_identity_verify(id);
+		cr_assert_neq(ret, 0, "flip at byte %zu accepted", i);
+		h[i] ^= 0x01;
+	}
+	cr_assert_eq(sl_identity_decode(id, h, n), 0);
+	cr_assert_eq(sl_identity_verify(id), 0);
+	free(h);
+	free(id);
+}
+
+/* Attestations of an X25519 key signed by P-256 (and Ed25519 after P-256) primary keys. */
+Test(identity, p256_attestations, .init = init)
+{
+	struct sl_idcreds *ic = malloc(sizeof(*ic));
+	FILE *f = fopen(P256_FILE, "r");
+	unsigned valid = 0, bad = 0;
+	struct p256_line l;
+	size_t bcap = 0;
+	char *buf = NULL;
+
+	cr_assert_not_null(f);
+	while (p256_next(f, "attestation", NULL, &buf, &bcap, &l)) {
+		const char *name = l.tok[1];
+		uint8_t *h, *att, x[32], pay[2048], other[32];
+		size_t hl, al, xl, pl;
+		struct sl_attestation a;
+		uint64_t now;
+		bool ok;
+
+		cr_assert_eq(l.n, 7, "attestation %s: 7 fields", name);
+		ok = !strcmp(l.tok[3], "valid");
+		cr_assert(ok || !strcmp(l.tok[3], "bad_signature"), "%s: %s", name, l.tok[3]);
+		cr_assert_eq(sodium_hex2bin(x, sizeof(x), l.tok[4], strlen(l.tok[4]), NULL, &xl,
+					    NULL), 0);
+		cr_assert_eq(xl, 32);
+		now = strtoull(l.tok[5], NULL, 10);
+		att = unhex(l.tok[6], &al);
+		h = p256_history(l.tok[2], NULL, 0, &hl);
+
+		cr_assert_eq(sl_identity_decode(&ic->identity, h, hl), 0, "%s", name);
+		cr_assert_eq(sl_identity_verify(&ic->identity), 0, "%s", name);
+		cr_assert_eq(sl_attestation_decode(&a, att, al), 0, "%s", name);
+		cr_assert_eq(a.key_type, SL_PURPOSE_SECURE_CHANNEL);
+		cr_assert_eq(sl_attestation_verify(&a, &ic->identity, x, now), ok ? 0 : -EKEYREJECTED,
+			     "%s", name);
+		/* the whole handshake payload, as a peer would send it */
+		cr_assert_eq(sl_idcreds_encode(h, hl, att, al, pay, sizeof(pay), &pl), 0);
+		cr_assert_eq(sl_idcreds_decode(ic, pay, pl), 0, "%s", name);
+		cr_assert_eq(sl_idcreds_verify(ic, x, now), ok ? 0 : -EKEYREJECTED, "%s", name);
+		if (ok) {
+			memcpy(other, x, sizeof(other));
+			other[0] ^= 1;
+			cr_assert_eq(sl_idcreds_verify(ic, other, now), -EKEYREJECTED, "%s", name);
+			cr_assert_eq(sl_idcreds_verify(ic, x, a.expires_at + 1), -EKEYEXPIRED);
+			cr_assert_eq(sl_idcreds_check_known(ic, x, now), 0);
+			a.sig[9] ^= 0x04;
+			cr_assert_eq(sl_attestation_verify(&a, &ic->identity, x, now), -EKEYREJECTED,
+				     "%s: flipped signature accepted", name);
+			valid++;
+		} else {
+			bad++;
+		}
+		free(h);
+		free(att);
+	}
+	cr_assert_geq(valid, 4);
+	cr_assert_geq(bad, 5);
+	free(buf);
+	fclose(f);
+	free(ic);
 }
