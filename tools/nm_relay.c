@@ -101,7 +101,7 @@ int sl_api_relay_name_decode(const uint8_t *p, size_t n, char *name, size_t cap)
 	if (!p)
 		return -EBADMSG;
 	sl_cbor_reader_init(&rd, p, n);
-	if (sl_cbor_get_text(&rd, &s, &len) || !len || len >= cap)
+	if (sl_cbor_get_text(&rd, &s, &len) || !len || len >= cap || memchr(s, '\0', len))
 		return -EBADMSG;
 	memcpy(name, s, len);
 	name[len] = 0;
@@ -122,7 +122,7 @@ int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_c
 		return -EBADMSG;
 	sl_cbor_reader_init(&rd, p, n);
 	if (sl_cbor_array_enter(&rd, &a) || sl_cbor_field(&rd, &a) || sl_cbor_get_text(&rd, &s, &len) ||
-	    !len || len >= sizeof(c->name))
+	    !len || len >= sizeof(c->name) || memchr(s, '\0', len))
 		return -EBADMSG;
 	memcpy(c->name, s, len);
 	c->name[len] = 0;

@@ -48,7 +48,7 @@ struct sl_api_relay_create {
 
 /*
  * The bodies of relay.create and of relay.show / relay.delete (a text name of
- * 1 byte or more), as the node manager reads them; p NULL is no body. Fields
+ * 1 byte or more, no NUL in it), as the node manager reads them; p NULL is no body. Fields
  * after RelayCreate's third, and bytes after the name, are not read (older
  * CLIs may send them). 0 or -EBADMSG.
  */
