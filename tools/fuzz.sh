@@ -53,6 +53,10 @@ for t in "${targets[@]}"; do
 	[ -x "$build/bin/$t" ] || { echo "fuzz.sh: no target $t (see tests/fuzz/)" >&2; exit 2; }
 done
 
+# What is fuzzed: the tree as built now (edits during the run do not count).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with local changes)")
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
 runs="$root/$build/fuzz-runs/$(date -u +%Y%m%d-%H%M%S)"
 mkdir -p "$runs"
 
@@ -91,13 +95,11 @@ for t in "${targets[@]}"; do
 done
 wait
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with local changes)")
 cmd="tools/fuzz.sh --seconds $seconds --jobs $jobs${named:+ $named}"
 [ "$merge" -eq 1 ] && cmd="$cmd --merge"
 total_crashes=0
 {
-	echo "\`$cmd\` at $commit$dirty, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
+	echo "\`$cmd\` at $commit$dirty, started $started, $(nproc) CPUs"
 	echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); clang $(clang -dumpversion),"
 	echo "-O0 with ASan+UBSan, as tools/test.sh builds them):"
 	echo
