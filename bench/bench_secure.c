@@ -16,8 +16,8 @@
  *
  * Usage: bench_secure [--json] [--seconds S] [--channels N] [--handshakes N]
  *                     [--aead auto|sodium|gcrypt|ipsec-mb] [--sizes 64,1024,16384]
- * (--sizes picks which message sizes run; the others report 0, so a profile
- * can look at one size alone.)
+ * (--sizes picks which message sizes run, so a profile can look at one size
+ * alone; the table leaves out the others, the JSON reports them as 0.)
  */
 #include <errno.h>
 #include <malloc.h>
@@ -411,9 +411,12 @@ int main(int argc, char **argv)
 		printf("handshakes/s (kept, %u channels)       %10.0f\n", channels, keep_rate);
 		printf("RSS per established channel (both ends)  %10.0f bytes\n",
 		       (double)(rss1 - rss0) / channels);
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 3; i++) {
+			if (!size_wanted(only, sizes[i]))
+				continue;	/* not run: no row */
 			printf("messages/s at %5zu B                     %10.0f  (%.0f Mbit/s, %.3f CPU-us/msg)\n",
 			       sizes[i], rates[i], rates[i] * (double)sizes[i] * 8 / 1e6, msg_cpu[i]);
+		}
 	}
 	/* the numbers survive whatever the teardown does (stdout is a pipe: buffered) */
 	fflush(stdout);

@@ -10,7 +10,7 @@ static void put_str(struct sl_cbor_writer *w, const char *s)
 	sl_cbor_put_text(w, s, strlen(s));
 }
 
-/* The next field of a, as text into buf (NUL-terminated). */
+/* The next field of a, as text into buf (NUL-terminated; a NUL inside is refused). */
 static int get_str(struct sl_cbor_reader *rd, struct sl_cbor_array *a, char *buf, size_t cap)
 {
 	const char *s;
@@ -18,7 +18,7 @@ static int get_str(struct sl_cbor_reader *rd, struct sl_cbor_array *a, char *buf
 
 	if (a && sl_cbor_field(rd, a))
 		return -EBADMSG;
-	if (sl_cbor_get_text(rd, &s, &n) || n >= cap)
+	if (sl_cbor_get_text(rd, &s, &n) || n >= cap || memchr(s, '\0', n))
 		return -EBADMSG;
 	memcpy(buf, s, n);
 	buf[n] = 0;

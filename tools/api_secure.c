@@ -5,12 +5,13 @@
 
 #include "tools/api_secure.h"
 
+/* A text into out[cap]; one with a NUL in it is refused, not cut short at the NUL. */
 static int get_text(struct sl_cbor_reader *rd, char *out, size_t cap)
 {
 	const char *s;
 	size_t n;
 
-	if (sl_cbor_get_text(rd, &s, &n) || n >= cap)
+	if (sl_cbor_get_text(rd, &s, &n) || n >= cap || memchr(s, '\0', n))
 		return -EBADMSG;
 	memcpy(out, s, n);
 	out[n] = 0;

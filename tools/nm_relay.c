@@ -92,19 +92,50 @@ static void create_event(void *ctx, struct sl_relay_client *c, int status)
 	free(cr);
 }
 
-static int decode_name(const struct sl_api_request *req, char *name, size_t cap)
+int sl_api_relay_name_decode(const uint8_t *p, size_t n, char *name, size_t cap)
 {
 	struct sl_cbor_reader rd;
 	const char *s;
-	size_t n;
+	size_t len;
 
-	if (!req->body)
+	if (!p)
 		return -EBADMSG;
-	sl_cbor_reader_init(&rd, req->body, req->body_len);
-	if (sl_cbor_get_text(&rd, &s, &n) || !n || n >= cap)
+	sl_cbor_reader_init(&rd, p, n);
+	if (sl_cbor_get_text(&rd, &s, &len) || !len || len >= cap || memchr(s, '\0', len))
 		return -EBADMSG;
-	memcpy(name, s, n);
-	name[n] = 0;
+	memcpy(name, s, len);
+	name[len] = 0;
+	return 0;
+}
+
+int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_create *c)
+{
+	struct sl_cbor_reader rd;
+	struct sl_cbor_array a;
+	const uint8_t *v;
+	const char *s;
+	bool present;
+	size_t len;
+
+	memset(c, 0, sizeof(*c));
+	if (!p)
+		return -EBADMSG;
+	sl_cbor_reader_init(&rd, p, n);
+	if (sl_cbor_array_enter(&rd, &a) || sl_cbor_field(&rd, &a) || sl_cbor_get_text(&rd, &s, &len) ||
+	    !len || len >= sizeof(c->name) || memchr(s, '\0', len))
+		return -EBADMSG;
+	memcpy(c->name, s, len);
+	c->name[len] = 0;
+	if (sl_cbor_field(&rd, &a) || sl_route_decode(&rd, &c->at))
+		return -EBADMSG;
+	if (sl_cbor_field_opt(&rd, &a, &present))
+		return -EBADMSG;
+	if (present && !sl_cbor_peek_null(&rd)) {
+		if (sl_cbor_get_bytes(&rd, &v, &len) || len != sizeof(c->authority))
+			return -EBADMSG;
+		memcpy(c->authority, v, len);
+		c->has_authority = true;
+	}
 	return 0;
 }
 
@@ -115,38 +146,20 @@ static void relay_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 		.first_timeout_ns = SL_RELAY_CREATE_TIMEOUT_MS * 1000000ull,
 		.event = create_event,
 	};
-	char name[SL_RELAY_NAME_MAX + 1];
 	struct sl_relays *rs = relays(nm, m);
-	struct sl_cbor_reader rd;
-	struct sl_cbor_array a;
+	struct sl_api_relay_create c;
 	struct create_req *cr;
-	struct sl_route at;
-	const uint8_t *p;
-	const char *s;
-	bool present;
-	size_t n;
 	int ret;
 
 	if (!rs)
 		return;
-	if (!req->body)
-		goto bad;
-	sl_cbor_reader_init(&rd, req->body, req->body_len);
-	if (sl_cbor_array_enter(&rd, &a) || sl_cbor_field(&rd, &a) || sl_cbor_get_text(&rd, &s, &n) ||
-	    !n || n >= sizeof(name))
-		goto bad;
-	memcpy(name, s, n);
-	name[n] = 0;
-	if (sl_cbor_field(&rd, &a) || sl_route_decode(&rd, &at))
-		goto bad;
-	if (sl_cbor_field_opt(&rd, &a, &present))
-		goto bad;
-	if (present && !sl_cbor_peek_null(&rd)) {
-		if (sl_cbor_get_bytes(&rd, &p, &n) || n != sizeof(o.authority))
-			goto bad;
-		memcpy(o.authority, p, n);
-		o.has_authority = true;
+	if (sl_api_relay_create_decode(req->body, req->body_len, &c)) {
+		sl_nm_respond(nm, m, SL_API_BAD_REQUEST, "relay.create needs [name, route, ?authority]",
+			      NULL, 0);
+		return;
 	}
+	o.has_authority = c.has_authority;
+	memcpy(o.authority, c.authority, sizeof(o.authority));
 	cr = calloc(1, sizeof(*cr));
 	if (!cr) {
 		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
@@ -154,10 +167,10 @@ static void relay_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 	}
 	cr->nm = nm;
 	cr->m = m;
-	if (sl_multiaddr_from_route(&at, cr->at, sizeof(cr->at)) < 0)
-		sl_route_format(&at, cr->at, sizeof(cr->at));
+	if (sl_multiaddr_from_route(&c.at, cr->at, sizeof(cr->at)) < 0)
+		sl_route_format(&c.at, cr->at, sizeof(cr->at));
 	o.ctx = cr;
-	ret = sl_relay_client_create(rs, nm->shard, name, &at, &o, NULL);
+	ret = sl_relay_client_create(rs, nm->shard, c.name, &c.at, &o, NULL);
 	if (ret) {
 		free(cr);
 		if (ret == -EEXIST)
@@ -170,9 +183,7 @@ static void relay_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 		else
 			sl_nm_respond(nm, m, SL_API_INTERNAL, "cannot start the relay client", NULL, 0);
 	}
-	return;	/* answered by create_event */
-bad:
-	sl_nm_respond(nm, m, SL_API_BAD_REQUEST, "relay.create needs [name, route, ?authority]", NULL, 0);
+	/* else answered by create_event */
 }
 
 struct list_ctx {
@@ -229,7 +240,7 @@ static void relay_show_delete(struct sl_worker *nm, struct sl_msg *m,
 
 	if (!rs)
 		return;
-	if (decode_name(req, name, sizeof(name))) {
+	if (sl_api_relay_name_decode(req->body, req->body_len, name, sizeof(name))) {
 		sl_nm_respond(nm, m, SL_API_BAD_REQUEST, "expected the relay's name", NULL, 0);
 		return;
 	}

@@ -26,7 +26,10 @@
 #define SL_NM_RELAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "engine/relay.h"
 #include "tools/api.h"
 
 struct sl_node;
@@ -34,6 +37,23 @@ struct sl_msg;
 struct sl_worker;
 
 #define SL_RELAY_CREATE_TIMEOUT_MS 10000
+
+/* RelayCreate, decoded (copies, no views into the body). */
+struct sl_api_relay_create {
+	char name[SL_RELAY_NAME_MAX + 1];
+	struct sl_route at;
+	bool has_authority;
+	uint8_t authority[32];
+};
+
+/*
+ * The bodies of relay.create and of relay.show / relay.delete (a text name of
+ * 1 byte or more, no NUL in it), as the node manager reads them; p NULL is no body. Fields
+ * after RelayCreate's third, and bytes after the name, are not read (older
+ * CLIs may send them). 0 or -EBADMSG.
+ */
+int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_create *c);
+int sl_api_relay_name_decode(const uint8_t *p, size_t n, char *name, size_t cap);
 
 /* Cold, before the node starts: re-create the node's saved relays. 0 or -errno. */
 int sl_nm_relay_start(struct sl_node *n, const char *node_name);

@@ -347,8 +347,7 @@ static void scl_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_a
 	sl_nm_respond(nm, m, status, status == SL_API_OK ? NULL : err, NULL, 0);
 }
 
-/* "I<hex> I<hex> ..." into ids; the count, or -EINVAL (err names the bad word). */
-static int parse_authorized(const char *text, uint8_t ids[][SL_ID_LEN], char *err, size_t cap)
+int sl_nm_authorized_parse(const char *text, uint8_t ids[][SL_ID_LEN], char *err, size_t cap)
 {
 	char word[SL_ID_TEXT_LEN + 2];
 	int k = 0;
@@ -390,7 +389,7 @@ void sl_nm_secure_restore(struct sl_node *n, struct sl_state *st, const char *na
 		return;
 	}
 	for (size_t i = 0; i < count; i++) {
-		k = parse_authorized(v[i].authorized, ids, err, sizeof(err));
+		k = sl_nm_authorized_parse(v[i].authorized, ids, err, sizeof(err));
 		if (k >= 0 && listener_start(n, v[i].address, v[i].identity,
 					     (const uint8_t (*)[SL_ID_LEN])ids, (unsigned)k,
 					     err, sizeof(err)) == SL_API_OK) {

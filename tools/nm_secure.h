@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/identity.h"
+#include "engine/secure.h"
 #include "tools/api.h"
 
 struct sl_node;
@@ -26,6 +28,12 @@ int sl_nm_secure_start(struct sl_node *n, const char *node_name);
  * node `name`, logging one line per listener restored or not.
  */
 void sl_nm_secure_restore(struct sl_node *n, struct sl_state *st, const char *name);
+/*
+ * A saved listener's authorized column, "I<hex> I<hex> ..." (single spaces,
+ * as the CLI writes it), into ids[SL_SECURE_MAX_AUTHORIZED]: the count, or
+ * -EINVAL with err naming what was wrong.
+ */
+int sl_nm_authorized_parse(const char *text, uint8_t ids[][SL_ID_LEN], char *err, size_t cap);
 /* When the node manager goes (node destroy). */
 void sl_nm_secure_stop(struct sl_node *n);
 

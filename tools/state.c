@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tools/state.h"
+#include "tools/state_rows.h"
 
 #define BUSY_TIMEOUT_MS 10000
 
@@ -445,7 +446,7 @@ static void copy_text(char *dst, size_t cap, const unsigned char *src)
 	snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
-static void read_node(sqlite3_stmt *s, void *rec)
+void sl_state_read_node(sqlite3_stmt *s, void *rec)
 {
 	struct sl_node_rec *n = rec;
 
@@ -475,7 +476,7 @@ int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec 
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		read_node(s, n);
+		sl_state_read_node(s, n);
 	else if (rc != SQLITE_DONE)
 		sl_err("state store: %s", sqlite3_errmsg(st->db));
 	sqlite3_finalize(s);
@@ -554,7 +555,7 @@ static int put_row(struct sl_state *st, const char *sql, const char *const *text
 int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *count)
 {
 	return list_rows(st, "SELECT " NODE_COLS " FROM nodes ORDER BY name", NULL, 0,
-			 sizeof(**v), read_node, (void **)v, count);
+			 sizeof(**v), sl_state_read_node, (void **)v, count);
 }
 
 /* Run an UPDATE; -ENOENT when it touched no row. */
@@ -651,7 +652,7 @@ rollback:
 
 /* Identities: the change history and the Ed25519 secret (64 bytes, never logged). */
 
-static void read_identity(sqlite3_stmt *s, void *rec)
+void sl_state_read_identity(sqlite3_stmt *s, void *rec)
 {
 	struct sl_identity_rec *r = rec;
 	const void *h = sqlite3_column_blob(s, 2);
@@ -665,6 +666,16 @@ static void read_identity(sqlite3_stmt *s, void *rec)
 		r->history_len = (size_t)hl;
 	}
 	r->created_at = sqlite3_column_int64(s, 3);
+}
+
+int sl_state_read_secret(sqlite3_stmt *s, int col, uint8_t secret[64])
+{
+	const void *k = sqlite3_column_blob(s, col);
+
+	if (!k || sqlite3_column_bytes(s, col) != 64)
+		return -ENOKEY;
+	memcpy(secret, k, 64);
+	return 0;
 }
 
 int sl_state_identity_add(struct sl_state *st, const struct sl_identity_rec *r,
@@ -699,15 +710,9 @@ int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_ident
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		read_identity(s, r);
-		if (secret) {
-			const void *k = sqlite3_column_blob(s, 4);
-
-			if (k && sqlite3_column_bytes(s, 4) == 64)
-				memcpy(secret, k, 64);
-			else
-				rc = SQLITE_MISMATCH;	/* imported without a secret */
-		}
+		sl_state_read_identity(s, r);
+		if (secret && sl_state_read_secret(s, 4, secret))
+			rc = SQLITE_MISMATCH;	/* imported without a secret */
 	} else if (rc != SQLITE_DONE) {
 		sl_err("state store: %s", sqlite3_errmsg(st->db));
 	}
@@ -720,7 +725,7 @@ int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_ident
 int sl_state_identity_list(struct sl_state *st, struct sl_identity_rec **v, size_t *count)
 {
 	return list_rows(st, "SELECT name, identifier, change_history, created_at FROM identities"
-			 " ORDER BY name", NULL, 0, sizeof(**v), read_identity, (void **)v, count);
+			 " ORDER BY name", NULL, 0, sizeof(**v), sl_state_read_identity, (void **)v, count);
 }
 
 int sl_state_identity_delete(struct sl_state *st, const char *name)
@@ -776,7 +781,7 @@ int sl_state_outlet_delete(struct sl_state *st, const char *node, const char *ad
 	return delete_row(st, "DELETE FROM outlets WHERE node = ? AND address = ?", node, address);
 }
 
-static void read_inlet(sqlite3_stmt *s, void *rec)
+void sl_state_read_inlet(sqlite3_stmt *s, void *rec)
 {
 	struct sl_inlet_rec *r = rec;
 
@@ -787,7 +792,7 @@ static void read_inlet(sqlite3_stmt *s, void *rec)
 	copy_text(r->via, sizeof(r->via), sqlite3_column_text(s, 4));
 }
 
-static void read_outlet(sqlite3_stmt *s, void *rec)
+void sl_state_read_outlet(sqlite3_stmt *s, void *rec)
 {
 	struct sl_outlet_rec *r = rec;
 
@@ -800,14 +805,14 @@ int sl_state_inlet_list(struct sl_state *st, const char *node, struct sl_inlet_r
 {
 	return list_rows(st, "SELECT node, alias, from_address, to_route, via FROM inlets"
 			 " WHERE node = ? ORDER BY created_at, alias", &node, 1, sizeof(**v),
-			 read_inlet, (void **)v, n);
+			 sl_state_read_inlet, (void **)v, n);
 }
 
 int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet_rec **v, size_t *n)
 {
 	return list_rows(st, "SELECT node, address, to_address FROM outlets"
 			 " WHERE node = ? ORDER BY created_at, address", &node, 1, sizeof(**v),
-			 read_outlet, (void **)v, n);
+			 sl_state_read_outlet, (void **)v, n);
 }
 
 /* Relays and projects */
@@ -826,7 +831,7 @@ int sl_state_relay_delete(struct sl_state *st, const char *node, const char *nam
 }
 
 /* node comes back from its column, which `WHERE node = ?` matched byte for byte. */
-static void read_relay(sqlite3_stmt *s, void *rec)
+void sl_state_read_relay(sqlite3_stmt *s, void *rec)
 {
 	struct sl_relay_rec *r = rec;
 
@@ -840,7 +845,7 @@ int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_r
 {
 	return list_rows(st, "SELECT node, name, at_route, remote_address FROM relays"
 			 " WHERE node = ? ORDER BY created_at, rowid", &node, 1, sizeof(**v),
-			 read_relay, (void **)v, n);
+			 sl_state_read_relay, (void **)v, n);
 }
 
 /* Listeners */
@@ -867,7 +872,7 @@ int sl_state_listener_delete(struct sl_state *st, const char *node, const char *
 	return update_done(st, s);
 }
 
-static void read_listener(sqlite3_stmt *s, void *rec)
+void sl_state_read_listener(sqlite3_stmt *s, void *rec)
 {
 	struct sl_listener_rec *r = rec;
 
@@ -885,7 +890,7 @@ int sl_state_listener_list(struct sl_state *st, const char *node, const char *ki
 
 	return list_rows(st, "SELECT node, kind, address, identity, authorized FROM listeners"
 			 " WHERE node = ? AND kind = ? ORDER BY created_at, rowid", keys, 2,
-			 sizeof(**v), read_listener, (void **)v, n);
+			 sizeof(**v), sl_state_read_listener, (void **)v, n);
 }
 
 int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p)
@@ -894,6 +899,16 @@ int sl_state_project_put(struct sl_state *st, const struct sl_project_rec *p)
 
 	return put_row(st, "INSERT OR REPLACE INTO projects (name, route, identifier, created_at)"
 		       " VALUES (?,?,?,?)", t, 3);
+}
+
+void sl_state_read_project(sqlite3_stmt *s, void *rec)
+{
+	struct sl_project_rec *p = rec;
+
+	memset(p, 0, sizeof(*p));
+	copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
+	copy_text(p->route, sizeof(p->route), sqlite3_column_text(s, 1));
+	copy_text(p->identifier, sizeof(p->identifier), sqlite3_column_text(s, 2));
 }
 
 int sl_state_project_get(struct sl_state *st, const char *name, struct sl_project_rec *p)
@@ -906,12 +921,8 @@ int sl_state_project_get(struct sl_state *st, const char *name, struct sl_projec
 		return ret;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		memset(p, 0, sizeof(*p));
-		copy_text(p->name, sizeof(p->name), sqlite3_column_text(s, 0));
-		copy_text(p->route, sizeof(p->route), sqlite3_column_text(s, 1));
-		copy_text(p->identifier, sizeof(p->identifier), sqlite3_column_text(s, 2));
-	}
+	if (rc == SQLITE_ROW)
+		sl_state_read_project(s, p);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
 }

@@ -2,8 +2,15 @@
 # Runs every test: unit and integration tests on a normal build, the whole
 # suite again under ASan+UBSan, then each fuzz target for a short while.
 # Installs missing Debian packages first. Bounded: ~15 minutes on 2 cores.
+# Counts test cases, not stages: each Criterion test, each Python test and each
+# fuzz target is one (a build that fails counts as one failed); a line per stage,
+# then the closing line "N passed, N failed".
 #   SLUICE_FUZZ_SECONDS   seconds per fuzz target (default 20)
 #   SLUICE_TEST_STAGES    which stages to run (default "unit asan fuzz")
+#   SLUICE_TEST_TALLY     a file to keep the running "passed failed" in (.ci/run
+#                         reads it when the run is cut short)
+#   SLUICE_NO_REAP=1      for development only: leave /tmp/sluice-it-* alone at the
+#                         end (other checkouts' integration tests may be running there)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,21 +32,21 @@ reap_test_nodes() {
 	done
 	rm -rf /tmp/sluice-it-*
 }
-trap reap_test_nodes EXIT
+[ "${SLUICE_NO_REAP:-}" = 1 ] || trap reap_test_nodes EXIT
 
 passed=0
 failed=0
 failures=()
-step() { # name command...
-	local name=$1
-	shift
-	echo "==> $name"
-	if "$@"; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		failures+=("$name")
-	fi
+stages_done=()
+tally() { # stage passed failed [detail]: add a stage's test cases
+	local line
+	passed=$((passed + $2))
+	failed=$((failed + $3))
+	[ "$3" -eq 0 ] || failures+=("$1")
+	line=$(printf '%-30s %5d passed, %d failed' "$1" "$2" "$3")
+	stages_done+=("$line${4:+  ($4)}")
+	echo "--- $1: $2 passed, $3 failed${4:+ ($4)}"
+	[ -z "${SLUICE_TEST_TALLY:-}" ] || echo "$passed $failed" >"$SLUICE_TEST_TALLY"
 }
 
 build() { # dir cmake-args...
@@ -49,39 +56,71 @@ build() { # dir cmake-args...
 		cmake --build "$dir" -j "$jobs" 2>&1 | grep -E 'warning|error|Error' ; return "${PIPESTATUS[0]}"
 }
 
-suite() { # dir [VAR=value...]: ctest with extra environment
-	local dir=$1
+stage_build() { # stage dir cmake-args...: no test case, but one failed when it fails
+	local name=$1
 	shift
-	env "$@" ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+	echo "==> $name"
+	build "$@" && return 0
+	tally "$name" 0 1 "the build failed"
+	return 1
+}
+
+suite() { # stage dir [VAR=value...]: ctest with extra environment; counts each test case
+	local name=$1 dir=$2 report=$2/ctest-junit.xml counts rc p f s detail
+	shift 2
+	echo "==> $name"
+	rm -f "$report"
+	# The whole output of every test goes into the report, where the counts are.
+	env "$@" ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 \
+		--output-junit "$root/$report" --test-output-size-passed 16000000 \
+		--test-output-size-failed 16000000
+	rc=$?
+	counts=$(python3 tools/count_tests.py "$report")
+	read -r p f s detail <<<"$counts"
+	# ctest failing with every case passed (no tests found, a report it could not write)
+	[ "$rc" -eq 0 ] || [ "$f" -ne 0 ] || { f=1; detail="$detail; ctest exited $rc"; }
+	[ "$s" -eq 0 ] || detail="$detail; $s skipped"
+	tally "$name" "$p" "$f" "$detail"
 }
 
 if [[ $stages == *unit* ]]; then
-	step "build" build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	step "tests (unit + integration)" suite build
+	stage_build "build" build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+		suite "tests (unit + integration)" build
 fi
 
 if [[ $stages == *asan* ]]; then
-	step "build with ASan+UBSan" build build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_ASAN=ON -DSLUICE_BENCH=OFF
 	# Criterion forks its workers; LeakSanitizer follows them, io_uring needs no special options.
-	step "tests under ASan+UBSan" suite build-asan SLUICE_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	stage_build "build with ASan+UBSan" build-asan -DCMAKE_BUILD_TYPE=Debug -DSLUICE_ASAN=ON \
+		-DSLUICE_BENCH=OFF &&
+		suite "tests under ASan+UBSan" build-asan SLUICE_SANITIZED=1 \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 
-if [[ $stages == *fuzz* ]]; then
-	step "build fuzz targets" build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON
+if [[ $stages == *fuzz* ]] &&
+	stage_build "build fuzz targets" build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DSLUICE_FUZZ=ON; then
+	fp=0 ff=0 bad=()
 	for f in build-fuzz/bin/fuzz_*; do
 		[ -x "$f" ] || continue
 		name=$(basename "$f")
 		corpus=$(mktemp -d)
 		seeds="tests/fuzz/corpus/$name"
 		[ -d "$seeds" ] || seeds=""
-		step "fuzz $name (${fuzz_seconds}s)" "$f" -max_total_time="$fuzz_seconds" -max_len=65536 \
-			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" $seeds
+		echo "==> fuzz $name (${fuzz_seconds}s)"
+		if "$f" -max_total_time="$fuzz_seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 "$corpus" $seeds; then
+			fp=$((fp + 1))
+		else
+			ff=$((ff + 1))
+			bad+=("$name")
+		fi
 		rm -rf "$corpus"
 	done
+	tally "fuzz targets (${fuzz_seconds}s each)" "$fp" "$ff" "${bad[*]:+failing: ${bad[*]}}"
 fi
 
 echo
+for line in "${stages_done[@]}"; do echo "$line"; done
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "tools/api.h"
+#include "tools/api_portal.h"
+#include "tools/api_secure.h"
+#include "tools/nm_relay.h"
 
 TestSuite(api, .timeout = 5);
 
@@ -175,4 +178,42 @@ Test(api, malformed_requests)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_expect_eq(sl_api_request_decode(bad[i].p, bad[i].n, &r), -EBADMSG, "case %zu", i);
+}
+
+/*
+ * Found by fuzz_control_request: a text with a NUL in it was cut at the NUL,
+ * so relay.delete "b\0x" deleted relay b. Every body's texts refuse a NUL now.
+ */
+Test(api, bodies_refuse_nul_in_texts)
+{
+	static const uint8_t text[] = { 0x63, 'b', 0, 'x' };			/* "b\0x" */
+	static const uint8_t nul_only[] = { 0x62, 0, 0 };			/* "\0\0" */
+	static const uint8_t text2[] = { 0x82, 0x61, 'a', 0x63, 'b', 0, 'x' };	/* ["a", "b\0x"] */
+	static const uint8_t relay[] = { 0x82, 0x63, 'b', 0, 'x',		/* ["b\0x", [0#echo]] */
+					 0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o' };
+	static const uint8_t relay_ok[] = { 0x82, 0x61, 'b',			/* ["b", [0#echo]] */
+					    0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o' };
+	static const uint8_t scl[] = { 0x83, 0x63, 'l', 0, 'x', 0x60, 0x80 };	/* ["l\0x", "", []] */
+	static const uint8_t inlet[] = { 0x84, 0x61, 'i', 0x61, 'b', 0x63, 't', 0, 'x', 0x80 };
+	static struct sl_api_scl_create lc;
+	static struct sl_api_inlet_create ic;
+	static struct sl_api_relay_create rc;
+	char a[64], b[64];
+
+	cr_expect_eq(sl_api_text_decode(text, sizeof(text), a, sizeof(a)), -EBADMSG);
+	cr_expect_eq(sl_api_relay_name_decode(text, sizeof(text), a, sizeof(a)), -EBADMSG);
+	cr_expect_eq(sl_api_relay_name_decode(nul_only, sizeof(nul_only), a, sizeof(a)), -EBADMSG);
+	cr_expect_eq(sl_api_relay_name_decode(text, 2, a, sizeof(a)), -EBADMSG, "truncated");
+	cr_expect_eq(sl_api_relay_name_decode(NULL, 0, a, sizeof(a)), -EBADMSG, "no body");
+	cr_expect_eq(sl_api_text2_decode(text2, sizeof(text2), a, sizeof(a), b, sizeof(b)), -EBADMSG);
+	cr_expect_eq(sl_api_relay_create_decode(relay, sizeof(relay), &rc), -EBADMSG);
+	cr_expect_eq(sl_api_scl_create_decode(scl, sizeof(scl), &lc), -EBADMSG);
+	cr_expect_eq(sl_api_inlet_create_decode(inlet, sizeof(inlet), &ic), -EBADMSG);
+	/* the same bodies without the NUL still decode */
+	cr_assert_eq(sl_api_relay_create_decode(relay_ok, sizeof(relay_ok), &rc), 0);
+	cr_expect_str_eq(rc.name, "b");
+	cr_expect_eq(rc.at.n, 1);
+	cr_expect_not(rc.has_authority);
+	cr_assert_eq(sl_api_relay_name_decode(relay_ok + 1, 2, a, sizeof(a)), 0);
+	cr_expect_str_eq(a, "b");
 }
