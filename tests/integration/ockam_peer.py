@@ -3,98 +3,39 @@
 Written from PROTOCOL.md sections 1-3 alone (no Sluice code), so that tests can
 check Sluice against a second implementation: a foreign client that talks to a
 Sluice node, and a foreign node (echo, uppercase, hop, TCP routing) that Sluice
-nodes route through. Standard library only.
+nodes route through. CBOR comes from Debian's python3-cbor2.
 """
 
+import io
 import os
 import socket
 import struct
 import threading
 
-# --- CBOR, the subset minicbor writes -------------------------------------
+import cbor2
 
-
-def _head(major, n):
-    if n < 24:
-        return bytes([major << 5 | n])
-    if n < 0x100:
-        return bytes([major << 5 | 24, n])
-    if n < 0x10000:
-        return bytes([major << 5 | 25]) + struct.pack(">H", n)
-    if n < 0x100000000:
-        return bytes([major << 5 | 26]) + struct.pack(">I", n)
-    return bytes([major << 5 | 27]) + struct.pack(">Q", n)
-
-
-def cbor(v):
-    if v is None:
-        return b"\xf6"
-    if v is True:
-        return b"\xf5"
-    if v is False:
-        return b"\xf4"
-    if isinstance(v, int):
-        return _head(0, v) if v >= 0 else _head(1, -1 - v)
-    if isinstance(v, (bytes, bytearray)):
-        return _head(2, len(v)) + bytes(v)
-    if isinstance(v, str):
-        b = v.encode()
-        return _head(3, len(b)) + b
-    if isinstance(v, (list, tuple)):
-        return _head(4, len(v)) + b"".join(cbor(x) for x in v)
-    raise TypeError(type(v))
+# --- CBOR ---------------------------------------------------------------------
+# Debian's python3-cbor2, a general CBOR library: no CBOR of Sluice's or of ours.
+# Python lists are definite-length arrays, bytes byte strings, ints shortest
+# form: what minicbor writes for Ockam's derived structs and enums.
 
 
 class CborError(ValueError):
     pass
 
 
-def uncbor(buf, i=0, depth=0):
+def cbor(v):
+    return cbor2.dumps(v)
+
+
+def uncbor(buf, i=0):
     """Decode one item at buf[i:]; returns (value, next index)."""
-    if depth > 32:
-        raise CborError("too deep")
-    if i >= len(buf):
-        raise CborError("truncated")
-    ib = buf[i]
-    major, info = ib >> 5, ib & 31
-    i += 1
-    if info < 24:
-        n = info
-    elif info in (24, 25, 26, 27):
-        w = 1 << (info - 24)
-        if i + w > len(buf):
-            raise CborError("truncated")
-        n = int.from_bytes(buf[i:i + w], "big")
-        i += w
-    elif info == 31 and major == 4:
-        out = []
-        while True:
-            if i >= len(buf):
-                raise CborError("truncated")
-            if buf[i] == 0xFF:
-                return out, i + 1
-            v, i = uncbor(buf, i, depth + 1)
-            out.append(v)
-    else:
-        raise CborError("unsupported head %02x" % ib)
-    if major == 0:
-        return n, i
-    if major == 1:
-        return -1 - n, i
-    if major in (2, 3):
-        if i + n > len(buf):
-            raise CborError("truncated")
-        b = bytes(buf[i:i + n])
-        return (b if major == 2 else b.decode()), i + n
-    if major == 4:
-        out = []
-        for _ in range(n):
-            v, i = uncbor(buf, i, depth + 1)
-            out.append(v)
-        return out, i
-    if major == 7:
-        return {20: False, 21: True, 22: None}.get(info), i
-    raise CborError("unsupported major %d" % major)
+    fp = io.BytesIO(bytes(buf[i:]))
+    try:
+        v = cbor2.CBORDecoder(fp).decode()
+    except (cbor2.CBORDecodeError, EOFError) as e:
+        raise CborError(str(e)) from e
+    return v, i + fp.tell()
 
 
 # --- BARE ------------------------------------------------------------------

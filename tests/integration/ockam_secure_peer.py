@@ -165,7 +165,9 @@ class Initiator:
         hs, spub = handshake_state(True)
         buf = bytearray()
         hs.write_message(b"", buf)                                   # -> e
-        self.client.send([op.local(listener)], [op.local(self.dec_addr)], bytes(buf))
+        # listener: a name, or a whole route (e.g. [forward_to_x, api] through a relay)
+        to = [op.local(a) for a in listener] if isinstance(listener, list) else [op.local(listener)]
+        self.client.send(to, [op.local(self.dec_addr)], bytes(buf))
         onward, ret, msg2 = self.client.recv()
         assert onward == [op.local(self.dec_addr)], onward
         pl = bytearray()
@@ -185,6 +187,12 @@ class Initiator:
     def recv(self):
         onward, ret, wire = self.client.recv()
         return unpad(self.dec.open(wire))
+
+    def refresh(self, history):
+        """RefreshCredentials (message.rs: variant 1, one field, the struct
+        RefreshCredentialsMessage [change_history, credentials])."""
+        pt = op.cbor([[1, [[op.uncbor(history)[0], []]]], b""])
+        self.client.send(self.remote, [op.local(self.dec_addr)], self.enc.seal(pt))
 
     def close(self):
         self.client.send(self.remote, [op.local(self.dec_addr)],

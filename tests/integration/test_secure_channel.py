@@ -230,6 +230,61 @@ class Interop(NodeTest):
         self.assertTrue(wait_until(lambda: json.loads(self.sluice(
             "secure-channel", "list", "--at", "n1", "--output", "json").stdout) == [], 5))
 
+    def vector(self, key):
+        path = os.path.join(os.path.dirname(__file__), "..", "vectors", "ockam-wire-vectors.txt")
+        with open(path) as f:
+            for line in f:
+                if line.startswith(key + " "):
+                    return bytes.fromhex(line.split()[1])
+        self.fail("no vector " + key)
+
+    def test_peer_messages_match_the_vectors(self):
+        """The peer's cbor2-built messages are the vectors' bytes, so the tests
+        below check Sluice against messages Sluice did not write."""
+        self.assertEqual(osp.padded_payload([op.local("uppercase")], [op.local("app")],
+                                            op.bare(b"hello")),
+                         self.vector("sc_plaintext_payload"))
+        self.assertEqual(op.cbor([[2, []], b""]), self.vector("close"))
+        (kind, fields), padding = op.uncbor(self.vector("refresh_credentials"))[0]
+        self.assertEqual((kind, len(fields), len(fields[0]), padding), (1, 1, 2, b""))
+
+    def node_log(self, name):
+        with open(os.path.join(self.home.dir, "nodes", name, "node.log"), errors="replace") as f:
+            return f.read()
+
+    def test_foreign_refresh_credentials(self):
+        ident = osp.Identity()
+        c = osp.Initiator(ident, "127.0.0.1", self.home.node_port("n1"))
+        self.addCleanup(c.client.close)
+        c.refresh(ident.history)                                # the same identity: applied
+        self.assertTrue(wait_until(lambda: "event=secure_channel_refreshed peer=%s" %
+                                   ident.identifier in self.node_log("n1"), 5))
+        c.refresh(osp.Identity().history)                       # someone else: refused
+        self.assertTrue(wait_until(lambda: "event=secure_channel_refresh_refused peer=%s "
+                                   "reason=other_identity" % ident.identifier
+                                   in self.node_log("n1"), 5))
+        c.send([op.local("echo")], [op.local("app")], op.bare(b"still"))
+        self.assertEqual(op.unbare(c.recv()[1][2]), b"still")   # the channel lives on
+
+    def test_foreign_initiator_through_a_relay(self):
+        """n2 registers relay b at n1; the peer reaches n2's api through n1's forward_to_b."""
+        self.sluice("node", "create", "n2")
+        self.sluice("relay", "create", "b", "--at", "/node/n1", "--to", "/node/n2")
+        ident = osp.Identity()
+        c = osp.Initiator(ident, "127.0.0.1", self.home.node_port("n1"),
+                          listener=["forward_to_b", "api"])
+        self.addCleanup(c.client.close)
+        self.assertEqual(c.peer, self.sluice("identity", "show", "@n2").stdout.strip())
+        for i in range(100):                                    # rekeys at 32, 64, 96
+            c.send([op.local("uppercase")], [op.local("app")], op.bare(b"r%d" % i))
+            kind, (onward, ret, payload) = c.recv()
+            self.assertEqual((kind, onward, op.unbare(payload)), (0, [op.local("app")], b"R%d" % i))
+        peers = lambda: [x["peer"] for x in json.loads(self.sluice(
+            "secure-channel", "list", "--at", "n2", "--output", "json").stdout)]
+        self.assertIn(ident.identifier, peers())
+        c.close()                                               # the Close goes through the relay too
+        self.assertTrue(wait_until(lambda: ident.identifier not in peers(), 5))
+
     def test_foreign_initiator_forged_and_replayed_are_dropped(self):
         c = osp.Initiator(osp.Identity(), "127.0.0.1", self.home.node_port("n1"))
         self.addCleanup(c.client.close)
@@ -250,12 +305,12 @@ class Interop(NodeTest):
         info = json.loads(self.sluice("secure-channel", "create", "--from", "n1", "--to", to,
                                       "--authorized", ident.identifier, "--output", "json").stdout)
         self.assertEqual(info["peer"], ident.identifier)
-        for i in range(40):
+        for i in range(100):                                    # rekeys at 32, 64, 96
             out = self.sluice("message", "send", "hi%d" % i, "--from", "n1",
                               "--to", info["address"] + "/service/uppercase").stdout.strip()
             self.assertEqual(out, "HI%d" % i)
         self.assertEqual(r.peers, [self.sluice("identity", "show", "@n1").stdout.strip()])
-        self.assertEqual(r.handled, 40)
+        self.assertEqual(r.handled, 100)
         self.sluice("secure-channel", "delete", info["address"], "--at", "n1")
         self.assertTrue(wait_until(lambda: r.closed == 1, 5))
         self.assertEqual(r.errors, [])
