@@ -232,12 +232,30 @@ class Responder:
     def _send(self, s, onward, ret, payload):
         s.sendall(op.frame(onward, ret, payload))
 
-    def _serve(self, s):
+    def register_at(self, host, port, name, timeout=10):
+        """Reach this responder through a relay node: connect out, register the
+        static relay `name` (a BARE string to static_forwarding_service, as
+        ockam/src/relay_service/relay_service.rs takes it), then serve channels
+        over that connection. Returns the relay's address, forward_to_<name>."""
+        s = socket.create_connection((host, port), timeout=timeout)
+        s.sendall(b"\x01")
+        if op._recv_exact(s, 1) != b"\x01":
+            raise ValueError("relay node protocol version")
+        self._send(s, [op.local("static_forwarding_service")], [op.local("registrar")],
+                   op.bare(name))
+        onward, _ret, reply = op.read_frame(s)
+        assert onward == [op.local("registrar")], onward
+        s.settimeout(None)
+        threading.Thread(target=self._serve, args=(s, False), daemon=True).start()
+        return op.unbare(reply).decode()
+
+    def _serve(self, s, greet=True):
         chans = {}     # our decryptor address -> [handshake or (enc, dec), remote route]
         try:
-            s.sendall(b"\x01")
-            if op._recv_exact(s, 1) != b"\x01":
-                return
+            if greet:
+                s.sendall(b"\x01")
+                if op._recv_exact(s, 1) != b"\x01":
+                    return
             while True:
                 onward, ret, payload = op.read_frame(s)
                 if not onward:

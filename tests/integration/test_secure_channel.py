@@ -315,6 +315,27 @@ class Interop(NodeTest):
         self.assertTrue(wait_until(lambda: r.closed == 1, 5))
         self.assertEqual(r.errors, [])
 
+    def test_sluice_to_foreign_responder_through_a_relay(self):
+        """The peer registers relay `peer` at relay node n2; n1 reaches its api through it."""
+        self.sluice("node", "create", "n2")
+        ident = osp.Identity()
+        r = osp.Responder(ident)
+        self.addCleanup(r.stop)
+        self.assertEqual(r.register_at("127.0.0.1", self.home.node_port("n2"), "peer"),
+                         "forward_to_peer")
+        info = json.loads(self.sluice("secure-channel", "create", "--from", "n1", "--to",
+                                      "/node/n2/service/forward_to_peer/service/api",
+                                      "--authorized", ident.identifier, "--output", "json").stdout)
+        self.assertEqual(info["peer"], ident.identifier)
+        for i in range(100):                                    # rekeys at 32, 64, 96
+            out = self.sluice("message", "send", "via%d" % i, "--from", "n1",
+                              "--to", info["address"] + "/service/echo").stdout.strip()
+            self.assertEqual(out, "via%d" % i)
+        self.assertEqual(r.handled, 100)
+        self.sluice("secure-channel", "delete", info["address"], "--at", "n1")
+        self.assertTrue(wait_until(lambda: r.closed == 1, 5))
+        self.assertEqual(r.errors, [])
+
     def test_foreign_responder_with_a_bad_attestation_is_refused(self):
         ident = osp.Identity()
         good = ident.payload
