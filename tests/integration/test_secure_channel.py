@@ -1,6 +1,6 @@
 """Secure channels and identities, driven through the `sluice` CLI, against
 Sluice nodes and against an independent Python implementation of the
-protocol (ockam_secure_peer.py)."""
+protocol (ockam_cbor2_peer.py, its messages built by cbor2)."""
 
 import json
 import os
@@ -10,7 +10,7 @@ import time
 import unittest
 
 import ockam_peer as op
-import ockam_secure_peer as osp
+import ockam_cbor2_peer as peer
 from harness import NodeTest, alive, wait_until
 
 CHAN = re.compile(r"^/service/[0-9a-f]{32}$")
@@ -203,26 +203,26 @@ class SecureChannel(NodeTest):
 
 
 class Interop(NodeTest):
-    """Sluice against ockam_secure_peer.py, an independent implementation."""
+    """Sluice against ockam_cbor2_peer.py, an independent implementation."""
 
     def setUp(self):
         super().setUp()
         self.sluice("node", "create", "n1")
 
     def test_foreign_initiator_to_sluice_api(self):
-        ident = osp.Identity()
-        c = osp.Initiator(ident, "127.0.0.1", self.home.node_port("n1"))
-        self.addCleanup(c.client.close)
+        ident = peer.Identity()
+        c = peer.Initiator(ident, "127.0.0.1", self.home.node_port("n1"))
+        self.addCleanup(c.conn.close)
         self.assertRegex(c.peer, IDENT)
         self.assertEqual(c.peer, self.sluice("identity", "show", "@n1").stdout.strip())
         for i in range(120):
             msg = b"msg %d" % i
             c.send([op.local("uppercase")], [op.local("app")], op.bare(msg))
-            kind, (onward, ret, payload) = c.recv()
-            self.assertEqual(kind, 0)
-            self.assertEqual(onward, [op.local("app")])
-            self.assertEqual(op.unbare(payload), msg.upper())
-            self.assertEqual(ret[-1], op.local("uppercase"))
+            m = c.recv()
+            self.assertEqual(m.kind, peer.PAYLOAD)
+            self.assertEqual(m.onward, [op.local("app")])
+            self.assertEqual(op.unbare(m.payload), msg.upper())
+            self.assertEqual(m.ret[-1], op.local("uppercase"))
         lst = json.loads(self.sluice("secure-channel", "list", "--at", "n1", "--output", "json").stdout)
         self.assertEqual([(x["peer"], x["received"], x["sent"]) for x in lst],
                          [(ident.identifier, 120, 120)])
@@ -231,20 +231,21 @@ class Interop(NodeTest):
             "secure-channel", "list", "--at", "n1", "--output", "json").stdout) == [], 5))
 
     def test_foreign_initiator_forged_and_replayed_are_dropped(self):
-        c = osp.Initiator(osp.Identity(), "127.0.0.1", self.home.node_port("n1"))
-        self.addCleanup(c.client.close)
+        c = peer.Initiator(peer.Identity(), "127.0.0.1", self.home.node_port("n1"))
+        self.addCleanup(c.conn.close)
         wire = c.send([op.local("echo")], [op.local("app")], op.bare(b"one"))
-        self.assertEqual(op.unbare(c.recv()[1][2]), b"one")
-        c.client.send(c.remote, [], wire)                       # replay
-        forged = bytearray(c.enc.seal(osp.padded_payload([op.local("echo")], [], op.bare(b"x"))))
+        self.assertEqual(op.unbare(c.recv().payload), b"one")
+        c.conn.send(c.remote, [], wire)                       # replay
+        forged = bytearray(c.enc.seal(peer.padded(peer.payload_message([op.local("echo")], [],
+                                                                  op.bare(b"x")))))
         forged[-1] ^= 1
-        c.client.send(c.remote, [], bytes(forged))              # forgery (burns a nonce)
+        c.conn.send(c.remote, [], bytes(forged))              # forgery (burns a nonce)
         c.send([op.local("echo")], [op.local("app")], op.bare(b"two"))
-        self.assertEqual(op.unbare(c.recv()[1][2]), b"two")     # the channel lives on
+        self.assertEqual(op.unbare(c.recv().payload), b"two")     # the channel lives on
 
     def test_sluice_to_foreign_responder(self):
-        ident = osp.Identity()
-        r = osp.Responder(ident)
+        ident = peer.Identity()
+        r = peer.Responder(ident)
         self.addCleanup(r.stop)
         to = "/ip4/127.0.0.1/tcp/%d/service/api" % r.port
         info = json.loads(self.sluice("secure-channel", "create", "--from", "n1", "--to", to,
@@ -261,10 +262,10 @@ class Interop(NodeTest):
         self.assertEqual(r.errors, [])
 
     def test_foreign_responder_with_a_bad_attestation_is_refused(self):
-        ident = osp.Identity()
+        ident = peer.Identity()
         good = ident.payload
         ident.payload = lambda x, **kw: good(bytes(32))     # attests some other key
-        r = osp.Responder(ident)
+        r = peer.Responder(ident)
         self.addCleanup(r.stop)
         p = self.sluice("secure-channel", "create", "--from", "n1", "--to",
                         "/ip4/127.0.0.1/tcp/%d/service/api" % r.port, check=False)
