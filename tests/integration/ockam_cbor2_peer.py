@@ -213,8 +213,8 @@ class Conn:
     def connect(cls, host, port, timeout=20):
         return cls(socket.create_connection((host, port), timeout=timeout), timeout)
 
-    def send(self, onward, ret, payload):
-        body = tcp_transport_message(onward, ret, payload)
+    def send(self, onward, ret, payload, tracing=None):
+        body = tcp_transport_message(onward, ret, payload, tracing)
         with self.lock:
             self.sock.sendall(struct.pack(">I", len(body)) + body)
 
@@ -553,15 +553,16 @@ class Initiator:
         self.enc, self.dec = split(cs, True)
         self.sent_plaintexts = []
 
-    def seal_send(self, pt, ret=()):
+    def seal_send(self, pt, ret=(), tracing=None):
         wire = self.enc.seal(pt)
         self.sent_plaintexts.append(pt)
-        self.conn.send(self.remote, list(ret), wire)
+        self.conn.send(self.remote, list(ret), wire, tracing)
         return wire
 
-    def send(self, onward, ret, payload):
-        """A Payload; returns the wire bytes (nonce || ciphertext)."""
-        return self.seal_send(padded(payload_message(onward, ret, payload)))
+    def send(self, onward, ret, payload, padding=b"", tracing=None):
+        """A Payload; returns the wire bytes (nonce || ciphertext). Rust Ockam
+        sends a tracing_context (JSON text) in every TCP frame."""
+        return self.seal_send(padded(payload_message(onward, ret, payload), padding), (), tracing)
 
     def refresh(self, identity=None):
         return self.seal_send(padded(refresh_credentials_message(
