@@ -600,6 +600,7 @@ class Responder:
         self.closed = 0
         self.errors = []
         self.relays = {}         # registration address body -> [event, reply payload]
+        self.open = {}           # our decryptor address body -> (conn, channel state)
         self.stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -642,6 +643,12 @@ class Responder:
             raise TimeoutError("no reply from the relay service")
         return unbare(self.relays[reg[1]][1]).decode()
 
+    def close_all(self):
+        """Closes every open channel from this side: an encrypted Close each."""
+        for body, (conn, ch) in list(self.open.items()):
+            conn.send(ch[1], [local(body)], ch[0][0].seal(padded(close_message())))
+            del self.open[body]
+
     def _serve(self, conn):
         with self.lock:
             if self.stopped:
@@ -681,6 +688,7 @@ class Responder:
                         continue
                     self.peers.append(peer)
                     ch[0] = split(cs, False)
+                    self.open[body] = (conn, ch)
                     continue
                 enc, dec = ch[0]
                 msg = parse_padded(dec.open(m.payload))
@@ -688,6 +696,7 @@ class Responder:
                 if msg.kind == CLOSE:
                     self.closed += 1
                     del chans[body]
+                    self.open.pop(body, None)
                     continue
                 if msg.kind != PAYLOAD or not msg.onward:
                     continue

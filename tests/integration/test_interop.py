@@ -162,6 +162,26 @@ class PeerInitiator(Bounded):
         self.assertEqual([x["peer"] for x in self.channels("n1")], [ident.identifier])
 
 
+    def test_decoding_is_tolerant(self):
+        """PROTOCOL.md 2: fields a newer Ockam may add are skipped, an unknown
+        variant is dropped, and the channel lives on."""
+        c = peer.Initiator(peer.Identity(), "127.0.0.1", self.home.node_port("n1"))
+        self.addCleanup(c.conn.close)
+        route = [[local("echo")], [local("app")]]
+        cases = [
+            ("extra PlaintextPayloadMessage field", [[0, [route + [bare("a"), "new"]]], b""], b"a"),
+            ("extra Payload field", [[0, [route + [bare("b")], 7]], b""], b"b"),
+            ("extra SecureChannelPaddedMessage field", [[0, [route + [bare("c")]]], b"", 5], b"c"),
+            ("unknown variant", [[3, [b"?"]], b""], None),
+        ]
+        for what, value, echoed in cases:
+            c.seal_send(peer.dumps(value))
+            c.send([local("echo")], [local("app")], bare("next"))
+            if echoed is not None:
+                self.assertEqual(peer.unbare(c.recv().payload), echoed, what)
+            self.assertEqual(peer.unbare(c.recv().payload), b"next", what)
+
+
 class PeerResponder(Bounded):
     def setUp(self):
         super().setUp()
@@ -178,6 +198,17 @@ class PeerResponder(Bounded):
         self.send_all("n1", info["address"], r)
         self.close_from_sluice("n1", info["address"], r, N + 1)
         self.assertEqual(self.channels("n1"), [])
+
+    def test_close_from_the_peer(self):
+        r = self.responder()
+        info = self.home.json("secure-channel", "create", "--from", "n1", "--to",
+                              "/ip4/127.0.0.1/tcp/%d/service/api" % r.port)
+        self.assertTrue(wait_until(lambda: len(r.open) == 1, 5))
+        self.assertEqual(self.sluice("message", "send", "x", "--from", "n1", "--to",
+                                     info["address"] + "/service/uppercase").stdout.strip(), "X")
+        r.close_all()
+        self.assertTrue(wait_until(lambda: self.channels("n1") == [], 5))
+        self.assertEqual(r.errors, [])
 
 
 class ThroughRelay(Bounded):
