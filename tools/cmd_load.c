@@ -373,7 +373,7 @@ static int load_main(const struct sl_cli *cli, const struct sl_args *a, int argc
 	else if (!cli->quiet)
 		sl_load_print_plain(&r);
 	fflush(stdout);
-	ret = r.gates_passed ? 0 : EXIT_GATE;
+	ret = r.failed ? -1 : r.gates_passed ? 0 : EXIT_GATE;
 out:
 	free(r.hist);
 	free(r.hs_hist);

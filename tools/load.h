@@ -144,6 +144,7 @@ struct sl_load_result {
 	struct sl_load_counters c;	/* summed (plain reads after the generators stopped) */
 	struct sl_hist *hist, *hs_hist, *lag;	/* merged */
 	bool gates_passed;
+	bool failed;			/* reported, but the run could not be made (exit 1) */
 	double max_error_rate;		/* < 0: no gate */
 	int64_t max_p99_us;		/* < 0: no gate */
 };

@@ -481,6 +481,8 @@ int sl_load_run_engine(const struct sl_load_cfg *cfg, const struct sl_load_route
 	if (!r->conns_made && cfg->mode != SL_LOAD_HANDSHAKE) {
 		sl_err("no channel could be made to %s: is a secure channel listener there, "
 		       "and does --authorized name its identity?", t->text);
+		r->failed = true;
+		r->window_s = r->setup_s > 0 ? r->setup_s : 1e-9;
 		ret = 0;
 		goto out_stop;
 	}
