@@ -47,7 +47,7 @@ struct sl_cmd_spec {
 
 /* The result of parsing a command's arguments against its spec. */
 struct sl_args {
-	const char *val[16];	/* by option index: the value, "" for a set flag, NULL if absent */
+	const char *val[32];	/* by option index: the value, "" for a set flag, NULL if absent */
 	const char *pos[SL_CLI_MAX_POS];
 	unsigned npos;
 };

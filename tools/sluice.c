@@ -31,6 +31,7 @@ static const struct {
 	{ "tcp-inlet", NULL, sl_cmd_tcp_inlet, "Create, list, show and delete TCP inlets (portal ends that listen)" },
 	{ "relay", "forwarder", sl_cmd_relay, "Create, list, show and delete relays (reach a node through a relay node)" },
 	{ "project", NULL, sl_cmd_project, "Create a project: a relay node of your own for /project/NAME" },
+	{ "load", NULL, sl_cmd_load, "Drive routes, secure channels or portals with load; latency, throughput" },
 };
 
 static void usage(FILE *f)

@@ -18,5 +18,6 @@ int sl_cmd_tcp_outlet(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_tcp_inlet(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_relay(const struct sl_cli *cli, int argc, char **argv);
 int sl_cmd_project(const struct sl_cli *cli, int argc, char **argv);
+int sl_cmd_load(const struct sl_cli *cli, int argc, char **argv);
 
 #endif
