@@ -381,6 +381,8 @@ const char *sl_channel_refresh(struct sl_channel *c, const struct sl_secure_msg 
 		why = "history_invalid";
 	else if (sodium_memcmp(id->id, c->peer, SL_ID_LEN))
 		why = "other_identity";
+	else if (!c->peer_changes)	/* set by every handshake; never index changes[-1] */
+		why = "history_unknown";
 	else if (id->n < c->peer_changes)
 		why = "history_older";
 	else if (sodium_memcmp(id->changes[c->peer_changes - 1].hash, c->peer_head, SL_ID_LEN))
