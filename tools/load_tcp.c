@@ -8,7 +8,10 @@
  * each reply completes the oldest message in flight on it.
  *
  *   rr     SIZE bytes out, SIZE bytes back (an echo server)
- *   http   "GET / HTTP/1.1" out, one response back (by Content-Length)
+ *   http   "GET / HTTP/1.1" out, one response back (by Content-Length); one
+ *          request in flight per connection, as HTTP/1.1 clients do: pipelined
+ *          requests meet servers that write each response without TCP_NODELAY,
+ *          and then Nagle holds the second for the first's delayed ACK (40 ms)
  *   bulk   bytes out as fast as the socket takes them (or SIZE per
  *          scheduled message with --rate); what comes back is counted
  */
@@ -190,21 +193,25 @@ static void conn_read(struct tgen *t, struct tconn *c, uint64_t now)
 
 static struct tconn *pick_conn(struct tgen *t)
 {
+	uint64_t depth = t->cfg->http ? 1 : t->c[0].qmask + 1;
+
 	for (unsigned k = 0; k < t->nc; k++) {
 		struct tconn *c = &t->c[t->rr];
 
 		t->rr = t->rr + 1 == t->nc ? 0 : t->rr + 1;
-		if (!c->dead && c->qhead - c->qtail <= c->qmask && c->txlen + t->msglen <= TX_CAP)
+		if (!c->dead && c->qhead - c->qtail < depth && c->txlen + t->msglen <= TX_CAP)
 			return c;
 	}
 	return NULL;
 }
 
-static bool send_one(struct tgen *t, uint64_t now)
+/* false when nothing is due, or (*busy) no connection can take a message now */
+static bool send_one(struct tgen *t, uint64_t now, bool *busy)
 {
 	struct tconn *c = pick_conn(t);
 	uint64_t seq, intended;
 
+	*busy = !c;
 	if (!c || !sl_load_gen_next(t->g, now, &seq, &intended))
 		return false;
 	if (t->cfg->mode != SL_LOAD_BULK)
@@ -224,17 +231,21 @@ static void *tgen_main(void *arg)
 		uint64_t now = sl_load_now_ns(), wait;
 		struct timespec ts;
 		unsigned sent = 0;
+		bool busy = false;
 		int n;
 
 		sl_load_gen_serve_snap(g);
 		sl_load_gen_sweep(g, now);
 		if (now >= t->start_ns)
-			while (sent < SEND_BURST && send_one(t, now))
+			while (sent < SEND_BURST && send_one(t, now, &busy))
 				sent++;
 		if (now >= t->start_ns && sl_load_gen_idle(g, now))
 			break;
 		wait = now < t->start_ns ? t->start_ns - now : sent == SEND_BURST ? 0 :
 		       sl_load_gen_wait_ns(g, now);
+		/* every connection full: a reply (an epoll event) frees one; wake for the sweep */
+		if (busy && wait < 10000000)
+			wait = 10000000;
 		ts.tv_sec = (time_t)(wait / 1000000000ull);
 		ts.tv_nsec = (long)(wait % 1000000000ull);
 		n = epoll_pwait2(t->ep, ev, 64, &ts, NULL);

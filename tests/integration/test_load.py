@@ -232,6 +232,51 @@ class LoadTest(NodeTest):
         self.assertEqual(d["received"], 300, d)
         self.assertEqual(d["errors"]["total"], 0)
 
+    def test_http_never_pipelines(self):
+        """HTTP mode keeps one request in flight per connection (as HTTP/1.1 clients
+        do), even when -c asks for more than there are connections: a server that
+        sees a second request before it answered the first counts it."""
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        self.addCleanup(lsock.close)
+        seen = {"requests": 0, "pipelined": 0}
+        resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+        def serve(c):
+            buf = b""
+            with c:
+                while True:
+                    try:
+                        d = c.recv(65536)
+                    except OSError:
+                        return
+                    if not d:
+                        return
+                    buf += d
+                    n = buf.count(b"\r\n\r\n")
+                    if n > 1:
+                        seen["pipelined"] += 1
+                    seen["requests"] += n
+                    buf = buf[buf.rfind(b"\r\n\r\n") + 4:] if n else buf
+                    c.sendall(resp * n)
+
+        def accept():
+            while True:
+                try:
+                    c, _ = lsock.accept()
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        _, d, _ = self.load("--tcp", "127.0.0.1:%d" % lsock.getsockname()[1], "--mode", "http",
+                            "-c", "8", "--connections", "2", "--count", "400")
+        self.assertEqual(d["received"], 400, d)
+        self.assertEqual(d["errors"]["total"], 0, d["errors"])
+        self.assertEqual(seen["requests"], 400)
+        self.assertEqual(seen["pipelined"], 0)
+
     def test_secure_channels(self):
         self.sluice("node", "create", "n2")
         _, d, _ = self.load("--to", "/node/n2/secure/api/service/echo", "--channels", "50",
