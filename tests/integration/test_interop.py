@@ -211,6 +211,34 @@ class PeerResponder(Bounded):
         self.assertEqual(r.errors, [])
 
 
+class LoadAgainstPeer(Bounded):
+    """`sluice load` drives a foreign listener: its own channels (Noise XX and the
+    identity checks), 64 B messages to the peer's echo, an encrypted Close each."""
+
+    def test_load_open_loop_to_peer_echo(self):
+        r = self.responder()
+        p = self.sluice("load", "--to", "/ip4/127.0.0.1/tcp/%d/secure/api/service/echo" % r.port,
+                        "--channels", "2", "--authorized", r.identity.identifier,
+                        "--rate", "500", "--duration", "2s", "--output", "json")
+        d = json.loads(p.stdout)
+        self.assertEqual(d["errors"]["total"], 0, d["errors"])
+        self.assertGreater(d["sent"], 900)
+        self.assertEqual(d["received"], d["sent"])
+        self.assertEqual(len(r.peers), 2, r.peers)
+        self.assertEqual(r.handled, d["sent"])
+        self.assertTrue(wait_until(lambda: r.closed == 2, 5), r.closed)
+        self.assertEqual(r.errors, [])
+
+    def test_load_refuses_a_peer_not_authorized(self):
+        r = self.responder()
+        p = self.sluice("load", "--to", "/ip4/127.0.0.1/tcp/%d/secure/api/service/echo" % r.port,
+                        "--channels", "1", "--authorized", peer.Identity().identifier,
+                        "--count", "10", "--output", "json", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("does --authorized name its identity", p.stderr)
+        self.assertEqual(json.loads(p.stdout)["errors"]["auth"], 1)
+        self.assertEqual(r.handled, 0)
+
 class ThroughRelay(Bounded):
     def setUp(self):
         super().setUp()
