@@ -528,6 +528,11 @@ static int node_start(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	ret = open_node(name, &st, &v.rec);
 	if (ret)
 		return ret;
+	ret = sl_state_writable(st);
+	if (ret) {
+		sl_state_close(st);
+		return ret;
+	}
 	view_node(&v);
 	if (v.status == SL_NODE_RUNNING) {
 		sl_state_close(st);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 struct sl_state {
 	sqlite3 *db;
 	char path[PATH_MAX];
+	bool read_only;		/* opened from a read-only file system */
 };
 
 /*
@@ -210,15 +212,50 @@ int sl_state_node_rmdir(const char *name)
 	return rmdir(dir) && errno != ENOENT ? -errno : 0;
 }
 
-static int exec_sql(sqlite3 *db, const char *sql)
+/*
+ * Say what went wrong with the store in words that tell the user what to do
+ * (a full disk, a read-only home, another process holding it) rather than in
+ * SQLite's; returns the errno the caller passes on.
+ */
+static int store_fail(sqlite3 *db)
 {
-	char *msg = NULL;
+	const char *path = sqlite3_db_filename(db, "main");
+	int code = sqlite3_extended_errcode(db) & 0xff, sys = sqlite3_system_errno(db);
 
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sl_err("state store: %s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
+	if (!path || !*path)
+		path = "the state store";
+	if (code == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT) {
+		sl_err("no space left on the device that holds %s: free some space, then run the "
+		       "command again (nothing was changed)", path);
+		return -ENOSPC;
+	}
+	if (code == SQLITE_READONLY || sys == EROFS) {
+		sl_err("%s is read-only (is $SLUICE_HOME on a read-only file system?): make it "
+		       "writable, or set SLUICE_HOME to a writable folder (nothing was changed)", path);
+		return -EROFS;
+	}
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+		sl_err("%s is busy: another sluice command or node holds it; run the command again",
+		       path);
+		return -EBUSY;
+	}
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+		sl_err("%s is damaged (%s): move it away to start afresh", path, sqlite3_errmsg(db));
 		return -EIO;
 	}
+	if (code == SQLITE_IOERR) {
+		sl_err("cannot read or write %s: %s%s%s", path, sqlite3_errmsg(db), sys ? ": " : "",
+		       sys ? strerror(sys) : "");
+		return -EIO;
+	}
+	sl_err("state store: %s", sqlite3_errmsg(db));
+	return -EIO;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(db);
 	return 0;
 }
 
@@ -243,8 +280,7 @@ static int open_pragmas(sqlite3 *db)
 			break;
 		usleep(5000);
 	}
-	sl_err("state store: %s", sqlite3_errmsg(db));
-	return -EIO;
+	return store_fail(db);
 }
 
 static int user_version(sqlite3 *db)
@@ -298,6 +334,62 @@ rollback:
 	return ret;
 }
 
+static bool home_read_only(const char *home)
+{
+	struct statvfs vfs;
+
+	return !statvfs(home, &vfs) && (vfs.f_flag & ST_RDONLY);
+}
+
+/*
+ * A home on a read-only file system can still be read (node list, show):
+ * SQLite opens it read-only, and immutable when no WAL is there to replay
+ * (it could create neither -wal nor -shm). Every write then fails with
+ * SQLITE_READONLY, which store_fail turns into words.
+ */
+static int open_read_only(const char *home, struct sl_state **out)
+{
+	char wal[PATH_MAX + 8], uri[PATH_MAX + 32];
+	struct sl_state *st = calloc(1, sizeof(*st));
+	int ret;
+
+	if (!st)
+		return -ENOMEM;
+	if ((size_t)snprintf(st->path, sizeof(st->path), "%s/state.db", home) >= sizeof(st->path)) {
+		free(st);
+		return -ENAMETOOLONG;
+	}
+	if (access(st->path, R_OK)) {
+		ret = -errno;
+		sl_err("%s is on a read-only file system and holds no state store (%s): make it "
+		       "writable, or set SLUICE_HOME to a writable folder", home, strerror(errno));
+		free(st);
+		return ret;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	snprintf(uri, sizeof(uri), "file:%s?mode=ro%s", st->path, access(wal, F_OK) ? "&immutable=1" : "");
+	if (sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		ret = st->db ? store_fail(st->db) : -ENOMEM;
+		goto err;
+	}
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	ret = user_version(st->db);
+	if (ret != SL_STATE_SCHEMA) {
+		sl_err("the state store %s (schema %d) needs an upgrade to schema %d, and its file "
+		       "system is read-only: make it writable", st->path, ret, SL_STATE_SCHEMA);
+		ret = -EROFS;
+		goto err;
+	}
+	st->read_only = true;
+	*out = st;
+	return 0;
+err:
+	sqlite3_close(st->db);
+	free(st);
+	return ret;
+}
+
 int sl_state_open(const char *home, struct sl_state **out)
 {
 	char hbuf[PATH_MAX];
@@ -313,6 +405,8 @@ int sl_state_open(const char *home, struct sl_state **out)
 		}
 		home = hbuf;
 	}
+	if (home_read_only(home))
+		return open_read_only(home, out);
 	ret = mkdir_private(home);
 	if (ret) {
 		sl_err("cannot create %s: %s", home, strerror(-ret));
@@ -385,6 +479,15 @@ void sl_state_close(struct sl_state *st)
 	free(st);
 }
 
+int sl_state_writable(const struct sl_state *st)
+{
+	if (!st->read_only)
+		return 0;
+	sl_err("%s is on a read-only file system: a node writes its state and log there; "
+	       "make it writable, or set SLUICE_HOME to a writable folder", st->path);
+	return -EROFS;
+}
+
 int sl_state_version(struct sl_state *st)
 {
 	return user_version(st->db);
@@ -392,10 +495,8 @@ int sl_state_version(struct sl_state *st)
 
 static int prepare(struct sl_state *st, const char *sql, sqlite3_stmt **s)
 {
-	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK) {
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
-		return -EIO;
-	}
+	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
+		return store_fail(st->db);
 	return 0;
 }
 
@@ -409,8 +510,7 @@ static int step_done(struct sl_state *st, sqlite3_stmt *s)
 		return 0;
 	if (rc == SQLITE_CONSTRAINT)
 		return -EEXIST;
-	sl_err("state store: %s", sqlite3_errmsg(st->db));
-	return rc == SQLITE_BUSY ? -EBUSY : -EIO;
+	return store_fail(st->db);
 }
 
 int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
@@ -478,9 +578,9 @@ int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec 
 	if (rc == SQLITE_ROW)
 		sl_state_read_node(s, n);
 	else if (rc != SQLITE_DONE)
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		ret = store_fail(st->db);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : ret;
 }
 
 /* Bind texts to parameters 1..n; a NULL text binds SQL NULL. */
@@ -524,10 +624,8 @@ static int list_rows(struct sl_state *st, const char *sql, const char *const *ke
 		read(s, out + n * size);
 		n++;
 	}
-	if (!ret && rc != SQLITE_DONE) {
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
-		ret = -EIO;
-	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = store_fail(st->db);
 	sqlite3_finalize(s);
 	if (ret) {
 		free(out);
@@ -714,7 +812,7 @@ int sl_state_identity_get(struct sl_state *st, const char *name, struct sl_ident
 		if (secret && sl_state_read_secret(s, 4, secret))
 			rc = SQLITE_MISMATCH;	/* imported without a secret */
 	} else if (rc != SQLITE_DONE) {
-		sl_err("state store: %s", sqlite3_errmsg(st->db));
+		store_fail(st->db);
 	}
 	sqlite3_finalize(s);
 	if (rc == SQLITE_MISMATCH)

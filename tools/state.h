@@ -66,6 +66,8 @@ int sl_state_node_rmdir(const char *name);
  */
 int sl_state_open(const char *home, struct sl_state **out);
 void sl_state_close(struct sl_state *st);
+/* 0, or says the store is read-only (its file system is) and returns -EROFS. */
+int sl_state_writable(const struct sl_state *st);
 /* The schema version of an open store. */
 int sl_state_version(struct sl_state *st);
 

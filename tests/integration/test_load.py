@@ -100,6 +100,8 @@ class LoadTest(NodeTest):
         """Samples in the histogram at or above us microseconds."""
         return sum(n for lo, hi, n in doc["histogram"]["buckets"] if lo >= us)
 
+    # Under TSan the generator runs 5-15 times slower than asked: 20,000/s is out of reach.
+    @unittest.skipIf(os.environ.get("SLUICE_TSAN"), "the generator is too slow under TSan")
     def test_rate_accuracy_open_loop(self):
         self.sluice("node", "create", "n2")
         for rate in (2000, 20000):

@@ -133,6 +133,7 @@ def thread_cpus(pid):
     return out
 
 
+@unittest.skipIf(os.environ.get("SLUICE_TSAN"), "TSan adds a thread of its own to every process")
 class Pinning(NodeTest):
     """Shards are unpinned unless the node is created with --pin-shards."""
 
