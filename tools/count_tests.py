@@ -6,6 +6,7 @@ their output (kept whole in the report) says how many cases ran:
   Criterion: "Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C"
              (F includes C; skipped tests are not in T)
   unittest:  "Ran N tests" and "OK (skipped=S)" or "FAILED (failures=F, errors=E, ...)"
+  a driver:  "DRIVER: P passed, F failed" as its last such line (tests/tsan/)
 An executable that failed without its summary (a crash, a timeout, a sanitizer
 report at exit) counts its summary's failures or, without one, the cases that
 printed "... ok" as passed and one failed; so does a summary that passes while
@@ -22,6 +23,7 @@ CRITERION = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: 
 RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 RESULT = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$", re.M)
 UNITTEST_OK = re.compile(r" \.\.\. ok$", re.M)
+DRIVER = re.compile(r"^\w+: (\d+) passed, (\d+) failed$", re.M)
 
 
 def count(out, ok):
@@ -44,6 +46,10 @@ def count(out, ok):
         if not ok and bad == 0:
             bad = 1
         return max(passed, 0), bad, skipped, "python"
+    m = DRIVER.findall(out)
+    if m:
+        passing, failing = map(int, m[-1])
+        return passing, failing + (1 if not ok and failing == 0 else 0), 0, "driver"
     # no summary: killed, timed out or crashed before it
     return len(UNITTEST_OK.findall(out)), 1, 0, "unknown"
 

@@ -32,6 +32,10 @@ reap_test_nodes() {
 		grep -qsz '^SLUICE_HOME=/tmp/sluice-it-' "$env" && kill "$pid" 2>/dev/null
 	done
 	rm -rf /tmp/sluice-it-*
+	# The fault tests' network namespaces (slf<pid>), should a test have been killed.
+	for env in $(ip netns list 2>/dev/null | awk '/^slf[0-9]+/ {print $1}'); do
+		ip netns del "$env" 2>/dev/null
+	done
 }
 [ "${SLUICE_NO_REAP:-}" = 1 ] || trap reap_test_nodes EXIT
 

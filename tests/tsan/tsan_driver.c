@@ -24,12 +24,24 @@
 #define CALLERS 4
 #define CALLS 2000u
 
-static int failures;
+static int failures;	/* in the part now running */
 
 static void fail(const char *what)
 {
 	fprintf(stderr, "tsan_driver: FAIL %s\n", what);
 	failures++;
+}
+
+/* Each part is one test case for tools/count_tests.py's "driver" summary. */
+static unsigned parts_passed, parts_failed;
+
+static void part_done(void)
+{
+	if (failures)
+		parts_failed++;
+	else
+		parts_passed++;
+	failures = 0;
 }
 
 /* ---- ring ---- */
@@ -151,16 +163,19 @@ int main(void)
 	unsigned a, b;
 
 	ring_part();
+	part_done();
 
 	n = sl_node_create(&cfg);
 	if (!n || sl_services_start(n) || probe_start(&p0, n, 0, NULL) ||
 	    probe_start(&p1, n, 1, NULL) || sl_node_start(n)) {
 		fail("node start");
+		printf("tsan_driver: %u passed, %u failed\n", parts_passed, parts_failed + 2);
 		return 1;
 	}
 	a = route_one_way(n, 0, &p1);
 	b = route_one_way(n, 1, &p0);
 	printf("route: %u replies 0->1, %u replies 1->0\n", a, b);
+	part_done();
 
 	cc.n = n;
 	for (int i = 0; i < CALLERS; i++)
@@ -171,6 +186,7 @@ int main(void)
 	printf("call: %lu on shard 0, %lu on shard 1\n", cc.count[0], cc.count[1]);
 	if (cc.count[0] + cc.count[1] != CALLERS * CALLS)
 		fail("call: a function ran more or less often than called");
+	part_done();
 
 	sl_node_stop(n);
 	sl_node_join(n);
@@ -179,6 +195,6 @@ int main(void)
 	sl_worker_stop(&p0.w);
 	sl_worker_stop(&p1.w);
 	sl_node_destroy(n);
-	printf("tsan_driver: %s\n", failures ? "FAILED" : "ok");
-	return failures ? 1 : 0;
+	printf("tsan_driver: %u passed, %u failed\n", parts_passed, parts_failed);
+	return parts_failed ? 1 : 0;
 }

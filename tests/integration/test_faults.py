@@ -1,0 +1,300 @@
+"""Faults injected between two nodes on test hosts of our own: a network
+namespace per test, joined to this one by a veth pair whose two addresses
+(10.77.X.1 here, 10.77.X.2 there) exist nowhere else. Node n1 (with the inlet
+and the client) stays here; node n2 (the outlet and its target) runs in the
+namespace. Between them: packet loss, duplicates and reordering (nftables and
+an HTB slow lane: this kernel has no netem), 40 ms of delay (a proxy), a link
+cut and restored, and n2 frozen with SIGSTOP. Under each, a portal stream
+through a secure channel is whole both ways (sha256 end to end), the nodes'
+memory stays bounded, and channels and relays carry on or come back.
+Needs root (namespaces); skipped otherwise."""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+from harness import SLUICE, NodeTest, alive, wait_until
+from stream_server import pattern
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIZE = 8 << 20
+RSS_MAX_KIB = 256 << 10
+
+
+def usable():
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
+        return False
+    name = "slprobe%d" % os.getpid()
+    ok = subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return ok
+
+
+USABLE = usable()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=20, check=check, **kw)
+
+
+class TestNet:
+    """The namespace, the veth pair and what runs or is ruled in there."""
+
+    def __init__(self):
+        used = sh("ip", "-br", "addr").stdout
+        for x in [(os.getpid() + i) % 200 + 20 for i in range(200)]:
+            if "10.77.%d." % x not in used:
+                break
+        self.ns = "slf%d" % os.getpid()
+        self.here, self.there = "slh%d" % os.getpid(), "slt%d" % os.getpid()
+        self.ip_here, self.ip_there = "10.77.%d.1" % x, "10.77.%d.2" % x
+        self.procs = []
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "add", self.here, "type", "veth", "peer", "name", self.there,
+           "netns", self.ns)
+        sh("ip", "addr", "add", self.ip_here + "/24", "dev", self.here)
+        self.inside("ip", "addr", "add", self.ip_there + "/24", "dev", self.there)
+        # Segments the size of the wire's, so a fault hits one packet, not a 64 KiB burst.
+        sh("ip", "link", "set", self.here, "gso_max_size", "1500", "up")
+        self.inside("ip", "link", "set", self.there, "gso_max_size", "1500", "up")
+        self.inside("ip", "link", "set", "lo", "up")
+
+    def inside(self, *args, check=True):
+        return sh("ip", "netns", "exec", self.ns, *args, check=check)
+
+    def spawn(self, *args):
+        """A helper process in the namespace; its first stdout line (a port) is returned."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns, sys.executable, *args],
+                             stdout=subprocess.PIPE, text=True, cwd=HERE)
+        self.procs.append(p)
+        return int(p.stdout.readline())
+
+    def rules(self, body):
+        """Replace the namespace's fault rules (a table of their own)."""
+        self.inside("nft", "delete", "table", "ip", "fault", check=False)
+        if body:
+            p = subprocess.run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"],
+                               input="table ip fault {\n%s\n}\n" % body,
+                               capture_output=True, text=True, timeout=20)
+            if p.returncode:
+                raise AssertionError("nft: " + p.stderr)
+
+    def hits(self):
+        """Packets the fault rules' counters saw."""
+        out = self.inside("nft", "list", "table", "ip", "fault", check=False).stdout
+        return sum(int(w.split()[0]) for w in out.split("packets")[1:])
+
+    def close(self):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+            p.stdout.close()
+        sh("ip", "netns", "del", self.ns, check=False)
+        sh("ip", "link", "del", self.here, check=False)
+
+
+@unittest.skipUnless(USABLE, "needs root and network namespaces (ip, nft)")
+class Faults(NodeTest):
+    def setUp(self):
+        super().setUp()
+        self.net = TestNet()
+        self.addCleanup(self.net.close)
+        self.server = self.net.spawn(os.path.join(HERE, "stream_server.py"))
+        self.sluice("node", "create", "n1")
+        self.in_ns("node", "create", "n2", "--tcp-listener-address", self.net.ip_there + ":0")
+        self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.server)
+        self.n2_port = self.home.node_port("n2")
+
+    def in_ns(self, *args, check=True):
+        """The CLI in the namespace: what it starts (a node) runs there."""
+        p = subprocess.run(["ip", "netns", "exec", self.net.ns, SLUICE, *args],
+                           capture_output=True, text=True, timeout=30, env=self.home.env)
+        if check and p.returncode:
+            raise AssertionError("sluice %s: %s" % (" ".join(args), p.stderr))
+        return p
+
+    def secure_inlet(self, route_to_n2):
+        """An inlet on n1 through a secure channel to n2's outlet: its port."""
+        ch = self.sluice("secure-channel", "create", "--from", "n1", "--to",
+                         route_to_n2 + "/service/api", timeout=60).stdout.strip()
+        out = self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
+                          "--to", ch + "/service/outlet").stdout.strip()
+        self.channel = ch
+        return int(out.rsplit(":", 1)[1])
+
+    def n2_route(self):
+        return "/ip4/%s/tcp/%d" % (self.net.ip_there, self.n2_port)
+
+    def get(self, port, size=SIZE, seed=1, timeout=90):
+        """Download through the portal: True when every byte is the right one."""
+        want = hashlib.sha256(pattern(size, seed)).digest()
+        with socket.create_connection(("127.0.0.1", port), 10) as c:
+            c.settimeout(timeout)
+            c.sendall(b"GET %d %d\n" % (size, seed))
+            h, n = hashlib.sha256(), 0
+            while True:
+                b = c.recv(1 << 20)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+        self.assertEqual(n, size, "a portal stream came short or long")
+        self.assertEqual(h.digest(), want, "a portal stream was altered")
+
+    def put(self, port, size=SIZE, seed=2, timeout=90):
+        data = pattern(size, seed)
+        with socket.create_connection(("127.0.0.1", port), 10) as c:
+            c.settimeout(timeout)
+            c.sendall(b"PUT %d\n" % size)
+            c.sendall(data)
+            got = c.makefile("rb").readline().strip().decode()
+        self.assertEqual(got, hashlib.sha256(data).hexdigest(), "an upload was altered")
+
+    def whole_both_ways_and_bounded(self, port):
+        self.get(port)
+        self.put(port)
+        for n in ("n1", "n2"):
+            self.assertLess(rss_kib(self.home.node_pid(n)), RSS_MAX_KIB, n)
+        self.assertEqual(self.sluice("message", "send", "ok", "--from", "n1", "--to",
+                                     self.channel + "/service/uppercase",
+                                     timeout=60).stdout.strip(), "OK")
+
+    def lossy(self, percent):
+        port = self.secure_inlet(self.n2_route())
+        self.net.rules("chain c { type filter hook input priority 0; "
+                       "ip saddr %s numgen random mod 100 < %d counter drop; }"
+                       % (self.net.ip_here, percent))
+        self.whole_both_ways_and_bounded(port)
+        self.assertGreater(self.net.hits(), 0, "no packet was dropped")
+
+    def test_loss_2_percent(self):
+        self.lossy(2)
+
+    def test_loss_5_percent(self):
+        self.lossy(5)
+
+    def test_duplicates(self):
+        port = self.secure_inlet(self.n2_route())
+        self.net.rules("chain c { type filter hook output priority 0; "
+                       "ip daddr %s numgen random mod 100 < 20 counter dup to %s; }"
+                       % (self.net.ip_here, self.net.ip_here))
+        self.whole_both_ways_and_bounded(port)
+        self.assertGreater(self.net.hits(), 0, "no packet was duplicated")
+
+    def test_reordering(self):
+        # One packet in ten takes a 5 Mbit/s lane and arrives behind those sent after it.
+        port = self.secure_inlet(self.n2_route())
+        t = self.net.there
+        self.net.inside("tc", "qdisc", "add", "dev", t, "root", "handle", "1:", "htb",
+                        "default", "10")
+        self.net.inside("tc", "class", "add", "dev", t, "parent", "1:", "classid", "1:10",
+                        "htb", "rate", "10gbit")
+        self.net.inside("tc", "class", "add", "dev", t, "parent", "1:", "classid", "1:20",
+                        "htb", "rate", "5mbit")
+        self.net.rules("chain c { type filter hook output priority 0; "
+                       "ip daddr %s numgen random mod 100 < 10 counter meta priority set 0x10020; }"  # class 1:20
+                       % self.net.ip_here)
+        self.whole_both_ways_and_bounded(port)
+        self.assertGreater(self.net.hits(), 0, "no packet took the slow lane")
+        out = self.net.inside("tc", "-s", "class", "show", "dev", t).stdout
+        self.assertRegex(out, r"class htb 1:20 .*\n.*Sent [1-9]", out)
+
+    def test_delay_40ms(self):
+        # 20 ms each way: a round trip of 40 ms, more with the proxy's own time.
+        proxy = self.net.spawn(os.path.join(HERE, "delay_proxy.py"), self.net.ip_there,
+                               "%s:%d" % (self.net.ip_there, self.n2_port), "20")
+        port = self.secure_inlet("/ip4/%s/tcp/%d" % (self.net.ip_there, proxy))
+        t0 = time.monotonic()
+        self.sluice("message", "send", "x", "--from", "n1", "--to",
+                    self.channel + "/service/uppercase", timeout=30)
+        self.assertGreater(time.monotonic() - t0, 0.04, "the delay was not on the path")
+        self.whole_both_ways_and_bounded(port)
+
+    def test_link_cut_and_restored(self):
+        port = self.secure_inlet(self.n2_route())
+        errors = []
+
+        def transfer():
+            try:
+                self.get(port, 32 << 20, 3, timeout=120)
+            except Exception as e:  # reported below, on the test's thread
+                errors.append(e)
+
+        t = threading.Thread(target=transfer)
+        t.start()
+        time.sleep(0.3)
+        self.net.inside("ip", "link", "set", self.net.there, "down")
+        time.sleep(3)
+        self.net.inside("ip", "link", "set", self.net.there, "up")
+        t.join(150)
+        self.assertFalse(t.is_alive(), "the transfer hung after the link came back")
+        self.assertEqual(errors, [])
+        self.whole_both_ways_and_bounded(port)
+
+    def test_peer_frozen_with_sigstop(self):
+        port = self.secure_inlet(self.n2_route())
+        pid = self.home.node_pid("n2")
+        errors = []
+
+        def transfer():
+            try:
+                self.get(port, 32 << 20, 4, timeout=120)
+            except Exception as e:
+                errors.append(e)
+
+        t = threading.Thread(target=transfer)
+        t.start()
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(3)
+            self.assertLess(rss_kib(self.home.node_pid("n1")), RSS_MAX_KIB)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        t.join(150)
+        self.assertFalse(t.is_alive(), "the transfer hung after the peer woke")
+        self.assertEqual(errors, [])
+        self.whole_both_ways_and_bounded(port)
+
+    def test_relay_comes_back_after_a_cut_and_a_restart(self):
+        # The relay node in the namespace, the relay's owner (n1) here.
+        self.in_ns("node", "create", "relay", "--tcp-listener-address", self.net.ip_there + ":0")
+        self.sluice("relay", "create", "b", "--at", "/node/relay", "--to", "n1", timeout=60)
+        via = "/node/relay/service/forward_to_b/service/uppercase"
+
+        def through():
+            p = self.sluice("message", "send", "up", "--from", "n2", "--to", via,
+                            "--timeout", "3s", check=False, timeout=20)
+            return p.returncode == 0 and p.stdout.strip() == "UP"
+
+        self.assertTrue(wait_until(through, 20, 0.5), "the relay never worked")
+        self.net.inside("ip", "link", "set", self.net.there, "down")
+        time.sleep(3)
+        self.net.inside("ip", "link", "set", self.net.there, "up")
+        self.in_ns("node", "stop", "relay")
+        self.in_ns("node", "start", "relay")
+        self.assertTrue(wait_until(through, 40, 0.5), "the relay did not come back")
+        st = self.home.json("relay", "show", "b", "--at", "n1")
+        self.assertEqual(st["state"], "up", st)
+        self.assertGreaterEqual(st["registrations"], 2, "it came back without registering again")
+
+
+if __name__ == "__main__":
+    unittest.main()
