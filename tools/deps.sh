@@ -5,7 +5,7 @@ set -euo pipefail
 
 build=(cmake make gcc pkg-config liburing-dev libsodium-dev libck-dev libsqlite3-dev libgcrypt20-dev)
 test=(libcriterion-dev libjansson-dev python3 python3-dissononce python3-cryptography python3-cbor2 curl clang libclang-rt-14-dev iperf3
-	iproute2 nftables) # the last two: the fault tests (network namespaces)
+	iproute2 nftables valgrind) # the fault tests (network namespaces), test_memcheck.py
 bench=(socat openssh-server openssh-client stunnel4 spiped openssl iproute2)
 
 # Intel's multi-buffer crypto (the fastest AES-GCM backend) exists for amd64 only.
