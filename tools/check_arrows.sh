@@ -11,7 +11,8 @@
 #   crypto/      libc, libsodium and crypto/ only; no clock, no environment
 #   engine/      crypto/ and engine/; no socket, io_uring or fd-readiness header
 #   transports/  nothing from tools/
-#   all          no "../" includes; *_internal.h and *_int.h only inside their folder
+#   all          no "../" includes; *_internal.h and *_int.h only inside their folder;
+#                Concurrency Kit only in engine/ring.{h,c}
 #
 # usage: check_arrows.sh [--self-test] [ROOT]    (ROOT: the source tree, default ..)
 # Exit 0 when clean, 1 with one line per crossing. --self-test first runs the
@@ -86,7 +87,9 @@ check() {
 				cross("transports/ includes nothing from tools/ (the composition root)")
 			next
 		}
-		if (folder == "crypto" && !(hdr in crypto_ok))
+		if (hdr ~ /^ck_/ && FILENAME !~ /^engine\/ring\.[ch]$/)
+			cross("only engine/ring.{h,c} includes Concurrency Kit (the SPSC contract lives there)")
+		else if (folder == "crypto" && !(hdr in crypto_ok))
 			cross("crypto/ uses libc and libsodium only (no clock: time is passed in)")
 		else if (folder == "engine" && (hdr in engine_no || top == "netinet" || top == "arpa" ||
 						top == "net" || top == "linux" || top == "liburing"))
@@ -130,12 +133,13 @@ self_test() {
 	#include "engine/secure_internal.h"
 	#include "tools/state.h"
 	#include <sys/socket.h>
+	#include <ck_ring.h>
 	EOF
 	printf '#include "transports/uring.h"\n' >"$tmp/tools/cli/x.c"
 	out=$(check "$tmp") && { echo "self-test: a broken tree passed" >&2; return 1; }
 	want='crypto/x.c:2: crypto/x.c:3: crypto/x.c:4: crypto/x.c:5:
 engine/x.c:3: engine/x.c:4: engine/x.c:5: engine/x.c:6: engine/x.c:7: engine/x.c:8: engine/x.c:9:
-transports/x.c:1: transports/x.c:2:'
+transports/x.c:1: transports/x.c:2: transports/x.c:4:'
 	for w in $want; do
 		case $out in
 		*"$w"*) ;;
@@ -147,7 +151,7 @@ transports/x.c:1: transports/x.c:2:'
 		*"$ok"*) echo "self-test: wrongly reported: $ok" >&2; echo "$out" >&2; return 1 ;;
 		esac
 	done
-	echo "check_arrows: self-test found all 13 crossings"
+	echo "check_arrows: self-test found all 14 crossings"
 }
 
 if [ "${1:-}" = "--self-test" ]; then
