@@ -18,6 +18,7 @@
 #include "crypto/aead.h"
 #include "crypto/cipher.h"
 #include "crypto/noise.h"
+#include "tools/aead_pick.h"
 
 #define RUN_NS 200000000ull	/* per measurement */
 #define BATCH 32
@@ -256,7 +257,7 @@ int main(int argc, char **argv)
 {
 	bool json = argc > 1 && !strcmp(argv[1], "--json");
 	static const size_t sizes[] = { 64, 1024, 16384, 49152 };
-	struct sl_aead_measure m;
+	struct sl_aead_measurement m;
 	unsigned i, b;
 
 	if (!sl_aead_available()) {
@@ -271,7 +272,7 @@ int main(int argc, char **argv)
 	if (!sl_aead_backend_usable(SL_AEAD_BACKEND_IPSECMB))
 		nb--;
 	/* what a node would pick at start (SLUICE_AEAD aside) */
-	if (sl_aead_measure(&m))
+	if (sl_aead_pick_measure(&m))
 		abort();
 	/* backends alternate per size so a noisy neighbour hits both alike */
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)

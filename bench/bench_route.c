@@ -20,6 +20,8 @@
 
 #include "engine/bare.h"
 #include "engine/node.h"
+#include "engine/router.h"
+#include "engine/timer.h"
 #include "engine/worker.h"
 #include "transports/uring.h"
 

@@ -31,9 +31,12 @@
 #include "crypto/aead.h"
 #include "crypto/identity.h"
 #include "engine/node.h"
+#include "engine/router.h"
 #include "engine/secure.h"
+#include "engine/timer.h"
 #include "engine/vault.h"
 #include "engine/worker.h"
+#include "tools/aead_pick.h"
 #include "transports/uring.h"
 
 struct bnode {
@@ -345,7 +348,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_secure: AES-GCM needs AES-NI, which this CPU lacks\n");
 		return 1;
 	}
-	if (sl_aead_backend_parse(aead, &be) || sl_aead_select(be)) {
+	if (sl_aead_backend_parse(aead, &be) || sl_aead_pick_backend(be)) {
 		fprintf(stderr, "bench_secure: --aead %s: use auto, sodium, gcrypt or ipsec-mb (if usable here)\n",
 			aead);
 		return 2;

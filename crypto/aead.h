@@ -15,11 +15,11 @@
  * on 48 KiB here). Open always verifies the tag before any plaintext is
  * released: on failure the output buffer is wiped.
  *
- * Backend choice: one process-wide default, taken ONCE at start and before
- * any key is initialised: sl_aead_configure() (config value, SLUICE_AEAD in
- * the environment overrides it) or sl_aead_select(). If nobody chose, the
- * first key initialisation makes the default choice (SLUICE_AEAD, else auto:
- * a ~13 ms self-measurement). Every key remembers the backend it was made
+ * Backend choice: one process-wide default, libsodium until the application
+ * calls sl_aead_select() (at start, before any key is initialised). Which
+ * backend is policy and lives in the composition root (tools/aead_pick.h:
+ * SLUICE_AEAD, the config value, a self-measurement); this file reads no
+ * clock and no environment. Every key remembers the backend it was made
  * with, so changing the default later affects only keys made later. ChaChaPoly
  * (standard Noise vectors only) is always libsodium.
  *
@@ -47,7 +47,7 @@ enum sl_aead_cipher {
 };
 
 enum sl_aead_backend {
-	SL_AEAD_BACKEND_AUTO,	/* choose by self-measurement; never a key's backend */
+	SL_AEAD_BACKEND_AUTO,	/* "the default" here; the caller's self-measurement in tools/ */
 	SL_AEAD_BACKEND_SODIUM,
 	SL_AEAD_BACKEND_GCRYPT,
 	SL_AEAD_BACKEND_IPSECMB,
@@ -73,14 +73,6 @@ struct sl_aead_key {
 		struct gcry_cipher_handle *gcrypt;
 		struct gcm_key_data *imb;	/* expanded key and GHASH powers */
 	} u;
-};
-
-/* The self-measurement behind SL_AEAD_BACKEND_AUTO, indexed by backend. */
-struct sl_aead_measure {
-	double bulk_gbps[SL_AEAD_NBACKENDS];	/* 48 KiB seals, best round */
-	double small_mps[SL_AEAD_NBACKENDS];	/* 64 B seals, million/s, best round */
-	double elapsed_ms;			/* the whole measurement */
-	enum sl_aead_backend pick;
 };
 
 /*
@@ -115,29 +107,15 @@ bool sl_aead_backend_usable(enum sl_aead_backend b);
 bool sl_aead_gcrypt_ready(void);
 
 /*
- * Start-up choice: `choice` is the config value ("sodium", "gcrypt", "ipsec-mb", "auto";
- * NULL means auto); SLUICE_AEAD in the environment overrides it. -EINVAL for
- * an unknown name, -ENOTSUP if the named backend cannot run here (auto falls
- * back to libsodium instead). Call before any key is initialised.
+ * Sets the default for keys made from now on: 0, -ENOTSUP if b cannot run
+ * here, -EINVAL for AUTO (a measurement: tools/aead_pick.h makes it).
  */
-int sl_aead_configure(const char *choice);
-/* Sets the default for keys made from now on; AUTO runs sl_aead_measure(). */
 int sl_aead_select(enum sl_aead_backend b);
-/* The current default (choosing it now if nobody has) and its name. */
+/* The current default and its name. */
 enum sl_aead_backend sl_aead_backend(void);
 const char *sl_aead_backend_name(void);
 const char *sl_aead_backend_str(enum sl_aead_backend b);
 int sl_aead_backend_parse(const char *s, enum sl_aead_backend *b);
-/*
- * Times the usable backends on 48 KiB and 64 B seals, alternating, a few ms
- * each (~14 ms in all; no new round starts after 12 ms, so a preempted start
- * stays near 20 ms), and says which AUTO would pick: the fastest at 48 KiB
- * (libsodium on a near tie) unless another is much faster at 64 B.
- * Selects nothing. Cold: allocates its buffers.
- */
-int sl_aead_measure(struct sl_aead_measure *m);
-/* The measurement the last AUTO choice was made by (zeros if none). */
-void sl_aead_last_measure(struct sl_aead_measure *m);
 
 /*
  * Init with the default backend, or with a given one. key may be NULL: the

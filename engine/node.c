@@ -4,6 +4,7 @@
  * cold life cycle (create, start, stop, join, destroy).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,74 +12,6 @@
 
 #include "engine/log.h"
 #include "engine/shard.h"
-
-static int shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
-{
-	int ret;
-
-	s->node = n;
-	s->id = id;
-	pthread_mutex_init(&s->ctl_lock, NULL);
-	pthread_mutex_init(&s->idle_lock, NULL);
-	pthread_cond_init(&s->idle_cond, NULL);
-	ret = sl_pool_init(&s->pool, (uint16_t)id, s, &n->pool_cfg);
-	if (ret)
-		return ret;
-	s->in = sl_cache_alloc(sizeof(*s->in) * n->nshards);
-	s->back = sl_cache_alloc(sizeof(*s->back) * n->nshards);
-	if (!s->in || !s->back)
-		return -ENOMEM;
-	memset(s->in, 0, sizeof(*s->in) * n->nshards);
-	memset(s->back, 0, sizeof(*s->back) * n->nshards);
-	for (unsigned i = 0; i < n->nshards; i++) {
-		if (i == id)
-			continue;
-		ret = sl_ring_init(&s->in[i], n->ring_size);
-		if (!ret)
-			ret = sl_ring_init(&s->back[i], n->ring_size);
-		if (ret)
-			return ret;
-	}
-	ret = sl_worker_table_init(s);
-	if (ret)
-		return ret;
-	return sl_timers_init(s);
-}
-
-static void shard_destroy_cold(struct sl_node *n, struct sl_shard *s)
-{
-	struct sl_msg *m;
-
-	if (!s->node)
-		return;
-	/* Messages still in rings: nobody will take them now; free into their pools. */
-	for (unsigned i = 0; s->in && i < n->nshards; i++) {
-		if (i == s->id)
-			continue;
-		if (s->in[i].slots)
-			while (sl_ring_pop_burst_spsc(&s->in[i], &m, 1))
-				sl_pool_free_stray(m->pool ? m->pool : &s->pool, m);
-		if (s->back && s->back[i].slots)
-			while (sl_ring_pop_burst_spsc(&s->back[i], &m, 1))
-				sl_pool_free_stray(m->pool, m);
-	}
-	while ((m = s->defer_head)) {
-		s->defer_head = m->next;
-		sl_msg_free(m);
-	}
-	for (unsigned i = 0; i < s->nctl; i++)
-		sl_msg_free(s->ctl[i].msg);
-	s->nctl = 0;
-	for (unsigned i = 0; s->in && i < n->nshards; i++) {
-		sl_ring_destroy(&s->in[i]);
-		if (s->back)
-			sl_ring_destroy(&s->back[i]);
-	}
-	free(s->in);
-	free(s->back);
-	sl_worker_table_destroy(s);
-	sl_timers_destroy(s);
-}
 
 struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 {
@@ -121,7 +54,7 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 		goto err_destroy;
 	memset(n->shards, 0, sizeof(*n->shards) * ns);
 	for (unsigned i = 0; i < ns; i++) {
-		ret = shard_init_cold(n, &n->shards[i], i);
+		ret = sl_shard_init_cold(n, &n->shards[i], i);
 		if (ret)
 			goto err_destroy;
 	}
@@ -138,16 +71,10 @@ void sl_node_destroy(struct sl_node *n)
 		return;
 	if (n->shards) {
 		for (unsigned i = 0; i < n->nshards; i++)
-			shard_destroy_cold(n, &n->shards[i]);
+			sl_shard_destroy_cold(n, &n->shards[i]);
 		/* Pools last: the rings above gave messages back to their stray lists. */
-		for (unsigned i = 0; i < n->nshards; i++) {
-			if (!n->shards[i].node)
-				continue;
-			sl_pool_destroy(&n->shards[i].pool);
-			pthread_mutex_destroy(&n->shards[i].ctl_lock);
-			pthread_mutex_destroy(&n->shards[i].idle_lock);
-			pthread_cond_destroy(&n->shards[i].idle_cond);
-		}
+		for (unsigned i = 0; i < n->nshards; i++)
+			sl_shard_destroy_pool_cold(&n->shards[i]);
 	}
 	free(n->shards);
 	free(n->names);
@@ -155,6 +82,50 @@ void sl_node_destroy(struct sl_node *n)
 	pthread_mutex_destroy(&n->start_lock);
 	pthread_cond_destroy(&n->start_cond);
 	free(n);
+}
+
+int sl_node_start(struct sl_node *n)
+{
+	sigset_t all, old;
+	unsigned i;
+	int ret = 0;
+
+	/* Shards never take process signals: the runtime's main thread does. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < n->nshards; i++) {
+		ret = sl_shard_spawn_cold(&n->shards[i]);
+		if (ret)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&n->start_lock);
+	while (n->nstarted < i)
+		pthread_cond_wait(&n->start_cond, &n->start_lock);
+	if (!ret)
+		ret = n->start_err;
+	pthread_mutex_unlock(&n->start_lock);
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "node=%s event=start_failed err=%s", n->name, strerror(-ret));
+		sl_node_stop(n);
+		sl_node_join(n);
+		return ret;
+	}
+	__atomic_store_n(&n->running, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void sl_node_stop(struct sl_node *n)
+{
+	for (unsigned i = 0; i < n->nshards; i++)
+		sl_shard_stop(&n->shards[i]);
+}
+
+void sl_node_join(struct sl_node *n)
+{
+	for (unsigned i = 0; i < n->nshards; i++)
+		sl_shard_join_cold(&n->shards[i]);
+	__atomic_store_n(&n->running, 0, __ATOMIC_RELEASE);
 }
 
 void sl_node_set_io(struct sl_node *n, const struct sl_io_ops *ops, void *ctx)
@@ -216,57 +187,6 @@ bool sl_node_running(const struct sl_node *n)
 	return __atomic_load_n(&n->running, __ATOMIC_ACQUIRE);
 }
 
-void sl_shard_kick(struct sl_shard *dst)
-{
-	struct sl_node *n = dst->node;
-
-	/*
-	 * Full fence: our ring push must be visible before we read `sleeping`;
-	 * pairs with the fence between the consumer's store of `sleeping` and its
-	 * last look at its rings (shard.c), so one of the two sees the other.
-	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&dst->sleeping, __ATOMIC_RELAXED))
-		return;
-	if (n->io_ops && n->io_ops->wake) {
-		n->io_ops->wake(n->io_ctx, dst);
-	} else {
-		pthread_mutex_lock(&dst->idle_lock);
-		dst->idle_kick = 1;
-		pthread_cond_signal(&dst->idle_cond);
-		pthread_mutex_unlock(&dst->idle_lock);
-	}
-	{
-		struct sl_shard *self = sl_shard_self();
-
-		if (self)
-			SL_STAT_INC(self, wakeups);
-	}
-}
-
-static int ctl_push(struct sl_shard *s, const struct sl_ctl *c)
-{
-	pthread_mutex_lock(&s->ctl_lock);
-	if (s->nctl == SL_CTL_MAX) {
-		pthread_mutex_unlock(&s->ctl_lock);
-		return -EAGAIN;
-	}
-	s->ctl[s->nctl++] = *c;
-	__atomic_store_n(&s->ctl_pending, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&s->ctl_lock);
-	sl_shard_kick(s);
-	return 0;
-}
-
-int sl_shard_call(struct sl_node *n, unsigned id, void (*fn)(struct sl_shard *s, void *arg), void *arg)
-{
-	struct sl_ctl c = { .fn = fn, .arg = arg };
-
-	if (id >= n->nshards || !fn)
-		return -EINVAL;
-	return ctl_push(&n->shards[id], &c);
-}
-
 int sl_node_inject(struct sl_node *n, unsigned id, struct sl_msg *m)
 {
 	struct sl_ctl c = { .msg = m };
@@ -276,7 +196,7 @@ int sl_node_inject(struct sl_node *n, unsigned id, struct sl_msg *m)
 		sl_msg_free(m);
 		return -EINVAL;
 	}
-	ret = ctl_push(&n->shards[id], &c);
+	ret = sl_shard_ctl_push(&n->shards[id], &c);
 	if (ret)
 		sl_msg_free(m);	/* ownership was ours to give; nobody took it */
 	return ret;
@@ -304,11 +224,6 @@ void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out)
 		for (size_t k = 0; k < sizeof(one) / sizeof(uint64_t); k++)
 			a[k] += b[k];
 	}
-}
-
-void sl_shard_count_drop(struct sl_shard *s)
-{
-	SL_STAT_INC(s, drop_other);
 }
 
 /* Name table: open addressing, insert-only slots (see shard.h). */

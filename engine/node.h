@@ -98,10 +98,7 @@ int sl_node_on_worker_stop(struct sl_node *n,
 			   void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len),
 			   void *ctx);
 
-/* Start echo, uppercase, hop and the relay services on every shard (PROTOCOL.md 9). Before start. */
+/* services.c: start echo, uppercase, hop and the relay services on every shard (PROTOCOL.md 9). Before start. */
 int sl_services_start(struct sl_node *n);
-
-/* Bump a shard's drop_other counter (services that drop malformed input). */
-void sl_shard_count_drop(struct sl_shard *s);
 
 #endif

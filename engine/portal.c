@@ -26,8 +26,10 @@
 
 #include "engine/log.h"
 #include "engine/portal.h"
+#include "engine/router.h"
 #include "engine/secure.h"
 #include "engine/shard.h"
+#include "engine/timer.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 

@@ -26,7 +26,9 @@
 #include "engine/bare.h"
 #include "engine/log.h"
 #include "engine/relay_int.h"
+#include "engine/router.h"
 #include "engine/secure.h"
+#include "engine/timer.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 

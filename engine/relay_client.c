@@ -25,9 +25,12 @@
 #include <sys/random.h>
 
 #include "engine/bare.h"
+#include "engine/clock.h"
 #include "engine/log.h"
 #include "engine/relay_int.h"
+#include "engine/router.h"
 #include "engine/secure.h"
+#include "engine/timer.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 

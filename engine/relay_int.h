@@ -10,6 +10,7 @@
 
 #include "engine/relay.h"
 #include "engine/shard.h"
+#include "engine/timer.h"
 
 struct relay;
 struct relay_watch;

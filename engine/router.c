@@ -8,7 +8,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/shard.h"
 
 #define DROP_LOG_INTERVAL_NS 1000000000ull

@@ -18,8 +18,11 @@
 #include <sodium.h>
 
 #include "crypto/cbor.h"
+#include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/secure_internal.h"
+#include "engine/timer.h"
 
 /*
  * Head of a padded Payload: 82 (padded) 82 00 (variant 0) 81 (its one field)

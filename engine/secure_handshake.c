@@ -23,8 +23,11 @@
 
 #include <sodium.h>
 
+#include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/secure_internal.h"
+#include "engine/timer.h"
 
 static struct sl_noise *noise_new(enum sl_noise_role role, const struct sl_vault *v)
 {

@@ -23,6 +23,7 @@
 #include "crypto/noise.h"
 #include "engine/secure.h"
 #include "engine/node.h"
+#include "engine/timer.h"
 #include "engine/worker.h"
 #include "engine/vault.h"
 

@@ -12,6 +12,7 @@
 
 #include "engine/bare.h"
 #include "engine/relay.h"
+#include "engine/router.h"
 #include "engine/shard.h"
 
 static void echo_handle(struct sl_worker *w, struct sl_msg *m)

@@ -3,7 +3,8 @@
  * The per-core loop (DPDK l3fwd's shape): take a burst from each source,
  * process it to completion, poll the transports; sleep in the transport's
  * wait only when a turn found nothing, after announcing it so that producers
- * ring the doorbell.
+ * ring the doorbell. And the shard itself: its cold life cycle, accessors,
+ * control calls and doorbell (node.c drives the life cycle for all shards).
  */
 #include <errno.h>
 #include <sched.h>
@@ -13,8 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/shard.h"
+#include "engine/timer.h"
 
 /* The window over which a shard measures how busy it is (see shard_main). */
 #define SPIN_WINDOW_NS 2000000ull
@@ -54,24 +58,82 @@ struct sl_pool *sl_shard_pool(struct sl_shard *s)
 	return &s->pool;
 }
 
-static uint64_t clock_ns(clockid_t c)
+int sl_shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
 {
-	struct timespec ts;
+	int ret;
 
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	s->node = n;
+	s->id = id;
+	pthread_mutex_init(&s->ctl_lock, NULL);
+	pthread_mutex_init(&s->idle_lock, NULL);
+	pthread_cond_init(&s->idle_cond, NULL);
+	ret = sl_pool_init(&s->pool, (uint16_t)id, s, &n->pool_cfg);
+	if (ret)
+		return ret;
+	s->in = sl_cache_alloc(sizeof(*s->in) * n->nshards);
+	s->back = sl_cache_alloc(sizeof(*s->back) * n->nshards);
+	if (!s->in || !s->back)
+		return -ENOMEM;
+	memset(s->in, 0, sizeof(*s->in) * n->nshards);
+	memset(s->back, 0, sizeof(*s->back) * n->nshards);
+	for (unsigned i = 0; i < n->nshards; i++) {
+		if (i == id)
+			continue;
+		ret = sl_ring_init(&s->in[i], n->ring_size);
+		if (!ret)
+			ret = sl_ring_init(&s->back[i], n->ring_size);
+		if (ret)
+			return ret;
+	}
+	ret = sl_worker_table_init(s);
+	if (ret)
+		return ret;
+	return sl_timers_init(s);
 }
 
-uint64_t sl_now_ns(void)
+void sl_shard_destroy_cold(struct sl_node *n, struct sl_shard *s)
 {
-	struct sl_shard *s = tls_self;
+	struct sl_msg *m;
 
-	return s ? s->now_ns : clock_ns(CLOCK_MONOTONIC);
+	if (!s->node)
+		return;
+	/* Messages still in rings: nobody will take them now; free into their pools. */
+	for (unsigned i = 0; s->in && i < n->nshards; i++) {
+		if (i == s->id)
+			continue;
+		if (s->in[i].slots)
+			while (sl_ring_pop_burst_spsc(&s->in[i], &m, 1))
+				sl_pool_free_stray(m->pool ? m->pool : &s->pool, m);
+		if (s->back && s->back[i].slots)
+			while (sl_ring_pop_burst_spsc(&s->back[i], &m, 1))
+				sl_pool_free_stray(m->pool, m);
+	}
+	while ((m = s->defer_head)) {
+		s->defer_head = m->next;
+		sl_msg_free(m);
+	}
+	for (unsigned i = 0; i < s->nctl; i++)
+		sl_msg_free(s->ctl[i].msg);
+	s->nctl = 0;
+	for (unsigned i = 0; s->in && i < n->nshards; i++) {
+		sl_ring_destroy(&s->in[i]);
+		if (s->back)
+			sl_ring_destroy(&s->back[i]);
+	}
+	free(s->in);
+	free(s->back);
+	sl_worker_table_destroy(s);
+	sl_timers_destroy(s);
 }
 
-uint64_t sl_wall_s(void)
+void sl_shard_destroy_pool_cold(struct sl_shard *s)
 {
-	return clock_ns(CLOCK_REALTIME) / 1000000000ull;
+	if (!s->node)
+		return;
+	sl_pool_destroy(&s->pool);
+	pthread_mutex_destroy(&s->ctl_lock);
+	pthread_mutex_destroy(&s->idle_lock);
+	pthread_cond_destroy(&s->idle_cond);
 }
 
 bool sl_shard_return_msg(struct sl_shard *self, struct sl_msg *m)
@@ -170,7 +232,7 @@ static void idle_wait(struct sl_shard *s, uint64_t timeout_ns)
 	if (!s->idle_kick) {
 		if (timeout_ns == UINT64_MAX || timeout_ns > 100000000ull)
 			timeout_ns = 100000000ull;
-		until = clock_ns(CLOCK_REALTIME) + timeout_ns;
+		until = sl_clock_real_ns() + timeout_ns;
 		ts.tv_sec = (time_t)(until / 1000000000ull);
 		ts.tv_nsec = (long)(until % 1000000000ull);
 		pthread_cond_timedwait(&s->idle_cond, &s->idle_lock, &ts);
@@ -203,7 +265,7 @@ static void *shard_main(void *arg)
 	int ret = 0;
 
 	tls_self = s;
-	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	s->now_ns = sl_clock_mono_ns();
 	pin_cold(s);
 	if (io && io->shard_start)
 		ret = io->shard_start(n->io_ctx, s);
@@ -220,7 +282,7 @@ static void *shard_main(void *arg)
 		unsigned work = 0;
 		uint64_t next;
 
-		s->now_ns = clock_ns(CLOCK_MONOTONIC);
+		s->now_ns = sl_clock_mono_ns();
 		/*
 		 * Spinning pays only for a request/response flow, where each
 		 * wake-up costs more than the wait: a shard busy half the time or
@@ -276,7 +338,7 @@ static void *shard_main(void *arg)
 		idle_since = 0;
 	}
 	/* Final drains so nothing sent to us before stop is left in a ring. */
-	s->now_ns = clock_ns(CLOCK_MONOTONIC);
+	s->now_ns = sl_clock_mono_ns();
 	run_ctl(s);
 	drain_rings(s);
 	sl_router_run_deferred(s);
@@ -287,53 +349,83 @@ out:
 	return NULL;
 }
 
-int sl_node_start(struct sl_node *n)
+int sl_shard_spawn_cold(struct sl_shard *s)
 {
-	sigset_t all, old;
-	unsigned i;
-	int ret = 0;
+	int ret = -pthread_create(&s->thread, NULL, shard_main, s);
 
-	/* Shards never take process signals: the runtime's main thread does. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (i = 0; i < n->nshards; i++) {
-		ret = -pthread_create(&n->shards[i].thread, NULL, shard_main, &n->shards[i]);
-		if (ret)
-			break;
-		n->shards[i].started = true;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_mutex_lock(&n->start_lock);
-	while (n->nstarted < i)
-		pthread_cond_wait(&n->start_cond, &n->start_lock);
 	if (!ret)
-		ret = n->start_err;
-	pthread_mutex_unlock(&n->start_lock);
-	if (ret) {
-		sl_log(SL_LOG_ERROR, "node=%s event=start_failed err=%s", n->name, strerror(-ret));
-		sl_node_stop(n);
-		sl_node_join(n);
-		return ret;
+		s->started = true;
+	return ret;
+}
+
+void sl_shard_stop(struct sl_shard *s)
+{
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	sl_shard_kick(s);
+}
+
+void sl_shard_join_cold(struct sl_shard *s)
+{
+	if (!s->started)
+		return;
+	pthread_join(s->thread, NULL);
+	s->started = false;
+}
+
+/* Control calls: from any thread, run on the shard's own (run_ctl). */
+
+void sl_shard_kick(struct sl_shard *dst)
+{
+	struct sl_node *n = dst->node;
+
+	/*
+	 * Full fence: our ring push must be visible before we read `sleeping`;
+	 * pairs with the fence between the consumer's store of `sleeping` and its
+	 * last look at its rings (shard.c), so one of the two sees the other.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&dst->sleeping, __ATOMIC_RELAXED))
+		return;
+	if (n->io_ops && n->io_ops->wake) {
+		n->io_ops->wake(n->io_ctx, dst);
+	} else {
+		pthread_mutex_lock(&dst->idle_lock);
+		dst->idle_kick = 1;
+		pthread_cond_signal(&dst->idle_cond);
+		pthread_mutex_unlock(&dst->idle_lock);
 	}
-	__atomic_store_n(&n->running, 1, __ATOMIC_RELEASE);
+	{
+		struct sl_shard *self = sl_shard_self();
+
+		if (self)
+			SL_STAT_INC(self, wakeups);
+	}
+}
+
+int sl_shard_ctl_push(struct sl_shard *s, const struct sl_ctl *c)
+{
+	pthread_mutex_lock(&s->ctl_lock);
+	if (s->nctl == SL_CTL_MAX) {
+		pthread_mutex_unlock(&s->ctl_lock);
+		return -EAGAIN;
+	}
+	s->ctl[s->nctl++] = *c;
+	__atomic_store_n(&s->ctl_pending, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->ctl_lock);
+	sl_shard_kick(s);
 	return 0;
 }
 
-void sl_node_stop(struct sl_node *n)
+int sl_shard_call(struct sl_node *n, unsigned id, void (*fn)(struct sl_shard *s, void *arg), void *arg)
 {
-	for (unsigned i = 0; i < n->nshards; i++) {
-		__atomic_store_n(&n->shards[i].stop, 1, __ATOMIC_RELEASE);
-		sl_shard_kick(&n->shards[i]);
-	}
+	struct sl_ctl c = { .fn = fn, .arg = arg };
+
+	if (id >= n->nshards || !fn)
+		return -EINVAL;
+	return sl_shard_ctl_push(&n->shards[id], &c);
 }
 
-void sl_node_join(struct sl_node *n)
+void sl_shard_count_drop(struct sl_shard *s)
 {
-	for (unsigned i = 0; i < n->nshards; i++) {
-		if (!n->shards[i].started)
-			continue;
-		pthread_join(n->shards[i].thread, NULL);
-		n->shards[i].started = false;
-	}
-	__atomic_store_n(&n->running, 0, __ATOMIC_RELEASE);
+	SL_STAT_INC(s, drop_other);
 }

@@ -8,8 +8,9 @@
  * SL_BURST), return rings, timers, then the I/O poll hook. A turn without work
  * (after spin_us of them) announces sleep and waits in the transport's wait.
  *
- * The struct is engine-private (node.c, router.c, worker.c, timer.c, pool.c);
- * transports use the accessors at the end.
+ * The struct is engine-private: the shard's own files (shard.c, node.c,
+ * router.c, worker.c, timer.c, pool.c, clock.c) and services that post
+ * control calls read it; transports use the accessors labelled for them.
  */
 #ifndef SL_SHARD_H
 #define SL_SHARD_H
@@ -135,32 +136,39 @@ int sl_name_add(struct sl_node *n, const char *name, size_t len, unsigned shard)
 void sl_name_del(struct sl_node *n, const char *name, size_t len, unsigned shard);
 /* Shards hosting name (0 when none). Lock-free. */
 uint64_t sl_name_lookup(const struct sl_node *n, const uint8_t *name, size_t len);
-/* node.c: ring shard dst's doorbell if it sleeps (after a push to it). */
-void sl_shard_kick(struct sl_shard *dst);
 
 /* Single-writer counters read by other threads: relaxed, no lock prefix. */
 #define SL_STAT_ADD(s, field, n) \
 	__atomic_store_n(&(s)->st.field, (s)->st.field + (n), __ATOMIC_RELAXED)
 #define SL_STAT_INC(s, field) SL_STAT_ADD(s, field, 1)
 
-/* For transports. */
+/* shard.c: life cycle (cold, on the control thread; node.c drives it). */
+int sl_shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id);
+/* Frees what init made but the pool (its messages may sit in other shards' rings). */
+void sl_shard_destroy_cold(struct sl_node *n, struct sl_shard *s);
+void sl_shard_destroy_pool_cold(struct sl_shard *s);
+/* Spawn s's thread (signals blocked by the caller). 0 or -errno. */
+int sl_shard_spawn_cold(struct sl_shard *s);
+/* Ask s's loop to end (any thread). */
+void sl_shard_stop(struct sl_shard *s);
+void sl_shard_join_cold(struct sl_shard *s);
+
+/* shard.c: ring shard dst's doorbell if it sleeps (after a push to it). */
+void sl_shard_kick(struct sl_shard *dst);
+/* shard.c: queue a control call (or an injected message) for s. 0 or -EAGAIN. */
+int sl_shard_ctl_push(struct sl_shard *s, const struct sl_ctl *c);
+
+/* shard.c: for transports. */
 void *sl_shard_io(const struct sl_shard *s);
 void sl_shard_set_io(struct sl_shard *s, void *io);
 struct sl_pool *sl_shard_pool(struct sl_shard *s);
 
-/* pool.c: take back our messages freed on other shards (owner thread). Count. */
+/* shard.c: take back our messages freed on other shards (owner thread). Count. */
 unsigned sl_shard_reclaim_local(struct sl_shard *s);
-/* pool.c: hand a foreign message back toward its home shard. false: caller uses the stray list. */
+/* shard.c: hand a foreign message back toward its home shard. false: caller uses the stray list. */
 bool sl_shard_return_msg(struct sl_shard *self, struct sl_msg *m);
 
-/* router.c: deliver to a worker on this shard, or drop (used for ring arrivals). */
-void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m);
-/* router.c: run deferred local deliveries. Count run. */
-unsigned sl_router_run_deferred(struct sl_shard *s);
-/* router.c: count, log (rate limited, one line, no payload) and free. */
-void sl_router_drop(struct sl_shard *s, struct sl_msg *m, const char *why);
-
-/* worker.c */
+/* worker.c: the shard's address table. */
 int sl_worker_table_init(struct sl_shard *s);
 void sl_worker_table_destroy(struct sl_shard *s);
 struct sl_worker *sl_worker_lookup_local(struct sl_shard *s, const uint8_t *addr, size_t len);
@@ -176,11 +184,6 @@ unsigned sl_random_addr_shard(const struct sl_node *n, const uint8_t *p, size_t 
  */
 bool sl_addr_hashed_shard(const struct sl_node *n, const uint8_t *p, size_t len, unsigned *shard);
 
-/* timer.c */
-int sl_timers_init(struct sl_shard *s);
-void sl_timers_destroy(struct sl_shard *s);
-unsigned sl_timers_run(struct sl_shard *s, uint64_t now);
-/* Deadline of the earliest armed timer, UINT64_MAX when none. */
-uint64_t sl_timers_next(const struct sl_shard *s);
+/* The shard's router and timers: engine/router.h, engine/timer.h. */
 
 #endif

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "engine/clock.h"
 #include "engine/shard.h"
+#include "engine/timer.h"
 
 #define HEAP_INIT 256
 

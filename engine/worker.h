@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Workers, sending and timers: the API a service is written against.
+ * Workers: the API a service is written against, with engine/router.h
+ * (sending) and engine/timer.h.
  *
  * A worker lives on one shard and is reached by a local address (type 0). Its
  * handler runs on that shard's thread only, so a worker's own state needs no
@@ -60,58 +61,11 @@ unsigned sl_worker_hashed_shard(const struct sl_node *n, const char *addr);
 /* Remove w from its shard's table (on its shard's thread); then calls w->stopped. */
 void sl_worker_stop(struct sl_worker *w);
 
-/*
- * Route m by the front of its onward route; takes ownership in every case.
- * A local address is delivered to its worker (on whichever shard hosts it);
- * a transport address (TCP, UDS, ...) goes to that transport. A message that
- * cannot be routed is counted, logged (rate limited) and freed.
- * Must be called on a shard thread (s is the caller's shard).
- */
-void sl_send(struct sl_shard *s, struct sl_msg *m);
-/*
- * As sl_send, except when m is for a worker on another shard whose ring from
- * us is full: then false, and m is still the caller's (a reader keeps it and
- * stops reading its source: backpressure instead of a drop). True otherwise,
- * with ownership gone as in sl_send.
- */
-bool sl_send_try(struct sl_shard *s, struct sl_msg *m);
-
-/*
- * Forward m one hop the way a relaying worker does: pop the front of the
- * onward route (the worker's own address) and push `self` onto the return
- * route, then sl_send. (Ockam's step_forward.)
- */
-void sl_forward(struct sl_worker *self, struct sl_msg *m);
-
-/*
- * Reply to m with its own buffer: onward = m's return route, return = [self].
- * The payload is whatever the caller left in m.
- */
-void sl_reply(struct sl_worker *self, struct sl_msg *m);
-
+/* shard.c: the shard a worker runs on, and control calls to it. */
 /* The shard the calling thread runs, or NULL on a thread that is not a shard. */
 struct sl_shard *sl_shard_self(void);
 unsigned sl_shard_id(const struct sl_shard *s);
 struct sl_node *sl_shard_node(const struct sl_shard *s);
-
-/*
- * Timers, per shard, fired on the shard's thread. A timer is embedded in its
- * owner's struct; arming an armed timer re-arms it.
- */
-struct sl_timer {
-	uint64_t deadline;			/* monotonic ns */
-	void (*fire)(struct sl_timer *t);
-	struct sl_shard *shard;
-	uint32_t slot;				/* engine-private position in the shard's heap */
-	bool armed;
-};
-
-void sl_timer_arm(struct sl_shard *s, struct sl_timer *t, uint64_t delay_ns);
-void sl_timer_cancel(struct sl_timer *t);
-
-/* CLOCK_MONOTONIC in ns and CLOCK_REALTIME in s, read once per loop turn. */
-uint64_t sl_now_ns(void);
-uint64_t sl_wall_s(void);
 
 /*
  * Run fn(shard, arg) on shard `id`'s thread (control plane: it arrives as a
@@ -119,6 +73,9 @@ uint64_t sl_wall_s(void);
  * -EAGAIN when the ring is full.
  */
 int sl_shard_call(struct sl_node *n, unsigned id, void (*fn)(struct sl_shard *s, void *arg), void *arg);
+/* Bump a shard's drop_other counter (services that drop malformed input). */
+void sl_shard_count_drop(struct sl_shard *s);
+/* node.c */
 unsigned sl_node_shards(const struct sl_node *n);
 
 #endif

@@ -6,7 +6,7 @@ their output (kept whole in the report) says how many cases ran:
   Criterion: "Synthesis: Tested: T | Passing: P | Failing: F | Crashing: C"
              (F includes C; skipped tests are not in T)
   unittest:  "Ran N tests" and "OK (skipped=S)" or "FAILED (failures=F, errors=E, ...)"
-  a driver:  "DRIVER: P passed, F failed" as its last such line (tests/tsan/)
+  scripts:   "Checks: T | Passing: P | Failing: F" (tools/check_arrows.sh, tests/tsan/)
 An executable that failed without its summary (a crash, a timeout, a sanitizer
 report at exit) counts its summary's failures or, without one, the cases that
 printed "... ok" as passed and one failed; so does a summary that passes while
@@ -23,16 +23,17 @@ CRITERION = re.compile(r"Synthesis: Tested: (\d+) \| Passing: (\d+) \| Failing: 
 RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 RESULT = re.compile(r"^(OK|FAILED)(?: \((.*)\))?\s*$", re.M)
 UNITTEST_OK = re.compile(r" \.\.\. ok$", re.M)
-DRIVER = re.compile(r"^\w+: (\d+) passed, (\d+) failed$", re.M)
+SCRIPT = re.compile(r"^Checks: (\d+) \| Passing: (\d+) \| Failing: (\d+)$", re.M)
 
 
 def count(out, ok):
     """(passed, failed, skipped, kind) of one ctest test's output."""
-    m = CRITERION.findall(out)
-    if m:
-        _, passing, failing = map(int, m[-1])
-        failed = failing + (1 if not ok and failing == 0 else 0)
-        return passing, failed, 0, "criterion"
+    for pattern, kind in ((CRITERION, "criterion"), (SCRIPT, "script")):
+        m = pattern.findall(out)
+        if m:
+            _, passing, failing = map(int, m[-1])
+            failed = failing + (1 if not ok and failing == 0 else 0)
+            return passing, failed, 0, kind
     ran, res = RAN.findall(out), RESULT.findall(out)
     if ran and res:
         n = int(ran[-1])
@@ -46,10 +47,6 @@ def count(out, ok):
         if not ok and bad == 0:
             bad = 1
         return max(passed, 0), bad, skipped, "python"
-    m = DRIVER.findall(out)
-    if m:
-        passing, failing = map(int, m[-1])
-        return passing, failing + (1 if not ok and failing == 0 else 0), 0, "driver"
     # no summary: killed, timed out or crashed before it
     return len(UNITTEST_OK.findall(out)), 1, 0, "unknown"
 
@@ -75,6 +72,7 @@ def main():
         if f:
             broken.append(tc.get("name"))
     names = {"criterion": "Criterion executables", "python": "Python test files",
+             "script": "check scripts",
              "unknown": "without a summary"}
     detail = "; ".join("%d %s: %d cases" % (v[0], names[k], v[1]) for k, v in sorted(kinds.items()))
     if broken:

@@ -22,9 +22,12 @@
 #include "crypto/identity.h"
 #include "engine/log.h"
 #include "engine/node.h"
+#include "engine/router.h"
 #include "engine/secure.h"
+#include "engine/timer.h"
 #include "engine/vault.h"
 #include "engine/worker.h"
+#include "tools/aead_pick.h"
 #include "tools/cli.h"
 #include "tools/identities.h"
 #include "tools/load.h"
@@ -393,7 +396,7 @@ int sl_load_run_engine(const struct sl_load_cfg *cfg, const struct sl_load_route
 		return sl_err("this CPU lacks AES-NI; Sluice needs hardware AES-256-GCM");
 	if (!sl_uring_available())
 		return sl_err("io_uring is not available here (a container's seccomp profile?)");
-	if (sl_aead_configure("auto"))
+	if (sl_aead_pick("auto"))
 		return sl_err("SLUICE_AEAD must be sodium, gcrypt, ipsec-mb or auto");
 	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;

@@ -16,6 +16,8 @@
 #include "engine/log.h"
 #include "engine/multiaddr.h"
 #include "engine/node.h"
+#include "engine/router.h"
+#include "engine/timer.h"
 #include "engine/worker.h"
 #include "tools/api.h"
 #include "tools/nm_portal.h"

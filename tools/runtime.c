@@ -14,6 +14,7 @@
 #include "engine/log.h"
 #include "engine/node.h"
 #include "engine/portal.h"
+#include "tools/aead_pick.h"
 #include "tools/runtime.h"
 #include "transports/portal.h"
 #include "transports/uring.h"
@@ -67,7 +68,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
 	/* Pick the AEAD backend before any key exists (SLUICE_AEAD overrides "auto"). */
-	ret = sl_aead_configure("auto");
+	ret = sl_aead_pick("auto");
 	if (ret) {
 		sl_log(SL_LOG_ERROR, "node=%s event=aead_failed err=\"SLUICE_AEAD must be "
 		       "sodium, gcrypt, ipsec-mb (where built and usable) or auto\"", cfg->name);

@@ -41,6 +41,7 @@
 
 #include "engine/log.h"
 #include "engine/portal.h"
+#include "engine/timer.h"
 #include "transports/portal.h"
 #include "transports/uring.h"
 

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/wire.h"
 #include "transports/uring.h"
 

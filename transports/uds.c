@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/log.h"
+#include "engine/router.h"
 #include "transports/uring.h"
 
 static int uds_addr(const uint8_t *body, size_t len, struct sockaddr_un *sun, socklen_t *sl)

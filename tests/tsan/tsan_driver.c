@@ -32,7 +32,7 @@ static void fail(const char *what)
 	failures++;
 }
 
-/* Each part is one test case for tools/count_tests.py's "driver" summary. */
+/* Each part is one test case in the "Checks:" summary tools/count_tests.py reads. */
 static unsigned parts_passed, parts_failed;
 
 static void part_done(void)
@@ -169,7 +169,7 @@ int main(void)
 	if (!n || sl_services_start(n) || probe_start(&p0, n, 0, NULL) ||
 	    probe_start(&p1, n, 1, NULL) || sl_node_start(n)) {
 		fail("node start");
-		printf("tsan_driver: %u passed, %u failed\n", parts_passed, parts_failed + 2);
+		printf("Checks: 3 | Passing: %u | Failing: %u\n", parts_passed, parts_failed + 2);
 		return 1;
 	}
 	a = route_one_way(n, 0, &p1);
@@ -195,6 +195,7 @@ int main(void)
 	sl_worker_stop(&p0.w);
 	sl_worker_stop(&p1.w);
 	sl_node_destroy(n);
-	printf("tsan_driver: %u passed, %u failed\n", parts_passed, parts_failed);
+	printf("Checks: %u | Passing: %u | Failing: %u\n", parts_passed + parts_failed, parts_passed,
+	       parts_failed);
 	return parts_failed ? 1 : 0;
 }

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 
+#include "engine/router.h"
 #include "tests/unit/sl_test_node.h"
 
 TestSuite(router, .timeout = 20);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "engine/shard.h"
+#include "engine/timer.h"
 #include "tests/unit/sl_test_node.h"
 
 TestSuite(timer, .timeout = 10);
