@@ -123,8 +123,12 @@ class KillNine(NodeTest):
             self.assertEqual(integrity(self.home.dir), "ok", name)
             names = {n["name"]: n for n in self.home.json("node", "list")}
             if name in names:
-                # Recorded: it runs, or `node start` brings it up.
-                if names[name]["status"] != "running":
+                # Recorded: it runs (a daemon spawned just before the kill may still be
+                # starting), or `node start` brings it up.
+                def running():
+                    return {n["name"]: n["status"] for n in
+                            self.home.json("node", "list")}.get(name) == "running"
+                if not wait_until(running, 5, 0.2):
                     self.sluice("node", "start", name)
             else:
                 # Not recorded: no daemon of that name runs, and the name is free.
