@@ -72,8 +72,16 @@ static void chan_broken(struct sl_timer *t)
 /* The node's worker-stop hook: on shard s, so s's list is ours to read. */
 void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len)
 {
-	struct sl_portals *P = ctx;
+	/*
+	 * Through the slot, not ctx: a hook cannot be taken back, and a worker
+	 * stopped after sl_portals_destroy (between it and the node's destroy)
+	 * would otherwise find P freed.
+	 */
+	struct sl_portals *P = sl_portals_get(sl_shard_node(s));
 
+	(void)ctx;
+	if (!P)
+		return;
 	for (struct inlet_chan *c = P->ps[sl_shard_id(s)].chans; c; c = c->next) {
 		bool hit = c->via_len && len == c->via_len && !memcmp(c->via, addr, len);
 

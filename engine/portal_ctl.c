@@ -46,7 +46,7 @@ struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_s
 		return NULL;
 	}
 	/* Without the hook a broken channel is still noticed, by its first lost Pong. */
-	if (sl_node_on_worker_stop(n, sl_portal_worker_stopped, P))
+	if (sl_node_on_worker_stop(n, sl_portal_worker_stopped, NULL))
 		sl_log(SL_LOG_WARN, "node=%s event=portal_no_stop_hook", sl_node_name(n));
 	return P;
 }

@@ -209,7 +209,7 @@ void sl_portal_chan_retire(struct inlet_chan *c, const char *why);
 void sl_portal_chans_stop(struct inlet_chans *ic);
 /* Cold, after the shards stopped: every set leaves its shard's list. */
 void sl_portal_chans_release(struct sl_portals *P);
-/* The node's worker-stop hook (ctx = P): a channel or the connection under it stopped. */
+/* The node's worker-stop hook: a channel or the connection under it stopped. */
 void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);
 
 #endif

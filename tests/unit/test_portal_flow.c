@@ -156,13 +156,13 @@ static void down(void)
 		cr_assert_eq(F.socks[i].read_repeats, 0, "socket %u: read() asked twice alike", i);
 	sl_node_stop(N);
 	sl_node_join(N);
-	/* Before the portals go: a worker's stop runs their worker-stop hook. */
-	probe_drain(&peer);
-	sl_worker_stop(&peer.w);
 	if (F.in)
 		F.done(F.in);	/* what the shards' stop does for a listening inlet */
 	sl_portals_destroy(P);
 	cr_assert_null(sl_portals_get(N), "the node's slot is cleared");
+	/* After the portals went: their worker-stop hook runs here and must find none. */
+	probe_drain(&peer);
+	sl_worker_stop(&peer.w);
 	sl_node_destroy(N);
 }
 
