@@ -98,6 +98,22 @@ int sl_node_on_worker_stop(struct sl_node *n,
 			   void (*fn)(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len),
 			   void *ctx);
 
+/*
+ * node_slot.c: feature slots. The per-node state of an engine feature that
+ * the node itself knows nothing of (its portals, its secure channels) hangs
+ * here, so no feature keeps a table from nodes to its state. A feature sets
+ * its slot once (cold) and clears it at teardown; any thread reads it.
+ */
+enum sl_node_slot {
+	SL_NODE_SLOT_PORTALS,		/* struct sl_portals (portal_ctl.c) */
+	SL_NODE_SLOT_SECURE,		/* struct sl_secure_node (secure_node.c) */
+	SL_NODE_SLOTS
+};
+/* The slot's value, NULL when unset. */
+void *sl_node_slot(const struct sl_node *n, enum sl_node_slot k);
+/* Slot k becomes v if it holds old (atomically). true when it did. */
+bool sl_node_slot_swap(struct sl_node *n, enum sl_node_slot k, void *old, void *v);
+
 /* services.c: start echo, uppercase, hop and the relay services on every shard (PROTOCOL.md 9). Before start. */
 int sl_services_start(struct sl_node *n);
 

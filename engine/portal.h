@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Portals (tcp-inlet / tcp-outlet, PROTOCOL.md 8): the PortalMessage codec
- * (portal_msg.c), the inlet and outlet worker protocol (portal.c), and the
- * ops table through which the engine drives the sockets that transports/
- * owns (transports/portal.c implements it; the engine includes no socket
- * header).
+ * (portal_msg.c), the inlet and outlet worker protocol (portal_conn.c, the
+ * inlet's channels in portal_chan.c, the control plane in portal_ctl.c;
+ * engine/portal_int.h is what they share), and the ops table through which
+ * the engine drives the sockets that transports/ owns (transports/portal.c
+ * implements it; the engine includes no socket header).
  *
  * Flow control. Ockam's portals have none: a slow reader at one end lets
  * the other end's bytes pile up in queues. Sluice bounds every connection:
@@ -141,7 +142,7 @@ struct sl_portal_sock_ops {
 	void (*unlisten)(void *ctx, struct sl_portal_inlet *in);
 };
 
-/* Callbacks transports makes into the engine, on the socket's shard. */
+/* Callbacks transports makes into the engine, on the socket's shard (portal_conn.c). */
 
 /* A client connected to inlet in on s. NULL: refused (transports closes k). */
 struct sl_portal_conn *sl_portal_on_accept(struct sl_portal_inlet *in, struct sl_shard *s,
@@ -157,11 +158,12 @@ void sl_portal_on_written(struct sl_portal_conn *pc, size_t n);
 /* The socket failed (reset, write error): k is gone, nothing more comes. */
 void sl_portal_on_error(struct sl_portal_conn *pc, int err);
 
-/* ---- inlets and outlets of a node (portal.c; control plane) ---- */
+/* ---- inlets and outlets of a node (portal_ctl.c; control plane) ---- */
 
 /*
- * Cold: the node's portals, driven through ops (ctx passed back). Once per
- * node, before it starts; freed with the node. NULL on failure (errno).
+ * Cold: the node's portals, driven through ops (ctx passed back), kept in
+ * the node's feature slot. Once per node, before it starts; freed with the
+ * node. NULL on failure (errno; EEXIST when the node has portals already).
  */
 struct sl_portals *sl_portals_create(struct sl_node *n, const struct sl_portal_sock_ops *ops,
 				     void *ctx);

@@ -11,28 +11,10 @@
 #include "engine/secure_internal.h"
 #include "engine/shard.h"
 
-/*
- * The engine's node struct has no slot for features; a process runs few
- * nodes (one for a daemon, two in a bench), so a small table maps them.
- */
-#define MAX_NODES 64
-
-static pthread_mutex_t nodes_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sl_secure_node *nodes[MAX_NODES];
-
+/* The node's feature slot holds it: no table, no lock on the handshake path. */
 struct sl_secure_node *sl_secure_node_get(struct sl_node *n)
 {
-	struct sl_secure_node *sn = NULL;
-
-	pthread_mutex_lock(&nodes_lock);
-	for (unsigned i = 0; i < MAX_NODES; i++) {
-		if (nodes[i] && nodes[i]->node == n) {
-			sn = nodes[i];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&nodes_lock);
-	return sn;
+	return sl_node_slot(n, SL_NODE_SLOT_SECURE);
 }
 
 void sl_secure_node_hold(struct sl_secure_node *sn)
@@ -60,7 +42,6 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 {
 	struct sl_secure_listener_opts lo = { .vault = v };
 	struct sl_secure_node *sn;
-	unsigned i;
 	int ret;
 
 	if (!v)
@@ -74,19 +55,14 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 	sn->refs = 1;
 	pthread_mutex_init(&sn->lock, NULL);
 	pthread_mutex_init(&sn->idcache_lock, NULL);
-	pthread_mutex_lock(&nodes_lock);
-	for (i = 0; i < MAX_NODES && nodes[i]; i++)
-		;
-	if (i < MAX_NODES)
-		nodes[i] = sn;
-	pthread_mutex_unlock(&nodes_lock);
-	if (i == MAX_NODES) {
+	sn->vaults = v;		/* before the slot publishes sn */
+	if (!sl_node_slot_swap(n, SL_NODE_SLOT_SECURE, NULL, sn)) {
+		/* Another init won the race. */
 		pthread_mutex_destroy(&sn->lock);
 		pthread_mutex_destroy(&sn->idcache_lock);
 		free(sn);
-		return -ENOMEM;
+		return -EEXIST;
 	}
-	sn->vaults = v;
 	ret = sl_secure_listener_start(n, SL_SECURE_LISTENER, &lo);
 	if (ret) {
 		sn->vaults = NULL;	/* the caller keeps v on failure */
@@ -97,19 +73,12 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 
 void sl_secure_node_fini(struct sl_node *n)
 {
-	struct sl_secure_node *sn = NULL;
+	struct sl_secure_node *sn = sl_secure_node_get(n);
 	struct sl_listener *l, *next;
 	struct sl_channel *c;
 
-	pthread_mutex_lock(&nodes_lock);
-	for (unsigned i = 0; i < MAX_NODES; i++) {
-		if (nodes[i] && nodes[i]->node == n) {
-			sn = nodes[i];
-			nodes[i] = NULL;
-		}
-	}
-	pthread_mutex_unlock(&nodes_lock);
-	if (!sn)
+	/* Whoever empties the slot finishes: a second fini finds nothing. */
+	if (!sn || !sl_node_slot_swap(n, SL_NODE_SLOT_SECURE, sn, NULL))
 		return;
 	pthread_mutex_lock(&sn->lock);
 	l = sn->listeners;

@@ -129,6 +129,8 @@ struct sl_node {
 		void *ctx;
 	} stop_hooks[SL_STOP_HOOKS];
 	unsigned nstop_hooks;
+
+	void *slot[SL_NODE_SLOTS];	/* node_slot.c */
 };
 
 /* node.c: the name table. */
