@@ -42,7 +42,7 @@
 #include "engine/log.h"
 #include "engine/portal.h"
 #include "transports/portal.h"
-#include "transports/uring.h"
+#include "transports/stream.h"
 
 #define PBGID 1			/* provided-buffer group of portal receives */
 #define PBUFS 64		/* per shard: receives that may complete in one turn */
@@ -52,6 +52,16 @@
 #define STREAM_CHUNKS 2		/* chunks a streaming socket's receive asks for */
 /* How long a closed connection may take to write what it still has queued. */
 #define LINGER_NS (10ull * 1000 * 1000 * 1000)
+
+/* The portal sockets' op class, and their ops within it. */
+#define SL_UCLASS_PORTAL 2
+enum {
+	UOP_PORTAL_ACCEPT = SL_UOP(SL_UCLASS_PORTAL, 1),
+	UOP_PORTAL_RECV = SL_UOP(SL_UCLASS_PORTAL, 2),
+	UOP_PORTAL_SEND = SL_UOP(SL_UCLASS_PORTAL, 3),
+	UOP_PORTAL_CONNECT = SL_UOP(SL_UCLASS_PORTAL, 4),
+	UOP_PORTAL_POLLOUT = SL_UOP(SL_UCLASS_PORTAL, 5),	/* a send found the socket full: wait for room */
+};
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -143,7 +153,7 @@ static void refill(struct sl_pshard *ps)
 static struct sl_pshard *pshard(struct sl_ushard *u)
 {
 	struct io_uring_buf_reg reg;
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	void *mem;
 
 	if (ps)
@@ -175,7 +185,7 @@ static struct sl_pshard *pshard(struct sl_ushard *u)
 	ps->br_ok = true;
 	io_uring_buf_ring_init(ps->br);
 	refill(ps);
-	u->portal = ps;
+	u->cls[SL_UCLASS_PORTAL] = ps;
 	return ps;
 err_free:
 	free(ps->br);
@@ -306,13 +316,14 @@ static void cancel_ops(struct sl_portal_sock *k, bool all)
 
 	if (!k->ops)
 		return;
+	if (!all) {
+		sl_uring_cancel(k->ps->u, UD(UOP_PORTAL_RECV, k->gen, k->slot));
+		return;
+	}
 	sqe = sl_uring_sqe(k->ps->u);
 	if (!sqe)
 		return;
-	if (all)
-		io_uring_prep_cancel_fd(sqe, k->fd, IORING_ASYNC_CANCEL_ALL);
-	else
-		io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot), 0);
+	io_uring_prep_cancel_fd(sqe, k->fd, IORING_ASYNC_CANCEL_ALL);
 	io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 }
 
@@ -591,18 +602,15 @@ static void unlisten_on(struct sl_shard *s, void *arg)
 {
 	struct plisten *pl = arg;
 	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? u->portal : NULL;
+	struct sl_pshard *ps = u ? u->cls[SL_UCLASS_PORTAL] : NULL;
 
 	for (unsigned i = 0; ps && i < PLISTEN_MAX; i++) {
 		struct pslot_l *l = &ps->lst[i];
-		struct io_uring_sqe *sqe;
 
 		if (l->pl != pl)
 			continue;
-		if (l->armed && (sqe = sl_uring_sqe(u))) {
-			io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
+		if (l->armed)
+			sl_uring_cancel(u, UD(UOP_PORTAL_ACCEPT, l->gen, i));
 		/* A completion still to come names the old generation and is dropped. */
 		l->gen = (l->gen + 1) & 0xffffff;
 		l->pl = NULL;
@@ -915,9 +923,9 @@ static void on_send(struct sl_portal_sock *k, int res)
 	after_queue(k);
 }
 
-void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 {
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	uint64_t ud = cqe->user_data;
 	unsigned op = UD_OP(ud);
 	uint32_t slot = UD_SLOT(ud);
@@ -964,9 +972,9 @@ void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	}
 }
 
-void sl_portal_flush(struct sl_ushard *u)
+static void portal_flush(struct sl_ushard *u)
 {
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	struct sl_portal_sock *k, *next, **pp;
 
 	if (!ps)
@@ -983,7 +991,10 @@ void sl_portal_flush(struct sl_ushard *u)
 		}
 	}
 	/* The shard's wait must not sleep past messages coming home on a return ring. */
-	u->portal_nobuf = ps->nobuf_head != NULL;
+	if (ps->nobuf_head)
+		u->poll_soon |= 1u << SL_UCLASS_PORTAL;
+	else
+		u->poll_soon &= ~(1u << SL_UCLASS_PORTAL);
 	/* Bounded: each socket is on the list at most once; new additions wait a turn. */
 	k = ps->flush_head;
 	ps->flush_head = NULL;
@@ -1005,9 +1016,9 @@ void sl_portal_flush(struct sl_ushard *u)
 			listen_arm(ps, i);
 }
 
-void sl_portal_shard_stop(struct sl_ushard *u)
+static void portal_shard_stop(struct sl_ushard *u)
 {
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 
 	if (!ps)
 		return;
@@ -1047,7 +1058,7 @@ void sl_portal_shard_stop(struct sl_ushard *u)
 	free(ps->gens);
 	free(ps->free_slots);
 	free(ps);
-	u->portal = NULL;
+	u->cls[SL_UCLASS_PORTAL] = NULL;
 }
 
 static const struct sl_portal_sock_ops sock_ops = {
@@ -1060,7 +1071,21 @@ static const struct sl_portal_sock_ops sock_ops = {
 	.unlisten = op_unlisten,
 };
 
+/* Per-shard state comes on first use (pshard), so a node without portals holds none. */
+static const struct sl_uop_class portal_class = {
+	.name = "portal",
+	.cqe = portal_cqe,
+	.flush = portal_flush,
+	.shard_stop = portal_shard_stop,
+};
+
 struct sl_portals *sl_net_portals(struct sl_net *t)
 {
+	int ret = sl_uring_class_add_cold(t, SL_UCLASS_PORTAL, &portal_class, NULL);
+
+	if (ret && ret != -EEXIST) {
+		errno = -ret;
+		return NULL;
+	}
 	return sl_portals_create(t->node, &sock_ops, t);
 }

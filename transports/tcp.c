@@ -44,13 +44,22 @@
 
 #include "engine/log.h"
 #include "engine/wire.h"
-#include "transports/uring.h"
+#include "transports/stream.h"
 
 static uint8_t version_byte = SL_WIRE_VERSION;
 
 #define DIRECT_MIN (16u * 1024)	/* frame bytes still to come worth a receive of their own */
 
 static void conn_close(struct sl_conn *c, const char *why);
+
+void sl_stream_flush_later(struct sl_conn *c)
+{
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->flush_next = c->ss->flush_head;
+	c->ss->flush_head = c;
+}
 
 static const char *conn_name(const struct sl_conn *c)
 {
@@ -80,11 +89,11 @@ static unsigned peer_bucket(uint8_t type, const uint8_t *body, size_t len)
 	return (sl_addr_hash(body, len) ^ type) & (SL_PEER_BUCKETS - 1);
 }
 
-struct sl_conn *sl_stream_peer(struct sl_ushard *u, uint8_t type, const uint8_t *body, size_t len)
+struct sl_conn *sl_stream_peer(struct sl_sshard *ss, uint8_t type, const uint8_t *body, size_t len)
 {
 	struct sl_conn *c;
 
-	for (c = u->peers[peer_bucket(type, body, len)]; c; c = c->pnext)
+	for (c = ss->peers[peer_bucket(type, body, len)]; c; c = c->pnext)
 		if (c->type == type && c->key_len == len && !memcmp(c->key, body, len))
 			return c;
 	return NULL;
@@ -96,7 +105,7 @@ static void peer_remove(struct sl_conn *c)
 
 	if (!c->outgoing)
 		return;
-	for (pp = &c->u->peers[peer_bucket(c->type, (uint8_t *)c->key, c->key_len)]; *pp;
+	for (pp = &c->ss->peers[peer_bucket(c->type, (uint8_t *)c->key, c->key_len)]; *pp;
 	     pp = &(*pp)->pnext) {
 		if (*pp == c) {
 			*pp = c->pnext;
@@ -110,12 +119,12 @@ static void peer_remove(struct sl_conn *c)
 
 static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m);
 
-static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8_t state)
+static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint8_t state)
 {
 	struct sl_conn *c;
 	uint32_t slot;
 
-	if (!u->nfree)
+	if (!ss->nfree)
 		return NULL;
 	/* Cold: one allocation per connection, not per message. */
 	c = calloc(1, sizeof(*c));
@@ -123,21 +132,21 @@ static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8
 		return NULL;
 	c->w.handle = conn_worker_handle;
 	c->w.ctx = c;
-	if (sl_worker_start_random(u->shard, &c->w)) {
+	if (sl_worker_start_random(ss->shard, &c->w)) {
 		free(c);
 		return NULL;
 	}
-	slot = u->free_slots[--u->nfree];
-	c->u = u;
+	slot = ss->free_slots[--ss->nfree];
+	c->ss = ss;
 	c->fd = fd;
 	c->slot = slot;
-	c->gen = u->gens[slot];
+	c->gen = ss->gens[slot];
 	c->type = type;
 	c->state = state;
 	c->ver_tx = true;
 	c->held_head = c->held_tail = SL_BUF_NONE;
 	c->mh.msg_iov = c->iov;
-	u->conns[slot] = c;
+	ss->conns[slot] = c;
 	return c;
 }
 
@@ -161,7 +170,7 @@ static void free_queue(struct sl_conn *c, unsigned keep)
 		struct sl_msg *next = m->next;
 
 		c->q_bytes -= m->len;
-		NET_STAT_INC(c->u, drop_noconn);
+		NET_STAT_INC(c->ss, drop_noconn);
 		sl_msg_free(m);
 		m = next;
 	}
@@ -169,7 +178,7 @@ static void free_queue(struct sl_conn *c, unsigned keep)
 
 static void conn_finalize(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 
 	if (c->state != CONN_CLOSING || c->ops || c->on_flush)
 		return;
@@ -183,15 +192,15 @@ static void conn_finalize(struct sl_conn *c)
 	c->busy_n = 0;
 	free_queue(c, 0);
 	/* A new generation: completions still naming the old one are dropped. */
-	u->gens[c->slot] = (u->gens[c->slot] + 1) & 0xffffff;
-	u->conns[c->slot] = NULL;
-	u->free_slots[u->nfree++] = c->slot;
+	ss->gens[c->slot] = (ss->gens[c->slot] + 1) & 0xffffff;
+	ss->conns[c->slot] = NULL;
+	ss->free_slots[ss->nfree++] = c->slot;
 	free(c);
 }
 
-static void resume_waiters(struct sl_ushard *u, struct sl_conn *sink)
+static void resume_waiters(struct sl_sshard *ss, struct sl_conn *sink)
 {
-	struct sl_conn **pp = &u->paused_head;
+	struct sl_conn **pp = &ss->paused_head;
 
 	while (*pp) {
 		struct sl_conn *c = *pp;
@@ -201,7 +210,7 @@ static void resume_waiters(struct sl_ushard *u, struct sl_conn *sink)
 			c->paused = false;
 			c->bp_next = NULL;
 			/* The flush re-arms its receive. */
-			sl_uring_flush_later(c);
+			sl_stream_flush_later(c);
 		} else {
 			pp = &c->bp_next;
 		}
@@ -214,7 +223,7 @@ static void unpause_self(struct sl_conn *c)
 
 	if (!c->paused)
 		return;
-	for (pp = &c->u->paused_head; *pp; pp = &(*pp)->bp_next) {
+	for (pp = &c->ss->paused_head; *pp; pp = &(*pp)->bp_next) {
 		if (*pp == c) {
 			*pp = c->bp_next;
 			break;
@@ -245,14 +254,14 @@ static void list_remove(struct sl_conn **head, struct sl_conn **tail, struct sl_
 /* The connection goes: held buffers back to the ring, off the waiting lists. */
 static void rx_release(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 
 	while (c->held_head != SL_BUF_NONE) {
 		uint32_t bid = c->held_head;
 
-		c->held_head = u->bnext[bid];
-		u->nheld--;
-		sl_uring_buf_put(u, bid);
+		c->held_head = ss->io->bnext[bid];
+		ss->io->nheld--;
+		sl_uring_buf_put(ss->io, bid);
 	}
 	c->held_tail = SL_BUF_NONE;
 	c->held_off = 0;
@@ -262,41 +271,41 @@ static void rx_release(struct sl_conn *c)
 	c->rx_pend = false;
 	if (c->rx_park) {
 		/* The connection is gone: nobody will resend this frame. */
-		NET_STAT_INC(u, drop_noconn);
+		NET_STAT_INC(ss, drop_noconn);
 		sl_msg_free(c->rx_park);
 		c->rx_park = NULL;
-		u->nparked--;
+		ss->nparked--;
 	}
 	if (c->mem_wait)
-		list_remove(&u->wait_head, &u->wait_tail, c, offsetof(struct sl_conn, wait_next));
+		list_remove(&ss->wait_head, &ss->wait_tail, c, offsetof(struct sl_conn, wait_next));
 	if (c->nobuf)
-		list_remove(&u->nobuf_head, &u->nobuf_tail, c, offsetof(struct sl_conn, nobuf_next));
+		list_remove(&ss->nobuf_head, &ss->nobuf_tail, c, offsetof(struct sl_conn, nobuf_next));
 	c->mem_wait = c->nobuf = false;
 }
 
 static void conn_close(struct sl_conn *c, const char *why)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	struct io_uring_sqe *sqe;
 
 	if (c->state == CONN_CLOSING)
 		return;
-	sl_net_log_rl(u, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
+	sl_net_log_rl(ss->io, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
 		      c->type == SL_ADDR_UDS ? "uds" : "tcp", why);
 	c->state = CONN_CLOSING;
-	NET_STAT_INC(u, conns_closed);
+	NET_STAT_INC(ss, conns_closed);
 	/* Replies still addressed to this connection now miss and are counted as unknown. */
 	sl_worker_stop(&c->w);
 	peer_remove(c);
-	if (u->cur_rx == c)
-		u->cur_rx = NULL;
+	if (ss->cur_rx == c)
+		ss->cur_rx = NULL;
 	rx_release(c);
 	free_queue(c, c->send_busy ? c->busy_n : 0);
 	unpause_self(c);
-	resume_waiters(u, c);
+	resume_waiters(ss, c);
 	if (c->ops) {
 		/* Make the kernel give back every op on this fd; shutdown also ends a stalled send. */
-		sqe = sl_uring_sqe(u);
+		sqe = sl_uring_sqe(ss->io);
 		if (sqe) {
 			io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
@@ -307,7 +316,7 @@ static void conn_close(struct sl_conn *c, const char *why)
 	 * Never free here: callers (a receive being parsed, a send completion)
 	 * still hold c. The flush at the end of this turn finalizes it.
 	 */
-	sl_uring_flush_later(c);
+	sl_stream_flush_later(c);
 }
 
 /* ---- receive ---- */
@@ -348,12 +357,12 @@ static void arm_direct(struct sl_conn *c, struct io_uring_sqe *sqe)
 
 static void arm_recv(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	struct io_uring_sqe *sqe;
 
 	if (c->recv_armed || c->paused || c->mem_wait || c->state != CONN_OPEN)
 		return;
-	sqe = sl_uring_sqe(u);
+	sqe = sl_uring_sqe(ss->io);
 	if (!sqe)
 		return;
 	if (direct_ok(c)) {
@@ -374,26 +383,26 @@ static void arm_recv(struct sl_conn *c)
 
 static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	int ret;
 
 	ret = sl_wire_decode(m);
 	if (ret) {
-		NET_STAT_INC(u, proto_errors);
+		NET_STAT_INC(ss, proto_errors);
 		sl_msg_free(m);
 		conn_close(c, ret == -E2BIG ? "route_too_long" : "malformed_frame");
 		return;
 	}
-	NET_STAT_INC(u, rx_frames);
+	NET_STAT_INC(ss, rx_frames);
 	if (sl_route_empty(&m->onward)) {
 		/* An empty onward route is a heartbeat (PROTOCOL.md 3). */
-		NET_STAT_INC(u, heartbeats);
+		NET_STAT_INC(ss, heartbeats);
 		sl_msg_free(m);
 		return;
 	}
 	/* Replies retrace the path: our connection's address goes on the return route. */
 	if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->w.addr, c->w.addr_len)) {
-		NET_STAT_INC(u, proto_errors);
+		NET_STAT_INC(ss, proto_errors);
 		sl_msg_free(m);
 		return;
 	}
@@ -401,9 +410,9 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 	 * Ownership passes to the router, unless the ring to the frame's shard
 	 * is full: then we keep it and stop reading (backpressure, not a drop).
 	 */
-	if (!sl_send_try(u->shard, m)) {
+	if (!sl_send_try(ss->shard, m)) {
 		c->rx_park = m;
-		u->nparked++;
+		ss->nparked++;
 	}
 }
 
@@ -439,15 +448,15 @@ static inline bool rx_blocked(const struct sl_conn *c)
  */
 static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	struct sl_msg *m;
 
 	if (c->rx_park) {
 		/* Ownership passes to the router on success. */
-		if (!sl_send_try(u->shard, c->rx_park))
+		if (!sl_send_try(ss->shard, c->rx_park))
 			return p;
 		c->rx_park = NULL;
-		u->nparked--;
+		ss->nparked--;
 	}
 	if (c->rx_pend) {
 		/* The frame whose header we read when the pool was at its cap. */
@@ -460,7 +469,7 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 	}
 	if (!c->ver_rx && p < end) {
 		if (*p != SL_WIRE_VERSION) {
-			NET_STAT_INC(u, proto_errors);
+			NET_STAT_INC(ss, proto_errors);
 			conn_close(c, "bad_version");
 			return p;
 		}
@@ -496,7 +505,7 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 			avail = (size_t)(end - p);
 		}
 		if (len > SL_FRAME_MAX) {
-			NET_STAT_INC(u, proto_errors);
+			NET_STAT_INC(ss, proto_errors);
 			conn_close(c, "frame_too_large");
 			return p;
 		}
@@ -549,25 +558,25 @@ static bool rx_stash(struct sl_conn *c, const uint8_t *p, uint32_t n)
 /* Keep buffer bid (bytes [off, len) not parsed yet) behind the ones c holds. */
 static void rx_hold(struct sl_conn *c, uint32_t bid, uint32_t off, uint32_t len)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 
-	if (c->stash_len || u->nheld >= u->nbufs) {
+	if (c->stash_len || ss->io->nheld >= ss->io->nbufs) {
 		/* In order: once bytes are in the stash, later ones follow them there. */
-		bool ok = rx_stash(c, sl_uring_buf(u, bid) + off, len - off);
+		bool ok = rx_stash(c, sl_uring_buf(ss->io, bid) + off, len - off);
 
-		sl_uring_buf_put(u, bid);
+		sl_uring_buf_put(ss->io, bid);
 		if (!ok)
 			conn_close(c, "no_memory_for_held_bytes");
 		return;
 	}
-	u->nheld++;
-	u->blen[bid] = len;
-	u->bnext[bid] = SL_BUF_NONE;
+	ss->io->nheld++;
+	ss->io->blen[bid] = len;
+	ss->io->bnext[bid] = SL_BUF_NONE;
 	if (c->held_tail == SL_BUF_NONE) {
 		c->held_head = bid;
 		c->held_off = off;
 	} else {
-		u->bnext[c->held_tail] = bid;
+		ss->io->bnext[c->held_tail] = bid;
 	}
 	c->held_tail = bid;
 }
@@ -575,55 +584,50 @@ static void rx_hold(struct sl_conn *c, uint32_t bid, uint32_t off, uint32_t len)
 /* Stop reading c until the pool has a message for its next frame. */
 static void rx_wait(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
-	struct io_uring_sqe *sqe;
+	struct sl_sshard *ss = c->ss;
 
 	if (c->mem_wait || c->state != CONN_OPEN)
 		return;
 	c->mem_wait = true;
 	c->wait_next = NULL;
-	if (u->wait_tail)
-		u->wait_tail->wait_next = c;
+	if (ss->wait_tail)
+		ss->wait_tail->wait_next = c;
 	else
-		u->wait_head = c;
-	u->wait_tail = c;
+		ss->wait_head = c;
+	ss->wait_tail = c;
 	if (c->rx_park)
-		NET_STAT_INC(u, paused_ring);
+		NET_STAT_INC(ss, paused_ring);
 	else
-		NET_STAT_INC(u, paused_nomem);
+		NET_STAT_INC(ss, paused_nomem);
 	if (c->recv_armed) {
 		/* Completions already on their way are held in order behind the rest. */
-		sqe = sl_uring_sqe(u);
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->gen, c->slot), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
+		sl_uring_cancel(ss->io, UD(UOP_RECV, c->gen, c->slot));
 	}
 }
 
 /* Bytes [0, len) of buffer bid arrived for c: parse them, or hold them while c waits. */
 static void rx_buf(struct sl_conn *c, uint32_t bid, uint32_t len)
 {
-	struct sl_ushard *u = c->u;
-	const uint8_t *p = sl_uring_buf(u, bid), *q;
+	struct sl_sshard *ss = c->ss;
+	const uint8_t *p = sl_uring_buf(ss->io, bid), *q;
 
 	if (c->mem_wait) {
 		/* Behind bytes still waiting: in order, never before them. */
 		rx_hold(c, bid, 0, len);
 		return;
 	}
-	u->cur_rx = c;
+	ss->cur_rx = c;
 	q = conn_rx(c, p, p + len);
-	u->cur_rx = NULL;
+	ss->cur_rx = NULL;
 	if (c->state == CONN_OPEN && rx_blocked(c)) {
 		if (q < p + len)
 			rx_hold(c, bid, (uint32_t)(q - p), len);
 		else
-			sl_uring_buf_put(u, bid);
+			sl_uring_buf_put(ss->io, bid);
 		rx_wait(c);
 		return;
 	}
-	sl_uring_buf_put(u, bid);
+	sl_uring_buf_put(ss->io, bid);
 }
 
 /*
@@ -632,25 +636,25 @@ static void rx_buf(struct sl_conn *c, uint32_t bid, uint32_t len)
  */
 static bool rx_drain(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	bool done = false;
 
-	u->cur_rx = c;
+	ss->cur_rx = c;
 	while (c->held_head != SL_BUF_NONE) {
 		uint32_t bid = c->held_head;
-		const uint8_t *p = sl_uring_buf(u, bid) + c->held_off;
-		const uint8_t *end = sl_uring_buf(u, bid) + u->blen[bid];
+		const uint8_t *p = sl_uring_buf(ss->io, bid) + c->held_off;
+		const uint8_t *end = sl_uring_buf(ss->io, bid) + ss->io->blen[bid];
 		const uint8_t *q = conn_rx(c, p, end);
 
 		if (c->state != CONN_OPEN)
 			goto out;	/* conn_close let go of every held buffer */
 		if (q == end) {
-			c->held_head = u->bnext[bid];
+			c->held_head = ss->io->bnext[bid];
 			if (c->held_head == SL_BUF_NONE)
 				c->held_tail = SL_BUF_NONE;
 			c->held_off = 0;
-			u->nheld--;
-			sl_uring_buf_put(u, bid);
+			ss->io->nheld--;
+			sl_uring_buf_put(ss->io, bid);
 		} else {
 			c->held_off += (uint32_t)(q - p);
 		}
@@ -675,7 +679,7 @@ static bool rx_drain(struct sl_conn *c)
 		conn_rx(c, NULL, NULL);
 	done = c->state == CONN_OPEN && !rx_blocked(c);
 out:
-	u->cur_rx = NULL;
+	ss->cur_rx = NULL;
 	return done;
 }
 
@@ -684,18 +688,18 @@ out:
  * back. Bounded: each waiter is looked at once, and parses only what it
  * holds (at most every provided buffer of the shard).
  */
-static void rx_resume(struct sl_ushard *u)
+static void rx_resume(struct sl_sshard *ss)
 {
-	struct sl_pool *pool = sl_shard_pool(u->shard);
+	struct sl_pool *pool = sl_shard_pool(ss->shard);
 	uint64_t frees = sl_pool_frees_local(pool);
 	struct sl_conn *c, *next;
 
 	/* Ring room shows nowhere cheaper: parked frames are tried every time. */
-	if (!u->wait_head || (frees == u->wait_frees && !u->nparked))
+	if (!ss->wait_head || (frees == ss->wait_frees && !ss->nparked))
 		return;
-	u->wait_frees = frees;
-	c = u->wait_head;
-	u->wait_head = u->wait_tail = NULL;
+	ss->wait_frees = frees;
+	c = ss->wait_head;
+	ss->wait_head = ss->wait_tail = NULL;
 	for (; c; c = next) {
 		next = c->wait_next;
 		c->wait_next = NULL;
@@ -707,39 +711,39 @@ static void rx_resume(struct sl_ushard *u)
 			if (c->rx_eof)
 				conn_close(c, "eof");
 			else
-				sl_uring_flush_later(c);	/* re-arms its receive */
+				sl_stream_flush_later(c);	/* re-arms its receive */
 			continue;
 		}
 		if (c->state != CONN_OPEN)
 			continue;
 		/* Still waiting: back in line, in the same order. */
 		c->mem_wait = true;
-		if (u->wait_tail)
-			u->wait_tail->wait_next = c;
+		if (ss->wait_tail)
+			ss->wait_tail->wait_next = c;
 		else
-			u->wait_head = c;
-		u->wait_tail = c;
+			ss->wait_head = c;
+		ss->wait_tail = c;
 	}
 }
 
 /* Receives that ended for want of a buffer: re-armed, oldest first, as buffers come back. */
-static void rx_rearm_nobuf(struct sl_ushard *u)
+static void rx_rearm_nobuf(struct sl_sshard *ss)
 {
-	unsigned n = u->in_ring;
+	unsigned n = ss->io->in_ring;
 
-	while (u->nobuf_head && n--) {
-		struct sl_conn *c = u->nobuf_head;
+	while (ss->nobuf_head && n--) {
+		struct sl_conn *c = ss->nobuf_head;
 
-		u->nobuf_head = c->nobuf_next;
-		if (!u->nobuf_head)
-			u->nobuf_tail = NULL;
+		ss->nobuf_head = c->nobuf_next;
+		if (!ss->nobuf_head)
+			ss->nobuf_tail = NULL;
 		c->nobuf_next = NULL;
 		c->nobuf = false;
-		sl_uring_flush_later(c);
+		sl_stream_flush_later(c);
 	}
 }
 
-static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe *cqe)
+static void on_recv(struct sl_sshard *ss, struct sl_conn *c, struct io_uring_cqe *cqe)
 {
 	bool more = cqe->flags & IORING_CQE_F_MORE;
 	int res = cqe->res;
@@ -752,10 +756,10 @@ static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe 
 		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 
 		if (res > 0 && c->state == CONN_OPEN) {
-			NET_STAT_ADD(u, rx_bytes, (uint64_t)res);
+			NET_STAT_ADD(ss, rx_bytes, (uint64_t)res);
 			rx_buf(c, bid, (uint32_t)res);
 		} else {
-			sl_uring_buf_put(u, bid);
+			sl_uring_buf_put(ss->io, bid);
 		}
 	}
 	if (c->state == CONN_CLOSING) {
@@ -774,32 +778,32 @@ static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe 
 	if (res < 0) {
 		if (res == -ENOBUFS) {
 			/* Every buffer was in use: the data waits in the socket until some come back. */
-			NET_STAT_INC(u, nobufs);
+			NET_STAT_INC(ss, nobufs);
 			if (!c->nobuf && !c->mem_wait) {
 				c->nobuf = true;
 				c->nobuf_next = NULL;
-				if (u->nobuf_tail)
-					u->nobuf_tail->nobuf_next = c;
+				if (ss->nobuf_tail)
+					ss->nobuf_tail->nobuf_next = c;
 				else
-					u->nobuf_head = c;
-				u->nobuf_tail = c;
+					ss->nobuf_head = c;
+				ss->nobuf_tail = c;
 			}
 			return;
 		}
 		if (res == -ECANCELED) {
 			/* We stopped it (backpressure); the flush re-arms once we may read again. */
-			sl_uring_flush_later(c);
+			sl_stream_flush_later(c);
 			return;
 		}
 		conn_close(c, strerror(-res));
 		return;
 	}
 	if (!more) {
-		sl_uring_flush_later(c);
+		sl_stream_flush_later(c);
 	} else if (!c->direct && !c->mem_wait && c->state == CONN_OPEN && c->rx &&
 		   c->rx_need - c->rx_have >= DIRECT_MIN) {
 		/* A large frame: stop the multishot; its last completion arms a direct receive. */
-		struct io_uring_sqe *sqe = sl_uring_sqe(u);
+		struct io_uring_sqe *sqe = sl_uring_sqe(ss->io);
 
 		if (sqe) {
 			c->direct = true;
@@ -834,7 +838,7 @@ static bool spec_fits(const struct sl_conn *c, uint32_t h, uint32_t guess)
 }
 
 /* A direct receive completed: res bytes of the frame in progress, dhdr, spec, dhdr2. */
-static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
+static void on_recv_direct(struct sl_sshard *ss, struct sl_conn *c, int res)
 {
 	struct sl_msg *spec = c->spec;
 	uint32_t k = 0, left, guess = c->rx ? c->rx_need : 0, h;
@@ -852,14 +856,14 @@ static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 	if (res <= 0) {
 		sl_msg_free(spec);
 		if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
-			sl_uring_flush_later(c);	/* stopped for backpressure, or nothing yet */
+			sl_stream_flush_later(c);	/* stopped for backpressure, or nothing yet */
 		else
 			conn_close(c, res ? strerror(-res) : "eof");
 		return;
 	}
-	NET_STAT_ADD(u, rx_bytes, (uint64_t)res);
-	NET_STAT_INC(u, rx_direct);
-	u->cur_rx = c;
+	NET_STAT_ADD(ss, rx_bytes, (uint64_t)res);
+	NET_STAT_INC(ss, rx_direct);
+	ss->cur_rx = c;
 	if (c->rx) {
 		k = c->rx_need - c->rx_have;
 		if (k > (uint32_t)res)
@@ -894,57 +898,52 @@ static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
 		}
 		rx_feed(c, c->dhdr2, left - b);
 	}
-	u->cur_rx = NULL;
+	ss->cur_rx = NULL;
 	if (c->state != CONN_OPEN)
 		return;
 	if (rx_blocked(c))
 		rx_wait(c);
 	else
-		sl_uring_flush_later(c);
+		sl_stream_flush_later(c);
 }
 
 /* ---- send ---- */
 
-static void pause_reader(struct sl_ushard *u, struct sl_conn *src, struct sl_conn *sink)
+static void pause_reader(struct sl_sshard *ss, struct sl_conn *src, struct sl_conn *sink)
 {
-	struct io_uring_sqe *sqe;
 
 	if (src->paused || src->state != CONN_OPEN)
 		return;
 	src->paused = true;
 	src->bp_slot = sink->slot;
 	src->bp_gen = sink->gen;
-	src->bp_next = u->paused_head;
-	u->paused_head = src;
-	NET_STAT_INC(u, paused);
+	src->bp_next = ss->paused_head;
+	ss->paused_head = src;
+	NET_STAT_INC(ss, paused);
 	if (src->recv_armed) {
 		/* Stop the multishot receive; what it already delivered is still processed. */
-		sqe = sl_uring_sqe(u);
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, src->gen, src->slot), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
+		sl_uring_cancel(ss->io, UD(UOP_RECV, src->gen, src->slot));
 	}
 }
 
-void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m)
+void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m)
 {
 	uint8_t *frame;
 	size_t flen;
 
 	if (c->state == CONN_CLOSING) {
-		NET_STAT_INC(u, drop_noconn);
+		NET_STAT_INC(ss, drop_noconn);
 		sl_msg_free(m);
 		return;
 	}
 	if (sl_wire_frame(m, &frame, &flen)) {
-		NET_STAT_INC(u, proto_errors);
-		sl_router_drop(u->shard, m, "frame_encode");
+		NET_STAT_INC(ss, proto_errors);
+		sl_router_drop(ss->shard, m, "frame_encode");
 		return;
 	}
-	if (c->q_bytes + flen > u->net->cfg.sendq_max) {
-		NET_STAT_INC(u, drop_sendq);
-		sl_router_drop(u->shard, m, "send_queue_full");
+	if (c->q_bytes + flen > ss->net->cfg.sendq_max) {
+		NET_STAT_INC(ss, drop_sendq);
+		sl_router_drop(ss->shard, m, "send_queue_full");
 		return;
 	}
 	/* From here on m is a frame: data/len cover prefix, header and payload. */
@@ -957,21 +956,21 @@ void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m)
 		c->q_head = m;
 	c->q_tail = m;
 	c->q_bytes += flen;
-	if (c->q_bytes > u->net->cfg.sendq_high && u->cur_rx)
-		pause_reader(u, u->cur_rx, c);
-	sl_uring_flush_later(c);
+	if (c->q_bytes > ss->net->cfg.sendq_high && ss->cur_rx)
+		pause_reader(ss, ss->cur_rx, c);
+	sl_stream_flush_later(c);
 }
 
 static void conn_send(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	struct io_uring_sqe *sqe;
 	struct sl_msg *m;
 	unsigned k = 0, n = 0;
 
 	if (c->state != CONN_OPEN || c->send_busy || (!c->q_head && !c->ver_tx))
 		return;
-	sqe = sl_uring_sqe(u);
+	sqe = sl_uring_sqe(ss->io);
 	if (!sqe)
 		return;
 	if (c->ver_tx) {
@@ -990,16 +989,16 @@ static void conn_send(struct sl_conn *c)
 	io_uring_sqe_set_data64(sqe, UD(UOP_SEND, c->gen, c->slot));
 	c->send_busy = true;
 	c->ops++;
-	NET_STAT_INC(u, sendmsg_calls);
+	NET_STAT_INC(ss, sendmsg_calls);
 }
 
 /* A poll for room: send_busy stays set so nothing else sends until it completes. */
 static void wait_writable(struct sl_conn *c)
 {
-	struct io_uring_sqe *sqe = sl_uring_sqe(c->u);
+	struct io_uring_sqe *sqe = sl_uring_sqe(c->ss->io);
 
 	if (!sqe) {
-		sl_uring_flush_later(c);	/* no submission room now: the next turn sends again */
+		sl_stream_flush_later(c);	/* no submission room now: the next turn sends again */
 		return;
 	}
 	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
@@ -1018,10 +1017,10 @@ static void on_writable(struct sl_conn *c)
 		return;
 	}
 	/* Room, an error or a cancel: the next send (or the close) finds out which. */
-	sl_uring_flush_later(c);
+	sl_stream_flush_later(c);
 }
 
-static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
+static void on_send(struct sl_sshard *ss, struct sl_conn *c, int res)
 {
 	size_t left;
 
@@ -1051,7 +1050,7 @@ static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
 		return;
 	}
 	left = (size_t)res;
-	NET_STAT_ADD(u, tx_bytes, left);
+	NET_STAT_ADD(ss, tx_bytes, left);
 	if (c->ver_busy) {
 		c->ver_busy = false;
 		c->ver_tx = false;
@@ -1072,26 +1071,29 @@ static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
 		c->q_head = m->next;
 		if (!c->q_head)
 			c->q_tail = NULL;
-		NET_STAT_INC(u, tx_frames);
+		NET_STAT_INC(ss, tx_frames);
 		sl_msg_free(m);
 	}
 	c->busy_n = 0;
-	if (c->q_bytes <= u->net->cfg.sendq_high / 2)
-		resume_waiters(u, c);
+	if (c->q_bytes <= ss->net->cfg.sendq_high / 2)
+		resume_waiters(ss, c);
 	if (c->q_head)
-		sl_uring_flush_later(c);
+		sl_stream_flush_later(c);
 }
 
-void sl_stream_flush(struct sl_ushard *u)
+static void arm_accept(struct sl_sshard *ss, unsigned l);
+
+static void stream_flush(struct sl_ushard *io)
 {
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
 	struct sl_conn *c;
 
-	rx_resume(u);
-	sl_uring_bufs_publish(u);
-	rx_rearm_nobuf(u);
+	rx_resume(ss);
+	sl_uring_bufs_publish(ss->io);
+	rx_rearm_nobuf(ss);
 	/* Bounded: each connection is on the list at most once; new additions wait a turn. */
-	c = u->flush_head;
-	u->flush_head = NULL;
+	c = ss->flush_head;
+	ss->flush_head = NULL;
 	while (c) {
 		struct sl_conn *next = c->flush_next;
 
@@ -1106,8 +1108,13 @@ void sl_stream_flush(struct sl_ushard *u)
 		c = next;
 	}
 	for (unsigned l = 0; l < SL_LISTENERS; l++)
-		if (u->lfd[l] >= 0 && !u->accept_armed[l])
-			sl_stream_arm_accept(u, l);
+		if (ss->lfd[l] >= 0 && !ss->accept_armed[l])
+			arm_accept(ss, l);
+	/* Readers waiting for messages: the shard's wait must not sleep long. */
+	if (ss->wait_head)
+		io->poll_soon |= 1u << SL_UCLASS_STREAM;
+	else
+		io->poll_soon &= ~(1u << SL_UCLASS_STREAM);
 }
 
 /* ---- connection worker: messages to the connection's own address ---- */
@@ -1118,48 +1125,48 @@ static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m)
 
 	/* Remove our own hop; the rest of the onward route travels to the peer. */
 	sl_route_pop_front(&m->onward);
-	sl_stream_enqueue(c->u, c, m);
+	sl_stream_enqueue(c->ss, c, m);
 }
 
 /* ---- accept, connect ---- */
 
-void sl_stream_arm_accept(struct sl_ushard *u, unsigned l)
+static void arm_accept(struct sl_sshard *ss, unsigned l)
 {
-	struct io_uring_sqe *sqe = sl_uring_sqe(u);
+	struct io_uring_sqe *sqe = sl_uring_sqe(ss->io);
 
 	if (!sqe)
 		return;
-	io_uring_prep_multishot_accept(sqe, u->lfd[l], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	io_uring_prep_multishot_accept(sqe, ss->lfd[l], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(UOP_ACCEPT, 0, l));
-	u->accept_armed[l] = true;
+	ss->accept_armed[l] = true;
 }
 
-static void on_accept(struct sl_ushard *u, unsigned l, struct io_uring_cqe *cqe)
+static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe)
 {
 	struct sl_conn *c;
 
 	if (!(cqe->flags & IORING_CQE_F_MORE))
-		u->accept_armed[l] = false;	/* re-armed by the next flush */
+		ss->accept_armed[l] = false;	/* re-armed by the next flush */
 	if (cqe->res < 0) {
 		if (cqe->res != -ECANCELED)
-			sl_net_log_rl(u, "event=accept_failed err=%s", strerror(-cqe->res));
+			sl_net_log_rl(ss->io, "event=accept_failed err=%s", strerror(-cqe->res));
 		return;
 	}
-	sl_stream_set_sockopts(cqe->res, u->ltype[l]);
-	c = conn_new(u, cqe->res, u->ltype[l], CONN_OPEN);
+	sl_stream_set_sockopts(cqe->res, ss->ltype[l]);
+	c = conn_new(ss, cqe->res, ss->ltype[l], CONN_OPEN);
 	if (!c) {
-		sl_net_log_rl(u, "event=accept_refused reason=no_slot");
+		sl_net_log_rl(ss->io, "event=accept_refused reason=no_slot");
 		close(cqe->res);
 		return;
 	}
-	NET_STAT_INC(u, conns_accepted);
+	NET_STAT_INC(ss, conns_accepted);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
-	       sl_shard_id(u->shard), l ? "uds" : "tcp", c->w.addr);
+	       sl_shard_id(ss->shard), l ? "uds" : "tcp", c->w.addr);
 	/* Our version byte goes out at once; receiving starts now. */
-	sl_uring_flush_later(c);
+	sl_stream_flush_later(c);
 }
 
-struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8_t *body,
+struct sl_conn *sl_stream_connect(struct sl_sshard *ss, uint8_t type, const uint8_t *body,
 				  size_t len, const struct sockaddr *sa, socklen_t salen)
 {
 	struct io_uring_sqe *sqe;
@@ -1170,7 +1177,7 @@ struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	c = conn_new(u, fd, type, CONN_CONNECTING);
+	c = conn_new(ss, fd, type, CONN_CONNECTING);
 	if (!c) {
 		close(fd);
 		return NULL;
@@ -1182,9 +1189,9 @@ struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8
 	c->salen = salen;
 	c->outgoing = true;
 	b = peer_bucket(type, body, len);
-	c->pnext = u->peers[b];
-	u->peers[b] = c;
-	sqe = sl_uring_sqe(u);
+	c->pnext = ss->peers[b];
+	ss->peers[b] = c;
+	sqe = sl_uring_sqe(ss->io);
 	if (!sqe) {
 		conn_close(c, "no_sqe");
 		return NULL;
@@ -1195,7 +1202,7 @@ struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8
 	return c;
 }
 
-static void on_connect(struct sl_ushard *u, struct sl_conn *c, int res)
+static void on_connect(struct sl_sshard *ss, struct sl_conn *c, int res)
 {
 	c->ops--;
 	if (c->state == CONN_CLOSING) {
@@ -1208,48 +1215,47 @@ static void on_connect(struct sl_ushard *u, struct sl_conn *c, int res)
 	}
 	sl_stream_set_sockopts(c->fd, c->type);
 	c->state = CONN_OPEN;
-	NET_STAT_INC(u, conns_connected);
-	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(u->shard), c->key);
-	sl_uring_flush_later(c);
+	NET_STAT_INC(ss, conns_connected);
+	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(ss->shard), c->key);
+	sl_stream_flush_later(c);
 }
 
-void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+static void stream_cqe(struct sl_ushard *io, struct io_uring_cqe *cqe)
 {
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
 	uint64_t ud = cqe->user_data;
 	unsigned op = UD_OP(ud);
 	uint32_t slot = UD_SLOT(ud);
 	struct sl_conn *c;
 
-	if (op == UOP_CANCEL)
-		return;
 	/* The kernel took a buffer off the ring: whoever handles the completion owns it. */
 	if (cqe->flags & IORING_CQE_F_BUFFER)
-		u->in_ring--;
+		ss->io->in_ring--;
 	if (op == UOP_ACCEPT) {
 		if (slot < SL_LISTENERS)
-			on_accept(u, slot, cqe);
+			on_accept(ss, slot, cqe);
 		return;
 	}
-	c = slot < u->max_conns ? u->conns[slot] : NULL;
+	c = slot < ss->max_conns ? ss->conns[slot] : NULL;
 	if (!c || c->gen != UD_GEN(ud)) {
-		NET_STAT_INC(u, stale_cqes);
+		NET_STAT_INC(ss, stale_cqes);
 		/* A stale receive may still carry one of our buffers: give it back. */
 		if (op == UOP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
-			sl_uring_buf_put(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			sl_uring_buf_put(ss->io, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	switch (op) {
 	case UOP_RECV:
 		if (c->direct_armed)
-			on_recv_direct(u, c, cqe->res);
+			on_recv_direct(ss, c, cqe->res);
 		else
-			on_recv(u, c, cqe);
+			on_recv(ss, c, cqe);
 		break;
 	case UOP_SEND:
-		on_send(u, c, cqe->res);
+		on_send(ss, c, cqe->res);
 		break;
 	case UOP_CONNECT:
-		on_connect(u, c, cqe->res);
+		on_connect(ss, c, cqe->res);
 		break;
 	case UOP_POLLOUT:
 		on_writable(c);
@@ -1259,11 +1265,15 @@ void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	}
 }
 
-void sl_stream_shard_stop(struct sl_ushard *u)
+static void stream_shard_stop(struct sl_ushard *io)
 {
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
+
+	if (!ss)
+		return;
 	/* Cold: the loop has ended; close everything synchronously. */
-	for (unsigned i = 0; i < u->max_conns; i++) {
-		struct sl_conn *c = u->conns[i];
+	for (unsigned i = 0; i < ss->max_conns; i++) {
+		struct sl_conn *c = ss->conns[i];
 
 		if (!c)
 			continue;
@@ -1272,12 +1282,12 @@ void sl_stream_shard_stop(struct sl_ushard *u)
 		shutdown(c->fd, SHUT_RDWR);
 	}
 	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
-	if (u->ring_ok) {
-		io_uring_queue_exit(&u->ring);
-		u->ring_ok = false;
+	if (ss->io->ring_ok) {
+		io_uring_queue_exit(&ss->io->ring);
+		ss->io->ring_ok = false;
 	}
-	for (unsigned i = 0; i < u->max_conns; i++) {
-		struct sl_conn *c = u->conns[i];
+	for (unsigned i = 0; i < ss->max_conns; i++) {
+		struct sl_conn *c = ss->conns[i];
 
 		if (!c)
 			continue;
@@ -1288,9 +1298,60 @@ void sl_stream_shard_stop(struct sl_ushard *u)
 		free(c->stash);
 		c->busy_n = 0;
 		free_queue(c, 0);
-		u->conns[i] = NULL;
+		ss->conns[i] = NULL;
 		free(c);
 	}
+	io->cls[SL_UCLASS_STREAM] = NULL;
+	free(ss->conns);
+	free(ss->gens);
+	free(ss->free_slots);
+	free(ss);
+}
+
+/* Cold, on the shard's thread: the slot table, and this shard's listeners armed. */
+static int stream_shard_start(struct sl_ushard *io, void *ctx)
+{
+	struct sl_streams *st = ctx;
+	struct sl_net *t = io->net;
+	unsigned id = sl_shard_id(io->shard);
+	struct sl_sshard *ss;
+
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	ss->io = io;
+	ss->shard = io->shard;
+	ss->net = t;
+	ss->st = io->st;
+	ss->max_conns = t->cfg.max_conns;
+	for (unsigned l = 0; l < SL_LISTENERS; l++)
+		ss->lfd[l] = -1;
+	ss->conns = calloc(ss->max_conns, sizeof(*ss->conns));
+	ss->gens = calloc(ss->max_conns, sizeof(*ss->gens));
+	ss->free_slots = calloc(ss->max_conns, sizeof(*ss->free_slots));
+	if (!ss->conns || !ss->gens || !ss->free_slots) {
+		free(ss->conns);
+		free(ss->gens);
+		free(ss->free_slots);
+		free(ss);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ss->max_conns; i++)
+		ss->free_slots[i] = ss->max_conns - 1 - i;
+	ss->nfree = ss->max_conns;
+	io->cls[SL_UCLASS_STREAM] = ss;
+	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
+	if (st->tcp_fds[id] >= 0) {
+		ss->lfd[0] = st->tcp_fds[id];
+		ss->ltype[0] = SL_ADDR_TCP;
+		arm_accept(ss, 0);
+	}
+	if (id == 0 && st->uds_fd >= 0) {
+		ss->lfd[1] = st->uds_fd;
+		ss->ltype[1] = SL_ADDR_UDS;
+		arm_accept(ss, 1);
+	}
+	return 0;
 }
 
 /* ---- TCP addresses ---- */
@@ -1366,30 +1427,30 @@ int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
 
 void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sockaddr_storage ss;
+	struct sl_sshard *ss = sl_stream_shard(s);
+	struct sockaddr_storage sa;
 	struct sl_conn *c;
 	struct sl_addr a;
 	socklen_t sl = 0;
 
 	sl_route_front(&m->onward, &a);
-	c = sl_stream_peer(u, SL_ADDR_TCP, a.body, a.len);
+	c = sl_stream_peer(ss, SL_ADDR_TCP, a.body, a.len);
 	if (!c) {
-		if (tcp_resolve(u, a.body, a.len, &ss, &sl)) {
+		if (tcp_resolve(ss->io, a.body, a.len, &sa, &sl)) {
 			SL_STAT_INC(s, drop_unknown);
 			sl_router_drop(s, m, "tcp_address");
 			return;
 		}
-		c = sl_stream_connect(u, SL_ADDR_TCP, a.body, a.len, (struct sockaddr *)&ss, sl);
+		c = sl_stream_connect(ss, SL_ADDR_TCP, a.body, a.len, (struct sockaddr *)&sa, sl);
 		if (!c) {
-			NET_STAT_INC(u, drop_noconn);
+			NET_STAT_INC(ss, drop_noconn);
 			sl_router_drop(s, m, "tcp_connect");
 			return;
 		}
 	}
 	/* The transport's own hop (1#host:port) does not travel (PROTOCOL.md 3). */
 	sl_route_pop_front(&m->onward);
-	sl_stream_enqueue(u, c, m);
+	sl_stream_enqueue(ss, c, m);
 }
 
 /* Whether any TCP socket (IPv4 or IPv6) listens on port, from /proc/net. Cold. */
@@ -1426,6 +1487,7 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	socklen_t sl = 0;
 	uint16_t bound = 0;
 	unsigned ns = sl_node_shards(t->node);
+	struct sl_streams *st = sl_streams_of(t);
 	struct sl_ushard fake;
 	int ret;
 
@@ -1477,7 +1539,7 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 			getsockname(fd, (struct sockaddr *)&got, &gl);
 			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
 		}
-		t->tcp_fds[i] = fd;
+		st->tcp_fds[i] = fd;
 	}
 	if (port)
 		*port = bound;
@@ -1487,9 +1549,81 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 err_close:
 	ret = -errno;
 	for (unsigned i = 0; i < ns; i++) {
-		if (t->tcp_fds[i] >= 0)
-			close(t->tcp_fds[i]);
-		t->tcp_fds[i] = -1;
+		if (st->tcp_fds[i] >= 0)
+			close(st->tcp_fds[i]);
+		st->tcp_fds[i] = -1;
 	}
+	return ret;
+}
+
+/* ---- the class and the transports (cold) ---- */
+
+static void streams_destroy(void *ctx)
+{
+	struct sl_streams *st = ctx;
+	unsigned ns = st->ns;
+
+	for (unsigned i = 0; i < ns; i++)
+		if (st->tcp_fds[i] >= 0)
+			close(st->tcp_fds[i]);
+	if (st->uds_fd >= 0) {
+		close(st->uds_fd);
+		unlink(st->uds_path);
+	}
+	free(st->tcp_fds);
+	free(st);
+}
+
+static const struct sl_uop_class stream_class = {
+	.name = "stream",
+	.shard_start = stream_shard_start,
+	.cqe = stream_cqe,
+	.flush = stream_flush,
+	.shard_stop = stream_shard_stop,
+	.net_destroy = streams_destroy,
+};
+
+static const struct sl_transport_ops tcp_ops = {
+	.type = SL_ADDR_TCP,
+	.name = "tcp",
+	.send = sl_tcp_send,
+};
+
+static const struct sl_transport_ops uds_ops = {
+	.type = SL_ADDR_UDS,
+	.name = "uds",
+	.send = sl_uds_send,
+};
+
+int sl_stream_register_cold(struct sl_net *t)
+{
+	unsigned ns = sl_node_shards(t->node);
+	struct sl_streams *st;
+	int ret;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->ns = ns;
+	st->uds_fd = -1;
+	st->tcp_fds = malloc(ns * sizeof(*st->tcp_fds));
+	if (!st->tcp_fds) {
+		free(st);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ns; i++)
+		st->tcp_fds[i] = -1;
+	ret = sl_uring_class_add_cold(t, SL_UCLASS_STREAM, &stream_class, st);
+	if (ret) {
+		streams_destroy(st);
+		return ret;
+	}
+	ret = sl_node_add_transport(t->node, &tcp_ops, t);
+	if (!ret)
+		ret = sl_node_add_transport(t->node, &uds_ops, t);
+	if (ret)
+		/* The node must not keep pointers into t once t is freed. */
+		sl_node_del_transport(t->node, &tcp_ops);
+	/* On failure the class stays registered: sl_net_destroy frees st with it. */
 	return ret;
 }
