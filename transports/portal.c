@@ -42,7 +42,8 @@
 #include "engine/log.h"
 #include "engine/portal.h"
 #include "transports/portal.h"
-#include "transports/stream.h"
+#include "transports/resolve.h"
+#include "transports/uring.h"
 
 #define PBGID 1			/* provided-buffer group of portal receives */
 #define PBUFS 64		/* per shard: receives that may complete in one turn */
@@ -506,7 +507,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
-	*err = sl_stream_resolve(u, (const uint8_t *)hostport, strlen(hostport), &k->sa, &k->salen);
+	*err = sl_resolve(u, (const uint8_t *)hostport, strlen(hostport), &k->sa, &k->salen);
 	if (*err) {
 		free(k);
 		return NULL;
@@ -625,26 +626,14 @@ static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport
 	struct sl_net *t = ctx;
 	unsigned ns = sl_node_shards(t->node);
 	struct sockaddr_storage ss;
-	struct sl_ushard fake;
 	struct plisten *pl;
 	socklen_t sl = 0;
 	uint16_t bound = 0;
 	int home = sl_portal_inlet_home(in);
 	unsigned nfd = 0;
-	char tmp[SL_ADDR_BODY_MAX + 8];
-	const char *colon = strrchr(hostport, ':');
 	int ret;
 
-	memset(&fake, 0, sizeof(fake));
-	fake.shard = sl_node_shard(t->node, 0);
-	/* Port 0 (any) is no route address: resolve with port 1, then clear it. */
-	if (colon && !strcmp(colon, ":0")) {
-		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
-		ret = sl_stream_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
-		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
-	} else {
-		ret = sl_stream_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
-	}
+	ret = sl_resolve_listen_cold(t->node, hostport, &ss, &sl);
 	if (ret)
 		return ret;
 	pl = calloc(1, sizeof(*pl) + ns * sizeof(int));

@@ -162,9 +162,6 @@ struct sl_conn *sl_stream_peer(struct sl_sshard *ss, uint8_t type, const uint8_t
 /* Queue m (onward route already past this hop) on c; takes ownership. */
 void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m);
 void sl_stream_set_sockopts(int fd, uint8_t type);
-/* "host:port" -> sockaddr (numeric in place; a name through getaddrinfo, cold). 0 or -errno. */
-int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
-		      struct sockaddr_storage *ss, socklen_t *sl);
 
 /* uds.c */
 void sl_uds_send(void *ctx, struct sl_shard *s, struct sl_msg *m);

@@ -31,7 +31,6 @@
 #define SL_URING_INTERNAL
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -44,6 +43,7 @@
 
 #include "engine/log.h"
 #include "engine/wire.h"
+#include "transports/resolve.h"
 #include "transports/stream.h"
 
 static uint8_t version_byte = SL_WIRE_VERSION;
@@ -1356,75 +1356,6 @@ static int stream_shard_start(struct sl_ushard *io, void *ctx)
 
 /* ---- TCP addresses ---- */
 
-/*
- * "host:port" -> sockaddr. Numeric addresses are parsed in place. A hostname
- * goes to getaddrinfo, which blocks the shard for the lookup: accepted on this
- * cold path (first message to a new peer only) and logged; a resolver thread
- * is the fix if nodes ever dial many named peers.
- */
-static int tcp_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
-		       struct sockaddr_storage *ss, socklen_t *sl)
-{
-	char host[SL_ADDR_BODY_MAX + 1], *colon, *h;
-	struct addrinfo hints, *res = NULL;
-	unsigned long port;
-	char *endp;
-	int ret;
-
-	if (!len || len > SL_ADDR_BODY_MAX)
-		return -EINVAL;
-	memcpy(host, body, len);
-	host[len] = 0;
-	colon = strrchr(host, ':');
-	if (!colon || colon == host)
-		return -EINVAL;
-	*colon = 0;
-	port = strtoul(colon + 1, &endp, 10);
-	if (*endp || !port || port > 65535)
-		return -EINVAL;
-	h = host;
-	if (*h == '[' && colon[-1] == ']') {
-		h++;
-		colon[-1] = 0;
-	}
-	memset(ss, 0, sizeof(*ss));
-	{
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
-			a4->sin_family = AF_INET;
-			a4->sin_port = htons((uint16_t)port);
-			*sl = sizeof(*a4);
-			return 0;
-		}
-		if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
-			a6->sin6_family = AF_INET6;
-			a6->sin6_port = htons((uint16_t)port);
-			*sl = sizeof(*a6);
-			return 0;
-		}
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	sl_net_log_rl(u, "event=dns_lookup host=%s (blocking, cold path)", h);
-	ret = getaddrinfo(h, colon + 1, &hints, &res);
-	if (ret || !res)
-		return -EHOSTUNREACH;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sl = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
-		      struct sockaddr_storage *ss, socklen_t *sl)
-{
-	return tcp_resolve(u, body, len, ss, sl);
-}
-
 void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
 	struct sl_sshard *ss = sl_stream_shard(s);
@@ -1436,7 +1367,7 @@ void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 	sl_route_front(&m->onward, &a);
 	c = sl_stream_peer(ss, SL_ADDR_TCP, a.body, a.len);
 	if (!c) {
-		if (tcp_resolve(ss->io, a.body, a.len, &sa, &sl)) {
+		if (sl_resolve(ss->io, a.body, a.len, &sa, &sl)) {
 			SL_STAT_INC(s, drop_unknown);
 			sl_router_drop(s, m, "tcp_address");
 			return;
@@ -1488,28 +1419,11 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	uint16_t bound = 0;
 	unsigned ns = sl_node_shards(t->node);
 	struct sl_streams *st = sl_streams_of(t);
-	struct sl_ushard fake;
 	int ret;
 
-	memset(&fake, 0, sizeof(fake));
-	fake.shard = sl_node_shard(t->node, 0);
-	ret = tcp_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
-	if (ret == -EINVAL) {
-		/* Port 0 is allowed here (ephemeral), unlike in a route. */
-		const char *colon = strrchr(hostport, ':');
-
-		if (!colon || strcmp(colon, ":0"))
-			return ret;
-		char tmp[SL_ADDR_BODY_MAX + 1];
-
-		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
-		ret = tcp_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
-		if (ret)
-			return ret;
-		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
-	} else if (ret) {
+	ret = sl_resolve_listen_cold(t->node, hostport, &ss, &sl);
+	if (ret)
 		return ret;
-	}
 	/*
 	 * SO_REUSEPORT would let this node join another process's listening
 	 * group on the same port (same user) and share its connections. A probe
