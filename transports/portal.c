@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include "engine/portal.h"
 #include "transports/portal.h"
 #include "transports/resolve.h"
+#include "transports/conn.h"
 #include "transports/uring.h"
 
 #define PBGID 1			/* provided-buffer group of portal receives */
@@ -70,22 +70,21 @@ struct plisten;
 
 struct sl_portal_sock {
 	struct sl_pshard *ps;
+	/*
+	 * fd, slot, generation, ops the kernel holds, the queue of chunks to
+	 * write (conn.h); core.dead: aborted, the queue dropped.
+	 */
+	struct sl_conn_core core;
 	struct sl_portal_conn *pc;	/* NULL once the engine let go (close) or was told (error) */
-	int fd;
-	uint32_t slot, gen;
 	bool want_read;			/* the engine's backpressure switch */
-	bool recv_armed, send_busy, on_flush;
+	bool recv_armed, on_flush;
 	bool want_shut, shut;		/* shutdown(SHUT_WR) after the queue */
-	bool closing, abort;
+	bool closing;
 	bool nobuf;			/* on the list of receives that found no buffer */
-	unsigned ops;			/* submissions the kernel holds */
-	struct sl_msg *q_head, *q_tail;
-	unsigned busy_n;		/* the first busy_n queued chunks are in the kernel */
 	struct sl_portal_sock *flush_next;
 	struct sl_portal_sock *nobuf_next;
 	struct sl_timer linger;
-	struct msghdr mh;
-	struct iovec iov[PIOV_MAX];
+	struct iovec iov[PIOV_MAX];	/* the queue's sendmsg (no lead byte) */
 	bool streaming;			/* the last receive filled all it asked for */
 	unsigned nrx;			/* chunks of the streaming receive in flight */
 	struct sl_msg *rxm[STREAM_CHUNKS];
@@ -107,8 +106,7 @@ struct plisten {
 
 struct pslot_l {
 	struct plisten *pl;
-	uint32_t gen;
-	bool armed;
+	struct sl_acceptor a;		/* a.gen: bumped as the slot is let go */
 };
 
 struct sl_pshard {
@@ -224,9 +222,9 @@ static int slot_take(struct sl_pshard *ps, struct sl_portal_sock *k)
 			ps->free_slots[ps->nfree++] = i - 1;
 		ps->nslots = n;
 	}
-	k->slot = ps->free_slots[--ps->nfree];
-	k->gen = ps->gens[k->slot];
-	ps->socks[k->slot] = k;
+	k->core.slot = ps->free_slots[--ps->nfree];
+	k->core.gen = ps->gens[k->core.slot];
+	ps->socks[k->core.slot] = k;
 	return 0;
 }
 
@@ -242,6 +240,7 @@ static void set_sockopts(int fd)
 }
 
 static void linger_fire(struct sl_timer *t);
+static const struct sl_conn_cb sock_cb;
 
 static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
 {
@@ -254,8 +253,8 @@ static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
 		return NULL;
 	}
 	k->ps = ps;
-	k->fd = fd;
-	k->mh.msg_iov = k->iov;
+	sl_conn_init(&k->core, ps->u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
+		     PIOV_MAX);
 	k->linger.fire = linger_fire;
 	return k;
 }
@@ -271,24 +270,7 @@ static void flush_later(struct sl_portal_sock *k)
 
 static void free_queue(struct sl_portal_sock *k, unsigned keep)
 {
-	struct sl_msg *m = k->q_head, *prev = NULL;
-
-	/* The first `keep` chunks belong to the kernel until their completion. */
-	for (unsigned i = 0; m && i < keep; i++) {
-		prev = m;
-		m = m->next;
-	}
-	if (prev)
-		prev->next = NULL;
-	else
-		k->q_head = NULL;
-	k->q_tail = prev;
-	while (m) {
-		struct sl_msg *next = m->next;
-
-		sl_msg_free(m);
-		m = next;
-	}
+	sl_sendq_drop(&k->core, keep);
 }
 
 /* Free k once the kernel gave back every op (called from the flush only). */
@@ -296,17 +278,17 @@ static bool finalize(struct sl_portal_sock *k)
 {
 	struct sl_pshard *ps = k->ps;
 
-	if (!k->closing || k->ops || k->on_flush || k->nobuf)
+	if (!k->closing || k->core.ops || k->on_flush || k->nobuf)
 		return false;
-	if (!k->abort && k->q_head)
+	if (!k->core.dead && k->core.q_head)
 		return false;
 	sl_timer_cancel(&k->linger);
-	close(k->fd);
+	close(k->core.fd);
 	free_queue(k, 0);
 	/* A new generation: completions naming the old one are dropped. */
-	ps->gens[k->slot] = (ps->gens[k->slot] + 1) & 0xffffff;
-	ps->socks[k->slot] = NULL;
-	ps->free_slots[ps->nfree++] = k->slot;
+	ps->gens[k->core.slot] = (ps->gens[k->core.slot] + 1) & 0xffffff;
+	ps->socks[k->core.slot] = NULL;
+	ps->free_slots[ps->nfree++] = k->core.slot;
 	free(k);
 	return true;
 }
@@ -315,16 +297,16 @@ static void cancel_ops(struct sl_portal_sock *k, bool all)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!k->ops)
+	if (!k->core.ops)
 		return;
 	if (!all) {
-		sl_uring_cancel(k->ps->u, UD(UOP_PORTAL_RECV, k->gen, k->slot));
+		sl_uring_cancel(k->ps->u, UD(UOP_PORTAL_RECV, k->core.gen, k->core.slot));
 		return;
 	}
 	sqe = sl_uring_sqe(k->ps->u);
 	if (!sqe)
 		return;
-	io_uring_prep_cancel_fd(sqe, k->fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_prep_cancel_fd(sqe, k->core.fd, IORING_ASYNC_CANCEL_ALL);
 	io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 }
 
@@ -334,11 +316,11 @@ static void sock_abort(struct sl_portal_sock *k)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	k->closing = true;
-	k->abort = true;
+	k->core.dead = true;
 	k->pc = NULL;
 	/* Linger 0: close() resets the connection, so the client sees an error, not an EOF. */
-	setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	free_queue(k, k->send_busy ? k->busy_n : 0);
+	setsockopt(k->core.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	free_queue(k, k->core.send_busy ? k->core.busy_n : 0);
 	cancel_ops(k, true);
 	flush_later(k);
 }
@@ -381,7 +363,7 @@ static bool prep_stream_recv(struct sl_portal_sock *k, struct io_uring_sqe *sqe)
 	k->rmh.msg_iov = k->riov;
 	k->rmh.msg_iovlen = STREAM_CHUNKS;
 	/* The kernel owns these chunks until the completion. */
-	io_uring_prep_recvmsg(sqe, k->fd, &k->rmh, 0);
+	io_uring_prep_recvmsg(sqe, k->core.fd, &k->rmh, 0);
 	k->nrx = STREAM_CHUNKS;
 	return true;
 }
@@ -397,47 +379,29 @@ static void arm_recv(struct sl_portal_sock *k)
 		return;
 	/* One receive at a time: the engine decides after each whether to read on. */
 	if (!k->streaming || !prep_stream_recv(k, sqe)) {
-		io_uring_prep_recv(sqe, k->fd, NULL, SL_PORTAL_CHUNK, 0);
+		io_uring_prep_recv(sqe, k->core.fd, NULL, SL_PORTAL_CHUNK, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = PBGID;
 	}
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot));
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->core.gen, k->core.slot));
 	k->recv_armed = true;
-	k->ops++;
+	k->core.ops++;
 }
 
 static void send_queue(struct sl_portal_sock *k)
 {
-	struct io_uring_sqe *sqe;
-	struct sl_msg *m;
-	unsigned n = 0;
-
-	if (k->send_busy || !k->q_head || (k->closing && k->abort))
-		return;
-	sqe = sl_uring_sqe(k->ps->u);
-	if (!sqe)
-		return;
-	for (m = k->q_head; m && n < PIOV_MAX; m = m->next, n++) {
-		k->iov[n].iov_base = m->data;
-		k->iov[n].iov_len = m->len;
-	}
-	k->mh.msg_iovlen = n;
-	k->busy_n = n;
-	/* The kernel owns these chunks until the completion. */
-	io_uring_prep_sendmsg(sqe, k->fd, &k->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_SEND, k->gen, k->slot));
-	k->send_busy = true;
-	k->ops++;
+	if (!k->core.dead)
+		sl_conn_send(&k->core, NULL);
 }
 
 /* After the queue: the half close the engine asked for, or the close. */
 static void after_queue(struct sl_portal_sock *k)
 {
-	if (k->q_head || k->send_busy)
+	if (k->core.q_head || k->core.send_busy)
 		return;
 	if (k->want_shut && !k->shut) {
 		k->shut = true;
-		shutdown(k->fd, SHUT_WR);
+		shutdown(k->core.fd, SHUT_WR);
 	}
 	if (k->closing)
 		flush_later(k);
@@ -451,12 +415,7 @@ static void op_write(struct sl_portal_sock *k, struct sl_msg *m)
 		sl_msg_free(m);
 		return;
 	}
-	m->next = NULL;
-	if (k->q_tail)
-		k->q_tail->next = m;
-	else
-		k->q_head = m;
-	k->q_tail = m;
+	sl_sendq_push(&k->core, m);
 	/* Chunks queued in this turn leave in one sendmsg at its end. */
 	flush_later(k);
 }
@@ -486,7 +445,7 @@ static void op_close(struct sl_portal_sock *k, bool abort)
 	k->want_read = false;
 	if (k->recv_armed)
 		cancel_ops(k, false);
-	if (k->q_head || k->send_busy)
+	if (k->core.q_head || k->core.send_busy)
 		sl_timer_arm(k->ps->u->shard, &k->linger, LINGER_NS);
 	after_queue(k);
 	flush_later(k);
@@ -525,21 +484,21 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 		return NULL;
 	}
 	k->ps = ps;
-	k->fd = fd;
-	k->mh.msg_iov = k->iov;
+	sl_conn_init(&k->core, u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
+		     PIOV_MAX);
 	k->linger.fire = linger_fire;
 	k->pc = pc;
 	sqe = sl_uring_sqe(u);
 	if (!sqe) {
-		k->closing = k->abort = true;
+		k->closing = k->core.dead = true;
 		k->pc = NULL;
 		flush_later(k);
 		*err = -EBUSY;
 		return NULL;
 	}
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->sa, k->salen);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->gen, k->slot));
-	k->ops++;
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->core.gen, k->core.slot));
+	k->core.ops++;
 	return k;
 }
 
@@ -547,15 +506,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 
 static void listen_arm(struct sl_pshard *ps, unsigned i)
 {
-	struct io_uring_sqe *sqe = sl_uring_sqe(ps->u);
-	struct pslot_l *l = &ps->lst[i];
-
-	if (!sqe)
-		return;
-	io_uring_prep_multishot_accept(sqe, l->pl->fds[sl_shard_id(ps->u->shard)], NULL, NULL,
-				       SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i));
-	l->armed = true;
+	sl_accept_arm(ps->u, &ps->lst[i].a, UOP_PORTAL_ACCEPT, i);
 }
 
 static void listen_on(struct sl_shard *s, void *arg)
@@ -575,6 +526,7 @@ static void listen_on(struct sl_shard *s, void *arg)
 		return;
 	}
 	ps->lst[i].pl = pl;
+	ps->lst[i].a.fd = pl->fds[sl_shard_id(s)];
 	listen_arm(ps, i);
 }
 
@@ -610,12 +562,12 @@ static void unlisten_on(struct sl_shard *s, void *arg)
 
 		if (l->pl != pl)
 			continue;
-		if (l->armed)
-			sl_uring_cancel(u, UD(UOP_PORTAL_ACCEPT, l->gen, i));
+		if (l->a.armed)
+			sl_uring_cancel(u, UD(UOP_PORTAL_ACCEPT, l->a.gen, i));
 		/* A completion still to come names the old generation and is dropped. */
-		l->gen = (l->gen + 1) & 0xffffff;
+		l->a.gen = (l->a.gen + 1) & 0xffffff;
 		l->pl = NULL;
-		l->armed = false;
+		l->a.armed = false;
 	}
 	plisten_put(pl);
 }
@@ -643,40 +595,19 @@ static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport
 	pl->node = t->node;
 	pl->done = done;
 	pl->home = home;
-	for (unsigned i = 0; i < ns; i++)
-		pl->fds[i] = -1;
 	/*
 	 * An inlet whose route starts at a worker on one shard listens there
 	 * only: one socket, so the kernel hands every client to that shard and
-	 * the flow never crosses threads (measured: README "Portals").
+	 * the flow never crosses threads (measured: README "Portals"). The
+	 * first socket binds alone, so a port someone else holds is refused.
 	 */
-	for (unsigned i = 0; i < ns; i++) {
-		int fd, one = 1;
-
-		if (home >= 0 && i != (unsigned)home)
-			continue;
-		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto err_close;
-		pl->fds[i] = fd;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* The first socket binds alone, so a port someone else holds is refused. */
-		if (nfd)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (nfd)
-			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
-		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 4096))
-			goto err_close;
-		if (!nfd++) {
-			struct sockaddr_storage got;
-			socklen_t gl = sizeof(got);
-
-			getsockname(fd, (struct sockaddr *)&got, &gl);
-			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
-			/* Now let the other shards' sockets join this one. */
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		}
+	ret = sl_listen_group_cold(&ss, sl, ns, home, 4096, true, pl->fds, &bound);
+	if (ret) {
+		free(pl);
+		return ret;
 	}
+	for (unsigned i = 0; i < ns; i++)
+		nfd += pl->fds[i] >= 0;
 	pl->refs = (int)nfd;
 	sl_portal_inlet_set_io(in, pl);
 	for (unsigned i = 0; i < ns; i++)
@@ -686,13 +617,6 @@ static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport
 	sl_log(SL_LOG_INFO, "node=%s event=inlet_listening addr=%s port=%u", sl_node_name(t->node),
 	       hostport, bound);
 	return 0;
-err_close:
-	ret = -errno;
-	for (unsigned i = 0; i < ns; i++)
-		if (pl->fds[i] >= 0)
-			close(pl->fds[i]);
-	free(pl);
-	return ret;
 }
 
 /* Cold: how long a delete waits for the shards to let go of its listeners. */
@@ -728,15 +652,10 @@ static void on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *cqe
 	struct pslot_l *l = &ps->lst[i];
 	struct sl_portal_sock *k;
 	struct sl_portal_conn *pc;
-	int fd = cqe->res;
+	int fd = sl_accept_done(ps->u, &l->a, cqe, "inlet_accept_failed");
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		l->armed = false;	/* re-armed by the flush */
-	if (fd < 0) {
-		if (fd != -ECANCELED)
-			sl_net_log_rl(ps->u, "event=inlet_accept_failed err=%s", strerror(-fd));
+	if (fd < 0)
 		return;
-	}
 	set_sockopts(fd);
 	k = sock_new(ps, fd);
 	if (!k) {
@@ -745,7 +664,7 @@ static void on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *cqe
 	}
 	pc = sl_portal_on_accept(l->pl->in, ps->u->shard, k);
 	if (!pc) {
-		k->closing = k->abort = true;
+		k->closing = k->core.dead = true;
 		flush_later(k);
 		return;
 	}
@@ -756,20 +675,20 @@ static void on_connect(struct sl_portal_sock *k, int res)
 {
 	struct sl_portal_conn *pc = k->pc;
 
-	k->ops--;
+	k->core.ops--;
 	if (k->closing) {
 		flush_later(k);
 		return;
 	}
 	if (res < 0) {
 		/* The engine hears "refused" and forgets k: it goes at the flush. */
-		k->closing = k->abort = true;
+		k->closing = k->core.dead = true;
 		k->pc = NULL;
 		flush_later(k);
 		sl_portal_on_connect(pc, res);
 		return;
 	}
-	set_sockopts(k->fd);
+	set_sockopts(k->core.fd);
 	sl_portal_on_connect(pc, 0);
 }
 
@@ -781,7 +700,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 	uint32_t left;
 
 	k->recv_armed = false;
-	k->ops--;
+	k->core.ops--;
 	if (k->nrx) {
 		/* A streaming receive: its chunks were k's all along. */
 		n = k->nrx;
@@ -833,84 +752,44 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 	sock_fail(k, res);
 }
 
-/* A poll for room: send_busy stays set so nothing else sends until it completes. */
-static void wait_writable(struct sl_portal_sock *k)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(k->ps->u);
+/* ---- the core's callbacks: once per send completion ---- */
 
-	if (!sqe) {
-		flush_later(k);	/* no submission room now: the next turn sends again */
-		return;
-	}
-	io_uring_prep_poll_add(sqe, k->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_POLLOUT, k->gen, k->slot));
-	k->send_busy = true;
-	k->ops++;
+static void cb_flush_later(struct sl_conn_core *c)
+{
+	flush_later(container_of(c, struct sl_portal_sock, core));
 }
 
-static void on_writable(struct sl_portal_sock *k)
+static void cb_sent(struct sl_conn_core *c, size_t res, unsigned frames)
 {
-	k->ops--;
-	k->send_busy = false;
-	/* Room, an error or a cancel: the next send (or the close) finds out which. */
-	flush_later(k);
-}
+	struct sl_portal_sock *k = container_of(c, struct sl_portal_sock, core);
 
-static void on_send(struct sl_portal_sock *k, int res)
-{
-	size_t left;
-	size_t done;
-
-	k->ops--;
-	k->send_busy = false;
-	if (k->abort) {
-		/* Chunks the kernel held are ours again; nobody will send them now. */
-		free_queue(k, 0);
-		k->busy_n = 0;
-		flush_later(k);
-		return;
-	}
-	if (res == -EAGAIN || res == -EINTR) {
-		/*
-		 * Not an error: the socket is non-blocking and still full (a reader
-		 * slower than us, under load; io_uring's own poll retries of a send
-		 * are bounded, then it completes with -EAGAIN). Wait for room, the
-		 * queue as it is: failing here reset the connection (the client saw
-		 * "Connection reset by peer", the peer's chunks still on the way
-		 * found no worker).
-		 */
-		k->busy_n = 0;
-		wait_writable(k);
-		return;
-	}
-	if (res < 0) {
-		k->busy_n = 0;
-		sock_fail(k, res);
-		return;
-	}
-	done = left = (size_t)res;
-	while (left && k->q_head) {
-		struct sl_msg *m = k->q_head;
-
-		if (left < m->len) {
-			/* Short send: the rest of this chunk goes first next time. */
-			m->data += left;
-			m->len -= (uint32_t)left;
-			break;
-		}
-		left -= m->len;
-		k->q_head = m->next;
-		if (!k->q_head)
-			k->q_tail = NULL;
-		sl_msg_free(m);
-	}
-	k->busy_n = 0;
-	if (k->q_head)
-		flush_later(k);
-	if (k->pc && done)
-		sl_portal_on_written(k->pc, done);	/* may queue more, or close k */
+	if (k->pc && res)
+		sl_portal_on_written(k->pc, res);	/* may queue more, or close k */
 	after_queue(k);
 }
+
+static void cb_failed(struct sl_conn_core *c, int res)
+{
+	sock_fail(container_of(c, struct sl_portal_sock, core), res);
+}
+
+static void cb_gone(struct sl_conn_core *c, unsigned dropped)
+{
+	flush_later(container_of(c, struct sl_portal_sock, core));
+}
+
+/*
+ * A full socket (-EAGAIN) waits for room with the queue as it is: failing
+ * there reset the connection (the client saw "Connection reset by peer",
+ * the peer's chunks still on the way found no worker). A send of 0 bytes
+ * is tried again.
+ */
+static const struct sl_conn_cb sock_cb = {
+	.flush_later = cb_flush_later,
+	.sent = cb_sent,
+	.failed = cb_failed,
+	.gone = cb_gone,
+};
 
 static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 {
@@ -923,14 +802,14 @@ static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	if (!ps)
 		return;
 	if (op == UOP_PORTAL_ACCEPT) {
-		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].gen == UD_GEN(ud))
+		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].a.gen == UD_GEN(ud))
 			on_accept(ps, slot, cqe);
 		else if (cqe->res >= 0)
 			close(cqe->res);	/* accepted for a listener that is gone */
 		return;
 	}
 	k = slot < ps->nslots ? ps->socks[slot] : NULL;
-	if (!k || k->gen != UD_GEN(ud)) {
+	if (!k || k->core.gen != UD_GEN(ud)) {
 		NET_STAT_INC(u, stale_cqes);
 		/* A stale receive may still carry one of our buffers: it goes back to the ring. */
 		if (op == UOP_PORTAL_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
@@ -948,13 +827,13 @@ static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		on_recv(ps, k, cqe);
 		break;
 	case UOP_PORTAL_SEND:
-		on_send(k, cqe->res);
+		sl_conn_on_send(&k->core, cqe->res);
 		break;
 	case UOP_PORTAL_CONNECT:
 		on_connect(k, cqe->res);
 		break;
 	case UOP_PORTAL_POLLOUT:
-		on_writable(k);
+		sl_conn_on_writable(&k->core);
 		break;
 	default:
 		break;
@@ -1001,7 +880,7 @@ static void portal_flush(struct sl_ushard *u)
 		send_queue(k);
 	}
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)
-		if (ps->lst[i].pl && !ps->lst[i].armed)
+		if (ps->lst[i].pl && !ps->lst[i].a.armed)
 			listen_arm(ps, i);
 }
 
@@ -1020,7 +899,7 @@ static void portal_shard_stop(struct sl_ushard *u)
 
 		if (!k)
 			continue;
-		shutdown(k->fd, SHUT_RDWR);
+		shutdown(k->core.fd, SHUT_RDWR);
 	}
 	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
 	if (u->ring_ok) {
@@ -1033,7 +912,7 @@ static void portal_shard_stop(struct sl_ushard *u)
 		if (!k)
 			continue;
 		sl_timer_cancel(&k->linger);
-		close(k->fd);
+		close(k->core.fd);
 		free_queue(k, 0);
 		/* the ring is gone: a streaming receive's chunks are ours again */
 		for (unsigned j = 0; j < k->nrx; j++)

@@ -7,7 +7,7 @@
 #ifndef SL_TRANSPORTS_STREAM_H
 #define SL_TRANSPORTS_STREAM_H
 
-#include "transports/uring.h"
+#include "transports/conn.h"
 
 /* The stream links' op class, and their ops within it. */
 #define SL_UCLASS_STREAM 1
@@ -31,17 +31,15 @@ enum sl_conn_state {
 struct sl_sshard;
 
 struct sl_conn {
+	/* fd, slot, generation, ops the kernel holds, the send queue (conn.h) */
+	struct sl_conn_core core;
 	struct sl_sshard *ss;
-	int fd;
-	uint32_t slot, gen;
 	uint8_t type;		/* SL_ADDR_TCP or SL_ADDR_UDS */
 	uint8_t state;
 	bool outgoing;
 	bool ver_rx;		/* the peer's version byte was seen */
-	bool ver_tx;		/* ours is still to be sent */
-	bool ver_busy;		/* ... and is in the current sendmsg */
-	bool recv_armed, send_busy, on_flush, paused;
-	unsigned ops;		/* submissions the kernel still holds */
+	bool ver_tx;		/* ours is still to be sent (the lead of the next sendmsg) */
+	bool recv_armed, on_flush, paused;
 
 	/* Receive: a frame header split across buffers, or a frame body in progress. */
 	uint8_t hdr[4];
@@ -81,11 +79,7 @@ struct sl_conn {
 	struct sl_conn *wait_next;
 	struct sl_conn *nobuf_next;
 
-	/* Send queue: frames (m->data/len = the whole frame), oldest first. */
-	struct sl_msg *q_head, *q_tail;
-	size_t q_bytes;
-	unsigned busy_n;	/* first busy_n frames are in the kernel */
-	struct msghdr mh;
+	/* The send queue's sendmsg: a frame each, behind the version byte in the first. */
 	struct iovec iov[SL_IOV_MAX + 1];
 
 	struct sl_conn *flush_next;
@@ -125,9 +119,8 @@ struct sl_sshard {
 	struct sl_conn *peers[SL_PEER_BUCKETS];
 	struct sl_conn *cur_rx;
 
-	int lfd[SL_LISTENERS];
+	struct sl_acceptor lst[SL_LISTENERS];	/* fd -1: none */
 	uint8_t ltype[SL_LISTENERS];
-	bool accept_armed[SL_LISTENERS];
 };
 
 /* The stream links of a net (the class's context): the listening sockets. */

@@ -4,12 +4,10 @@
  * u32be framing with the 16 MiB cap, reassembly across receive buffers,
  * batched sends, bounded send queues with backpressure, and the connection's
  * own local address that receivers push on return routes (PROTOCOL.md 3).
- *
- * Listeners: one SO_REUSEPORT socket per shard, each with a multishot accept
- * in its shard's ring. The kernel spreads connections over the shards by
- * 4-tuple hash, so no shard hands accepted sockets to another, no herd wakes
- * on each connection, and a connection's worker, socket and completions all
- * live on the shard that accepted it (PERF.md: keep a flow on one shard).
+ * The send queue, waiting for room and the listeners are the connection
+ * core's (conn.h); what is a link's own rides on its callbacks: the version
+ * byte leads the first sendmsg, a queue past sendq_high pauses the
+ * connection feeding it until it drains to half.
  *
  * Backpressure on receive (DESIGN.md: bounded everything): when the shard's
  * pool has no message for the next frame, the connection stops there. Its
@@ -33,7 +31,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +44,8 @@
 #include "transports/stream.h"
 
 static uint8_t version_byte = SL_WIRE_VERSION;
+
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 #define DIRECT_MIN (16u * 1024)	/* frame bytes still to come worth a receive of their own */
 
@@ -119,6 +118,8 @@ static void peer_remove(struct sl_conn *c)
 
 static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m);
 
+static const struct sl_conn_cb conn_cb;
+
 static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint8_t state)
 {
 	struct sl_conn *c;
@@ -138,63 +139,43 @@ static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint
 	}
 	slot = ss->free_slots[--ss->nfree];
 	c->ss = ss;
-	c->fd = fd;
-	c->slot = slot;
-	c->gen = ss->gens[slot];
+	sl_conn_init(&c->core, ss->io, &conn_cb, fd, UOP_SEND, UOP_POLLOUT, c->iov, SL_IOV_MAX);
+	c->core.zero_fails = true;	/* a link's send of nothing means the socket is gone */
+	c->core.slot = slot;
+	c->core.gen = ss->gens[slot];
 	c->type = type;
 	c->state = state;
 	c->ver_tx = true;
 	c->held_head = c->held_tail = SL_BUF_NONE;
-	c->mh.msg_iov = c->iov;
 	ss->conns[slot] = c;
 	return c;
 }
 
+/* Frames the connection will never send: counted as dropped for want of a connection. */
 static void free_queue(struct sl_conn *c, unsigned keep)
 {
-	struct sl_msg *m = c->q_head, *prev = NULL;
-	unsigned i = 0;
-
-	/* The first `keep` frames belong to the kernel until their completion. */
-	while (m && i < keep) {
-		prev = m;
-		m = m->next;
-		i++;
-	}
-	if (prev)
-		prev->next = NULL;
-	else
-		c->q_head = NULL;
-	c->q_tail = prev;
-	while (m) {
-		struct sl_msg *next = m->next;
-
-		c->q_bytes -= m->len;
-		NET_STAT_INC(c->ss, drop_noconn);
-		sl_msg_free(m);
-		m = next;
-	}
+	NET_STAT_ADD(c->ss, drop_noconn, sl_sendq_drop(&c->core, keep));
 }
 
 static void conn_finalize(struct sl_conn *c)
 {
 	struct sl_sshard *ss = c->ss;
 
-	if (c->state != CONN_CLOSING || c->ops || c->on_flush)
+	if (c->state != CONN_CLOSING || c->core.ops || c->on_flush)
 		return;
-	if (c->fd >= 0)
-		close(c->fd);
+	if (c->core.fd >= 0)
+		close(c->core.fd);
 	/* Kept until here: a direct receive may have been writing into them. */
 	sl_msg_free(c->rx);
 	c->rx = NULL;
 	sl_msg_free(c->spec);
 	c->spec = NULL;
-	c->busy_n = 0;
+	c->core.busy_n = 0;
 	free_queue(c, 0);
 	/* A new generation: completions still naming the old one are dropped. */
-	ss->gens[c->slot] = (ss->gens[c->slot] + 1) & 0xffffff;
-	ss->conns[c->slot] = NULL;
-	ss->free_slots[ss->nfree++] = c->slot;
+	ss->gens[c->core.slot] = (ss->gens[c->core.slot] + 1) & 0xffffff;
+	ss->conns[c->core.slot] = NULL;
+	ss->free_slots[ss->nfree++] = c->core.slot;
 	free(c);
 }
 
@@ -205,7 +186,7 @@ static void resume_waiters(struct sl_sshard *ss, struct sl_conn *sink)
 	while (*pp) {
 		struct sl_conn *c = *pp;
 
-		if (c->bp_slot == sink->slot && c->bp_gen == sink->gen) {
+		if (c->bp_slot == sink->core.slot && c->bp_gen == sink->core.gen) {
 			*pp = c->bp_next;
 			c->paused = false;
 			c->bp_next = NULL;
@@ -293,6 +274,7 @@ static void conn_close(struct sl_conn *c, const char *why)
 	sl_net_log_rl(ss->io, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
 		      c->type == SL_ADDR_UDS ? "uds" : "tcp", why);
 	c->state = CONN_CLOSING;
+	c->core.dead = true;
 	NET_STAT_INC(ss, conns_closed);
 	/* Replies still addressed to this connection now miss and are counted as unknown. */
 	sl_worker_stop(&c->w);
@@ -300,17 +282,17 @@ static void conn_close(struct sl_conn *c, const char *why)
 	if (ss->cur_rx == c)
 		ss->cur_rx = NULL;
 	rx_release(c);
-	free_queue(c, c->send_busy ? c->busy_n : 0);
+	free_queue(c, c->core.send_busy ? c->core.busy_n : 0);
 	unpause_self(c);
 	resume_waiters(ss, c);
-	if (c->ops) {
+	if (c->core.ops) {
 		/* Make the kernel give back every op on this fd; shutdown also ends a stalled send. */
 		sqe = sl_uring_sqe(ss->io);
 		if (sqe) {
-			io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_prep_cancel_fd(sqe, c->core.fd, IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 		}
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->core.fd, SHUT_RDWR);
 	}
 	/*
 	 * Never free here: callers (a receive being parsed, a send completion)
@@ -351,7 +333,7 @@ static void arm_direct(struct sl_conn *c, struct io_uring_sqe *sqe)
 	c->rmh.msg_iov = c->riov;
 	c->rmh.msg_iovlen = n;
 	/* The kernel writes into c->rx until the completion (conn_finalize frees it). */
-	io_uring_prep_recvmsg(sqe, c->fd, &c->rmh, 0);
+	io_uring_prep_recvmsg(sqe, c->core.fd, &c->rmh, 0);
 	c->direct_armed = true;
 }
 
@@ -367,18 +349,18 @@ static void arm_recv(struct sl_conn *c)
 		return;
 	if (direct_ok(c)) {
 		arm_direct(c, sqe);
-		io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->gen, c->slot));
+		io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->core.gen, c->core.slot));
 		c->recv_armed = true;
-		c->ops++;
+		c->core.ops++;
 		return;
 	}
 	c->direct = false;
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	io_uring_prep_recv_multishot(sqe, c->core.fd, NULL, 0, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = 0;
-	io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->gen, c->slot));
+	io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->core.gen, c->core.slot));
 	c->recv_armed = true;
-	c->ops++;
+	c->core.ops++;
 }
 
 static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
@@ -601,7 +583,7 @@ static void rx_wait(struct sl_conn *c)
 		NET_STAT_INC(ss, paused_nomem);
 	if (c->recv_armed) {
 		/* Completions already on their way are held in order behind the rest. */
-		sl_uring_cancel(ss->io, UD(UOP_RECV, c->gen, c->slot));
+		sl_uring_cancel(ss->io, UD(UOP_RECV, c->core.gen, c->core.slot));
 	}
 }
 
@@ -750,7 +732,7 @@ static void on_recv(struct sl_sshard *ss, struct sl_conn *c, struct io_uring_cqe
 
 	if (!more) {
 		c->recv_armed = false;
-		c->ops--;
+		c->core.ops--;
 	}
 	if (cqe->flags & IORING_CQE_F_BUFFER) {
 		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -807,7 +789,7 @@ static void on_recv(struct sl_sshard *ss, struct sl_conn *c, struct io_uring_cqe
 
 		if (sqe) {
 			c->direct = true;
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->gen, c->slot), 0);
+			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->core.gen, c->core.slot), 0);
 			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 		}
 	}
@@ -847,7 +829,7 @@ static void on_recv_direct(struct sl_sshard *ss, struct sl_conn *c, int res)
 
 	c->spec = NULL;
 	c->recv_armed = c->direct_armed = false;
-	c->ops--;
+	c->core.ops--;
 	if (c->state == CONN_CLOSING) {
 		sl_msg_free(spec);
 		conn_finalize(c);
@@ -915,14 +897,14 @@ static void pause_reader(struct sl_sshard *ss, struct sl_conn *src, struct sl_co
 	if (src->paused || src->state != CONN_OPEN)
 		return;
 	src->paused = true;
-	src->bp_slot = sink->slot;
-	src->bp_gen = sink->gen;
+	src->bp_slot = sink->core.slot;
+	src->bp_gen = sink->core.gen;
 	src->bp_next = ss->paused_head;
 	ss->paused_head = src;
 	NET_STAT_INC(ss, paused);
 	if (src->recv_armed) {
 		/* Stop the multishot receive; what it already delivered is still processed. */
-		sl_uring_cancel(ss->io, UD(UOP_RECV, src->gen, src->slot));
+		sl_uring_cancel(ss->io, UD(UOP_RECV, src->core.gen, src->core.slot));
 	}
 }
 
@@ -941,7 +923,7 @@ void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m
 		sl_router_drop(ss->shard, m, "frame_encode");
 		return;
 	}
-	if (c->q_bytes + flen > ss->net->cfg.sendq_max) {
+	if (c->core.q_bytes + flen > ss->net->cfg.sendq_max) {
 		NET_STAT_INC(ss, drop_sendq);
 		sl_router_drop(ss->shard, m, "send_queue_full");
 		return;
@@ -949,139 +931,59 @@ void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m
 	/* From here on m is a frame: data/len cover prefix, header and payload. */
 	m->data = frame;
 	m->len = (uint32_t)flen;
-	m->next = NULL;
-	if (c->q_tail)
-		c->q_tail->next = m;
-	else
-		c->q_head = m;
-	c->q_tail = m;
-	c->q_bytes += flen;
-	if (c->q_bytes > ss->net->cfg.sendq_high && ss->cur_rx)
+	sl_sendq_push(&c->core, m);
+	if (c->core.q_bytes > ss->net->cfg.sendq_high && ss->cur_rx)
 		pause_reader(ss, ss->cur_rx, c);
 	sl_stream_flush_later(c);
 }
 
 static void conn_send(struct sl_conn *c)
 {
+	if (c->state != CONN_OPEN)
+		return;
+	if (sl_conn_send(&c->core, c->ver_tx ? &version_byte : NULL))
+		NET_STAT_INC(c->ss, sendmsg_calls);
+}
+
+/* ---- the core's callbacks: once per send completion ---- */
+
+static void cb_flush_later(struct sl_conn_core *k)
+{
+	sl_stream_flush_later(container_of(k, struct sl_conn, core));
+}
+
+static void cb_sent(struct sl_conn_core *k, size_t res, unsigned frames)
+{
+	struct sl_conn *c = container_of(k, struct sl_conn, core);
 	struct sl_sshard *ss = c->ss;
-	struct io_uring_sqe *sqe;
-	struct sl_msg *m;
-	unsigned k = 0, n = 0;
 
-	if (c->state != CONN_OPEN || c->send_busy || (!c->q_head && !c->ver_tx))
-		return;
-	sqe = sl_uring_sqe(ss->io);
-	if (!sqe)
-		return;
-	if (c->ver_tx) {
-		c->iov[k].iov_base = &version_byte;
-		c->iov[k++].iov_len = 1;
-		c->ver_busy = true;
-	}
-	for (m = c->q_head; m && n < SL_IOV_MAX; m = m->next, n++) {
-		c->iov[k].iov_base = m->data;
-		c->iov[k++].iov_len = m->len;
-	}
-	c->mh.msg_iovlen = k;
-	c->busy_n = n;
-	/* The kernel owns these frames until the completion. */
-	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, UD(UOP_SEND, c->gen, c->slot));
-	c->send_busy = true;
-	c->ops++;
-	NET_STAT_INC(ss, sendmsg_calls);
-}
-
-/* A poll for room: send_busy stays set so nothing else sends until it completes. */
-static void wait_writable(struct sl_conn *c)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(c->ss->io);
-
-	if (!sqe) {
-		sl_stream_flush_later(c);	/* no submission room now: the next turn sends again */
-		return;
-	}
-	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, UD(UOP_POLLOUT, c->gen, c->slot));
-	c->send_busy = true;
-	c->ops++;
-}
-
-static void on_writable(struct sl_conn *c)
-{
-	c->ops--;
-	c->send_busy = false;
-	if (c->state == CONN_CLOSING) {
-		free_queue(c, 0);
-		conn_finalize(c);
-		return;
-	}
-	/* Room, an error or a cancel: the next send (or the close) finds out which. */
-	sl_stream_flush_later(c);
-}
-
-static void on_send(struct sl_sshard *ss, struct sl_conn *c, int res)
-{
-	size_t left;
-
-	c->ops--;
-	c->send_busy = false;
-	if (c->state == CONN_CLOSING) {
-		/* Frames the kernel held are ours again; nobody will send them now. */
-		free_queue(c, 0);
-		c->busy_n = 0;
-		conn_finalize(c);
-		return;
-	}
-	if (res == -EAGAIN || res == -EINTR) {
-		/*
-		 * Not an error: the socket is non-blocking and still full (a peer
-		 * reading slower than we write, under load: io_uring's own retries
-		 * of a send are bounded, then it completes with -EAGAIN). Closing
-		 * here lost every frame queued to that peer.
-		 */
-		c->busy_n = 0;
-		wait_writable(c);
-		return;
-	}
-	if (res <= 0) {
-		c->busy_n = 0;
-		conn_close(c, res ? strerror(-res) : "send_returned_0");
-		return;
-	}
-	left = (size_t)res;
-	NET_STAT_ADD(ss, tx_bytes, left);
-	if (c->ver_busy) {
-		c->ver_busy = false;
-		c->ver_tx = false;
-		left--;
-	}
-	while (left && c->q_head) {
-		struct sl_msg *m = c->q_head;
-
-		if (left < m->len) {
-			/* Short send: the rest of this frame goes first next time. */
-			m->data += left;
-			m->len -= (uint32_t)left;
-			c->q_bytes -= left;
-			break;
-		}
-		left -= m->len;
-		c->q_bytes -= m->len;
-		c->q_head = m->next;
-		if (!c->q_head)
-			c->q_tail = NULL;
-		NET_STAT_INC(ss, tx_frames);
-		sl_msg_free(m);
-	}
-	c->busy_n = 0;
-	if (c->q_bytes <= ss->net->cfg.sendq_high / 2)
+	NET_STAT_ADD(ss, tx_bytes, res);
+	NET_STAT_ADD(ss, tx_frames, frames);
+	/* res > 0 here: when ours was still to go, it led this sendmsg and went. */
+	c->ver_tx = false;
+	if (k->q_bytes <= ss->net->cfg.sendq_high / 2)
 		resume_waiters(ss, c);
-	if (c->q_head)
-		sl_stream_flush_later(c);
 }
 
-static void arm_accept(struct sl_sshard *ss, unsigned l);
+static void cb_failed(struct sl_conn_core *k, int res)
+{
+	conn_close(container_of(k, struct sl_conn, core), res ? strerror(-res) : "send_returned_0");
+}
+
+static void cb_gone(struct sl_conn_core *k, unsigned dropped)
+{
+	struct sl_conn *c = container_of(k, struct sl_conn, core);
+
+	NET_STAT_ADD(c->ss, drop_noconn, dropped);
+	conn_finalize(c);
+}
+
+static const struct sl_conn_cb conn_cb = {
+	.flush_later = cb_flush_later,
+	.sent = cb_sent,
+	.failed = cb_failed,
+	.gone = cb_gone,
+};
 
 static void stream_flush(struct sl_ushard *io)
 {
@@ -1108,8 +1010,8 @@ static void stream_flush(struct sl_ushard *io)
 		c = next;
 	}
 	for (unsigned l = 0; l < SL_LISTENERS; l++)
-		if (ss->lfd[l] >= 0 && !ss->accept_armed[l])
-			arm_accept(ss, l);
+		if (ss->lst[l].fd >= 0 && !ss->lst[l].armed)
+			sl_accept_arm(ss->io, &ss->lst[l], UOP_ACCEPT, l);
 	/* Readers waiting for messages: the shard's wait must not sleep long. */
 	if (ss->wait_head)
 		io->poll_soon |= 1u << SL_UCLASS_STREAM;
@@ -1130,33 +1032,18 @@ static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m)
 
 /* ---- accept, connect ---- */
 
-static void arm_accept(struct sl_sshard *ss, unsigned l)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(ss->io);
-
-	if (!sqe)
-		return;
-	io_uring_prep_multishot_accept(sqe, ss->lfd[l], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(UOP_ACCEPT, 0, l));
-	ss->accept_armed[l] = true;
-}
-
 static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe)
 {
+	int fd = sl_accept_done(ss->io, &ss->lst[l], cqe, "accept_failed");
 	struct sl_conn *c;
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		ss->accept_armed[l] = false;	/* re-armed by the next flush */
-	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			sl_net_log_rl(ss->io, "event=accept_failed err=%s", strerror(-cqe->res));
+	if (fd < 0)
 		return;
-	}
-	sl_stream_set_sockopts(cqe->res, ss->ltype[l]);
-	c = conn_new(ss, cqe->res, ss->ltype[l], CONN_OPEN);
+	sl_stream_set_sockopts(fd, ss->ltype[l]);
+	c = conn_new(ss, fd, ss->ltype[l], CONN_OPEN);
 	if (!c) {
 		sl_net_log_rl(ss->io, "event=accept_refused reason=no_slot");
-		close(cqe->res);
+		close(fd);
 		return;
 	}
 	NET_STAT_INC(ss, conns_accepted);
@@ -1197,14 +1084,14 @@ struct sl_conn *sl_stream_connect(struct sl_sshard *ss, uint8_t type, const uint
 		return NULL;
 	}
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->sa, c->salen);
-	io_uring_sqe_set_data64(sqe, UD(UOP_CONNECT, c->gen, c->slot));
-	c->ops++;
+	io_uring_sqe_set_data64(sqe, UD(UOP_CONNECT, c->core.gen, c->core.slot));
+	c->core.ops++;
 	return c;
 }
 
 static void on_connect(struct sl_sshard *ss, struct sl_conn *c, int res)
 {
-	c->ops--;
+	c->core.ops--;
 	if (c->state == CONN_CLOSING) {
 		conn_finalize(c);
 		return;
@@ -1213,7 +1100,7 @@ static void on_connect(struct sl_sshard *ss, struct sl_conn *c, int res)
 		conn_close(c, strerror(-res));
 		return;
 	}
-	sl_stream_set_sockopts(c->fd, c->type);
+	sl_stream_set_sockopts(c->core.fd, c->type);
 	c->state = CONN_OPEN;
 	NET_STAT_INC(ss, conns_connected);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(ss->shard), c->key);
@@ -1237,7 +1124,7 @@ static void stream_cqe(struct sl_ushard *io, struct io_uring_cqe *cqe)
 		return;
 	}
 	c = slot < ss->max_conns ? ss->conns[slot] : NULL;
-	if (!c || c->gen != UD_GEN(ud)) {
+	if (!c || c->core.gen != UD_GEN(ud)) {
 		NET_STAT_INC(ss, stale_cqes);
 		/* A stale receive may still carry one of our buffers: give it back. */
 		if (op == UOP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
@@ -1252,13 +1139,13 @@ static void stream_cqe(struct sl_ushard *io, struct io_uring_cqe *cqe)
 			on_recv(ss, c, cqe);
 		break;
 	case UOP_SEND:
-		on_send(ss, c, cqe->res);
+		sl_conn_on_send(&c->core, cqe->res);
 		break;
 	case UOP_CONNECT:
 		on_connect(ss, c, cqe->res);
 		break;
 	case UOP_POLLOUT:
-		on_writable(c);
+		sl_conn_on_writable(&c->core);
 		break;
 	default:
 		break;
@@ -1279,7 +1166,7 @@ static void stream_shard_stop(struct sl_ushard *io)
 			continue;
 		if (c->state != CONN_CLOSING)
 			sl_worker_stop(&c->w);
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->core.fd, SHUT_RDWR);
 	}
 	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
 	if (ss->io->ring_ok) {
@@ -1291,12 +1178,12 @@ static void stream_shard_stop(struct sl_ushard *io)
 
 		if (!c)
 			continue;
-		close(c->fd);
+		close(c->core.fd);
 		sl_msg_free(c->rx);
 		sl_msg_free(c->spec);
 		sl_msg_free(c->rx_park);	/* a frame held for ring room: nobody sends it now */
 		free(c->stash);
-		c->busy_n = 0;
+		c->core.busy_n = 0;
 		free_queue(c, 0);
 		ss->conns[i] = NULL;
 		free(c);
@@ -1325,7 +1212,7 @@ static int stream_shard_start(struct sl_ushard *io, void *ctx)
 	ss->st = io->st;
 	ss->max_conns = t->cfg.max_conns;
 	for (unsigned l = 0; l < SL_LISTENERS; l++)
-		ss->lfd[l] = -1;
+		ss->lst[l].fd = -1;
 	ss->conns = calloc(ss->max_conns, sizeof(*ss->conns));
 	ss->gens = calloc(ss->max_conns, sizeof(*ss->gens));
 	ss->free_slots = calloc(ss->max_conns, sizeof(*ss->free_slots));
@@ -1342,14 +1229,14 @@ static int stream_shard_start(struct sl_ushard *io, void *ctx)
 	io->cls[SL_UCLASS_STREAM] = ss;
 	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
 	if (st->tcp_fds[id] >= 0) {
-		ss->lfd[0] = st->tcp_fds[id];
+		ss->lst[0].fd = st->tcp_fds[id];
 		ss->ltype[0] = SL_ADDR_TCP;
-		arm_accept(ss, 0);
+		sl_accept_arm(io, &ss->lst[0], UOP_ACCEPT, 0);
 	}
 	if (id == 0 && st->uds_fd >= 0) {
-		ss->lfd[1] = st->uds_fd;
+		ss->lst[1].fd = st->uds_fd;
 		ss->ltype[1] = SL_ADDR_UDS;
-		arm_accept(ss, 1);
+		sl_accept_arm(io, &ss->lst[1], UOP_ACCEPT, 1);
 	}
 	return 0;
 }
@@ -1433,41 +1320,14 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	if (((struct sockaddr_in *)&ss)->sin_port &&
 	    port_has_listener(ntohs(((struct sockaddr_in *)&ss)->sin_port)))
 		return -EADDRINUSE;
-	for (unsigned i = 0; i < ns; i++) {
-		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-
-		if (fd < 0)
-			goto err_close;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (i)
-			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
-		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
-			close(fd);
-			goto err_close;
-		}
-		if (!i) {
-			struct sockaddr_storage got;
-			socklen_t gl = sizeof(got);
-
-			getsockname(fd, (struct sockaddr *)&got, &gl);
-			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
-		}
-		st->tcp_fds[i] = fd;
-	}
+	ret = sl_listen_group_cold(&ss, sl, ns, -1, 1024, false, st->tcp_fds, &bound);
+	if (ret)
+		return ret;
 	if (port)
 		*port = bound;
 	sl_log(SL_LOG_INFO, "node=%s event=listening transport=tcp addr=%s port=%u shards=%u",
 	       sl_node_name(t->node), hostport, bound, ns);
 	return 0;
-err_close:
-	ret = -errno;
-	for (unsigned i = 0; i < ns; i++) {
-		if (st->tcp_fds[i] >= 0)
-			close(st->tcp_fds[i]);
-		st->tcp_fds[i] = -1;
-	}
-	return ret;
 }
 
 /* ---- the class and the transports (cold) ---- */
