@@ -156,6 +156,23 @@ struct sl_conn *sl_stream_peer(struct sl_sshard *ss, uint8_t type, const uint8_t
 void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m);
 void sl_stream_set_sockopts(int fd, uint8_t type);
 
+/* tcp.c: a connection's life, for tcp_rx.c */
+/* Close c (once; cold): its ops cancelled, freed by the flush once the kernel gave them back. */
+void sl_stream_close(struct sl_conn *c, const char *why);
+/* Free c if it is closing and the kernel holds none of its ops. */
+void sl_stream_finalize(struct sl_conn *c);
+
+/* tcp_rx.c */
+/* Arm c's receive (multishot into the provided buffers, or direct into a large frame). */
+void sl_stream_arm_recv(struct sl_conn *c);
+/* A receive completion of c's. */
+void sl_stream_on_recv(struct sl_sshard *ss, struct sl_conn *c, struct io_uring_cqe *cqe);
+/* The flush's part: waiters for messages resumed, receives that found no buffer re-armed. */
+void sl_stream_rx_resume(struct sl_sshard *ss);
+void sl_stream_rx_rearm_nobuf(struct sl_sshard *ss);
+/* c goes: held buffers back, off the waiting lists, a parked frame dropped. */
+void sl_stream_rx_release(struct sl_conn *c);
+
 /* uds.c */
 void sl_uds_send(void *ctx, struct sl_shard *s, struct sl_msg *m);
 
