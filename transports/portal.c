@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Portal sockets: the socket side of engine/portal.h. Inlet listeners (one
- * SO_REUSEPORT socket per shard, multishot accept, so the kernel spreads
- * clients over the shards and each connection lives where it was
- * accepted), outlet connects, and per connection one receive at a time and
- * a queue of writes sent with one sendmsg per batch.
+ * Portal sockets: the socket side of engine/portal.h. Outlet connects,
+ * accepted inlet sockets (their listeners are portal_listen.c's), and per
+ * connection one receive at a time and a queue of writes sent with one
+ * sendmsg per batch (the connection core, conn.h).
  *
  * Receive buffers. Each shard has a provided-buffer ring (group 1) whose
  * buffers are pool messages: the kernel picks one only when a socket has
@@ -31,8 +30,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -41,87 +38,8 @@
 #include "engine/log.h"
 #include "engine/portal.h"
 #include "transports/portal.h"
+#include "transports/portal_sock.h"
 #include "transports/resolve.h"
-#include "transports/conn.h"
-#include "transports/uring.h"
-
-#define PBGID 1			/* provided-buffer group of portal receives */
-#define PBUFS 64		/* per shard: receives that may complete in one turn */
-#define PSLOTS_INIT 1024	/* socket slots per shard, doubled as needed */
-#define PLISTEN_MAX 64		/* inlet listeners per shard */
-#define PIOV_MAX 64		/* chunks per sendmsg */
-#define STREAM_CHUNKS 2		/* chunks a streaming socket's receive asks for */
-/* How long a closed connection may take to write what it still has queued. */
-#define LINGER_NS (10ull * 1000 * 1000 * 1000)
-
-/* The portal sockets' op class, and their ops within it. */
-#define SL_UCLASS_PORTAL 2
-enum {
-	UOP_PORTAL_ACCEPT = SL_UOP(SL_UCLASS_PORTAL, 1),
-	UOP_PORTAL_RECV = SL_UOP(SL_UCLASS_PORTAL, 2),
-	UOP_PORTAL_SEND = SL_UOP(SL_UCLASS_PORTAL, 3),
-	UOP_PORTAL_CONNECT = SL_UOP(SL_UCLASS_PORTAL, 4),
-	UOP_PORTAL_POLLOUT = SL_UOP(SL_UCLASS_PORTAL, 5),	/* a send found the socket full: wait for room */
-};
-
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-
-struct plisten;
-
-struct sl_portal_sock {
-	struct sl_pshard *ps;
-	/*
-	 * fd, slot, generation, ops the kernel holds, the queue of chunks to
-	 * write (conn.h); core.dead: aborted, the queue dropped.
-	 */
-	struct sl_conn_core core;
-	struct sl_portal_conn *pc;	/* NULL once the engine let go (close) or was told (error) */
-	bool want_read;			/* the engine's backpressure switch */
-	bool recv_armed, on_flush;
-	bool want_shut, shut;		/* shutdown(SHUT_WR) after the queue */
-	bool closing;
-	bool nobuf;			/* on the list of receives that found no buffer */
-	struct sl_portal_sock *flush_next;
-	struct sl_portal_sock *nobuf_next;
-	struct sl_timer linger;
-	struct iovec iov[PIOV_MAX];	/* the queue's sendmsg (no lead byte) */
-	bool streaming;			/* the last receive filled all it asked for */
-	unsigned nrx;			/* chunks of the streaming receive in flight */
-	struct sl_msg *rxm[STREAM_CHUNKS];
-	struct msghdr rmh;
-	struct iovec riov[STREAM_CHUNKS];
-	struct sockaddr_storage sa;
-	socklen_t salen;
-};
-
-/* An inlet's listening sockets, one per shard. */
-struct plisten {
-	struct sl_portal_inlet *in;
-	struct sl_node *node;
-	int refs;			/* shards that still have it, and an unlisten under way */
-	int home;			/* the one shard listening, or -1: all */
-	void (*done)(struct sl_portal_inlet *in);
-	int fds[];			/* [nshards] */
-};
-
-struct pslot_l {
-	struct plisten *pl;
-	struct sl_acceptor a;		/* a.gen: bumped as the slot is let go */
-};
-
-struct sl_pshard {
-	struct sl_ushard *u;
-	struct sl_portal_sock **socks;
-	uint32_t *gens;
-	uint32_t nslots, nused, *free_slots, nfree;
-	struct io_uring_buf_ring *br;
-	struct sl_msg *bmsg[PBUFS];
-	unsigned bmask, nbufs;		/* nbufs: slots holding a buffer */
-	bool br_ok;
-	struct sl_portal_sock *flush_head;
-	struct sl_portal_sock *nobuf_head;	/* receives that found no buffer */
-	struct pslot_l lst[PLISTEN_MAX];
-};
 
 static const struct sl_portal_sock_ops sock_ops;
 
@@ -149,7 +67,7 @@ static void refill(struct sl_pshard *ps)
 		io_uring_buf_ring_advance(ps->br, (int)added);
 }
 
-static struct sl_pshard *pshard(struct sl_ushard *u)
+struct sl_pshard *sl_pshard_get(struct sl_ushard *u)
 {
 	struct io_uring_buf_reg reg;
 	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
@@ -230,7 +148,7 @@ static int slot_take(struct sl_pshard *ps, struct sl_portal_sock *k)
 
 /* ---- sockets ---- */
 
-static void set_sockopts(int fd)
+void sl_psock_set_sockopts(int fd)
 {
 	int one = 1;
 
@@ -242,7 +160,7 @@ static void set_sockopts(int fd)
 static void linger_fire(struct sl_timer *t);
 static const struct sl_conn_cb sock_cb;
 
-static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
+struct sl_portal_sock *sl_psock_new(struct sl_pshard *ps, int fd)
 {
 	struct sl_portal_sock *k = calloc(1, sizeof(*k));
 
@@ -259,7 +177,7 @@ static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
 	return k;
 }
 
-static void flush_later(struct sl_portal_sock *k)
+void sl_psock_flush_later(struct sl_portal_sock *k)
 {
 	if (k->on_flush)
 		return;
@@ -322,7 +240,7 @@ static void sock_abort(struct sl_portal_sock *k)
 	setsockopt(k->core.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	free_queue(k, k->core.send_busy ? k->core.busy_n : 0);
 	cancel_ops(k, true);
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static void linger_fire(struct sl_timer *t)
@@ -404,7 +322,7 @@ static void after_queue(struct sl_portal_sock *k)
 		shutdown(k->core.fd, SHUT_WR);
 	}
 	if (k->closing)
-		flush_later(k);
+		sl_psock_flush_later(k);
 }
 
 /* ---- ops the engine calls ---- */
@@ -417,7 +335,7 @@ static void op_write(struct sl_portal_sock *k, struct sl_msg *m)
 	}
 	sl_sendq_push(&k->core, m);
 	/* Chunks queued in this turn leave in one sendmsg at its end. */
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static void op_read(struct sl_portal_sock *k, bool on)
@@ -425,7 +343,7 @@ static void op_read(struct sl_portal_sock *k, bool on)
 	k->want_read = on;
 	/* Off: the receive in flight (one chunk at most) completes; none follows. */
 	if (on)
-		flush_later(k);
+		sl_psock_flush_later(k);
 }
 
 static void op_shutdown_write(struct sl_portal_sock *k)
@@ -448,14 +366,14 @@ static void op_close(struct sl_portal_sock *k, bool abort)
 	if (k->core.q_head || k->core.send_busy)
 		sl_timer_arm(k->ps->u->shard, &k->linger, LINGER_NS);
 	after_queue(k);
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct sl_portal_conn *pc,
 					 const char *hostport, int *err)
 {
 	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? pshard(u) : NULL;
+	struct sl_pshard *ps = u ? sl_pshard_get(u) : NULL;
 	struct sl_portal_sock *k;
 	struct io_uring_sqe *sqe;
 	int fd;
@@ -492,7 +410,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 	if (!sqe) {
 		k->closing = k->core.dead = true;
 		k->pc = NULL;
-		flush_later(k);
+		sl_psock_flush_later(k);
 		*err = -EBUSY;
 		return NULL;
 	}
@@ -502,174 +420,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 	return k;
 }
 
-/* ---- listeners ---- */
-
-static void listen_arm(struct sl_pshard *ps, unsigned i)
-{
-	sl_accept_arm(ps->u, &ps->lst[i].a, UOP_PORTAL_ACCEPT, i);
-}
-
-static void listen_on(struct sl_shard *s, void *arg)
-{
-	struct plisten *pl = arg;
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? pshard(u) : NULL;
-	unsigned i;
-
-	if (pl->fds[sl_shard_id(s)] < 0)
-		return;		/* the inlet accepts on its home shard only */
-	for (i = 0; ps && i < PLISTEN_MAX && ps->lst[i].pl; i++)
-		;
-	if (!ps || i == PLISTEN_MAX) {
-		sl_log(SL_LOG_ERROR, "shard=%u event=inlet_listen_failed reason=%s", sl_shard_id(s),
-		       ps ? "too_many_inlets" : "no_io");
-		return;
-	}
-	ps->lst[i].pl = pl;
-	ps->lst[i].a.fd = pl->fds[sl_shard_id(s)];
-	listen_arm(ps, i);
-}
-
-static void plisten_put(struct plisten *pl)
-{
-	unsigned ns = sl_node_shards(pl->node);
-
-	if (__atomic_sub_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL))
-		return;
-	/*
-	 * shutdown first: a cancelled accept may still hold the file, and only
-	 * shutdown stops a listening socket whoever holds it (clients are refused
-	 * from here on, not queued).
-	 */
-	for (unsigned i = 0; i < ns; i++)
-		if (pl->fds[i] >= 0) {
-			shutdown(pl->fds[i], SHUT_RDWR);
-			close(pl->fds[i]);
-		}
-	if (pl->done)
-		pl->done(pl->in);
-	free(pl);
-}
-
-static void unlisten_on(struct sl_shard *s, void *arg)
-{
-	struct plisten *pl = arg;
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? u->cls[SL_UCLASS_PORTAL] : NULL;
-
-	for (unsigned i = 0; ps && i < PLISTEN_MAX; i++) {
-		struct pslot_l *l = &ps->lst[i];
-
-		if (l->pl != pl)
-			continue;
-		if (l->a.armed)
-			sl_uring_cancel(u, UD(UOP_PORTAL_ACCEPT, l->a.gen, i));
-		/* A completion still to come names the old generation and is dropped. */
-		l->a.gen = (l->a.gen + 1) & 0xffffff;
-		l->pl = NULL;
-		l->a.armed = false;
-	}
-	plisten_put(pl);
-}
-
-static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port,
-		     void (*done)(struct sl_portal_inlet *in))
-{
-	struct sl_net *t = ctx;
-	unsigned ns = sl_node_shards(t->node);
-	struct sockaddr_storage ss;
-	struct plisten *pl;
-	socklen_t sl = 0;
-	uint16_t bound = 0;
-	int home = sl_portal_inlet_home(in);
-	unsigned nfd = 0;
-	int ret;
-
-	ret = sl_resolve_listen_cold(t->node, hostport, &ss, &sl);
-	if (ret)
-		return ret;
-	pl = calloc(1, sizeof(*pl) + ns * sizeof(int));
-	if (!pl)
-		return -ENOMEM;
-	pl->in = in;
-	pl->node = t->node;
-	pl->done = done;
-	pl->home = home;
-	/*
-	 * An inlet whose route starts at a worker on one shard listens there
-	 * only: one socket, so the kernel hands every client to that shard and
-	 * the flow never crosses threads (measured: README "Portals"). The
-	 * first socket binds alone, so a port someone else holds is refused.
-	 */
-	ret = sl_listen_group_cold(&ss, sl, ns, home, 4096, true, pl->fds, &bound);
-	if (ret) {
-		free(pl);
-		return ret;
-	}
-	for (unsigned i = 0; i < ns; i++)
-		nfd += pl->fds[i] >= 0;
-	pl->refs = (int)nfd;
-	sl_portal_inlet_set_io(in, pl);
-	for (unsigned i = 0; i < ns; i++)
-		while (pl->fds[i] >= 0 && sl_shard_call(t->node, i, listen_on, pl) == -EAGAIN)
-			sched_yield();
-	*port = bound;
-	sl_log(SL_LOG_INFO, "node=%s event=inlet_listening addr=%s port=%u", sl_node_name(t->node),
-	       hostport, bound);
-	return 0;
-}
-
-/* Cold: how long a delete waits for the shards to let go of its listeners. */
-#define UNLISTEN_WAIT_US (2 * 1000 * 1000)
-
-static void op_unlisten(void *ctx, struct sl_portal_inlet *in)
-{
-	struct sl_net *t = ctx;
-	struct plisten *pl = sl_portal_inlet_io(in);
-	int home = pl->home;
-
-	/*
-	 * A reference of our own, so that the sockets close here once every
-	 * shard has let go: `tcp-inlet delete` returns with the port closed (a
-	 * test connecting right after it got through once in three CI runs). If a shard
-	 * is slower than the wait, the last one to let go closes them instead.
-	 */
-	__atomic_add_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL);
-	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
-		while ((home < 0 || i == (unsigned)home) &&
-		       sl_shard_call(t->node, i, unlisten_on, pl) == -EAGAIN)
-			sched_yield();
-	for (unsigned w = 0; w < UNLISTEN_WAIT_US / 100 &&
-	     __atomic_load_n(&pl->refs, __ATOMIC_ACQUIRE) > 1; w++)
-		usleep(100);
-	plisten_put(pl);
-}
-
 /* ---- completions ---- */
-
-static void on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *cqe)
-{
-	struct pslot_l *l = &ps->lst[i];
-	struct sl_portal_sock *k;
-	struct sl_portal_conn *pc;
-	int fd = sl_accept_done(ps->u, &l->a, cqe, "inlet_accept_failed");
-
-	if (fd < 0)
-		return;
-	set_sockopts(fd);
-	k = sock_new(ps, fd);
-	if (!k) {
-		close(fd);
-		return;
-	}
-	pc = sl_portal_on_accept(l->pl->in, ps->u->shard, k);
-	if (!pc) {
-		k->closing = k->core.dead = true;
-		flush_later(k);
-		return;
-	}
-	k->pc = pc;
-}
 
 static void on_connect(struct sl_portal_sock *k, int res)
 {
@@ -677,18 +428,18 @@ static void on_connect(struct sl_portal_sock *k, int res)
 
 	k->core.ops--;
 	if (k->closing) {
-		flush_later(k);
+		sl_psock_flush_later(k);
 		return;
 	}
 	if (res < 0) {
 		/* The engine hears "refused" and forgets k: it goes at the flush. */
 		k->closing = k->core.dead = true;
 		k->pc = NULL;
-		flush_later(k);
+		sl_psock_flush_later(k);
 		sl_portal_on_connect(pc, res);
 		return;
 	}
-	set_sockopts(k->core.fd);
+	sl_psock_set_sockopts(k->core.fd);
 	sl_portal_on_connect(pc, 0);
 }
 
@@ -730,7 +481,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 		sl_portal_on_data(k->pc, ms[i]);	/* may switch reading off, or close k */
 	}
 	if (k->closing || !k->pc || (res > 0 && n)) {
-		flush_later(k);		/* re-arms when still wanted */
+		sl_psock_flush_later(k);		/* re-arms when still wanted */
 		return;
 	}
 	if (res == 0) {
@@ -746,7 +497,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 		return;
 	}
 	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
-		flush_later(k);
+		sl_psock_flush_later(k);
 		return;
 	}
 	sock_fail(k, res);
@@ -756,7 +507,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 
 static void cb_flush_later(struct sl_conn_core *c)
 {
-	flush_later(container_of(c, struct sl_portal_sock, core));
+	sl_psock_flush_later(container_of(c, struct sl_portal_sock, core));
 }
 
 static void cb_sent(struct sl_conn_core *c, size_t res, unsigned frames)
@@ -775,7 +526,7 @@ static void cb_failed(struct sl_conn_core *c, int res)
 
 static void cb_gone(struct sl_conn_core *c, unsigned dropped)
 {
-	flush_later(container_of(c, struct sl_portal_sock, core));
+	sl_psock_flush_later(container_of(c, struct sl_portal_sock, core));
 }
 
 /*
@@ -803,7 +554,7 @@ static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		return;
 	if (op == UOP_PORTAL_ACCEPT) {
 		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].a.gen == UD_GEN(ud))
-			on_accept(ps, slot, cqe);
+			sl_pinlet_on_accept(ps, slot, cqe);
 		else if (cqe->res >= 0)
 			close(cqe->res);	/* accepted for a listener that is gone */
 		return;
@@ -853,7 +604,7 @@ static void portal_flush(struct sl_ushard *u)
 		if (ps->nbufs || k->closing) {
 			*pp = k->nobuf_next;
 			k->nobuf = false;
-			flush_later(k);
+			sl_psock_flush_later(k);
 		} else {
 			pp = &k->nobuf_next;
 		}
@@ -881,7 +632,7 @@ static void portal_flush(struct sl_ushard *u)
 	}
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)
 		if (ps->lst[i].pl && !ps->lst[i].a.armed)
-			listen_arm(ps, i);
+			sl_pinlet_arm(ps, i);
 }
 
 static void portal_shard_stop(struct sl_ushard *u)
@@ -893,7 +644,7 @@ static void portal_shard_stop(struct sl_ushard *u)
 	/* Cold: the loop has ended. Sockets close now; their ops end with the ring. */
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)
 		if (ps->lst[i].pl)
-			unlisten_on(u->shard, ps->lst[i].pl);
+			sl_pinlet_unlisten_on(u->shard, ps->lst[i].pl);
 	for (uint32_t i = 0; i < ps->nslots; i++) {
 		struct sl_portal_sock *k = ps->socks[i];
 
@@ -935,8 +686,8 @@ static const struct sl_portal_sock_ops sock_ops = {
 	.read = op_read,
 	.shutdown_write = op_shutdown_write,
 	.close = op_close,
-	.listen = op_listen,
-	.unlisten = op_unlisten,
+	.listen = sl_pinlet_listen,
+	.unlisten = sl_pinlet_unlisten,
 };
 
 /* Per-shard state comes on first use (pshard), so a node without portals holds none. */
