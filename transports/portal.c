@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Portal sockets: the socket side of engine/portal.h. Inlet listeners (one
- * SO_REUSEPORT socket per shard, multishot accept, so the kernel spreads
- * clients over the shards and each connection lives where it was
- * accepted), outlet connects, and per connection one receive at a time and
- * a queue of writes sent with one sendmsg per batch.
+ * Portal sockets: the socket side of engine/portal.h. Outlet connects,
+ * accepted inlet sockets (their listeners are portal_listen.c's), and per
+ * connection one receive at a time and a queue of writes sent with one
+ * sendmsg per batch (the connection core, conn.h).
  *
  * Receive buffers. Each shard has a provided-buffer ring (group 1) whose
  * buffers are pool messages: the kernel picks one only when a socket has
@@ -31,9 +30,6 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,77 +39,8 @@
 #include "engine/portal.h"
 #include "engine/timer.h"
 #include "transports/portal.h"
-#include "transports/uring.h"
-
-#define PBGID 1			/* provided-buffer group of portal receives */
-#define PBUFS 64		/* per shard: receives that may complete in one turn */
-#define PSLOTS_INIT 1024	/* socket slots per shard, doubled as needed */
-#define PLISTEN_MAX 64		/* inlet listeners per shard */
-#define PIOV_MAX 64		/* chunks per sendmsg */
-#define STREAM_CHUNKS 2		/* chunks a streaming socket's receive asks for */
-/* How long a closed connection may take to write what it still has queued. */
-#define LINGER_NS (10ull * 1000 * 1000 * 1000)
-
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-
-struct plisten;
-
-struct sl_portal_sock {
-	struct sl_pshard *ps;
-	struct sl_portal_conn *pc;	/* NULL once the engine let go (close) or was told (error) */
-	int fd;
-	uint32_t slot, gen;
-	bool want_read;			/* the engine's backpressure switch */
-	bool recv_armed, send_busy, on_flush;
-	bool want_shut, shut;		/* shutdown(SHUT_WR) after the queue */
-	bool closing, abort;
-	bool nobuf;			/* on the list of receives that found no buffer */
-	unsigned ops;			/* submissions the kernel holds */
-	struct sl_msg *q_head, *q_tail;
-	unsigned busy_n;		/* the first busy_n queued chunks are in the kernel */
-	struct sl_portal_sock *flush_next;
-	struct sl_portal_sock *nobuf_next;
-	struct sl_timer linger;
-	struct msghdr mh;
-	struct iovec iov[PIOV_MAX];
-	bool streaming;			/* the last receive filled all it asked for */
-	unsigned nrx;			/* chunks of the streaming receive in flight */
-	struct sl_msg *rxm[STREAM_CHUNKS];
-	struct msghdr rmh;
-	struct iovec riov[STREAM_CHUNKS];
-	struct sockaddr_storage sa;
-	socklen_t salen;
-};
-
-/* An inlet's listening sockets, one per shard. */
-struct plisten {
-	struct sl_portal_inlet *in;
-	struct sl_node *node;
-	int refs;			/* shards that still have it, and an unlisten under way */
-	int home;			/* the one shard listening, or -1: all */
-	void (*done)(struct sl_portal_inlet *in);
-	int fds[];			/* [nshards] */
-};
-
-struct pslot_l {
-	struct plisten *pl;
-	uint32_t gen;
-	bool armed;
-};
-
-struct sl_pshard {
-	struct sl_ushard *u;
-	struct sl_portal_sock **socks;
-	uint32_t *gens;
-	uint32_t nslots, nused, *free_slots, nfree;
-	struct io_uring_buf_ring *br;
-	struct sl_msg *bmsg[PBUFS];
-	unsigned bmask, nbufs;		/* nbufs: slots holding a buffer */
-	bool br_ok;
-	struct sl_portal_sock *flush_head;
-	struct sl_portal_sock *nobuf_head;	/* receives that found no buffer */
-	struct pslot_l lst[PLISTEN_MAX];
-};
+#include "transports/portal_sock.h"
+#include "transports/resolve.h"
 
 static const struct sl_portal_sock_ops sock_ops;
 
@@ -141,10 +68,10 @@ static void refill(struct sl_pshard *ps)
 		io_uring_buf_ring_advance(ps->br, (int)added);
 }
 
-static struct sl_pshard *pshard(struct sl_ushard *u)
+struct sl_pshard *sl_pshard_get(struct sl_ushard *u)
 {
 	struct io_uring_buf_reg reg;
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	void *mem;
 
 	if (ps)
@@ -176,7 +103,7 @@ static struct sl_pshard *pshard(struct sl_ushard *u)
 	ps->br_ok = true;
 	io_uring_buf_ring_init(ps->br);
 	refill(ps);
-	u->portal = ps;
+	u->cls[SL_UCLASS_PORTAL] = ps;
 	return ps;
 err_free:
 	free(ps->br);
@@ -214,15 +141,15 @@ static int slot_take(struct sl_pshard *ps, struct sl_portal_sock *k)
 			ps->free_slots[ps->nfree++] = i - 1;
 		ps->nslots = n;
 	}
-	k->slot = ps->free_slots[--ps->nfree];
-	k->gen = ps->gens[k->slot];
-	ps->socks[k->slot] = k;
+	k->core.slot = ps->free_slots[--ps->nfree];
+	k->core.gen = ps->gens[k->core.slot];
+	ps->socks[k->core.slot] = k;
 	return 0;
 }
 
 /* ---- sockets ---- */
 
-static void set_sockopts(int fd)
+void sl_psock_set_sockopts(int fd)
 {
 	int one = 1;
 
@@ -232,8 +159,9 @@ static void set_sockopts(int fd)
 }
 
 static void linger_fire(struct sl_timer *t);
+static const struct sl_conn_cb sock_cb;
 
-static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
+struct sl_portal_sock *sl_psock_new(struct sl_pshard *ps, int fd)
 {
 	struct sl_portal_sock *k = calloc(1, sizeof(*k));
 
@@ -244,13 +172,13 @@ static struct sl_portal_sock *sock_new(struct sl_pshard *ps, int fd)
 		return NULL;
 	}
 	k->ps = ps;
-	k->fd = fd;
-	k->mh.msg_iov = k->iov;
+	sl_conn_init(&k->core, ps->u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
+		     PIOV_MAX);
 	k->linger.fire = linger_fire;
 	return k;
 }
 
-static void flush_later(struct sl_portal_sock *k)
+void sl_psock_flush_later(struct sl_portal_sock *k)
 {
 	if (k->on_flush)
 		return;
@@ -261,24 +189,7 @@ static void flush_later(struct sl_portal_sock *k)
 
 static void free_queue(struct sl_portal_sock *k, unsigned keep)
 {
-	struct sl_msg *m = k->q_head, *prev = NULL;
-
-	/* The first `keep` chunks belong to the kernel until their completion. */
-	for (unsigned i = 0; m && i < keep; i++) {
-		prev = m;
-		m = m->next;
-	}
-	if (prev)
-		prev->next = NULL;
-	else
-		k->q_head = NULL;
-	k->q_tail = prev;
-	while (m) {
-		struct sl_msg *next = m->next;
-
-		sl_msg_free(m);
-		m = next;
-	}
+	sl_sendq_drop(&k->core, keep);
 }
 
 /* Free k once the kernel gave back every op (called from the flush only). */
@@ -286,17 +197,17 @@ static bool finalize(struct sl_portal_sock *k)
 {
 	struct sl_pshard *ps = k->ps;
 
-	if (!k->closing || k->ops || k->on_flush || k->nobuf)
+	if (!k->closing || k->core.ops || k->on_flush || k->nobuf)
 		return false;
-	if (!k->abort && k->q_head)
+	if (!k->core.dead && k->core.q_head)
 		return false;
 	sl_timer_cancel(&k->linger);
-	close(k->fd);
+	close(k->core.fd);
 	free_queue(k, 0);
 	/* A new generation: completions naming the old one are dropped. */
-	ps->gens[k->slot] = (ps->gens[k->slot] + 1) & 0xffffff;
-	ps->socks[k->slot] = NULL;
-	ps->free_slots[ps->nfree++] = k->slot;
+	ps->gens[k->core.slot] = (ps->gens[k->core.slot] + 1) & 0xffffff;
+	ps->socks[k->core.slot] = NULL;
+	ps->free_slots[ps->nfree++] = k->core.slot;
 	free(k);
 	return true;
 }
@@ -305,15 +216,16 @@ static void cancel_ops(struct sl_portal_sock *k, bool all)
 {
 	struct io_uring_sqe *sqe;
 
-	if (!k->ops)
+	if (!k->core.ops)
 		return;
+	if (!all) {
+		sl_uring_cancel(k->ps->u, UD(UOP_PORTAL_RECV, k->core.gen, k->core.slot));
+		return;
+	}
 	sqe = sl_uring_sqe(k->ps->u);
 	if (!sqe)
 		return;
-	if (all)
-		io_uring_prep_cancel_fd(sqe, k->fd, IORING_ASYNC_CANCEL_ALL);
-	else
-		io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot), 0);
+	io_uring_prep_cancel_fd(sqe, k->core.fd, IORING_ASYNC_CANCEL_ALL);
 	io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 }
 
@@ -323,13 +235,13 @@ static void sock_abort(struct sl_portal_sock *k)
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 	k->closing = true;
-	k->abort = true;
+	k->core.dead = true;
 	k->pc = NULL;
 	/* Linger 0: close() resets the connection, so the client sees an error, not an EOF. */
-	setsockopt(k->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	free_queue(k, k->send_busy ? k->busy_n : 0);
+	setsockopt(k->core.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	free_queue(k, k->core.send_busy ? k->core.busy_n : 0);
 	cancel_ops(k, true);
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static void linger_fire(struct sl_timer *t)
@@ -370,7 +282,7 @@ static bool prep_stream_recv(struct sl_portal_sock *k, struct io_uring_sqe *sqe)
 	k->rmh.msg_iov = k->riov;
 	k->rmh.msg_iovlen = STREAM_CHUNKS;
 	/* The kernel owns these chunks until the completion. */
-	io_uring_prep_recvmsg(sqe, k->fd, &k->rmh, 0);
+	io_uring_prep_recvmsg(sqe, k->core.fd, &k->rmh, 0);
 	k->nrx = STREAM_CHUNKS;
 	return true;
 }
@@ -386,50 +298,32 @@ static void arm_recv(struct sl_portal_sock *k)
 		return;
 	/* One receive at a time: the engine decides after each whether to read on. */
 	if (!k->streaming || !prep_stream_recv(k, sqe)) {
-		io_uring_prep_recv(sqe, k->fd, NULL, SL_PORTAL_CHUNK, 0);
+		io_uring_prep_recv(sqe, k->core.fd, NULL, SL_PORTAL_CHUNK, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = PBGID;
 	}
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->gen, k->slot));
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_RECV, k->core.gen, k->core.slot));
 	k->recv_armed = true;
-	k->ops++;
+	k->core.ops++;
 }
 
 static void send_queue(struct sl_portal_sock *k)
 {
-	struct io_uring_sqe *sqe;
-	struct sl_msg *m;
-	unsigned n = 0;
-
-	if (k->send_busy || !k->q_head || (k->closing && k->abort))
-		return;
-	sqe = sl_uring_sqe(k->ps->u);
-	if (!sqe)
-		return;
-	for (m = k->q_head; m && n < PIOV_MAX; m = m->next, n++) {
-		k->iov[n].iov_base = m->data;
-		k->iov[n].iov_len = m->len;
-	}
-	k->mh.msg_iovlen = n;
-	k->busy_n = n;
-	/* The kernel owns these chunks until the completion. */
-	io_uring_prep_sendmsg(sqe, k->fd, &k->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_SEND, k->gen, k->slot));
-	k->send_busy = true;
-	k->ops++;
+	if (!k->core.dead)
+		sl_conn_send(&k->core, NULL);
 }
 
 /* After the queue: the half close the engine asked for, or the close. */
 static void after_queue(struct sl_portal_sock *k)
 {
-	if (k->q_head || k->send_busy)
+	if (k->core.q_head || k->core.send_busy)
 		return;
 	if (k->want_shut && !k->shut) {
 		k->shut = true;
-		shutdown(k->fd, SHUT_WR);
+		shutdown(k->core.fd, SHUT_WR);
 	}
 	if (k->closing)
-		flush_later(k);
+		sl_psock_flush_later(k);
 }
 
 /* ---- ops the engine calls ---- */
@@ -440,14 +334,9 @@ static void op_write(struct sl_portal_sock *k, struct sl_msg *m)
 		sl_msg_free(m);
 		return;
 	}
-	m->next = NULL;
-	if (k->q_tail)
-		k->q_tail->next = m;
-	else
-		k->q_head = m;
-	k->q_tail = m;
+	sl_sendq_push(&k->core, m);
 	/* Chunks queued in this turn leave in one sendmsg at its end. */
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static void op_read(struct sl_portal_sock *k, bool on)
@@ -455,7 +344,7 @@ static void op_read(struct sl_portal_sock *k, bool on)
 	k->want_read = on;
 	/* Off: the receive in flight (one chunk at most) completes; none follows. */
 	if (on)
-		flush_later(k);
+		sl_psock_flush_later(k);
 }
 
 static void op_shutdown_write(struct sl_portal_sock *k)
@@ -475,17 +364,17 @@ static void op_close(struct sl_portal_sock *k, bool abort)
 	k->want_read = false;
 	if (k->recv_armed)
 		cancel_ops(k, false);
-	if (k->q_head || k->send_busy)
+	if (k->core.q_head || k->core.send_busy)
 		sl_timer_arm(k->ps->u->shard, &k->linger, LINGER_NS);
 	after_queue(k);
-	flush_later(k);
+	sl_psock_flush_later(k);
 }
 
 static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct sl_portal_conn *pc,
 					 const char *hostport, int *err)
 {
 	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? pshard(u) : NULL;
+	struct sl_pshard *ps = u ? sl_pshard_get(u) : NULL;
 	struct sl_portal_sock *k;
 	struct io_uring_sqe *sqe;
 	int fd;
@@ -496,7 +385,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return NULL;
-	*err = sl_stream_resolve(u, (const uint8_t *)hostport, strlen(hostport), &k->sa, &k->salen);
+	*err = sl_resolve(u, (const uint8_t *)hostport, strlen(hostport), &k->sa, &k->salen);
 	if (*err) {
 		free(k);
 		return NULL;
@@ -514,266 +403,44 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 		return NULL;
 	}
 	k->ps = ps;
-	k->fd = fd;
-	k->mh.msg_iov = k->iov;
+	sl_conn_init(&k->core, u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
+		     PIOV_MAX);
 	k->linger.fire = linger_fire;
 	k->pc = pc;
 	sqe = sl_uring_sqe(u);
 	if (!sqe) {
-		k->closing = k->abort = true;
+		k->closing = k->core.dead = true;
 		k->pc = NULL;
-		flush_later(k);
+		sl_psock_flush_later(k);
 		*err = -EBUSY;
 		return NULL;
 	}
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->sa, k->salen);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->gen, k->slot));
-	k->ops++;
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->core.gen, k->core.slot));
+	k->core.ops++;
 	return k;
 }
 
-/* ---- listeners ---- */
-
-static void listen_arm(struct sl_pshard *ps, unsigned i)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(ps->u);
-	struct pslot_l *l = &ps->lst[i];
-
-	if (!sqe)
-		return;
-	io_uring_prep_multishot_accept(sqe, l->pl->fds[sl_shard_id(ps->u->shard)], NULL, NULL,
-				       SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i));
-	l->armed = true;
-}
-
-static void listen_on(struct sl_shard *s, void *arg)
-{
-	struct plisten *pl = arg;
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? pshard(u) : NULL;
-	unsigned i;
-
-	if (pl->fds[sl_shard_id(s)] < 0)
-		return;		/* the inlet accepts on its home shard only */
-	for (i = 0; ps && i < PLISTEN_MAX && ps->lst[i].pl; i++)
-		;
-	if (!ps || i == PLISTEN_MAX) {
-		sl_log(SL_LOG_ERROR, "shard=%u event=inlet_listen_failed reason=%s", sl_shard_id(s),
-		       ps ? "too_many_inlets" : "no_io");
-		return;
-	}
-	ps->lst[i].pl = pl;
-	listen_arm(ps, i);
-}
-
-static void plisten_put(struct plisten *pl)
-{
-	unsigned ns = sl_node_shards(pl->node);
-
-	if (__atomic_sub_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL))
-		return;
-	/*
-	 * shutdown first: a cancelled accept may still hold the file, and only
-	 * shutdown stops a listening socket whoever holds it (clients are refused
-	 * from here on, not queued).
-	 */
-	for (unsigned i = 0; i < ns; i++)
-		if (pl->fds[i] >= 0) {
-			shutdown(pl->fds[i], SHUT_RDWR);
-			close(pl->fds[i]);
-		}
-	if (pl->done)
-		pl->done(pl->in);
-	free(pl);
-}
-
-static void unlisten_on(struct sl_shard *s, void *arg)
-{
-	struct plisten *pl = arg;
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sl_pshard *ps = u ? u->portal : NULL;
-
-	for (unsigned i = 0; ps && i < PLISTEN_MAX; i++) {
-		struct pslot_l *l = &ps->lst[i];
-		struct io_uring_sqe *sqe;
-
-		if (l->pl != pl)
-			continue;
-		if (l->armed && (sqe = sl_uring_sqe(u))) {
-			io_uring_prep_cancel64(sqe, UD(UOP_PORTAL_ACCEPT, l->gen, i), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
-		/* A completion still to come names the old generation and is dropped. */
-		l->gen = (l->gen + 1) & 0xffffff;
-		l->pl = NULL;
-		l->armed = false;
-	}
-	plisten_put(pl);
-}
-
-static int op_listen(void *ctx, struct sl_portal_inlet *in, const char *hostport, uint16_t *port,
-		     void (*done)(struct sl_portal_inlet *in))
-{
-	struct sl_net *t = ctx;
-	unsigned ns = sl_node_shards(t->node);
-	struct sockaddr_storage ss;
-	struct sl_ushard fake;
-	struct plisten *pl;
-	socklen_t sl = 0;
-	uint16_t bound = 0;
-	int home = sl_portal_inlet_home(in);
-	unsigned nfd = 0;
-	char tmp[SL_ADDR_BODY_MAX + 8];
-	const char *colon = strrchr(hostport, ':');
-	int ret;
-
-	memset(&fake, 0, sizeof(fake));
-	fake.shard = sl_node_shard(t->node, 0);
-	/* Port 0 (any) is no route address: resolve with port 1, then clear it. */
-	if (colon && !strcmp(colon, ":0")) {
-		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
-		ret = sl_stream_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
-		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
-	} else {
-		ret = sl_stream_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
-	}
-	if (ret)
-		return ret;
-	pl = calloc(1, sizeof(*pl) + ns * sizeof(int));
-	if (!pl)
-		return -ENOMEM;
-	pl->in = in;
-	pl->node = t->node;
-	pl->done = done;
-	pl->home = home;
-	for (unsigned i = 0; i < ns; i++)
-		pl->fds[i] = -1;
-	/*
-	 * An inlet whose route starts at a worker on one shard listens there
-	 * only: one socket, so the kernel hands every client to that shard and
-	 * the flow never crosses threads (measured: README "Portals").
-	 */
-	for (unsigned i = 0; i < ns; i++) {
-		int fd, one = 1;
-
-		if (home >= 0 && i != (unsigned)home)
-			continue;
-		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto err_close;
-		pl->fds[i] = fd;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		/* The first socket binds alone, so a port someone else holds is refused. */
-		if (nfd)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (nfd)
-			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
-		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 4096))
-			goto err_close;
-		if (!nfd++) {
-			struct sockaddr_storage got;
-			socklen_t gl = sizeof(got);
-
-			getsockname(fd, (struct sockaddr *)&got, &gl);
-			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
-			/* Now let the other shards' sockets join this one. */
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		}
-	}
-	pl->refs = (int)nfd;
-	sl_portal_inlet_set_io(in, pl);
-	for (unsigned i = 0; i < ns; i++)
-		while (pl->fds[i] >= 0 && sl_shard_call(t->node, i, listen_on, pl) == -EAGAIN)
-			sched_yield();
-	*port = bound;
-	sl_log(SL_LOG_INFO, "node=%s event=inlet_listening addr=%s port=%u", sl_node_name(t->node),
-	       hostport, bound);
-	return 0;
-err_close:
-	ret = -errno;
-	for (unsigned i = 0; i < ns; i++)
-		if (pl->fds[i] >= 0)
-			close(pl->fds[i]);
-	free(pl);
-	return ret;
-}
-
-/* Cold: how long a delete waits for the shards to let go of its listeners. */
-#define UNLISTEN_WAIT_US (2 * 1000 * 1000)
-
-static void op_unlisten(void *ctx, struct sl_portal_inlet *in)
-{
-	struct sl_net *t = ctx;
-	struct plisten *pl = sl_portal_inlet_io(in);
-	int home = pl->home;
-
-	/*
-	 * A reference of our own, so that the sockets close here once every
-	 * shard has let go: `tcp-inlet delete` returns with the port closed (a
-	 * test connecting right after it got through once in three CI runs). If a shard
-	 * is slower than the wait, the last one to let go closes them instead.
-	 */
-	__atomic_add_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL);
-	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
-		while ((home < 0 || i == (unsigned)home) &&
-		       sl_shard_call(t->node, i, unlisten_on, pl) == -EAGAIN)
-			sched_yield();
-	for (unsigned w = 0; w < UNLISTEN_WAIT_US / 100 &&
-	     __atomic_load_n(&pl->refs, __ATOMIC_ACQUIRE) > 1; w++)
-		usleep(100);
-	plisten_put(pl);
-}
-
 /* ---- completions ---- */
-
-static void on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *cqe)
-{
-	struct pslot_l *l = &ps->lst[i];
-	struct sl_portal_sock *k;
-	struct sl_portal_conn *pc;
-	int fd = cqe->res;
-
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		l->armed = false;	/* re-armed by the flush */
-	if (fd < 0) {
-		if (fd != -ECANCELED)
-			sl_net_log_rl(ps->u, "event=inlet_accept_failed err=%s", strerror(-fd));
-		return;
-	}
-	set_sockopts(fd);
-	k = sock_new(ps, fd);
-	if (!k) {
-		close(fd);
-		return;
-	}
-	pc = sl_portal_on_accept(l->pl->in, ps->u->shard, k);
-	if (!pc) {
-		k->closing = k->abort = true;
-		flush_later(k);
-		return;
-	}
-	k->pc = pc;
-}
 
 static void on_connect(struct sl_portal_sock *k, int res)
 {
 	struct sl_portal_conn *pc = k->pc;
 
-	k->ops--;
+	k->core.ops--;
 	if (k->closing) {
-		flush_later(k);
+		sl_psock_flush_later(k);
 		return;
 	}
 	if (res < 0) {
 		/* The engine hears "refused" and forgets k: it goes at the flush. */
-		k->closing = k->abort = true;
+		k->closing = k->core.dead = true;
 		k->pc = NULL;
-		flush_later(k);
+		sl_psock_flush_later(k);
 		sl_portal_on_connect(pc, res);
 		return;
 	}
-	set_sockopts(k->fd);
+	sl_psock_set_sockopts(k->core.fd);
 	sl_portal_on_connect(pc, 0);
 }
 
@@ -785,7 +452,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 	uint32_t left;
 
 	k->recv_armed = false;
-	k->ops--;
+	k->core.ops--;
 	if (k->nrx) {
 		/* A streaming receive: its chunks were k's all along. */
 		n = k->nrx;
@@ -815,7 +482,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 		sl_portal_on_data(k->pc, ms[i]);	/* may switch reading off, or close k */
 	}
 	if (k->closing || !k->pc || (res > 0 && n)) {
-		flush_later(k);		/* re-arms when still wanted */
+		sl_psock_flush_later(k);		/* re-arms when still wanted */
 		return;
 	}
 	if (res == 0) {
@@ -831,94 +498,54 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 		return;
 	}
 	if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) {
-		flush_later(k);
+		sl_psock_flush_later(k);
 		return;
 	}
 	sock_fail(k, res);
 }
 
-/* A poll for room: send_busy stays set so nothing else sends until it completes. */
-static void wait_writable(struct sl_portal_sock *k)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(k->ps->u);
+/* ---- the core's callbacks: once per send completion ---- */
 
-	if (!sqe) {
-		flush_later(k);	/* no submission room now: the next turn sends again */
-		return;
-	}
-	io_uring_prep_poll_add(sqe, k->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_POLLOUT, k->gen, k->slot));
-	k->send_busy = true;
-	k->ops++;
+static void cb_flush_later(struct sl_conn_core *c)
+{
+	sl_psock_flush_later(container_of(c, struct sl_portal_sock, core));
 }
 
-static void on_writable(struct sl_portal_sock *k)
+static void cb_sent(struct sl_conn_core *c, size_t res, unsigned frames)
 {
-	k->ops--;
-	k->send_busy = false;
-	/* Room, an error or a cancel: the next send (or the close) finds out which. */
-	flush_later(k);
-}
+	struct sl_portal_sock *k = container_of(c, struct sl_portal_sock, core);
 
-static void on_send(struct sl_portal_sock *k, int res)
-{
-	size_t left;
-	size_t done;
-
-	k->ops--;
-	k->send_busy = false;
-	if (k->abort) {
-		/* Chunks the kernel held are ours again; nobody will send them now. */
-		free_queue(k, 0);
-		k->busy_n = 0;
-		flush_later(k);
-		return;
-	}
-	if (res == -EAGAIN || res == -EINTR) {
-		/*
-		 * Not an error: the socket is non-blocking and still full (a reader
-		 * slower than us, under load; io_uring's own poll retries of a send
-		 * are bounded, then it completes with -EAGAIN). Wait for room, the
-		 * queue as it is: failing here reset the connection (the client saw
-		 * "Connection reset by peer", the peer's chunks still on the way
-		 * found no worker).
-		 */
-		k->busy_n = 0;
-		wait_writable(k);
-		return;
-	}
-	if (res < 0) {
-		k->busy_n = 0;
-		sock_fail(k, res);
-		return;
-	}
-	done = left = (size_t)res;
-	while (left && k->q_head) {
-		struct sl_msg *m = k->q_head;
-
-		if (left < m->len) {
-			/* Short send: the rest of this chunk goes first next time. */
-			m->data += left;
-			m->len -= (uint32_t)left;
-			break;
-		}
-		left -= m->len;
-		k->q_head = m->next;
-		if (!k->q_head)
-			k->q_tail = NULL;
-		sl_msg_free(m);
-	}
-	k->busy_n = 0;
-	if (k->q_head)
-		flush_later(k);
-	if (k->pc && done)
-		sl_portal_on_written(k->pc, done);	/* may queue more, or close k */
+	if (k->pc && res)
+		sl_portal_on_written(k->pc, res);	/* may queue more, or close k */
 	after_queue(k);
 }
 
-void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+static void cb_failed(struct sl_conn_core *c, int res)
 {
-	struct sl_pshard *ps = u->portal;
+	sock_fail(container_of(c, struct sl_portal_sock, core), res);
+}
+
+static void cb_gone(struct sl_conn_core *c, unsigned dropped)
+{
+	sl_psock_flush_later(container_of(c, struct sl_portal_sock, core));
+}
+
+/*
+ * A full socket (-EAGAIN) waits for room with the queue as it is: failing
+ * there reset the connection (the client saw "Connection reset by peer",
+ * the peer's chunks still on the way found no worker). A send of 0 bytes
+ * is tried again.
+ */
+static const struct sl_conn_cb sock_cb = {
+	.flush_later = cb_flush_later,
+	.sent = cb_sent,
+	.failed = cb_failed,
+	.gone = cb_gone,
+};
+
+static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+{
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	uint64_t ud = cqe->user_data;
 	unsigned op = UD_OP(ud);
 	uint32_t slot = UD_SLOT(ud);
@@ -927,14 +554,14 @@ void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	if (!ps)
 		return;
 	if (op == UOP_PORTAL_ACCEPT) {
-		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].gen == UD_GEN(ud))
-			on_accept(ps, slot, cqe);
+		if (slot < PLISTEN_MAX && ps->lst[slot].pl && ps->lst[slot].a.gen == UD_GEN(ud))
+			sl_pinlet_on_accept(ps, slot, cqe);
 		else if (cqe->res >= 0)
 			close(cqe->res);	/* accepted for a listener that is gone */
 		return;
 	}
 	k = slot < ps->nslots ? ps->socks[slot] : NULL;
-	if (!k || k->gen != UD_GEN(ud)) {
+	if (!k || k->core.gen != UD_GEN(ud)) {
 		NET_STAT_INC(u, stale_cqes);
 		/* A stale receive may still carry one of our buffers: it goes back to the ring. */
 		if (op == UOP_PORTAL_RECV && (cqe->flags & IORING_CQE_F_BUFFER)) {
@@ -952,22 +579,22 @@ void sl_portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 		on_recv(ps, k, cqe);
 		break;
 	case UOP_PORTAL_SEND:
-		on_send(k, cqe->res);
+		sl_conn_on_send(&k->core, cqe->res);
 		break;
 	case UOP_PORTAL_CONNECT:
 		on_connect(k, cqe->res);
 		break;
 	case UOP_PORTAL_POLLOUT:
-		on_writable(k);
+		sl_conn_on_writable(&k->core);
 		break;
 	default:
 		break;
 	}
 }
 
-void sl_portal_flush(struct sl_ushard *u)
+static void portal_flush(struct sl_ushard *u)
 {
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 	struct sl_portal_sock *k, *next, **pp;
 
 	if (!ps)
@@ -978,13 +605,16 @@ void sl_portal_flush(struct sl_ushard *u)
 		if (ps->nbufs || k->closing) {
 			*pp = k->nobuf_next;
 			k->nobuf = false;
-			flush_later(k);
+			sl_psock_flush_later(k);
 		} else {
 			pp = &k->nobuf_next;
 		}
 	}
 	/* The shard's wait must not sleep past messages coming home on a return ring. */
-	u->portal_nobuf = ps->nobuf_head != NULL;
+	if (ps->nobuf_head)
+		u->poll_soon |= 1u << SL_UCLASS_PORTAL;
+	else
+		u->poll_soon &= ~(1u << SL_UCLASS_PORTAL);
 	/* Bounded: each socket is on the list at most once; new additions wait a turn. */
 	k = ps->flush_head;
 	ps->flush_head = NULL;
@@ -1002,26 +632,26 @@ void sl_portal_flush(struct sl_ushard *u)
 		send_queue(k);
 	}
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)
-		if (ps->lst[i].pl && !ps->lst[i].armed)
-			listen_arm(ps, i);
+		if (ps->lst[i].pl && !ps->lst[i].a.armed)
+			sl_pinlet_arm(ps, i);
 }
 
-void sl_portal_shard_stop(struct sl_ushard *u)
+static void portal_shard_stop(struct sl_ushard *u)
 {
-	struct sl_pshard *ps = u->portal;
+	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
 
 	if (!ps)
 		return;
 	/* Cold: the loop has ended. Sockets close now; their ops end with the ring. */
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)
 		if (ps->lst[i].pl)
-			unlisten_on(u->shard, ps->lst[i].pl);
+			sl_pinlet_unlisten_on(u->shard, ps->lst[i].pl);
 	for (uint32_t i = 0; i < ps->nslots; i++) {
 		struct sl_portal_sock *k = ps->socks[i];
 
 		if (!k)
 			continue;
-		shutdown(k->fd, SHUT_RDWR);
+		shutdown(k->core.fd, SHUT_RDWR);
 	}
 	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
 	if (u->ring_ok) {
@@ -1034,7 +664,7 @@ void sl_portal_shard_stop(struct sl_ushard *u)
 		if (!k)
 			continue;
 		sl_timer_cancel(&k->linger);
-		close(k->fd);
+		close(k->core.fd);
 		free_queue(k, 0);
 		/* the ring is gone: a streaming receive's chunks are ours again */
 		for (unsigned j = 0; j < k->nrx; j++)
@@ -1048,7 +678,7 @@ void sl_portal_shard_stop(struct sl_ushard *u)
 	free(ps->gens);
 	free(ps->free_slots);
 	free(ps);
-	u->portal = NULL;
+	u->cls[SL_UCLASS_PORTAL] = NULL;
 }
 
 static const struct sl_portal_sock_ops sock_ops = {
@@ -1057,11 +687,25 @@ static const struct sl_portal_sock_ops sock_ops = {
 	.read = op_read,
 	.shutdown_write = op_shutdown_write,
 	.close = op_close,
-	.listen = op_listen,
-	.unlisten = op_unlisten,
+	.listen = sl_pinlet_listen,
+	.unlisten = sl_pinlet_unlisten,
+};
+
+/* Per-shard state comes on first use (pshard), so a node without portals holds none. */
+static const struct sl_uop_class portal_class = {
+	.name = "portal",
+	.cqe = portal_cqe,
+	.flush = portal_flush,
+	.shard_stop = portal_shard_stop,
 };
 
 struct sl_portals *sl_net_portals(struct sl_net *t)
 {
+	int ret = sl_uring_class_add_cold(t, SL_UCLASS_PORTAL, &portal_class, NULL);
+
+	if (ret && ret != -EEXIST) {
+		errno = -ret;
+		return NULL;
+	}
 	return sl_portals_create(t->node, &sock_ops, t);
 }

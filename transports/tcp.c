@@ -1,40 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Stream connections (TCP, and Unix sockets through uds.c): the version byte,
- * u32be framing with the 16 MiB cap, reassembly across receive buffers,
- * batched sends, bounded send queues with backpressure, and the connection's
- * own local address that receivers push on return routes (PROTOCOL.md 3).
+ * Stream connections (TCP, and Unix sockets through uds.c): their life
+ * (slots, connect, accept, close), the version byte, u32be framing on the
+ * way out, bounded send queues with backpressure, the connection's own
+ * local address that receivers push on return routes (PROTOCOL.md 3), the
+ * TCP listeners and the links' op class.
+ * The send queue, waiting for room and the listeners are the connection
+ * core's (conn.h); what is a link's own rides on its callbacks: the version
+ * byte leads the first sendmsg, a queue past sendq_high pauses the
+ * connection feeding it until it drains to half.
  *
- * Listeners: one SO_REUSEPORT socket per shard, each with a multishot accept
- * in its shard's ring. The kernel spreads connections over the shards by
- * 4-tuple hash, so no shard hands accepted sockets to another, no herd wakes
- * on each connection, and a connection's worker, socket and completions all
- * live on the shard that accepted it (PERF.md: keep a flow on one shard).
- *
- * Backpressure on receive (DESIGN.md: bounded everything): when the shard's
- * pool has no message for the next frame, the connection stops there. Its
- * multishot receive is cancelled; the bytes not parsed stay in their provided
- * buffers (completions still in flight queue behind them, in order); it
- * waits, oldest first, on the shard's list until the pool gets messages
- * back, then parses what it holds and reads on. No frame is ever skipped.
- * A whole frame whose next hop is another shard with a full ring from us
- * stops the connection the same way (sl_send_try), parked until it fits.
- *
- * Direct receives: a frame of DIRECT_MIN bytes or more still to come is
- * read straight into its message (the multishot is stopped for it), with
- * the next frame's header and, guessing it has the same size, the next
- * frame in the same recvmsg; the connection stays that way while large
- * frames follow. This saves copying bulk bytes out of the provided buffers
- * (~5% of an outlet node's CPU, README Portals); small frames go back to
- * the multishot, which takes many per buffer.
+ * Receiving (reassembly, backpressure on receive, direct receives) is
+ * tcp_rx.c's.
  */
 #define SL_URING_INTERNAL
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +28,21 @@
 #include "engine/log.h"
 #include "engine/router.h"
 #include "engine/wire.h"
-#include "transports/uring.h"
+#include "transports/resolve.h"
+#include "transports/stream.h"
 
 static uint8_t version_byte = SL_WIRE_VERSION;
 
-#define DIRECT_MIN (16u * 1024)	/* frame bytes still to come worth a receive of their own */
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
-static void conn_close(struct sl_conn *c, const char *why);
+void sl_stream_flush_later(struct sl_conn *c)
+{
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->flush_next = c->ss->flush_head;
+	c->ss->flush_head = c;
+}
 
 static const char *conn_name(const struct sl_conn *c)
 {
@@ -81,11 +72,11 @@ static unsigned peer_bucket(uint8_t type, const uint8_t *body, size_t len)
 	return (sl_addr_hash(body, len) ^ type) & (SL_PEER_BUCKETS - 1);
 }
 
-struct sl_conn *sl_stream_peer(struct sl_ushard *u, uint8_t type, const uint8_t *body, size_t len)
+struct sl_conn *sl_stream_peer(struct sl_sshard *ss, uint8_t type, const uint8_t *body, size_t len)
 {
 	struct sl_conn *c;
 
-	for (c = u->peers[peer_bucket(type, body, len)]; c; c = c->pnext)
+	for (c = ss->peers[peer_bucket(type, body, len)]; c; c = c->pnext)
 		if (c->type == type && c->key_len == len && !memcmp(c->key, body, len))
 			return c;
 	return NULL;
@@ -97,7 +88,7 @@ static void peer_remove(struct sl_conn *c)
 
 	if (!c->outgoing)
 		return;
-	for (pp = &c->u->peers[peer_bucket(c->type, (uint8_t *)c->key, c->key_len)]; *pp;
+	for (pp = &c->ss->peers[peer_bucket(c->type, (uint8_t *)c->key, c->key_len)]; *pp;
 	     pp = &(*pp)->pnext) {
 		if (*pp == c) {
 			*pp = c->pnext;
@@ -111,12 +102,14 @@ static void peer_remove(struct sl_conn *c)
 
 static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m);
 
-static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8_t state)
+static const struct sl_conn_cb conn_cb;
+
+static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint8_t state)
 {
 	struct sl_conn *c;
 	uint32_t slot;
 
-	if (!u->nfree)
+	if (!ss->nfree)
 		return NULL;
 	/* Cold: one allocation per connection, not per message. */
 	c = calloc(1, sizeof(*c));
@@ -124,85 +117,65 @@ static struct sl_conn *conn_new(struct sl_ushard *u, int fd, uint8_t type, uint8
 		return NULL;
 	c->w.handle = conn_worker_handle;
 	c->w.ctx = c;
-	if (sl_worker_start_random(u->shard, &c->w)) {
+	if (sl_worker_start_random(ss->shard, &c->w)) {
 		free(c);
 		return NULL;
 	}
-	slot = u->free_slots[--u->nfree];
-	c->u = u;
-	c->fd = fd;
-	c->slot = slot;
-	c->gen = u->gens[slot];
+	slot = ss->free_slots[--ss->nfree];
+	c->ss = ss;
+	sl_conn_init(&c->core, ss->io, &conn_cb, fd, UOP_SEND, UOP_POLLOUT, c->iov, SL_IOV_MAX);
+	c->core.zero_fails = true;	/* a link's send of nothing means the socket is gone */
+	c->core.slot = slot;
+	c->core.gen = ss->gens[slot];
 	c->type = type;
 	c->state = state;
 	c->ver_tx = true;
 	c->held_head = c->held_tail = SL_BUF_NONE;
-	c->mh.msg_iov = c->iov;
-	u->conns[slot] = c;
+	ss->conns[slot] = c;
 	return c;
 }
 
+/* Frames the connection will never send: counted as dropped for want of a connection. */
 static void free_queue(struct sl_conn *c, unsigned keep)
 {
-	struct sl_msg *m = c->q_head, *prev = NULL;
-	unsigned i = 0;
-
-	/* The first `keep` frames belong to the kernel until their completion. */
-	while (m && i < keep) {
-		prev = m;
-		m = m->next;
-		i++;
-	}
-	if (prev)
-		prev->next = NULL;
-	else
-		c->q_head = NULL;
-	c->q_tail = prev;
-	while (m) {
-		struct sl_msg *next = m->next;
-
-		c->q_bytes -= m->len;
-		NET_STAT_INC(c->u, drop_noconn);
-		sl_msg_free(m);
-		m = next;
-	}
+	NET_STAT_ADD(c->ss, drop_noconn, sl_sendq_drop(&c->core, keep));
 }
 
-static void conn_finalize(struct sl_conn *c)
+void sl_stream_finalize(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 
-	if (c->state != CONN_CLOSING || c->ops || c->on_flush)
+	if (c->state != CONN_CLOSING || c->core.ops || c->on_flush)
 		return;
-	if (c->fd >= 0)
-		close(c->fd);
+	if (c->core.fd >= 0)
+		close(c->core.fd);
 	/* Kept until here: a direct receive may have been writing into them. */
 	sl_msg_free(c->rx);
 	c->rx = NULL;
 	sl_msg_free(c->spec);
 	c->spec = NULL;
-	c->busy_n = 0;
+	c->core.busy_n = 0;
 	free_queue(c, 0);
 	/* A new generation: completions still naming the old one are dropped. */
-	u->gens[c->slot] = (u->gens[c->slot] + 1) & 0xffffff;
-	u->conns[c->slot] = NULL;
-	u->free_slots[u->nfree++] = c->slot;
+	ss->gens[c->core.slot] = (ss->gens[c->core.slot] + 1) & 0xffffff;
+	ss->conns[c->core.slot] = NULL;
+	ss->free_slots[ss->nfree++] = c->core.slot;
 	free(c);
 }
 
-static void resume_waiters(struct sl_ushard *u, struct sl_conn *sink)
+static void resume_waiters(struct sl_sshard *ss, struct sl_conn *sink)
 {
-	struct sl_conn **pp = &u->paused_head;
+	struct sl_conn **pp = &ss->paused_head;
 
 	while (*pp) {
 		struct sl_conn *c = *pp;
 
-		if (c->bp_slot == sink->slot && c->bp_gen == sink->gen) {
+		if (c->bp_slot == sink->core.slot && c->bp_gen == sink->core.gen) {
 			*pp = c->bp_next;
 			c->paused = false;
 			c->bp_next = NULL;
 			/* The flush re-arms its receive. */
-			sl_uring_flush_later(c);
+			sl_stream_flush_later(c);
 		} else {
 			pp = &c->bp_next;
 		}
@@ -215,7 +188,7 @@ static void unpause_self(struct sl_conn *c)
 
 	if (!c->paused)
 		return;
-	for (pp = &c->u->paused_head; *pp; pp = &(*pp)->bp_next) {
+	for (pp = &c->ss->paused_head; *pp; pp = &(*pp)->bp_next) {
 		if (*pp == c) {
 			*pp = c->bp_next;
 			break;
@@ -224,891 +197,171 @@ static void unpause_self(struct sl_conn *c)
 	c->paused = false;
 }
 
-/* Unlink c from a list threaded through `off` (cold: closes only). */
-static void list_remove(struct sl_conn **head, struct sl_conn **tail, struct sl_conn *c,
-			size_t off)
+void sl_stream_close(struct sl_conn *c, const char *why)
 {
-	struct sl_conn **pp, *prev = NULL;
-
-#define NEXT(x) (*(struct sl_conn **)((char *)(x) + off))
-	for (pp = head; *pp; prev = *pp, pp = &NEXT(*pp)) {
-		if (*pp == c) {
-			*pp = NEXT(c);
-			if (*tail == c)
-				*tail = prev;
-			NEXT(c) = NULL;
-			return;
-		}
-	}
-#undef NEXT
-}
-
-/* The connection goes: held buffers back to the ring, off the waiting lists. */
-static void rx_release(struct sl_conn *c)
-{
-	struct sl_ushard *u = c->u;
-
-	while (c->held_head != SL_BUF_NONE) {
-		uint32_t bid = c->held_head;
-
-		c->held_head = u->bnext[bid];
-		u->nheld--;
-		sl_uring_buf_put(u, bid);
-	}
-	c->held_tail = SL_BUF_NONE;
-	c->held_off = 0;
-	free(c->stash);
-	c->stash = NULL;
-	c->stash_len = c->stash_off = c->stash_cap = 0;
-	c->rx_pend = false;
-	if (c->rx_park) {
-		/* The connection is gone: nobody will resend this frame. */
-		NET_STAT_INC(u, drop_noconn);
-		sl_msg_free(c->rx_park);
-		c->rx_park = NULL;
-		u->nparked--;
-	}
-	if (c->mem_wait)
-		list_remove(&u->wait_head, &u->wait_tail, c, offsetof(struct sl_conn, wait_next));
-	if (c->nobuf)
-		list_remove(&u->nobuf_head, &u->nobuf_tail, c, offsetof(struct sl_conn, nobuf_next));
-	c->mem_wait = c->nobuf = false;
-}
-
-static void conn_close(struct sl_conn *c, const char *why)
-{
-	struct sl_ushard *u = c->u;
+	struct sl_sshard *ss = c->ss;
 	struct io_uring_sqe *sqe;
 
 	if (c->state == CONN_CLOSING)
 		return;
-	sl_net_log_rl(u, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
+	sl_net_log_rl(ss->io, "event=conn_closed peer=%s transport=%s reason=%s", conn_name(c),
 		      c->type == SL_ADDR_UDS ? "uds" : "tcp", why);
 	c->state = CONN_CLOSING;
-	NET_STAT_INC(u, conns_closed);
+	c->core.dead = true;
+	NET_STAT_INC(ss, conns_closed);
 	/* Replies still addressed to this connection now miss and are counted as unknown. */
 	sl_worker_stop(&c->w);
 	peer_remove(c);
-	if (u->cur_rx == c)
-		u->cur_rx = NULL;
-	rx_release(c);
-	free_queue(c, c->send_busy ? c->busy_n : 0);
+	if (ss->cur_rx == c)
+		ss->cur_rx = NULL;
+	sl_stream_rx_release(c);
+	free_queue(c, c->core.send_busy ? c->core.busy_n : 0);
 	unpause_self(c);
-	resume_waiters(u, c);
-	if (c->ops) {
+	resume_waiters(ss, c);
+	if (c->core.ops) {
 		/* Make the kernel give back every op on this fd; shutdown also ends a stalled send. */
-		sqe = sl_uring_sqe(u);
+		sqe = sl_uring_sqe(ss->io);
 		if (sqe) {
-			io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+			io_uring_prep_cancel_fd(sqe, c->core.fd, IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 		}
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->core.fd, SHUT_RDWR);
 	}
 	/*
 	 * Never free here: callers (a receive being parsed, a send completion)
 	 * still hold c. The flush at the end of this turn finalizes it.
 	 */
-	sl_uring_flush_later(c);
-}
-
-/* ---- receive ---- */
-
-/* Whether the next receive goes straight into the frame (or header) in progress. */
-static bool direct_ok(struct sl_conn *c)
-{
-	if (!c->direct || !c->ver_rx || c->held_head != SL_BUF_NONE || c->stash_len ||
-	    c->rx_pend || c->rx_park)
-		return false;
-	/* Between frames: the header decides; a small frame goes back to the multishot. */
-	return c->rx ? c->rx_need - c->rx_have >= DIRECT_MIN : true;
-}
-
-static void arm_direct(struct sl_conn *c, struct io_uring_sqe *sqe)
-{
-	unsigned n = 0;
-
-	if (c->rx)
-		c->riov[n++] = (struct iovec){ c->rx->data + c->rx_have, c->rx_need - c->rx_have };
-	/* Never past a header: the bytes after it belong in the next message. */
-	c->riov[n++] = (struct iovec){ c->dhdr, sizeof(c->dhdr) - c->hdr_have };
-	/*
-	 * Bulk frames come in one size: read the next one too, into a message
-	 * of this one's size (a wrong guess costs a copy, nothing more).
-	 */
-	if (c->rx && (c->spec = sl_msg_alloc(c->rx_need))) {
-		c->riov[n++] = (struct iovec){ c->spec->data, c->rx_need };
-		c->riov[n++] = (struct iovec){ c->dhdr2, sizeof(c->dhdr2) };
-	}
-	memset(&c->rmh, 0, sizeof(c->rmh));
-	c->rmh.msg_iov = c->riov;
-	c->rmh.msg_iovlen = n;
-	/* The kernel writes into c->rx until the completion (conn_finalize frees it). */
-	io_uring_prep_recvmsg(sqe, c->fd, &c->rmh, 0);
-	c->direct_armed = true;
-}
-
-static void arm_recv(struct sl_conn *c)
-{
-	struct sl_ushard *u = c->u;
-	struct io_uring_sqe *sqe;
-
-	if (c->recv_armed || c->paused || c->mem_wait || c->state != CONN_OPEN)
-		return;
-	sqe = sl_uring_sqe(u);
-	if (!sqe)
-		return;
-	if (direct_ok(c)) {
-		arm_direct(c, sqe);
-		io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->gen, c->slot));
-		c->recv_armed = true;
-		c->ops++;
-		return;
-	}
-	c->direct = false;
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = 0;
-	io_uring_sqe_set_data64(sqe, UD(UOP_RECV, c->gen, c->slot));
-	c->recv_armed = true;
-	c->ops++;
-}
-
-static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
-{
-	struct sl_ushard *u = c->u;
-	int ret;
-
-	ret = sl_wire_decode(m);
-	if (ret) {
-		NET_STAT_INC(u, proto_errors);
-		sl_msg_free(m);
-		conn_close(c, ret == -E2BIG ? "route_too_long" : "malformed_frame");
-		return;
-	}
-	NET_STAT_INC(u, rx_frames);
-	if (sl_route_empty(&m->onward)) {
-		/* An empty onward route is a heartbeat (PROTOCOL.md 3). */
-		NET_STAT_INC(u, heartbeats);
-		sl_msg_free(m);
-		return;
-	}
-	/* Replies retrace the path: our connection's address goes on the return route. */
-	if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->w.addr, c->w.addr_len)) {
-		NET_STAT_INC(u, proto_errors);
-		sl_msg_free(m);
-		return;
-	}
-	/*
-	 * Ownership passes to the router, unless the ring to the frame's shard
-	 * is full: then we keep it and stop reading (backpressure, not a drop).
-	 */
-	if (!sl_send_try(u->shard, m)) {
-		c->rx_park = m;
-		u->nparked++;
-	}
-}
-
-/* The frame in progress is whole: it goes to the router. */
-static void rx_deliver_if_whole(struct sl_conn *c)
-{
-	struct sl_msg *m = c->rx;
-
-	if (!m || c->rx_have != c->rx_need)
-		return;
-	c->rx = NULL;
-	m->len = c->rx_need;
-	deliver_frame(c, m);
-}
-
-/* A frame's u32be length prefix. */
-static inline uint32_t frame_len(const uint8_t h[4])
-{
-	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
-}
-
-/* Whether c stopped for a message or for ring room (the caller keeps what is left). */
-static inline bool rx_blocked(const struct sl_conn *c)
-{
-	return c->rx_pend || c->rx_park;
-}
-
-/*
- * Consume [p, end) of the stream. Never reads past end. Returns where it
- * stopped: end, or earlier when the connection closed, when the pool had no
- * message for the next frame (c->rx_pend) or when a frame found its shard's
- * ring full (c->rx_park): then the caller keeps the rest.
- */
-static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t *end)
-{
-	struct sl_ushard *u = c->u;
-	struct sl_msg *m;
-
-	if (c->rx_park) {
-		/* Ownership passes to the router on success. */
-		if (!sl_send_try(u->shard, c->rx_park))
-			return p;
-		c->rx_park = NULL;
-		u->nparked--;
-	}
-	if (c->rx_pend) {
-		/* The frame whose header we read when the pool was at its cap. */
-		m = sl_msg_alloc(c->rx_need);
-		if (!m)
-			return p;
-		c->rx_pend = false;
-		c->rx = m;
-		c->rx_have = 0;
-	}
-	if (!c->ver_rx && p < end) {
-		if (*p != SL_WIRE_VERSION) {
-			NET_STAT_INC(u, proto_errors);
-			conn_close(c, "bad_version");
-			return p;
-		}
-		c->ver_rx = true;
-		p++;
-	}
-	while (p < end && c->state == CONN_OPEN && !c->rx_park) {
-		size_t avail = (size_t)(end - p);
-		uint32_t len;
-
-		if (c->rx) {
-			size_t k = c->rx_need - c->rx_have;
-
-			if (k > avail)
-				k = avail;
-			memcpy(c->rx->data + c->rx_have, p, k);
-			c->rx_have += (uint32_t)k;
-			p += k;
-			rx_deliver_if_whole(c);
-			continue;
-		}
-		if (!c->hdr_have && avail >= 4) {
-			len = frame_len(p);
-			p += 4;
-			avail -= 4;
-		} else {
-			while (c->hdr_have < 4 && p < end)
-				c->hdr[c->hdr_have++] = *p++;
-			if (c->hdr_have < 4)
-				return p;
-			c->hdr_have = 0;
-			len = frame_len(c->hdr);
-			avail = (size_t)(end - p);
-		}
-		if (len > SL_FRAME_MAX) {
-			NET_STAT_INC(u, proto_errors);
-			conn_close(c, "frame_too_large");
-			return p;
-		}
-		m = sl_msg_alloc(len);
-		if (!m) {
-			/* Pool at its cap: stop here (backpressure); the caller keeps [p, end). */
-			c->rx_pend = true;
-			c->rx_need = len;
-			return p;
-		}
-		if (avail >= len) {
-			memcpy(m->data, p, len);
-			p += len;
-			m->len = len;
-			deliver_frame(c, m);
-			continue;
-		}
-		c->rx = m;
-		c->rx_need = len;
-		c->rx_have = 0;
-	}
-	return p;
-}
-
-/*
- * Cold: copy [p, p + n) behind c's stash. Held buffers past the spares would
- * take the ring's own: frames half received on other connections (holding
- * messages) could then get no bytes, and nothing would ever come back.
- * false when out of memory.
- */
-static bool rx_stash(struct sl_conn *c, const uint8_t *p, uint32_t n)
-{
-	if (c->stash_len + n > c->stash_cap) {
-		uint32_t cap = c->stash_cap ? c->stash_cap : 4096;
-		uint8_t *v;
-
-		while (cap < c->stash_len + n)
-			cap *= 2;
-		v = realloc(c->stash, cap);
-		if (!v)
-			return false;
-		c->stash = v;
-		c->stash_cap = cap;
-	}
-	memcpy(c->stash + c->stash_len, p, n);
-	c->stash_len += n;
-	return true;
-}
-
-/* Keep buffer bid (bytes [off, len) not parsed yet) behind the ones c holds. */
-static void rx_hold(struct sl_conn *c, uint32_t bid, uint32_t off, uint32_t len)
-{
-	struct sl_ushard *u = c->u;
-
-	if (c->stash_len || u->nheld >= u->nbufs) {
-		/* In order: once bytes are in the stash, later ones follow them there. */
-		bool ok = rx_stash(c, sl_uring_buf(u, bid) + off, len - off);
-
-		sl_uring_buf_put(u, bid);
-		if (!ok)
-			conn_close(c, "no_memory_for_held_bytes");
-		return;
-	}
-	u->nheld++;
-	u->blen[bid] = len;
-	u->bnext[bid] = SL_BUF_NONE;
-	if (c->held_tail == SL_BUF_NONE) {
-		c->held_head = bid;
-		c->held_off = off;
-	} else {
-		u->bnext[c->held_tail] = bid;
-	}
-	c->held_tail = bid;
-}
-
-/* Stop reading c until the pool has a message for its next frame. */
-static void rx_wait(struct sl_conn *c)
-{
-	struct sl_ushard *u = c->u;
-	struct io_uring_sqe *sqe;
-
-	if (c->mem_wait || c->state != CONN_OPEN)
-		return;
-	c->mem_wait = true;
-	c->wait_next = NULL;
-	if (u->wait_tail)
-		u->wait_tail->wait_next = c;
-	else
-		u->wait_head = c;
-	u->wait_tail = c;
-	if (c->rx_park)
-		NET_STAT_INC(u, paused_ring);
-	else
-		NET_STAT_INC(u, paused_nomem);
-	if (c->recv_armed) {
-		/* Completions already on their way are held in order behind the rest. */
-		sqe = sl_uring_sqe(u);
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->gen, c->slot), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
-	}
-}
-
-/* Bytes [0, len) of buffer bid arrived for c: parse them, or hold them while c waits. */
-static void rx_buf(struct sl_conn *c, uint32_t bid, uint32_t len)
-{
-	struct sl_ushard *u = c->u;
-	const uint8_t *p = sl_uring_buf(u, bid), *q;
-
-	if (c->mem_wait) {
-		/* Behind bytes still waiting: in order, never before them. */
-		rx_hold(c, bid, 0, len);
-		return;
-	}
-	u->cur_rx = c;
-	q = conn_rx(c, p, p + len);
-	u->cur_rx = NULL;
-	if (c->state == CONN_OPEN && rx_blocked(c)) {
-		if (q < p + len)
-			rx_hold(c, bid, (uint32_t)(q - p), len);
-		else
-			sl_uring_buf_put(u, bid);
-		rx_wait(c);
-		return;
-	}
-	sl_uring_buf_put(u, bid);
-}
-
-/*
- * c waits for a message and the pool may have one: parse what c holds, oldest
- * first. True when everything held went through (c may read on).
- */
-static bool rx_drain(struct sl_conn *c)
-{
-	struct sl_ushard *u = c->u;
-	bool done = false;
-
-	u->cur_rx = c;
-	while (c->held_head != SL_BUF_NONE) {
-		uint32_t bid = c->held_head;
-		const uint8_t *p = sl_uring_buf(u, bid) + c->held_off;
-		const uint8_t *end = sl_uring_buf(u, bid) + u->blen[bid];
-		const uint8_t *q = conn_rx(c, p, end);
-
-		if (c->state != CONN_OPEN)
-			goto out;	/* conn_close let go of every held buffer */
-		if (q == end) {
-			c->held_head = u->bnext[bid];
-			if (c->held_head == SL_BUF_NONE)
-				c->held_tail = SL_BUF_NONE;
-			c->held_off = 0;
-			u->nheld--;
-			sl_uring_buf_put(u, bid);
-		} else {
-			c->held_off += (uint32_t)(q - p);
-		}
-		if (rx_blocked(c))
-			goto out;
-	}
-	if (c->stash_len) {
-		const uint8_t *p = c->stash + c->stash_off, *end = c->stash + c->stash_len;
-		const uint8_t *q = conn_rx(c, p, end);
-
-		if (c->state != CONN_OPEN)
-			goto out;
-		c->stash_off += (uint32_t)(q - p);
-		if (c->stash_off < c->stash_len || rx_blocked(c))
-			goto out;
-		free(c->stash);
-		c->stash = NULL;
-		c->stash_len = c->stash_off = c->stash_cap = 0;
-	}
-	/* A frame or a header that came last may still want its ring or its message. */
-	if (rx_blocked(c))
-		conn_rx(c, NULL, NULL);
-	done = c->state == CONN_OPEN && !rx_blocked(c);
-out:
-	u->cur_rx = NULL;
-	return done;
-}
-
-/*
- * Connections waiting for messages, oldest first, once the pool got any
- * back. Bounded: each waiter is looked at once, and parses only what it
- * holds (at most every provided buffer of the shard).
- */
-static void rx_resume(struct sl_ushard *u)
-{
-	struct sl_pool *pool = sl_shard_pool(u->shard);
-	uint64_t frees = sl_pool_frees_local(pool);
-	struct sl_conn *c, *next;
-
-	/* Ring room shows nowhere cheaper: parked frames are tried every time. */
-	if (!u->wait_head || (frees == u->wait_frees && !u->nparked))
-		return;
-	u->wait_frees = frees;
-	c = u->wait_head;
-	u->wait_head = u->wait_tail = NULL;
-	for (; c; c = next) {
-		next = c->wait_next;
-		c->wait_next = NULL;
-		/* Off the list while it runs: a close in there has nothing to unlink. */
-		c->mem_wait = false;
-		if (c->state == CONN_OPEN &&
-		    (c->rx_park || sl_pool_room_local(pool, c->rx_pend ? c->rx_need : 0)) &&
-		    rx_drain(c)) {
-			if (c->rx_eof)
-				conn_close(c, "eof");
-			else
-				sl_uring_flush_later(c);	/* re-arms its receive */
-			continue;
-		}
-		if (c->state != CONN_OPEN)
-			continue;
-		/* Still waiting: back in line, in the same order. */
-		c->mem_wait = true;
-		if (u->wait_tail)
-			u->wait_tail->wait_next = c;
-		else
-			u->wait_head = c;
-		u->wait_tail = c;
-	}
-}
-
-/* Receives that ended for want of a buffer: re-armed, oldest first, as buffers come back. */
-static void rx_rearm_nobuf(struct sl_ushard *u)
-{
-	unsigned n = u->in_ring;
-
-	while (u->nobuf_head && n--) {
-		struct sl_conn *c = u->nobuf_head;
-
-		u->nobuf_head = c->nobuf_next;
-		if (!u->nobuf_head)
-			u->nobuf_tail = NULL;
-		c->nobuf_next = NULL;
-		c->nobuf = false;
-		sl_uring_flush_later(c);
-	}
-}
-
-static void on_recv(struct sl_ushard *u, struct sl_conn *c, struct io_uring_cqe *cqe)
-{
-	bool more = cqe->flags & IORING_CQE_F_MORE;
-	int res = cqe->res;
-
-	if (!more) {
-		c->recv_armed = false;
-		c->ops--;
-	}
-	if (cqe->flags & IORING_CQE_F_BUFFER) {
-		uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-
-		if (res > 0 && c->state == CONN_OPEN) {
-			NET_STAT_ADD(u, rx_bytes, (uint64_t)res);
-			rx_buf(c, bid, (uint32_t)res);
-		} else {
-			sl_uring_buf_put(u, bid);
-		}
-	}
-	if (c->state == CONN_CLOSING) {
-		conn_finalize(c);
-		return;
-	}
-	if (res == 0) {
-		if (c->mem_wait) {
-			/* Bytes before the EOF are still held: close once they went through. */
-			c->rx_eof = true;
-			return;
-		}
-		conn_close(c, "eof");
-		return;
-	}
-	if (res < 0) {
-		if (res == -ENOBUFS) {
-			/* Every buffer was in use: the data waits in the socket until some come back. */
-			NET_STAT_INC(u, nobufs);
-			if (!c->nobuf && !c->mem_wait) {
-				c->nobuf = true;
-				c->nobuf_next = NULL;
-				if (u->nobuf_tail)
-					u->nobuf_tail->nobuf_next = c;
-				else
-					u->nobuf_head = c;
-				u->nobuf_tail = c;
-			}
-			return;
-		}
-		if (res == -ECANCELED) {
-			/* We stopped it (backpressure); the flush re-arms once we may read again. */
-			sl_uring_flush_later(c);
-			return;
-		}
-		conn_close(c, strerror(-res));
-		return;
-	}
-	if (!more) {
-		sl_uring_flush_later(c);
-	} else if (!c->direct && !c->mem_wait && c->state == CONN_OPEN && c->rx &&
-		   c->rx_need - c->rx_have >= DIRECT_MIN) {
-		/* A large frame: stop the multishot; its last completion arms a direct receive. */
-		struct io_uring_sqe *sqe = sl_uring_sqe(u);
-
-		if (sqe) {
-			c->direct = true;
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, c->gen, c->slot), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
-	}
-}
-
-/* n received bytes that no message holds yet: parsed now, or kept in order behind a block. */
-static void rx_feed(struct sl_conn *c, const uint8_t *p, uint32_t n)
-{
-	const uint8_t *q;
-
-	if (!n || c->state != CONN_OPEN)
-		return;
-	q = rx_blocked(c) ? p : conn_rx(c, p, p + n);
-	if (c->state == CONN_OPEN && q < p + n && !rx_stash(c, q, (uint32_t)(p + n - q)))
-		conn_close(c, "no_memory_for_held_bytes");
-}
-
-/*
- * The whole header of the next frame came in dhdr and says it has the size
- * guessed: the guessed message becomes its message (already valid: the
- * same size passed the checks a frame ago), with no message allocated for
- * it by the parser only to be freed.
- */
-static bool spec_fits(const struct sl_conn *c, uint32_t h, uint32_t guess)
-{
-	return h == sizeof(c->dhdr) && !c->hdr_have && c->state == CONN_OPEN &&
-	       !rx_blocked(c) && frame_len(c->dhdr) == guess;
-}
-
-/* A direct receive completed: res bytes of the frame in progress, dhdr, spec, dhdr2. */
-static void on_recv_direct(struct sl_ushard *u, struct sl_conn *c, int res)
-{
-	struct sl_msg *spec = c->spec;
-	uint32_t k = 0, left, guess = c->rx ? c->rx_need : 0, h;
-	const struct iovec *hv = &c->riov[c->rx ? 1 : 0];	/* where dhdr went */
-	bool adopted = false;
-
-	c->spec = NULL;
-	c->recv_armed = c->direct_armed = false;
-	c->ops--;
-	if (c->state == CONN_CLOSING) {
-		sl_msg_free(spec);
-		conn_finalize(c);
-		return;
-	}
-	if (res <= 0) {
-		sl_msg_free(spec);
-		if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
-			sl_uring_flush_later(c);	/* stopped for backpressure, or nothing yet */
-		else
-			conn_close(c, res ? strerror(-res) : "eof");
-		return;
-	}
-	NET_STAT_ADD(u, rx_bytes, (uint64_t)res);
-	NET_STAT_INC(u, rx_direct);
-	u->cur_rx = c;
-	if (c->rx) {
-		k = c->rx_need - c->rx_have;
-		if (k > (uint32_t)res)
-			k = (uint32_t)res;
-		c->rx_have += k;
-		rx_deliver_if_whole(c);
-	}
-	/* The kernel filled the iovecs in order: a short header ends the bytes. */
-	left = (uint32_t)res - k;
-	h = left < (uint32_t)hv->iov_len ? left : (uint32_t)hv->iov_len;
-	if (spec && spec_fits(c, h, guess)) {
-		c->rx = spec;
-		c->rx_need = guess;
-		c->rx_have = 0;
-		spec = NULL;
-		adopted = true;
-	} else {
-		rx_feed(c, c->dhdr, h);
-	}
-	left -= h;
-	if (adopted || spec) {
-		/* up to guess bytes of the next frame, then up to a header in dhdr2 */
-		uint32_t b = left < guess ? left : guess;
-
-		if (spec) {
-			/* a wrong guess: its bytes go through the parser like any others */
-			rx_feed(c, spec->data, b);
-			sl_msg_free(spec);
-		} else {
-			c->rx_have = b;
-			rx_deliver_if_whole(c);
-		}
-		rx_feed(c, c->dhdr2, left - b);
-	}
-	u->cur_rx = NULL;
-	if (c->state != CONN_OPEN)
-		return;
-	if (rx_blocked(c))
-		rx_wait(c);
-	else
-		sl_uring_flush_later(c);
+	sl_stream_flush_later(c);
 }
 
 /* ---- send ---- */
 
-static void pause_reader(struct sl_ushard *u, struct sl_conn *src, struct sl_conn *sink)
+static void pause_reader(struct sl_sshard *ss, struct sl_conn *src, struct sl_conn *sink)
 {
-	struct io_uring_sqe *sqe;
 
 	if (src->paused || src->state != CONN_OPEN)
 		return;
 	src->paused = true;
-	src->bp_slot = sink->slot;
-	src->bp_gen = sink->gen;
-	src->bp_next = u->paused_head;
-	u->paused_head = src;
-	NET_STAT_INC(u, paused);
+	src->bp_slot = sink->core.slot;
+	src->bp_gen = sink->core.gen;
+	src->bp_next = ss->paused_head;
+	ss->paused_head = src;
+	NET_STAT_INC(ss, paused);
 	if (src->recv_armed) {
 		/* Stop the multishot receive; what it already delivered is still processed. */
-		sqe = sl_uring_sqe(u);
-		if (sqe) {
-			io_uring_prep_cancel64(sqe, UD(UOP_RECV, src->gen, src->slot), 0);
-			io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
-		}
+		sl_uring_cancel(ss->io, UD(UOP_RECV, src->core.gen, src->core.slot));
 	}
 }
 
-void sl_stream_enqueue(struct sl_ushard *u, struct sl_conn *c, struct sl_msg *m)
+void sl_stream_enqueue(struct sl_sshard *ss, struct sl_conn *c, struct sl_msg *m)
 {
 	uint8_t *frame;
 	size_t flen;
 
 	if (c->state == CONN_CLOSING) {
-		NET_STAT_INC(u, drop_noconn);
+		NET_STAT_INC(ss, drop_noconn);
 		sl_msg_free(m);
 		return;
 	}
 	if (sl_wire_frame(m, &frame, &flen)) {
-		NET_STAT_INC(u, proto_errors);
-		sl_router_drop(u->shard, m, "frame_encode");
+		NET_STAT_INC(ss, proto_errors);
+		sl_router_drop(ss->shard, m, "frame_encode");
 		return;
 	}
-	if (c->q_bytes + flen > u->net->cfg.sendq_max) {
-		NET_STAT_INC(u, drop_sendq);
-		sl_router_drop(u->shard, m, "send_queue_full");
+	if (c->core.q_bytes + flen > ss->net->cfg.sendq_max) {
+		NET_STAT_INC(ss, drop_sendq);
+		sl_router_drop(ss->shard, m, "send_queue_full");
 		return;
 	}
 	/* From here on m is a frame: data/len cover prefix, header and payload. */
 	m->data = frame;
 	m->len = (uint32_t)flen;
-	m->next = NULL;
-	if (c->q_tail)
-		c->q_tail->next = m;
-	else
-		c->q_head = m;
-	c->q_tail = m;
-	c->q_bytes += flen;
-	if (c->q_bytes > u->net->cfg.sendq_high && u->cur_rx)
-		pause_reader(u, u->cur_rx, c);
-	sl_uring_flush_later(c);
+	sl_sendq_push(&c->core, m);
+	if (c->core.q_bytes > ss->net->cfg.sendq_high && ss->cur_rx)
+		pause_reader(ss, ss->cur_rx, c);
+	sl_stream_flush_later(c);
 }
 
 static void conn_send(struct sl_conn *c)
 {
-	struct sl_ushard *u = c->u;
-	struct io_uring_sqe *sqe;
-	struct sl_msg *m;
-	unsigned k = 0, n = 0;
-
-	if (c->state != CONN_OPEN || c->send_busy || (!c->q_head && !c->ver_tx))
+	if (c->state != CONN_OPEN)
 		return;
-	sqe = sl_uring_sqe(u);
-	if (!sqe)
-		return;
-	if (c->ver_tx) {
-		c->iov[k].iov_base = &version_byte;
-		c->iov[k++].iov_len = 1;
-		c->ver_busy = true;
-	}
-	for (m = c->q_head; m && n < SL_IOV_MAX; m = m->next, n++) {
-		c->iov[k].iov_base = m->data;
-		c->iov[k++].iov_len = m->len;
-	}
-	c->mh.msg_iovlen = k;
-	c->busy_n = n;
-	/* The kernel owns these frames until the completion. */
-	io_uring_prep_sendmsg(sqe, c->fd, &c->mh, MSG_NOSIGNAL);
-	io_uring_sqe_set_data64(sqe, UD(UOP_SEND, c->gen, c->slot));
-	c->send_busy = true;
-	c->ops++;
-	NET_STAT_INC(u, sendmsg_calls);
+	if (sl_conn_send(&c->core, c->ver_tx ? &version_byte : NULL))
+		NET_STAT_INC(c->ss, sendmsg_calls);
 }
 
-/* A poll for room: send_busy stays set so nothing else sends until it completes. */
-static void wait_writable(struct sl_conn *c)
-{
-	struct io_uring_sqe *sqe = sl_uring_sqe(c->u);
+/* ---- the core's callbacks: once per send completion ---- */
 
-	if (!sqe) {
-		sl_uring_flush_later(c);	/* no submission room now: the next turn sends again */
-		return;
-	}
-	io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-	io_uring_sqe_set_data64(sqe, UD(UOP_POLLOUT, c->gen, c->slot));
-	c->send_busy = true;
-	c->ops++;
+static void cb_flush_later(struct sl_conn_core *k)
+{
+	sl_stream_flush_later(container_of(k, struct sl_conn, core));
 }
 
-static void on_writable(struct sl_conn *c)
+static void cb_sent(struct sl_conn_core *k, size_t res, unsigned frames)
 {
-	c->ops--;
-	c->send_busy = false;
-	if (c->state == CONN_CLOSING) {
-		free_queue(c, 0);
-		conn_finalize(c);
-		return;
-	}
-	/* Room, an error or a cancel: the next send (or the close) finds out which. */
-	sl_uring_flush_later(c);
+	struct sl_conn *c = container_of(k, struct sl_conn, core);
+	struct sl_sshard *ss = c->ss;
+
+	NET_STAT_ADD(ss, tx_bytes, res);
+	NET_STAT_ADD(ss, tx_frames, frames);
+	/* res > 0 here: when ours was still to go, it led this sendmsg and went. */
+	c->ver_tx = false;
+	if (k->q_bytes <= ss->net->cfg.sendq_high / 2)
+		resume_waiters(ss, c);
 }
 
-static void on_send(struct sl_ushard *u, struct sl_conn *c, int res)
+static void cb_failed(struct sl_conn_core *k, int res)
 {
-	size_t left;
-
-	c->ops--;
-	c->send_busy = false;
-	if (c->state == CONN_CLOSING) {
-		/* Frames the kernel held are ours again; nobody will send them now. */
-		free_queue(c, 0);
-		c->busy_n = 0;
-		conn_finalize(c);
-		return;
-	}
-	if (res == -EAGAIN || res == -EINTR) {
-		/*
-		 * Not an error: the socket is non-blocking and still full (a peer
-		 * reading slower than we write, under load: io_uring's own retries
-		 * of a send are bounded, then it completes with -EAGAIN). Closing
-		 * here lost every frame queued to that peer.
-		 */
-		c->busy_n = 0;
-		wait_writable(c);
-		return;
-	}
-	if (res <= 0) {
-		c->busy_n = 0;
-		conn_close(c, res ? strerror(-res) : "send_returned_0");
-		return;
-	}
-	left = (size_t)res;
-	NET_STAT_ADD(u, tx_bytes, left);
-	if (c->ver_busy) {
-		c->ver_busy = false;
-		c->ver_tx = false;
-		left--;
-	}
-	while (left && c->q_head) {
-		struct sl_msg *m = c->q_head;
-
-		if (left < m->len) {
-			/* Short send: the rest of this frame goes first next time. */
-			m->data += left;
-			m->len -= (uint32_t)left;
-			c->q_bytes -= left;
-			break;
-		}
-		left -= m->len;
-		c->q_bytes -= m->len;
-		c->q_head = m->next;
-		if (!c->q_head)
-			c->q_tail = NULL;
-		NET_STAT_INC(u, tx_frames);
-		sl_msg_free(m);
-	}
-	c->busy_n = 0;
-	if (c->q_bytes <= u->net->cfg.sendq_high / 2)
-		resume_waiters(u, c);
-	if (c->q_head)
-		sl_uring_flush_later(c);
+	sl_stream_close(container_of(k, struct sl_conn, core), res ? strerror(-res) : "send_returned_0");
 }
 
-void sl_stream_flush(struct sl_ushard *u)
+static void cb_gone(struct sl_conn_core *k, unsigned dropped)
 {
+	struct sl_conn *c = container_of(k, struct sl_conn, core);
+
+	NET_STAT_ADD(c->ss, drop_noconn, dropped);
+	sl_stream_finalize(c);
+}
+
+static const struct sl_conn_cb conn_cb = {
+	.flush_later = cb_flush_later,
+	.sent = cb_sent,
+	.failed = cb_failed,
+	.gone = cb_gone,
+};
+
+static void stream_flush(struct sl_ushard *io)
+{
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
 	struct sl_conn *c;
 
-	rx_resume(u);
-	sl_uring_bufs_publish(u);
-	rx_rearm_nobuf(u);
+	sl_stream_rx_resume(ss);
+	sl_uring_bufs_publish(ss->io);
+	sl_stream_rx_rearm_nobuf(ss);
 	/* Bounded: each connection is on the list at most once; new additions wait a turn. */
-	c = u->flush_head;
-	u->flush_head = NULL;
+	c = ss->flush_head;
+	ss->flush_head = NULL;
 	while (c) {
 		struct sl_conn *next = c->flush_next;
 
 		c->on_flush = false;
 		c->flush_next = NULL;
 		if (c->state == CONN_CLOSING) {
-			conn_finalize(c);
+			sl_stream_finalize(c);
 		} else if (c->state == CONN_OPEN) {
-			arm_recv(c);
+			sl_stream_arm_recv(c);
 			conn_send(c);
 		}
 		c = next;
 	}
 	for (unsigned l = 0; l < SL_LISTENERS; l++)
-		if (u->lfd[l] >= 0 && !u->accept_armed[l])
-			sl_stream_arm_accept(u, l);
+		if (ss->lst[l].fd >= 0 && !ss->lst[l].armed)
+			sl_accept_arm(ss->io, &ss->lst[l], UOP_ACCEPT, l);
+	/* Readers waiting for messages: the shard's wait must not sleep long. */
+	if (ss->wait_head)
+		io->poll_soon |= 1u << SL_UCLASS_STREAM;
+	else
+		io->poll_soon &= ~(1u << SL_UCLASS_STREAM);
 }
 
 /* ---- connection worker: messages to the connection's own address ---- */
@@ -1119,48 +372,33 @@ static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m)
 
 	/* Remove our own hop; the rest of the onward route travels to the peer. */
 	sl_route_pop_front(&m->onward);
-	sl_stream_enqueue(c->u, c, m);
+	sl_stream_enqueue(c->ss, c, m);
 }
 
 /* ---- accept, connect ---- */
 
-void sl_stream_arm_accept(struct sl_ushard *u, unsigned l)
+static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe)
 {
-	struct io_uring_sqe *sqe = sl_uring_sqe(u);
-
-	if (!sqe)
-		return;
-	io_uring_prep_multishot_accept(sqe, u->lfd[l], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	io_uring_sqe_set_data64(sqe, UD(UOP_ACCEPT, 0, l));
-	u->accept_armed[l] = true;
-}
-
-static void on_accept(struct sl_ushard *u, unsigned l, struct io_uring_cqe *cqe)
-{
+	int fd = sl_accept_done(ss->io, &ss->lst[l], cqe, "accept_failed");
 	struct sl_conn *c;
 
-	if (!(cqe->flags & IORING_CQE_F_MORE))
-		u->accept_armed[l] = false;	/* re-armed by the next flush */
-	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
-			sl_net_log_rl(u, "event=accept_failed err=%s", strerror(-cqe->res));
+	if (fd < 0)
 		return;
-	}
-	sl_stream_set_sockopts(cqe->res, u->ltype[l]);
-	c = conn_new(u, cqe->res, u->ltype[l], CONN_OPEN);
+	sl_stream_set_sockopts(fd, ss->ltype[l]);
+	c = conn_new(ss, fd, ss->ltype[l], CONN_OPEN);
 	if (!c) {
-		sl_net_log_rl(u, "event=accept_refused reason=no_slot");
-		close(cqe->res);
+		sl_net_log_rl(ss->io, "event=accept_refused reason=no_slot");
+		close(fd);
 		return;
 	}
-	NET_STAT_INC(u, conns_accepted);
+	NET_STAT_INC(ss, conns_accepted);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
-	       sl_shard_id(u->shard), l ? "uds" : "tcp", c->w.addr);
+	       sl_shard_id(ss->shard), l ? "uds" : "tcp", c->w.addr);
 	/* Our version byte goes out at once; receiving starts now. */
-	sl_uring_flush_later(c);
+	sl_stream_flush_later(c);
 }
 
-struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8_t *body,
+struct sl_conn *sl_stream_connect(struct sl_sshard *ss, uint8_t type, const uint8_t *body,
 				  size_t len, const struct sockaddr *sa, socklen_t salen)
 {
 	struct io_uring_sqe *sqe;
@@ -1171,7 +409,7 @@ struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
-	c = conn_new(u, fd, type, CONN_CONNECTING);
+	c = conn_new(ss, fd, type, CONN_CONNECTING);
 	if (!c) {
 		close(fd);
 		return NULL;
@@ -1183,214 +421,196 @@ struct sl_conn *sl_stream_connect(struct sl_ushard *u, uint8_t type, const uint8
 	c->salen = salen;
 	c->outgoing = true;
 	b = peer_bucket(type, body, len);
-	c->pnext = u->peers[b];
-	u->peers[b] = c;
-	sqe = sl_uring_sqe(u);
+	c->pnext = ss->peers[b];
+	ss->peers[b] = c;
+	sqe = sl_uring_sqe(ss->io);
 	if (!sqe) {
-		conn_close(c, "no_sqe");
+		sl_stream_close(c, "no_sqe");
 		return NULL;
 	}
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&c->sa, c->salen);
-	io_uring_sqe_set_data64(sqe, UD(UOP_CONNECT, c->gen, c->slot));
-	c->ops++;
+	io_uring_sqe_set_data64(sqe, UD(UOP_CONNECT, c->core.gen, c->core.slot));
+	c->core.ops++;
 	return c;
 }
 
-static void on_connect(struct sl_ushard *u, struct sl_conn *c, int res)
+static void on_connect(struct sl_sshard *ss, struct sl_conn *c, int res)
 {
-	c->ops--;
+	c->core.ops--;
 	if (c->state == CONN_CLOSING) {
-		conn_finalize(c);
+		sl_stream_finalize(c);
 		return;
 	}
 	if (res < 0) {
-		conn_close(c, strerror(-res));
+		sl_stream_close(c, strerror(-res));
 		return;
 	}
-	sl_stream_set_sockopts(c->fd, c->type);
+	sl_stream_set_sockopts(c->core.fd, c->type);
 	c->state = CONN_OPEN;
-	NET_STAT_INC(u, conns_connected);
-	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(u->shard), c->key);
-	sl_uring_flush_later(c);
+	NET_STAT_INC(ss, conns_connected);
+	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_connected peer=%s", sl_shard_id(ss->shard), c->key);
+	sl_stream_flush_later(c);
 }
 
-void sl_stream_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
+static void stream_cqe(struct sl_ushard *io, struct io_uring_cqe *cqe)
 {
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
 	uint64_t ud = cqe->user_data;
 	unsigned op = UD_OP(ud);
 	uint32_t slot = UD_SLOT(ud);
 	struct sl_conn *c;
 
-	if (op == UOP_CANCEL)
-		return;
 	/* The kernel took a buffer off the ring: whoever handles the completion owns it. */
 	if (cqe->flags & IORING_CQE_F_BUFFER)
-		u->in_ring--;
+		ss->io->in_ring--;
 	if (op == UOP_ACCEPT) {
 		if (slot < SL_LISTENERS)
-			on_accept(u, slot, cqe);
+			on_accept(ss, slot, cqe);
 		return;
 	}
-	c = slot < u->max_conns ? u->conns[slot] : NULL;
-	if (!c || c->gen != UD_GEN(ud)) {
-		NET_STAT_INC(u, stale_cqes);
+	c = slot < ss->max_conns ? ss->conns[slot] : NULL;
+	if (!c || c->core.gen != UD_GEN(ud)) {
+		NET_STAT_INC(ss, stale_cqes);
 		/* A stale receive may still carry one of our buffers: give it back. */
 		if (op == UOP_RECV && (cqe->flags & IORING_CQE_F_BUFFER))
-			sl_uring_buf_put(u, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			sl_uring_buf_put(ss->io, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		return;
 	}
 	switch (op) {
 	case UOP_RECV:
-		if (c->direct_armed)
-			on_recv_direct(u, c, cqe->res);
-		else
-			on_recv(u, c, cqe);
+		sl_stream_on_recv(ss, c, cqe);
 		break;
 	case UOP_SEND:
-		on_send(u, c, cqe->res);
+		sl_conn_on_send(&c->core, cqe->res);
 		break;
 	case UOP_CONNECT:
-		on_connect(u, c, cqe->res);
+		on_connect(ss, c, cqe->res);
 		break;
 	case UOP_POLLOUT:
-		on_writable(c);
+		sl_conn_on_writable(&c->core);
 		break;
 	default:
 		break;
 	}
 }
 
-void sl_stream_shard_stop(struct sl_ushard *u)
+static void stream_shard_stop(struct sl_ushard *io)
 {
+	struct sl_sshard *ss = io->cls[SL_UCLASS_STREAM];
+
+	if (!ss)
+		return;
 	/* Cold: the loop has ended; close everything synchronously. */
-	for (unsigned i = 0; i < u->max_conns; i++) {
-		struct sl_conn *c = u->conns[i];
+	for (unsigned i = 0; i < ss->max_conns; i++) {
+		struct sl_conn *c = ss->conns[i];
 
 		if (!c)
 			continue;
 		if (c->state != CONN_CLOSING)
 			sl_worker_stop(&c->w);
-		shutdown(c->fd, SHUT_RDWR);
+		shutdown(c->core.fd, SHUT_RDWR);
 	}
 	/* Exiting the ring waits for the kernel to drop every op (and its buffers). */
-	if (u->ring_ok) {
-		io_uring_queue_exit(&u->ring);
-		u->ring_ok = false;
+	if (ss->io->ring_ok) {
+		io_uring_queue_exit(&ss->io->ring);
+		ss->io->ring_ok = false;
 	}
-	for (unsigned i = 0; i < u->max_conns; i++) {
-		struct sl_conn *c = u->conns[i];
+	for (unsigned i = 0; i < ss->max_conns; i++) {
+		struct sl_conn *c = ss->conns[i];
 
 		if (!c)
 			continue;
-		close(c->fd);
+		close(c->core.fd);
 		sl_msg_free(c->rx);
 		sl_msg_free(c->spec);
 		sl_msg_free(c->rx_park);	/* a frame held for ring room: nobody sends it now */
 		free(c->stash);
-		c->busy_n = 0;
+		c->core.busy_n = 0;
 		free_queue(c, 0);
-		u->conns[i] = NULL;
+		ss->conns[i] = NULL;
 		free(c);
 	}
+	io->cls[SL_UCLASS_STREAM] = NULL;
+	free(ss->conns);
+	free(ss->gens);
+	free(ss->free_slots);
+	free(ss);
+}
+
+/* Cold, on the shard's thread: the slot table, and this shard's listeners armed. */
+static int stream_shard_start(struct sl_ushard *io, void *ctx)
+{
+	struct sl_streams *st = ctx;
+	struct sl_net *t = io->net;
+	unsigned id = sl_shard_id(io->shard);
+	struct sl_sshard *ss;
+
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	ss->io = io;
+	ss->shard = io->shard;
+	ss->net = t;
+	ss->st = io->st;
+	ss->max_conns = t->cfg.max_conns;
+	for (unsigned l = 0; l < SL_LISTENERS; l++)
+		ss->lst[l].fd = -1;
+	ss->conns = calloc(ss->max_conns, sizeof(*ss->conns));
+	ss->gens = calloc(ss->max_conns, sizeof(*ss->gens));
+	ss->free_slots = calloc(ss->max_conns, sizeof(*ss->free_slots));
+	if (!ss->conns || !ss->gens || !ss->free_slots) {
+		free(ss->conns);
+		free(ss->gens);
+		free(ss->free_slots);
+		free(ss);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ss->max_conns; i++)
+		ss->free_slots[i] = ss->max_conns - 1 - i;
+	ss->nfree = ss->max_conns;
+	io->cls[SL_UCLASS_STREAM] = ss;
+	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
+	if (st->tcp_fds[id] >= 0) {
+		ss->lst[0].fd = st->tcp_fds[id];
+		ss->ltype[0] = SL_ADDR_TCP;
+		sl_accept_arm(io, &ss->lst[0], UOP_ACCEPT, 0);
+	}
+	if (id == 0 && st->uds_fd >= 0) {
+		ss->lst[1].fd = st->uds_fd;
+		ss->ltype[1] = SL_ADDR_UDS;
+		sl_accept_arm(io, &ss->lst[1], UOP_ACCEPT, 1);
+	}
+	return 0;
 }
 
 /* ---- TCP addresses ---- */
 
-/*
- * "host:port" -> sockaddr. Numeric addresses are parsed in place. A hostname
- * goes to getaddrinfo, which blocks the shard for the lookup: accepted on this
- * cold path (first message to a new peer only) and logged; a resolver thread
- * is the fix if nodes ever dial many named peers.
- */
-static int tcp_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
-		       struct sockaddr_storage *ss, socklen_t *sl)
-{
-	char host[SL_ADDR_BODY_MAX + 1], *colon, *h;
-	struct addrinfo hints, *res = NULL;
-	unsigned long port;
-	char *endp;
-	int ret;
-
-	if (!len || len > SL_ADDR_BODY_MAX)
-		return -EINVAL;
-	memcpy(host, body, len);
-	host[len] = 0;
-	colon = strrchr(host, ':');
-	if (!colon || colon == host)
-		return -EINVAL;
-	*colon = 0;
-	port = strtoul(colon + 1, &endp, 10);
-	if (*endp || !port || port > 65535)
-		return -EINVAL;
-	h = host;
-	if (*h == '[' && colon[-1] == ']') {
-		h++;
-		colon[-1] = 0;
-	}
-	memset(ss, 0, sizeof(*ss));
-	{
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET, h, &a4->sin_addr) == 1) {
-			a4->sin_family = AF_INET;
-			a4->sin_port = htons((uint16_t)port);
-			*sl = sizeof(*a4);
-			return 0;
-		}
-		if (inet_pton(AF_INET6, h, &a6->sin6_addr) == 1) {
-			a6->sin6_family = AF_INET6;
-			a6->sin6_port = htons((uint16_t)port);
-			*sl = sizeof(*a6);
-			return 0;
-		}
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	sl_net_log_rl(u, "event=dns_lookup host=%s (blocking, cold path)", h);
-	ret = getaddrinfo(h, colon + 1, &hints, &res);
-	if (ret || !res)
-		return -EHOSTUNREACH;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sl = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-int sl_stream_resolve(struct sl_ushard *u, const uint8_t *body, size_t len,
-		      struct sockaddr_storage *ss, socklen_t *sl)
-{
-	return tcp_resolve(u, body, len, ss, sl);
-}
-
 void sl_tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
-	struct sl_ushard *u = sl_shard_io(s);
-	struct sockaddr_storage ss;
+	struct sl_sshard *ss = sl_stream_shard(s);
+	struct sockaddr_storage sa;
 	struct sl_conn *c;
 	struct sl_addr a;
 	socklen_t sl = 0;
 
 	sl_route_front(&m->onward, &a);
-	c = sl_stream_peer(u, SL_ADDR_TCP, a.body, a.len);
+	c = sl_stream_peer(ss, SL_ADDR_TCP, a.body, a.len);
 	if (!c) {
-		if (tcp_resolve(u, a.body, a.len, &ss, &sl)) {
+		if (sl_resolve(ss->io, a.body, a.len, &sa, &sl)) {
 			SL_STAT_INC(s, drop_unknown);
 			sl_router_drop(s, m, "tcp_address");
 			return;
 		}
-		c = sl_stream_connect(u, SL_ADDR_TCP, a.body, a.len, (struct sockaddr *)&ss, sl);
+		c = sl_stream_connect(ss, SL_ADDR_TCP, a.body, a.len, (struct sockaddr *)&sa, sl);
 		if (!c) {
-			NET_STAT_INC(u, drop_noconn);
+			NET_STAT_INC(ss, drop_noconn);
 			sl_router_drop(s, m, "tcp_connect");
 			return;
 		}
 	}
 	/* The transport's own hop (1#host:port) does not travel (PROTOCOL.md 3). */
 	sl_route_pop_front(&m->onward);
-	sl_stream_enqueue(u, c, m);
+	sl_stream_enqueue(ss, c, m);
 }
 
 /* Whether any TCP socket (IPv4 or IPv6) listens on port, from /proc/net. Cold. */
@@ -1427,28 +647,12 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	socklen_t sl = 0;
 	uint16_t bound = 0;
 	unsigned ns = sl_node_shards(t->node);
-	struct sl_ushard fake;
+	struct sl_streams *st = sl_streams_of(t);
 	int ret;
 
-	memset(&fake, 0, sizeof(fake));
-	fake.shard = sl_node_shard(t->node, 0);
-	ret = tcp_resolve(&fake, (const uint8_t *)hostport, strlen(hostport), &ss, &sl);
-	if (ret == -EINVAL) {
-		/* Port 0 is allowed here (ephemeral), unlike in a route. */
-		const char *colon = strrchr(hostport, ':');
-
-		if (!colon || strcmp(colon, ":0"))
-			return ret;
-		char tmp[SL_ADDR_BODY_MAX + 1];
-
-		snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - hostport), hostport);
-		ret = tcp_resolve(&fake, (const uint8_t *)tmp, strlen(tmp), &ss, &sl);
-		if (ret)
-			return ret;
-		((struct sockaddr_in *)&ss)->sin_port = 0;	/* same offset in sockaddr_in6 */
-	} else if (ret) {
+	ret = sl_resolve_listen_cold(t->node, hostport, &ss, &sl);
+	if (ret)
 		return ret;
-	}
 	/*
 	 * SO_REUSEPORT would let this node join another process's listening
 	 * group on the same port (same user) and share its connections. A probe
@@ -1458,39 +662,84 @@ int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port)
 	if (((struct sockaddr_in *)&ss)->sin_port &&
 	    port_has_listener(ntohs(((struct sockaddr_in *)&ss)->sin_port)))
 		return -EADDRINUSE;
-	for (unsigned i = 0; i < ns; i++) {
-		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-
-		if (fd < 0)
-			goto err_close;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-		if (i)
-			((struct sockaddr_in *)&ss)->sin_port = htons(bound);
-		if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 1024)) {
-			close(fd);
-			goto err_close;
-		}
-		if (!i) {
-			struct sockaddr_storage got;
-			socklen_t gl = sizeof(got);
-
-			getsockname(fd, (struct sockaddr *)&got, &gl);
-			bound = ntohs(((struct sockaddr_in *)&got)->sin_port);
-		}
-		t->tcp_fds[i] = fd;
-	}
+	ret = sl_listen_group_cold(&ss, sl, ns, -1, 1024, false, st->tcp_fds, &bound);
+	if (ret)
+		return ret;
 	if (port)
 		*port = bound;
 	sl_log(SL_LOG_INFO, "node=%s event=listening transport=tcp addr=%s port=%u shards=%u",
 	       sl_node_name(t->node), hostport, bound, ns);
 	return 0;
-err_close:
-	ret = -errno;
-	for (unsigned i = 0; i < ns; i++) {
-		if (t->tcp_fds[i] >= 0)
-			close(t->tcp_fds[i]);
-		t->tcp_fds[i] = -1;
+}
+
+/* ---- the class and the transports (cold) ---- */
+
+static void streams_destroy(void *ctx)
+{
+	struct sl_streams *st = ctx;
+	unsigned ns = st->ns;
+
+	for (unsigned i = 0; i < ns; i++)
+		if (st->tcp_fds[i] >= 0)
+			close(st->tcp_fds[i]);
+	if (st->uds_fd >= 0) {
+		close(st->uds_fd);
+		unlink(st->uds_path);
 	}
+	free(st->tcp_fds);
+	free(st);
+}
+
+static const struct sl_uop_class stream_class = {
+	.name = "stream",
+	.shard_start = stream_shard_start,
+	.cqe = stream_cqe,
+	.flush = stream_flush,
+	.shard_stop = stream_shard_stop,
+	.net_destroy = streams_destroy,
+};
+
+static const struct sl_transport_ops tcp_ops = {
+	.type = SL_ADDR_TCP,
+	.name = "tcp",
+	.send = sl_tcp_send,
+};
+
+static const struct sl_transport_ops uds_ops = {
+	.type = SL_ADDR_UDS,
+	.name = "uds",
+	.send = sl_uds_send,
+};
+
+int sl_stream_register_cold(struct sl_net *t)
+{
+	unsigned ns = sl_node_shards(t->node);
+	struct sl_streams *st;
+	int ret;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->ns = ns;
+	st->uds_fd = -1;
+	st->tcp_fds = malloc(ns * sizeof(*st->tcp_fds));
+	if (!st->tcp_fds) {
+		free(st);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < ns; i++)
+		st->tcp_fds[i] = -1;
+	ret = sl_uring_class_add_cold(t, SL_UCLASS_STREAM, &stream_class, st);
+	if (ret) {
+		streams_destroy(st);
+		return ret;
+	}
+	ret = sl_node_add_transport(t->node, &tcp_ops, t);
+	if (!ret)
+		ret = sl_node_add_transport(t->node, &uds_ops, t);
+	if (ret)
+		/* The node must not keep pointers into t once t is freed. */
+		sl_node_del_transport(t->node, &tcp_ops);
+	/* On failure the class stays registered: sl_net_destroy frees st with it. */
 	return ret;
 }

@@ -15,7 +15,7 @@
 
 #include "engine/log.h"
 #include "engine/router.h"
-#include "transports/uring.h"
+#include "transports/stream.h"
 
 static int uds_addr(const uint8_t *body, size_t len, struct sockaddr_un *sun, socklen_t *sl)
 {
@@ -30,29 +30,29 @@ static int uds_addr(const uint8_t *body, size_t len, struct sockaddr_un *sun, so
 
 void sl_uds_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
-	struct sl_ushard *u = sl_shard_io(s);
+	struct sl_sshard *ss = sl_stream_shard(s);
 	struct sockaddr_un sun;
 	struct sl_conn *c;
 	struct sl_addr a;
 	socklen_t sl;
 
 	sl_route_front(&m->onward, &a);
-	c = sl_stream_peer(u, SL_ADDR_UDS, a.body, a.len);
+	c = sl_stream_peer(ss, SL_ADDR_UDS, a.body, a.len);
 	if (!c) {
 		if (uds_addr(a.body, a.len, &sun, &sl)) {
 			SL_STAT_INC(s, drop_unknown);
 			sl_router_drop(s, m, "uds_address");
 			return;
 		}
-		c = sl_stream_connect(u, SL_ADDR_UDS, a.body, a.len, (struct sockaddr *)&sun, sl);
+		c = sl_stream_connect(ss, SL_ADDR_UDS, a.body, a.len, (struct sockaddr *)&sun, sl);
 		if (!c) {
-			NET_STAT_INC(u, drop_noconn);
+			NET_STAT_INC(ss, drop_noconn);
 			sl_router_drop(s, m, "uds_connect");
 			return;
 		}
 	}
 	sl_route_pop_front(&m->onward);
-	sl_stream_enqueue(u, c, m);
+	sl_stream_enqueue(ss, c, m);
 }
 
 int sl_net_listen_uds(struct sl_net *t, const char *path)
@@ -87,8 +87,8 @@ int sl_net_listen_uds(struct sl_net *t, const char *path)
 		goto err_close;
 	if (chmod(path, 0600) || listen(fd, 128))
 		goto err_unlink;
-	t->uds_fd = fd;
-	snprintf(t->uds_path, sizeof(t->uds_path), "%s", path);
+	sl_streams_of(t)->uds_fd = fd;
+	snprintf(sl_streams_of(t)->uds_path, sizeof(sl_streams_of(t)->uds_path), "%s", path);
 	sl_log(SL_LOG_INFO, "node=%s event=listening transport=uds path=%s",
 	       sl_node_name(t->node), path);
 	return 0;

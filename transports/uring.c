@@ -3,7 +3,9 @@
  * Per-shard io_uring: setup (cold), the provided receive buffer ring, the
  * doorbell (an eventfd read kept armed in the ring), and the poll/wait hooks
  * the shard loop calls. Completions are reaped in batches and dispatched by
- * the op encoded in user_data.
+ * the op class encoded in user_data to the class's handler; the users
+ * (stream links, portal sockets) register their classes and this file names
+ * none of them.
  */
 #define SL_URING_INTERNAL
 #include <errno.h>
@@ -61,13 +63,14 @@ struct io_uring_sqe *sl_uring_sqe(struct sl_ushard *u)
 	return sqe;
 }
 
-void sl_uring_flush_later(struct sl_conn *c)
+void sl_uring_cancel(struct sl_ushard *u, uint64_t ud)
 {
-	if (c->on_flush)
+	struct io_uring_sqe *sqe = sl_uring_sqe(u);
+
+	if (!sqe)
 		return;
-	c->on_flush = true;
-	c->flush_next = c->u->flush_head;
-	c->u->flush_head = c;
+	io_uring_prep_cancel64(sqe, ud, 0);
+	io_uring_sqe_set_data64(sqe, UD(UOP_CANCEL, 0, 0));
 }
 
 static void arm_wake(struct sl_ushard *u)
@@ -178,10 +181,27 @@ static void ushard_free_cold(struct sl_ushard *u)
 	free(u->spare);
 	free(u->bnext);
 	free(u->blen);
-	free(u->conns);
-	free(u->gens);
-	free(u->free_slots);
 	free(u);
+}
+
+/* A completion for a class nobody registered (never submitted): dropped. */
+static void cqe_none(struct sl_ushard *u, struct io_uring_cqe *cqe)
+{
+	(void)u;
+	(void)cqe;
+}
+
+/* Cold: stop the classes started on u, newest first. */
+static void classes_stop(struct sl_ushard *u)
+{
+	struct sl_net *t = u->net;
+
+	while (u->started) {
+		const struct sl_uop_class *c = t->cls[t->order[--u->started]];
+
+		if (c->shard_stop)
+			c->shard_stop(u);
+	}
 }
 
 static int io_shard_start(void *ctx, struct sl_shard *s)
@@ -197,18 +217,9 @@ static int io_shard_start(void *ctx, struct sl_shard *s)
 	u->net = t;
 	u->shard = s;
 	u->efd = -1;
-	u->max_conns = t->cfg.max_conns;
 	u->st = &t->stats[id];
-	for (unsigned l = 0; l < SL_LISTENERS; l++)
-		u->lfd[l] = -1;
-	u->conns = calloc(u->max_conns, sizeof(*u->conns));
-	u->gens = calloc(u->max_conns, sizeof(*u->gens));
-	u->free_slots = calloc(u->max_conns, sizeof(*u->free_slots));
-	if (!u->conns || !u->gens || !u->free_slots)
-		goto err_free;
-	for (unsigned i = 0; i < u->max_conns; i++)
-		u->free_slots[i] = u->max_conns - 1 - i;
-	u->nfree = u->max_conns;
+	for (unsigned i = 0; i < SL_UCLASS_MAX; i++)
+		u->cqe_fn[i] = t->cls[i] ? t->cls[i]->cqe : cqe_none;
 	ret = ring_init_cold(u, t->cfg.sq_entries);
 	if (ret) {
 		sl_log(SL_LOG_ERROR, "shard=%u event=io_uring_setup_failed err=%s", id, strerror(-ret));
@@ -222,21 +233,24 @@ static int io_shard_start(void *ctx, struct sl_shard *s)
 	}
 	u->efd = t->efds[id];
 	arm_wake(u);
-	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
-	if (t->tcp_fds && t->tcp_fds[id] >= 0) {
-		u->lfd[0] = t->tcp_fds[id];
-		u->ltype[0] = SL_ADDR_TCP;
-		sl_stream_arm_accept(u, 0);
-	}
-	if (id == 0 && t->uds_fd >= 0) {
-		u->lfd[1] = t->uds_fd;
-		u->ltype[1] = SL_ADDR_UDS;
-		sl_stream_arm_accept(u, 1);
+	for (; u->started < t->ncls; u->started++) {
+		unsigned k = t->order[u->started];
+
+		if (!t->cls[k]->shard_start)
+			continue;
+		ret = t->cls[k]->shard_start(u, t->cls_ctx[k]);
+		if (ret) {
+			sl_log(SL_LOG_ERROR, "shard=%u event=class_start_failed class=%s err=%s", id,
+			       t->cls[k]->name, strerror(-ret));
+			goto err_stop;
+		}
 	}
 	io_uring_submit(&u->ring);
 	__atomic_store_n(&t->us[id], u, __ATOMIC_RELEASE);
 	sl_shard_set_io(s, u);
 	return 0;
+err_stop:
+	classes_stop(u);
 err_free:
 	ushard_free_cold(u);
 	return ret;
@@ -251,8 +265,7 @@ static void io_shard_stop(void *ctx, struct sl_shard *s)
 		return;
 	sl_shard_set_io(s, NULL);
 	/* Connections first (their fds), then the ring: exiting it ends every op. */
-	sl_portal_shard_stop(u);
-	sl_stream_shard_stop(u);
+	classes_stop(u);
 	__atomic_store_n(&t->us[sl_shard_id(s)], NULL, __ATOMIC_RELEASE);
 	ushard_free_cold(u);
 }
@@ -269,12 +282,12 @@ static unsigned reap(struct sl_ushard *u)
 	unsigned head, n = 0;
 
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
-		if (UD_OP(cqe->user_data) == UOP_WAKE)
+		unsigned cls = UD_CLASS(cqe->user_data);
+
+		if (cls)
+			u->cqe_fn[cls](u, cqe);
+		else if (UD_OP(cqe->user_data) == UOP_WAKE)
 			on_wake(u, cqe);
-		else if (UD_OP(cqe->user_data) >= UOP_PORTAL_ACCEPT)
-			sl_portal_cqe(u, cqe);
-		else
-			sl_stream_cqe(u, cqe);
 		if (++n == REAP_BATCH)
 			break;
 	}
@@ -285,20 +298,31 @@ static unsigned reap(struct sl_ushard *u)
 	return n;
 }
 
+/* Each class queues what is due (registration order: links before portals, as ever). */
+static void flush_all(struct sl_ushard *u)
+{
+	struct sl_net *t = u->net;
+
+	for (unsigned i = 0; i < u->started; i++) {
+		const struct sl_uop_class *c = t->cls[t->order[i]];
+
+		if (c->flush)
+			c->flush(u);
+	}
+}
+
 static unsigned io_poll(void *ctx, struct sl_shard *s)
 {
 	struct sl_ushard *u = sl_shard_io(s);
 	unsigned n;
 
-	sl_stream_flush(u);
-	sl_portal_flush(u);
+	flush_all(u);
 	/* With DEFER_TASKRUN completions are only posted when we enter the kernel. */
 	io_uring_submit_and_get_events(&u->ring);
 	n = reap(u);
 	if (n) {
 		/* Replies produced while dispatching go out in this same turn. */
-		sl_stream_flush(u);
-		sl_portal_flush(u);
+		flush_all(u);
 		if (io_uring_sq_ready(&u->ring))
 			io_uring_submit(&u->ring);
 	}
@@ -311,8 +335,7 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 	struct io_uring_cqe *cqe;
 	struct __kernel_timespec ts;
 
-	sl_stream_flush(u);
-	sl_portal_flush(u);
+	flush_all(u);
 	arm_wake(u);
 	if (io_uring_cq_ready(&u->ring))
 		return;
@@ -321,7 +344,7 @@ static void io_wait(void *ctx, struct sl_shard *s, uint64_t timeout_ns)
 	 * message freed on another shard comes home on a return ring that rings
 	 * no doorbell (a free is hot), so look again soon rather than sleep.
 	 */
-	if ((u->wait_head || u->portal_nobuf) && timeout_ns > MEM_WAIT_POLL_NS)
+	if (u->poll_soon && timeout_ns > MEM_WAIT_POLL_NS)
 		timeout_ns = MEM_WAIT_POLL_NS;
 	if (timeout_ns == UINT64_MAX) {
 		io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, NULL, NULL);
@@ -351,23 +374,10 @@ static const struct sl_io_ops io_ops = {
 	.wake = io_wake,
 };
 
-static const struct sl_transport_ops tcp_ops = {
-	.type = SL_ADDR_TCP,
-	.name = "tcp",
-	.send = sl_tcp_send,
-};
-
-static const struct sl_transport_ops uds_ops = {
-	.type = SL_ADDR_UDS,
-	.name = "uds",
-	.send = sl_uds_send,
-};
-
-struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
+struct sl_net *sl_uring_create_cold(struct sl_node *n, const struct sl_net_config *cfg)
 {
 	unsigned ns = sl_node_shards(n);
 	struct sl_net *t;
-	int ret;
 
 	t = calloc(1, sizeof(*t));
 	if (!t)
@@ -386,15 +396,12 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 		t->cfg.sendq_high = default_cfg.sendq_high;
 	if (!t->cfg.sendq_max)
 		t->cfg.sendq_max = default_cfg.sendq_max;
-	t->uds_fd = -1;
 	t->us = calloc(ns, sizeof(*t->us));
-	t->tcp_fds = malloc(ns * sizeof(*t->tcp_fds));
 	t->stats = calloc(ns, sizeof(*t->stats));
 	t->efds = malloc(ns * sizeof(*t->efds));
-	if (!t->us || !t->tcp_fds || !t->stats || !t->efds)
+	if (!t->us || !t->stats || !t->efds)
 		goto err_free;
 	for (unsigned i = 0; i < ns; i++) {
-		t->tcp_fds[i] = -1;
 		t->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->efds[i] < 0) {
 			while (i--)
@@ -403,43 +410,42 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 		}
 	}
 	sl_node_set_io(n, &io_ops, t);
-	ret = sl_node_add_transport(n, &tcp_ops, t);
-	if (!ret)
-		ret = sl_node_add_transport(n, &uds_ops, t);
-	if (ret) {
-		/* The node must not keep pointers into t once t is freed. */
-		sl_node_del_transport(n, &tcp_ops);
-		sl_node_set_io(n, NULL, NULL);
-		for (unsigned i = 0; i < ns; i++)
-			close(t->efds[i]);
-		errno = -ret;
-		goto err_free;
-	}
 	return t;
 err_free:
 	free(t->us);
-	free(t->tcp_fds);
 	free(t->stats);
 	free(t->efds);
 	free(t);
 	return NULL;
 }
 
+int sl_uring_class_add_cold(struct sl_net *t, unsigned id, const struct sl_uop_class *c,
+			    void *ctx)
+{
+	if (!id || id >= SL_UCLASS_MAX || !c->cqe)
+		return -EINVAL;
+	if (t->cls[id])
+		return -EEXIST;
+	t->cls[id] = c;
+	t->cls_ctx[id] = ctx;
+	t->order[t->ncls++] = (uint8_t)id;
+	return 0;
+}
+
 void sl_net_destroy(struct sl_net *t)
 {
 	if (!t)
 		return;
-	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
-		if (t->tcp_fds[i] >= 0)
-			close(t->tcp_fds[i]);
-	if (t->uds_fd >= 0) {
-		close(t->uds_fd);
-		unlink(t->uds_path);
+	/* Newest class first, as on the shards. */
+	for (unsigned i = t->ncls; i > 0; i--) {
+		const struct sl_uop_class *c = t->cls[t->order[i - 1]];
+
+		if (c->net_destroy)
+			c->net_destroy(t->cls_ctx[t->order[i - 1]]);
 	}
 	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
 		close(t->efds[i]);
 	free(t->efds);
-	free(t->tcp_fds);
 	free(t->us);
 	free(t->stats);
 	free(t);

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A connection's send queue: frames leave in batches, one sendmsg of up to
+ * iov_max frames at a time; a short send leaves the rest of its frame at
+ * the head (data/len advanced) to go first next time; a full socket is
+ * waited on with a POLLOUT op, after which sending resumes. One completion
+ * per batch: the embedder's callbacks run once per completion, not per
+ * frame.
+ */
+#define SL_URING_INTERNAL
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+
+#include "transports/conn.h"
+
+void sl_conn_init(struct sl_conn_core *k, struct sl_ushard *io, const struct sl_conn_cb *cb, int fd,
+		  uint8_t op_send, uint8_t op_pollout, struct iovec *iov, unsigned iov_max)
+{
+	k->io = io;
+	k->cb = cb;
+	k->fd = fd;
+	k->op_send = op_send;
+	k->op_pollout = op_pollout;
+	k->iov = iov;
+	k->iov_max = iov_max;
+	k->mh.msg_iov = iov;
+}
+
+unsigned sl_sendq_drop(struct sl_conn_core *k, unsigned keep)
+{
+	struct sl_msg *m = k->q_head, *prev = NULL;
+	unsigned i = 0, n = 0;
+
+	/* The first `keep` frames belong to the kernel until their completion. */
+	while (m && i < keep) {
+		prev = m;
+		m = m->next;
+		i++;
+	}
+	if (prev)
+		prev->next = NULL;
+	else
+		k->q_head = NULL;
+	k->q_tail = prev;
+	while (m) {
+		struct sl_msg *next = m->next;
+
+		k->q_bytes -= m->len;
+		sl_msg_free(m);
+		m = next;
+		n++;
+	}
+	return n;
+}
+
+bool sl_conn_send(struct sl_conn_core *k, const uint8_t *lead)
+{
+	struct io_uring_sqe *sqe;
+	struct sl_msg *m;
+	unsigned i = 0, n = 0;
+
+	if (k->send_busy || (!k->q_head && !lead))
+		return false;
+	sqe = sl_uring_sqe(k->io);
+	if (!sqe)
+		return false;
+	if (lead) {
+		k->iov[i].iov_base = (void *)lead;
+		k->iov[i++].iov_len = 1;
+		k->lead_busy = true;
+	}
+	for (m = k->q_head; m && n < k->iov_max; m = m->next, n++) {
+		k->iov[i].iov_base = m->data;
+		k->iov[i++].iov_len = m->len;
+	}
+	k->mh.msg_iovlen = i;
+	k->busy_n = n;
+	/* The kernel owns these frames until the completion. */
+	io_uring_prep_sendmsg(sqe, k->fd, &k->mh, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, UD(k->op_send, k->gen, k->slot));
+	k->send_busy = true;
+	k->ops++;
+	return true;
+}
+
+/* A poll for room: send_busy stays set so nothing else sends until it completes. */
+static void wait_writable(struct sl_conn_core *k)
+{
+	struct io_uring_sqe *sqe = sl_uring_sqe(k->io);
+
+	if (!sqe) {
+		k->cb->flush_later(k);	/* no submission room now: the next turn sends again */
+		return;
+	}
+	io_uring_prep_poll_add(sqe, k->fd, POLLOUT);
+	io_uring_sqe_set_data64(sqe, UD(k->op_pollout, k->gen, k->slot));
+	k->send_busy = true;
+	k->ops++;
+}
+
+void sl_conn_on_writable(struct sl_conn_core *k)
+{
+	k->ops--;
+	k->send_busy = false;
+	if (k->dead) {
+		k->cb->gone(k, sl_sendq_drop(k, 0));
+		return;
+	}
+	/* Room, an error or a cancel: the next send (or the close) finds out which. */
+	k->cb->flush_later(k);
+}
+
+void sl_conn_on_send(struct sl_conn_core *k, int res)
+{
+	unsigned frames = 0;
+	size_t left;
+
+	k->ops--;
+	k->send_busy = false;
+	if (k->dead) {
+		/* Frames the kernel held are ours again; nobody will send them now. */
+		k->busy_n = 0;
+		k->lead_busy = false;
+		k->cb->gone(k, sl_sendq_drop(k, 0));
+		return;
+	}
+	if (res == -EAGAIN || res == -EINTR) {
+		/*
+		 * Not an error: the socket is non-blocking and still full (a peer
+		 * reading slower than we write, under load: io_uring's own poll
+		 * retries of a send are bounded, then it completes with -EAGAIN).
+		 * Wait for room, the queue as it is: closing here lost every frame
+		 * queued to that peer.
+		 */
+		k->busy_n = 0;
+		k->lead_busy = false;
+		wait_writable(k);
+		return;
+	}
+	if (res < 0 || (!res && k->zero_fails)) {
+		k->busy_n = 0;
+		k->lead_busy = false;
+		k->cb->failed(k, res);
+		return;
+	}
+	left = (size_t)res;
+	if (k->lead_busy) {
+		/* The lead byte went first: res > 0 covers it. */
+		k->lead_busy = false;
+		left--;
+	}
+	while (left && k->q_head) {
+		struct sl_msg *m = k->q_head;
+
+		if (left < m->len) {
+			/* Short send: the rest of this frame goes first next time. */
+			m->data += left;
+			m->len -= (uint32_t)left;
+			k->q_bytes -= left;
+			break;
+		}
+		left -= m->len;
+		k->q_bytes -= m->len;
+		k->q_head = m->next;
+		if (!k->q_head)
+			k->q_tail = NULL;
+		sl_msg_free(m);
+		frames++;
+	}
+	k->busy_n = 0;
+	if (k->q_head)
+		k->cb->flush_later(k);
+	k->cb->sent(k, (size_t)res, frames);
+}
