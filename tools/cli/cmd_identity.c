@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/identity.h"
+#include "tools/cli/list.h"
 #include "tools/cli/subcommands.h"
 #include "tools/common/identities.h"
 #include "tools/common/state.h"
@@ -98,7 +99,10 @@ out:
 
 static int id_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
+	static const int widths[] = { 24 };
+	static const struct sl_table table = { 2, widths, NULL, " " };
 	struct sl_identity_rec *v;
+	struct sl_list l;
 	struct sl_state *st;
 	size_t n;
 	int ret;
@@ -110,23 +114,14 @@ static int id_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	sl_state_close(st);
 	if (ret)
 		return sl_err("cannot read the state store: %s", strerror(-ret));
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
+	sl_list_begin(&l, cli, &table);
 	for (size_t i = 0; i < n; i++) {
-		if (cli->output == SL_OUTPUT_JSON) {
-			if (i)
-				putchar(',');
+		if (sl_list_row(&l) == SL_ROW_JSON)
 			json_identity(&v[i], false);
-		} else if (cli->tty) {
-			printf("%-24s %s\n", v[i].name, v[i].identifier);
-		} else {
-			printf("%s %s\n", v[i].name, v[i].identifier);
-		}
+		else
+			sl_list_cells(&l, (const char *const[]){ v[i].name, v[i].identifier });
 	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
-	else if (!n && cli->tty)
-		puts("No identities: create one with `sluice identity create NAME`");
+	sl_list_end(&l, "No identities: create one with `sluice identity create NAME`");
 	free(v);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tools/cli/control.h"
+#include "tools/cli/list.h"
 #include "tools/cli/node_spawn.h"
 #include "tools/cli/subcommands.h"
 #include "tools/common/node_proc.h"
@@ -393,8 +394,12 @@ static const struct sl_cmd_spec list_spec = {
 static int node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		     const struct sl_args *a)
 {
+	static const int widths[] = { 20, 8, 8 };
+	static const char *const heads[] = { "NAME", "STATUS", "PID", "TCP" };
+	static const struct sl_table table = { 4, widths, heads, "\t" };
 	struct sl_node_rec *recs;
 	struct sl_state *st;
+	struct sl_list l;
 	size_t n, i;
 	int ret;
 
@@ -407,12 +412,7 @@ static int node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		return sl_err("cannot read the node list: %s", strerror(-ret));
 	if (cli->quiet)
 		goto out;
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
-	else if (cli->tty && n)
-		printf("%-20s %-8s %-8s %s\n", "NAME", "STATUS", "PID", "TCP");
-	else if (cli->tty)
-		printf("No nodes: create one with `sluice node create n1`\n");
+	sl_list_begin(&l, cli, &table);
 	for (i = 0; i < n; i++) {
 		struct node_view v = { .rec = recs[i] };
 		char pid[24] = "-";
@@ -420,20 +420,13 @@ static int node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		view_node(&v);
 		if (v.alive)
 			snprintf(pid, sizeof(pid), "%lld", (long long)v.rec.pid);
-		if (cli->output == SL_OUTPUT_JSON) {
-			if (i)
-				putchar(',');
+		if (sl_list_row(&l) == SL_ROW_JSON)
 			json_node(stdout, &v, false);
-		} else if (cli->tty) {
-			printf("%-20s %-8s %-8s %s\n", v.rec.name, sl_node_status_name(v.status), pid,
-			       v.dial[0] ? v.dial : v.rec.tcp_address);
-		} else {
-			printf("%s\t%s\t%s\t%s\n", v.rec.name, sl_node_status_name(v.status), pid,
-			       v.dial[0] ? v.dial : v.rec.tcp_address);
-		}
+		else
+			sl_list_cells(&l, (const char *const[]){ v.rec.name, sl_node_status_name(v.status),
+								pid, v.dial[0] ? v.dial : v.rec.tcp_address });
 	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
+	sl_list_end(&l, "No nodes: create one with `sluice node create n1`");
 out:
 	free(recs);
 	return 0;

@@ -145,7 +145,7 @@ struct list_ctx {
 	const char *node;
 };
 
-static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 {
 	const struct list_ctx *ctx = arg;
 	struct sl_portal_info v;
@@ -153,13 +153,10 @@ static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool f
 
 	if (ret)
 		return ret;
-	if (cli->output == SL_OUTPUT_JSON) {
-		if (!first)
-			putchar(',');
+	if (sl_list_row(l) == SL_ROW_JSON)
 		sl_portal_print_json(&v, ctx->inlet, ctx->node, false);
-	} else {
-		print_plain(cli, &v, ctx->inlet);
-	}
+	else
+		print_plain(l->cli, &v, ctx->inlet);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "crypto/identity.h"
 #include "engine/relay.h"
+#include "tools/cli/list.h"
 #include "tools/cli/node_call.h"
 #include "tools/cli/subcommands.h"
 #include "tools/common/relay_at.h"
@@ -217,8 +218,8 @@ out_free:
 static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cbor_reader *rd)
 {
 	struct sl_cbor_array top, stats, list;
+	struct sl_list l;
 	uint64_t s[5];
-	bool first = true;
 
 	if (sl_cbor_array_enter(rd, &top) || sl_cbor_field(rd, &top) ||
 	    sl_cbor_array_enter(rd, &stats))
@@ -231,13 +232,14 @@ static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cb
 		return sl_err("node %s answered with a malformed list", node);
 	if (cli->output == SL_OUTPUT_JSON)
 		printf("{\"active\":%llu,\"registered\":%llu,\"replaced\":%llu,\"rejected\":%llu,"
-		       "\"expired\":%llu,\"relays\":[", (unsigned long long)s[0],
+		       "\"expired\":%llu,\"relays\":", (unsigned long long)s[0],
 		       (unsigned long long)s[1], (unsigned long long)s[2], (unsigned long long)s[3],
 		       (unsigned long long)s[4]);
 	else if (!cli->quiet)
 		printf("%llu relays (registered %llu, replaced %llu, rejected %llu, expired %llu)\n",
 		       (unsigned long long)s[0], (unsigned long long)s[1], (unsigned long long)s[2],
 		       (unsigned long long)s[3], (unsigned long long)s[4]);
+	sl_list_begin(&l, cli, NULL);
 	while (sl_cbor_array_next(rd, &list) > 0) {
 		struct sl_cbor_array e;
 		char addr[SL_ADDR_BODY_MAX + 1], route[600], owner[SL_ID_TEXT_LEN + 1] = "";
@@ -261,8 +263,8 @@ static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cb
 		}
 		if (get_u64(rd, &e, &shard) || get_u64(rd, &e, &fwd) || sl_cbor_array_leave(rd, &e))
 			return sl_err("node %s answered with a malformed list", node);
-		if (cli->output == SL_OUTPUT_JSON) {
-			printf("%s{\"address\":\"/service/%s\",\"route\":", first ? "" : ",", addr);
+		if (sl_list_row(&l) == SL_ROW_JSON) {
+			printf("{\"address\":\"/service/%s\",\"route\":", addr);
 			sl_json_str(stdout, route);
 			printf(",\"owner\":");
 			if (owner[0])
@@ -275,8 +277,8 @@ static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cb
 			printf("/service/%s -> %s%s%s\n", addr, route[0] ? route : "(this node)",
 			       owner[0] ? "  owner " : "", owner);
 		}
-		first = false;
 	}
+	/* The list is the last member of the JSON object. */
 	if (cli->output == SL_OUTPUT_JSON)
 		puts("]}");
 	return 0;
@@ -285,13 +287,17 @@ static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cb
 static int relay_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		      const struct sl_args *a)
 {
+	/* One table on a terminal and on a pipe: "/service/" pads with its address. */
+	static const int widths[] = { 20, 9 + 32, 12 };
+	static const struct sl_table table = { 4, widths, NULL, NULL };
 	bool hosted = sl_args_has(spec, a, "hosted");
+	char remote[9 + SL_ADDR_BODY_MAX + 1];
 	struct sl_control_reply r;
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array arr;
 	struct sl_node_rec node;
 	struct relay_view v;
-	bool first = true;
+	struct sl_list l;
 	int ret;
 
 	ret = sl_node_pick_at(spec, a, &node);
@@ -313,28 +319,24 @@ static int relay_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		ret = sl_err("node %s answered with a malformed list", node.name);
 		goto out;
 	}
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
+	sl_list_begin(&l, cli, &table);
 	while (sl_cbor_array_next(&rd, &arr) > 0) {
 		if (decode_view(&rd, &v)) {
 			ret = sl_err("node %s answered with a malformed relay", node.name);
 			goto out;
 		}
-		if (cli->output == SL_OUTPUT_JSON) {
-			if (!first)
-				putchar(',');
+		if (sl_list_row(&l) == SL_ROW_JSON) {
 			print_view_json(&v);
 		} else if (!cli->quiet) {
-			printf("%-20s /service/%-32s %-12s %s\n", v.name, v.remote[0] ? v.remote : "-",
-			       v.state, v.at);
+			snprintf(remote, sizeof(remote), "/service/%s", v.remote[0] ? v.remote : "-");
+			sl_list_cells(&l, (const char *const[]){ v.name, remote, v.state, v.at });
 		}
-		first = false;
 	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
-	else if (first && !cli->quiet && cli->tty)
-		printf("node %s has no relays: create one with `sluice relay create NAME --at ROUTE "
-		       "--to %s`\n", node.name, node.name);
+	if (cli->quiet)
+		sl_list_end(&l, NULL);
+	else
+		sl_list_end(&l, "node %s has no relays: create one with `sluice relay create NAME "
+			    "--at ROUTE --to %s`", node.name, node.name);
 out:
 	sl_control_reply_free(&r);
 	return ret;

@@ -163,21 +163,23 @@ static const struct sl_cmd_spec delete_spec = {
 	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.", at_opts, 1, 1,
 };
 
-static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 {
 	struct sl_secure_info i;
 	int ret = sl_api_sc_info_decode(rd, &i);
 
 	if (ret)
 		return ret;
-	if (cli->output == SL_OUTPUT_JSON) {
-		if (!first)
-			putchar(',');
+	switch (sl_list_row(l)) {
+	case SL_ROW_JSON:
 		print_info_json(&i);
-	} else if (cli->tty) {
+		break;
+	case SL_ROW_TABLE:
 		print_info_plain(&i);
-	} else {
+		break;
+	case SL_ROW_BARE:
 		printf("/service/%s\n", i.addr);
+		break;
 	}
 	return 0;
 }

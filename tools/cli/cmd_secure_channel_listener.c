@@ -120,7 +120,7 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
-static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first, void *arg)
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 {
 	struct sl_secure_listener_info i;
 	char id[SL_ID_TEXT_LEN + 1];
@@ -129,8 +129,9 @@ static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool f
 	if (ret)
 		return ret;
 	sl_identity_id_format(i.id, id);
-	if (cli->output == SL_OUTPUT_JSON) {
-		printf("%s{\"address\":\"/service/%s\",\"identity\":", first ? "" : ",", i.addr);
+	switch (sl_list_row(l)) {
+	case SL_ROW_JSON:
+		printf("{\"address\":\"/service/%s\",\"identity\":", i.addr);
 		sl_json_str(stdout, i.identity);
 		printf(",\"identifier\":\"%s\",\"authorized\":[", id);
 		for (unsigned j = 0; j < i.n_authorized; j++) {
@@ -138,7 +139,8 @@ static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool f
 			printf("%s\"%s\"", j ? "," : "", id);
 		}
 		printf("]}");
-	} else if (cli->tty) {
+		break;
+	case SL_ROW_TABLE:
 		printf("/service/%s  identity %s (%s)  authorized: %s", i.addr, i.identity, id,
 		       i.n_authorized ? "" : "any verified identity");
 		for (unsigned j = 0; j < i.n_authorized; j++) {
@@ -146,8 +148,10 @@ static int list_item(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool f
 			printf("%s%s", j ? ", " : "", id);
 		}
 		putchar('\n');
-	} else {
+		break;
+	case SL_ROW_BARE:
 		printf("/service/%s\n", i.addr);
+		break;
 	}
 	return 0;
 }

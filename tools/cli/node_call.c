@@ -113,14 +113,13 @@ int sl_node_call_ok(const char *node, const char *method, const uint8_t *body, s
 
 int sl_node_list(const struct sl_cli *cli, const char *node, const char *method, int timeout_ms,
 		 const char *empty,
-		 int (*item)(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first,
-			     void *arg),
-		 void *arg)
+		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, void *arg), void *arg)
 {
 	struct sl_control_reply r;
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array arr;
-	int ret, k = 0;
+	struct sl_list l;
+	int ret;
 
 	if (sl_node_call(node, method, NULL, 0, timeout_ms, &r))
 		return -1;
@@ -130,19 +129,14 @@ int sl_node_list(const struct sl_cli *cli, const char *node, const char *method,
 	}
 	sl_cbor_reader_init(&rd, r.resp.body, r.resp.body_len);
 	ret = sl_cbor_array_enter(&rd, &arr);
-	if (cli->output == SL_OUTPUT_JSON)
-		putchar('[');
+	sl_list_begin(&l, cli, NULL);
 	/* What came before a malformed element stays printed, and the JSON closed. */
-	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0) {
-		ret = item(cli, &rd, !k, arg);
-		if (ret)
-			break;
-		k++;
-	}
-	if (cli->output == SL_OUTPUT_JSON)
-		puts("]");
-	else if (!k && cli->tty && empty)
-		printf("No %s at node %s\n", empty, node);
+	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0)
+		ret = item(&l, &rd, arg);
+	if (empty)
+		sl_list_end(&l, "No %s at node %s", empty, node);
+	else
+		sl_list_end(&l, NULL);
 	if (ret)
 		ret = sl_err("node %s answered with a malformed list", node);
 out:

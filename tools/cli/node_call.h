@@ -10,6 +10,7 @@
 #include "engine/route.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/control.h"
+#include "tools/cli/list.h"
 #include "tools/common/state.h"
 
 /* `name`, or (NULL) the only running node; it must be running. 0 or -1 (printed). */
@@ -32,17 +33,14 @@ int sl_node_call_ok(const char *node, const char *method, const uint8_t *body, s
 struct sl_cbor_reader;
 
 /*
- * Call `method` (no body) and print the CBOR array it answers as a list:
- * `item` decodes and prints one element, with a comma before it in JSON
- * unless it is the `first`. The JSON brackets are printed here, and on a
- * terminal an empty list says "No <empty> at node N" (nothing if `empty` is
- * NULL). 0, or -1 after printing what was wrong.
+ * Call `method` (no body) and print the CBOR array it answers as a list
+ * (list.h): `item` decodes one element and prints it as sl_list_row() says.
+ * On a terminal an empty list says "No <empty> at node N" (nothing if `empty`
+ * is NULL). 0, or -1 after printing what was wrong.
  */
 int sl_node_list(const struct sl_cli *cli, const char *node, const char *method, int timeout_ms,
 		 const char *empty,
-		 int (*item)(const struct sl_cli *cli, struct sl_cbor_reader *rd, bool first,
-			     void *arg),
-		 void *arg);
+		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, void *arg), void *arg);
 
 /*
  * Multiaddr text -> route for a command run against node `from`:
