@@ -234,45 +234,58 @@ void sl_cli_usage(FILE *f, const struct sl_cmd_spec *spec)
 	sl_cli_usage_globals(f);
 }
 
-static void noun_usage(FILE *f, const char *noun, const char *summary, const struct sl_verb *verbs)
+/* "node create" -> "create" */
+static const char *verb_name(const struct sl_cmd_spec *spec)
 {
-	const struct sl_verb *v;
+	const char *sp = strrchr(spec->path, ' ');
 
-	fprintf(f, "Usage: sluice %s COMMAND [OPTIONS]\n\n%s\n\nCommands:\n", noun, summary);
-	for (v = verbs; v->name; v++)
-		fprintf(f, "  %-10s %s\n", v->name, v->spec->summary);
-	fprintf(f, "\nSee `sluice %s COMMAND --help` for a command's options.\n\n", noun);
+	return sp ? sp + 1 : spec->path;
+}
+
+static void noun_usage(FILE *f, const struct sl_noun *noun)
+{
+	const struct sl_cmd_spec *const *v;
+
+	fprintf(f, "Usage: sluice %s COMMAND [OPTIONS]\n\n%s\n\nCommands:\n", noun->name,
+		noun->about);
+	for (v = noun->verbs; *v; v++)
+		fprintf(f, "  %-10s %s\n", verb_name(*v), (*v)->summary);
+	fprintf(f, "\nSee `sluice %s COMMAND --help` for a command's options.\n\n", noun->name);
 	sl_cli_usage_globals(f);
 }
 
-int sl_cli_run_verb(const struct sl_cli *cli, const char *noun, const char *summary,
-		    const struct sl_verb *verbs, int argc, char **argv)
+int sl_cli_run_noun(const struct sl_cli *cli, const struct sl_noun *noun, int argc, char **argv)
 {
-	const struct sl_verb *v;
+	const struct sl_cmd_spec *const *v;
 	struct sl_args a;
 
+	if (noun->run)
+		return noun->run(cli, argc, argv);
+	if (noun->prepare)
+		noun->prepare(argc, argv);
 	if (argc < 1) {
 		if (cli->help) {
-			noun_usage(stdout, noun, summary, verbs);
+			noun_usage(stdout, noun);
 			return SL_EXIT_OK;
 		}
-		noun_usage(stderr, noun, summary, verbs);
+		noun_usage(stderr, noun);
 		return SL_EXIT_USAGE;
 	}
-	for (v = verbs; v->name; v++)
-		if (!strcmp(v->name, argv[0]))
+	for (v = noun->verbs; *v; v++)
+		if (!strcmp(verb_name(*v), argv[0]))
 			break;
-	if (!v->name) {
-		sl_err("unknown command `%s %s`: see `sluice %s --help`", noun, argv[0], noun);
+	if (!*v) {
+		sl_err("unknown command `%s %s`: see `sluice %s --help`", noun->name, argv[0],
+		       noun->name);
 		return SL_EXIT_USAGE;
 	}
 	if (cli->help) {
-		sl_cli_usage(stdout, v->spec);
+		sl_cli_usage(stdout, *v);
 		return SL_EXIT_OK;
 	}
-	if (sl_cli_parse(v->spec, argc - 1, argv + 1, &a))
+	if (sl_cli_parse(*v, argc - 1, argv + 1, &a))
 		return SL_EXIT_USAGE;
-	return v->fn(cli, v->spec, &a) ? SL_EXIT_FAIL : SL_EXIT_OK;
+	return (*v)->fn(cli, *v, &a) ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
 
 /* Is there a path segment that is exactly "-"? */

@@ -37,12 +37,20 @@ struct sl_opt {
 	const char *help;
 };
 
+struct sl_args;
+
+/*
+ * One verb of a noun (wireguard-tools style: the verbs of a noun in its own
+ * file). fn gets the parsed arguments and returns 0 or a negative value (the
+ * error is printed).
+ */
 struct sl_cmd_spec {
-	const char *path;	/* "node create" */
+	const char *path;	/* "node create": the noun, then the verb */
 	const char *args;	/* positional synopsis, "NAME" (NULL = none) */
 	const char *summary;
 	const struct sl_opt *opts;
 	unsigned min_pos, max_pos;
+	int (*fn)(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
 };
 
 #define SL_CLI_MAX_POS 8
@@ -100,14 +108,23 @@ void sl_verbose(const struct sl_cli *cli, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /*
- * A noun's verbs (wireguard-tools style: one table per noun file). fn gets the
- * parsed arguments and returns 0 or a negative value (the error is printed).
+ * A noun of the command line (cmd_<noun>.c defines it, sluice.c lists it):
+ * its verbs, or a `run` of its own for a noun that takes no verb.
  */
-struct sl_verb {
+struct sl_noun {
 	const char *name;
-	const struct sl_cmd_spec *spec;
-	int (*fn)(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
+	const char *alias;	/* Ockam's older name, if any */
+	const char *summary;	/* its line in `sluice --help` */
+	const char *about;	/* over its verbs in `sluice NOUN --help` */
+	const struct sl_cmd_spec *const *verbs;	/* NULL-terminated */
+	/* Called with the words after the noun before the verb runs (NULL: none). */
+	void (*prepare)(int argc, char **argv);
+	/* In place of verbs: takes the words after the noun, returns the exit status. */
+	int (*run)(const struct sl_cli *cli, int argc, char **argv);
 };
+
+/* A noun's verbs, in the order its help lists them: SL_VERBS(&create_spec, &list_spec). */
+#define SL_VERBS(...) ((const struct sl_cmd_spec *const[]){ __VA_ARGS__, NULL })
 
 /* Exit statuses of the sluice process. */
 enum {
@@ -117,10 +134,10 @@ enum {
 };
 
 /*
- * Pick the verb argv[0] in verbs (NULL-terminated), handle --help, parse the
- * rest against its spec and run it. Returns the exit status.
+ * Run a noun on the words after it: its own run, or pick the verb argv[0],
+ * handle --help, parse the rest against its spec and run it. Returns the exit
+ * status.
  */
-int sl_cli_run_verb(const struct sl_cli *cli, const char *noun, const char *summary,
-		    const struct sl_verb *verbs, int argc, char **argv);
+int sl_cli_run_noun(const struct sl_cli *cli, const struct sl_noun *noun, int argc, char **argv);
 
 #endif

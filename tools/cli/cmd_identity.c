@@ -16,21 +16,6 @@ static const struct sl_opt show_opts[] = {
 	{ "full", 0, NULL, "show the change history too" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"identity create", "NAME",
-	"Create an identity: an Ed25519 key and its change history, kept in the state store\n"
-	"($SLUICE_HOME/state.db, mode 0600). Prints its identifier.", no_opts, 1, 1,
-};
-static const struct sl_cmd_spec list_spec = {
-	"identity list", NULL, "List identities (a node's own default one is named @NODE).",
-	no_opts, 0, 0,
-};
-static const struct sl_cmd_spec show_spec = {
-	"identity show", "NAME", "Print an identity's identifier (I + 64 hex).", show_opts, 1, 1,
-};
-static const struct sl_cmd_spec delete_spec = {
-	"identity delete", "NAME", "Delete an identity and its secret key.", no_opts, 1, 1,
-};
 
 static bool name_ok(const char *name)
 {
@@ -97,6 +82,12 @@ out:
 	return ret;
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"identity create", "NAME",
+	"Create an identity: an Ed25519 key and its change history, kept in the state store\n"
+	"($SLUICE_HOME/state.db, mode 0600). Prints its identifier.", no_opts, 1, 1, id_create,
+};
+
 static int id_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
 	static const int widths[] = { 24 };
@@ -125,6 +116,11 @@ static int id_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	free(v);
 	return 0;
 }
+
+static const struct sl_cmd_spec list_spec = {
+	"identity list", NULL, "List identities (a node's own default one is named @NODE).",
+	no_opts, 0, 0, id_list,
+};
 
 static int get(const char *name, struct sl_identity_rec *r)
 {
@@ -192,6 +188,11 @@ out:
 	return ret;
 }
 
+static const struct sl_cmd_spec show_spec = {
+	"identity show", "NAME", "Print an identity's identifier (I + 64 hex).", show_opts, 1, 1,
+	id_show,
+};
+
 static int id_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		     const struct sl_args *a)
 {
@@ -232,16 +233,14 @@ static int id_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return ret;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, id_create },
-	{ "list", &list_spec, id_list },
-	{ "show", &show_spec, id_show },
-	{ "delete", &delete_spec, id_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec delete_spec = {
+	"identity delete", "NAME", "Delete an identity and its secret key.", no_opts, 1, 1,
+	id_delete,
 };
 
-int sl_cmd_identity(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "identity", "Identities: Ed25519 keys with change histories.",
-			       verbs, argc, argv);
-}
+const struct sl_noun sl_noun_identity = {
+	.name = "identity",
+	.summary = "Create, list, show and delete identities",
+	.about = "Identities: Ed25519 keys with change histories.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
+};

@@ -66,11 +66,6 @@ static const struct sl_opt send_opts[] = {
 	{ "hex", 0, NULL, "MESSAGE is hex bytes, and the reply is shown in hex" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec send_spec = {
-	"message send", "MESSAGE",
-	"Send MESSAGE (as a BARE byte vector) along a route and print the first reply.",
-	send_opts, 1, 1,
-};
 
 static int message_send(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			const struct sl_args *a)
@@ -181,13 +176,15 @@ out_free:
 	return ret;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "send", &send_spec, message_send },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec send_spec = {
+	"message send", "MESSAGE",
+	"Send MESSAGE (as a BARE byte vector) along a route and print the first reply.",
+	send_opts, 1, 1, message_send,
 };
 
-int sl_cmd_message(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "message", "Messages along routes, answered by services.",
-			       verbs, argc, argv);
-}
+const struct sl_noun sl_noun_message = {
+	.name = "message",
+	.summary = "Send a message along a route and print the reply",
+	.about = "Messages along routes, answered by services.",
+	.verbs = SL_VERBS(&send_spec),
+};

@@ -212,9 +212,6 @@ static const struct sl_opt create_opts[] = {
 				"reach its relay node" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"node create", "NAME", "Create a node and start it in the background.", create_opts, 1, 1,
-};
 
 /* A decimal number from 0 to max, digits only: "-1", "+5" and " 5" are not. */
 static bool parse_uint(const char *s, unsigned max, unsigned *out)
@@ -323,6 +320,11 @@ static int node_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return print_started(cli, name, "created");
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"node create", "NAME", "Create a node and start it in the background.", create_opts, 1, 1,
+	node_create,
+};
+
 /* node run */
 
 static const struct sl_opt run_opts[] = {
@@ -336,11 +338,6 @@ static const struct sl_opt run_opts[] = {
 			     "busy-polls before it sleeps: lower request/response latency for CPU while "
 			     "such a flow runs; bulk flows and idle nodes are unaffected (0 = least CPU)" },
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec run_spec = {
-	"node run", "NAME",
-	"Run a node in the foreground until SIGTERM/SIGINT (for systemd); creates it if new.",
-	run_opts, 1, 1,
 };
 
 static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
@@ -381,14 +378,16 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return sl_daemon_run(name);
 }
 
+static const struct sl_cmd_spec run_spec = {
+	"node run", "NAME",
+	"Run a node in the foreground until SIGTERM/SIGINT (for systemd); creates it if new.",
+	run_opts, 1, 1, node_run,
+};
+
 /* node list */
 
 static const struct sl_opt no_opts[] = {
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec list_spec = {
-	"node list", NULL, "List the nodes with their status (running, stopped, crashed), pid and port.",
-	no_opts, 0, 0,
 };
 
 static int node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
@@ -432,12 +431,12 @@ out:
 	return 0;
 }
 
-/* node show */
-
-static const struct sl_cmd_spec show_spec = {
-	"node show", "NAME", "Show a node: status, addresses, files, and its own counters if it runs.",
-	no_opts, 1, 1,
+static const struct sl_cmd_spec list_spec = {
+	"node list", NULL, "List the nodes with their status (running, stopped, crashed), pid and port.",
+	no_opts, 0, 0, node_list,
 };
+
+/* node show */
 
 static void fmt_time(int64_t t, char *buf, size_t cap)
 {
@@ -505,12 +504,12 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
-/* node start */
-
-static const struct sl_cmd_spec start_spec = {
-	"node start", "NAME", "Start a stopped (or crashed) node again, on its port if still free.",
-	no_opts, 1, 1,
+static const struct sl_cmd_spec show_spec = {
+	"node show", "NAME", "Show a node: status, addresses, files, and its own counters if it runs.",
+	no_opts, 1, 1, node_show,
 };
+
+/* node start */
 
 static int node_start(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		      const struct sl_args *a)
@@ -542,12 +541,12 @@ static int node_start(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return print_started(cli, name, "started");
 }
 
-/* node stop */
-
-static const struct sl_cmd_spec stop_spec = {
-	"node stop", "NAME", "Stop a node: SIGTERM, then SIGKILL if it has not exited within 10s.",
-	no_opts, 1, 1,
+static const struct sl_cmd_spec start_spec = {
+	"node start", "NAME", "Start a stopped (or crashed) node again, on its port if still free.",
+	no_opts, 1, 1, node_start,
 };
+
+/* node stop */
 
 static int node_stop(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		     const struct sl_args *a)
@@ -578,17 +577,17 @@ static int node_stop(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
+static const struct sl_cmd_spec stop_spec = {
+	"node stop", "NAME", "Stop a node: SIGTERM, then SIGKILL if it has not exited within 10s.",
+	no_opts, 1, 1, node_stop,
+};
+
 /* node delete */
 
 static const struct sl_opt delete_opts[] = {
 	{ "all", 'a', NULL, "delete every node" },
 	{ "yes", 'y', NULL, "do not ask for confirmation (with --all)" },
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec delete_spec = {
-	"node delete", "[NAME...]",
-	"Stop nodes and delete them with their state (no process is left behind).",
-	delete_opts, 0, SL_CLI_MAX_POS,
 };
 
 static bool confirm(const char *question)
@@ -705,19 +704,17 @@ static int node_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return err;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, node_create },
-	{ "run", &run_spec, node_run },
-	{ "list", &list_spec, node_list },
-	{ "show", &show_spec, node_show },
-	{ "start", &start_spec, node_start },
-	{ "stop", &stop_spec, node_stop },
-	{ "delete", &delete_spec, node_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec delete_spec = {
+	"node delete", "[NAME...]",
+	"Stop nodes and delete them with their state (no process is left behind).",
+	delete_opts, 0, SL_CLI_MAX_POS, node_delete,
 };
 
-int sl_cmd_node(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "node", "Nodes: each a daemon with a TCP listener, the default "
-			       "services and a control socket.", verbs, argc, argv);
-}
+const struct sl_noun sl_noun_node = {
+	.name = "node",
+	.summary = "Create, run, list, show, stop, start and delete nodes",
+	.about = "Nodes: each a daemon with a TCP listener, the default services and a control "
+		 "socket.",
+	.verbs = SL_VERBS(&create_spec, &run_spec, &list_spec, &show_spec,
+			  &start_spec, &stop_spec, &delete_spec),
+};

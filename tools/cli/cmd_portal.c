@@ -140,6 +140,12 @@ static void print_plain(const struct sl_cli *cli, const struct sl_portal_info *v
 	       (unsigned long long)v->bytes_in, (unsigned long long)v->bytes_out);
 }
 
+/* The verbs are the same for both ends; the spec's noun says which. */
+static bool is_inlet(const struct sl_cmd_spec *spec)
+{
+	return !strncmp(spec->path, "tcp-inlet ", 10);
+}
+
 struct list_ctx {
 	bool inlet;
 	const char *node;
@@ -160,9 +166,9 @@ static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 	return 0;
 }
 
-int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		   bool inlet)
+int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
+	bool inlet = is_inlet(spec);
 	struct list_ctx ctx = { .inlet = inlet };
 	struct sl_node_rec node;
 
@@ -190,9 +196,9 @@ static int name_body(const char *text, bool inlet, uint8_t *body, size_t cap, si
 	return sl_cbor_writer_finish(&w, len) ? sl_err("the name is too long") : 0;
 }
 
-int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		   bool inlet)
+int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
+	bool inlet = is_inlet(spec);
 	char name[SL_ADDR_BODY_MAX + 1];
 	struct sl_portal_info v;
 	struct sl_node_rec node;
@@ -212,9 +218,9 @@ int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	return 0;
 }
 
-int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		     bool inlet)
+int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
+	bool inlet = is_inlet(spec);
 	char name[SL_ADDR_BODY_MAX + 1];
 	struct sl_node_rec node;
 	struct sl_state *st;

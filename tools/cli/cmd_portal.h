@@ -25,11 +25,9 @@ int sl_portal_call(const char *node, const char *method, const uint8_t *body, si
 int sl_portal_save(const struct sl_outlet_rec *o, const struct sl_inlet_rec *i);
 void sl_portal_print_json(const struct sl_portal_info *v, bool inlet, const char *node, bool nl);
 
-int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		   bool inlet);
-int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		   bool inlet);
-int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
-		     bool inlet);
+/* The verbs list, show and delete of both: spec->path says "tcp-inlet" or "tcp-outlet". */
+int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
+int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
+int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
 
 #endif

@@ -19,17 +19,8 @@ static const struct sl_opt create_opts[] = {
 				       "`sluice node show RELAY`)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"project create", "NAME",
-	"Describe a relay node of your own as project NAME; prints the project file.",
-	create_opts, 1, 1,
-};
 static const struct sl_opt import_opts[] = {
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec import_spec = {
-	"project import", "FILE", "Record a project file (as `node create --project FILE` does).",
-	import_opts, 1, 1,
 };
 
 static int project_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
@@ -73,6 +64,12 @@ static int project_create(const struct sl_cli *cli, const struct sl_cmd_spec *sp
 	return 0;
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"project create", "NAME",
+	"Describe a relay node of your own as project NAME; prints the project file.",
+	create_opts, 1, 1, project_create,
+};
+
 static int project_import(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			  const struct sl_args *a)
 {
@@ -85,14 +82,14 @@ static int project_import(const struct sl_cli *cli, const struct sl_cmd_spec *sp
 	return 0;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, project_create },
-	{ "import", &import_spec, project_import },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec import_spec = {
+	"project import", "FILE", "Record a project file (as `node create --project FILE` does).",
+	import_opts, 1, 1, project_import,
 };
 
-int sl_cmd_project(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "project", "Projects: a relay node of your own for /project/NAME.",
-			       verbs, argc, argv);
-}
+const struct sl_noun sl_noun_project = {
+	.name = "project",
+	.summary = "Create a project: a relay node of your own for /project/NAME",
+	.about = "Projects: a relay node of your own for /project/NAME.",
+	.verbs = SL_VERBS(&create_spec, &import_spec),
+};

@@ -27,11 +27,6 @@ static const struct sl_opt create_opts[] = {
 			   "(default: the only running node)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"relay create", "[NAME]",
-	"Register NAME (default `default`) at a relay node; prints the relay's address there.",
-	create_opts, 0, 1,
-};
 static const struct sl_opt at_opts[] = {
 	{ "at", 0, "NODE", "the node that made the relays (default: the only running node)" },
 	{ NULL, 0, NULL, NULL },
@@ -41,21 +36,10 @@ static const struct sl_opt list_opts[] = {
 	{ "hosted", 0, NULL, "list the relays this node serves as a relay node instead" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec list_spec = {
-	"relay list", NULL, "List a node's relays: name, address at the relay node, state.",
-	list_opts, 0, 0,
-};
-static const struct sl_cmd_spec show_spec = {
-	"relay show", "NAME", "Show one relay of a node.", at_opts, 1, 1,
-};
 static const struct sl_opt delete_opts[] = {
 	{ "at", 0, "NODE", "the node that made the relay (default: the only running node)" },
 	{ "yes", 'y', NULL, "do not ask (kept for Ockam's command line; sluice never asks)" },
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec delete_spec = {
-	"relay delete", "NAME", "Delete a relay: the node stops keeping it, and the relay node "
-	"drops it when its channel closes.", delete_opts, 1, 1,
 };
 
 struct relay_view {
@@ -215,6 +199,12 @@ out_free:
 	return ret;
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"relay create", "[NAME]",
+	"Register NAME (default `default`) at a relay node; prints the relay's address there.",
+	create_opts, 0, 1, relay_create,
+};
+
 static int print_hosted(const struct sl_cli *cli, const char *node, struct sl_cbor_reader *rd)
 {
 	struct sl_cbor_array top, stats, list;
@@ -342,6 +332,11 @@ out:
 	return ret;
 }
 
+static const struct sl_cmd_spec list_spec = {
+	"relay list", NULL, "List a node's relays: name, address at the relay node, state.",
+	list_opts, 0, 0, relay_list,
+};
+
 static int name_call(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *method,
 		     struct sl_node_rec *node, struct sl_control_reply *r)
 {
@@ -390,6 +385,10 @@ static int relay_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return ret;
 }
 
+static const struct sl_cmd_spec show_spec = {
+	"relay show", "NAME", "Show one relay of a node.", at_opts, 1, 1, relay_show,
+};
+
 static int relay_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			const struct sl_args *a)
 {
@@ -415,16 +414,15 @@ static int relay_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	return 0;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, relay_create },
-	{ "list", &list_spec, relay_list },
-	{ "show", &show_spec, relay_show },
-	{ "delete", &delete_spec, relay_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec delete_spec = {
+	"relay delete", "NAME", "Delete a relay: the node stops keeping it, and the relay node "
+	"drops it when its channel closes.", delete_opts, 1, 1, relay_delete,
 };
 
-int sl_cmd_relay(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "relay", "Relays: reach a node through a relay node.", verbs,
-			       argc, argv);
-}
+const struct sl_noun sl_noun_relay = {
+	.name = "relay",
+	.alias = "forwarder",
+	.summary = "Create, list, show and delete relays (reach a node through a relay node)",
+	.about = "Relays: reach a node through a relay node.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
+};

@@ -81,14 +81,6 @@ static const struct sl_opt create_opts[] = {
 	{ "timeout", 't', "DURATION", "how long the handshake may take: 10s (default), 500ms, 1m" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"secure-channel create", NULL,
-	"Create a secure channel (Noise XX with identities) from a node to a listener.\n"
-	"Plain output on a pipe is the channel's address, so it composes:\n"
-	"  sluice secure-channel create --from n1 --to /node/n2/service/api |\n"
-	"    sluice message send hi --from n1 --to -/service/uppercase",
-	create_opts, 0, 0,
-};
 
 static int sc_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		     const struct sl_args *a)
@@ -145,22 +137,20 @@ static int sc_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"secure-channel create", NULL,
+	"Create a secure channel (Noise XX with identities) from a node to a listener.\n"
+	"Plain output on a pipe is the channel's address, so it composes:\n"
+	"  sluice secure-channel create --from n1 --to /node/n2/service/api |\n"
+	"    sluice message send hi --from n1 --to -/service/uppercase",
+	create_opts, 0, 0, sc_create,
+};
+
 /* list / show / delete */
 
 static const struct sl_opt at_opts[] = {
 	{ "at", 0, "NODE", "the node (default: the only running node)" },
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec list_spec = {
-	"secure-channel list", NULL, "List the secure channels of a node.", at_opts, 0, 0,
-};
-static const struct sl_cmd_spec show_spec = {
-	"secure-channel show", "ADDRESS", "Show one secure channel (/service/<hex> or <hex>).",
-	at_opts, 1, 1,
-};
-static const struct sl_cmd_spec delete_spec = {
-	"secure-channel delete", "ADDRESS",
-	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.", at_opts, 1, 1,
 };
 
 static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
@@ -193,6 +183,10 @@ static int sc_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	return sl_node_list(cli, rec.name, "secure_channel.list", CALL_MS, "secure channels",
 			    list_item, NULL);
 }
+
+static const struct sl_cmd_spec list_spec = {
+	"secure-channel list", NULL, "List the secure channels of a node.", at_opts, 0, 0, sc_list,
+};
 
 /* "/service/abc", "abc" -> "abc" */
 static const char *bare_addr(const char *s)
@@ -246,6 +240,11 @@ static int sc_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	return 0;
 }
 
+static const struct sl_cmd_spec show_spec = {
+	"secure-channel show", "ADDRESS", "Show one secure channel (/service/<hex> or <hex>).",
+	at_opts, 1, 1, sc_show,
+};
+
 static int sc_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
 	struct sl_control_reply r;
@@ -263,18 +262,21 @@ static int sc_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, c
 	return 0;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, sc_create },
-	{ "list", &list_spec, sc_list },
-	{ "show", &show_spec, sc_show },
-	{ "delete", &delete_spec, sc_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec delete_spec = {
+	"secure-channel delete", "ADDRESS",
+	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.", at_opts, 1, 1,
+	sc_delete,
 };
 
-int sl_cmd_secure_channel(const struct sl_cli *cli, int argc, char **argv)
+static void collect_authorized(int argc, char **argv)
 {
 	authorized.err = sl_collect_authorized(argc, argv, authorized.id, &authorized.n);
-	return sl_cli_run_verb(cli, "secure-channel",
-			       "Secure channels: end-to-end encrypted, mutually authenticated.",
-			       verbs, argc, argv);
 }
+
+const struct sl_noun sl_noun_secure_channel = {
+	.name = "secure-channel",
+	.summary = "Create, list, show and delete end-to-end encrypted channels",
+	.about = "Secure channels: end-to-end encrypted, mutually authenticated.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
+	.prepare = collect_authorized,
+};

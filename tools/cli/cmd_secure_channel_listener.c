@@ -24,21 +24,9 @@ static const struct sl_opt create_opts[] = {
 					 "default: any peer that proves an identity)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"secure-channel-listener create", "ADDRESS",
-	"Start a secure channel listener at a local address of a node (every node has `api`).",
-	create_opts, 1, 1,
-};
 static const struct sl_opt at_opts[] = {
 	{ "at", 0, "NODE", "the node (default: the only running node)" },
 	{ NULL, 0, NULL, NULL },
-};
-static const struct sl_cmd_spec list_spec = {
-	"secure-channel-listener list", NULL, "List the secure channel listeners of a node.",
-	at_opts, 0, 0,
-};
-static const struct sl_cmd_spec delete_spec = {
-	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.", at_opts, 1, 1,
 };
 
 static const char *bare_addr(const char *s)
@@ -120,6 +108,12 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return 0;
 }
 
+static const struct sl_cmd_spec create_spec = {
+	"secure-channel-listener create", "ADDRESS",
+	"Start a secure channel listener at a local address of a node (every node has `api`).",
+	create_opts, 1, 1, scl_create,
+};
+
 static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 {
 	struct sl_secure_listener_info i;
@@ -166,6 +160,11 @@ static int scl_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, co
 	return sl_node_list(cli, rec.name, "secure_channel_listener.list", CALL_MS, NULL,
 			    list_item, NULL);
 }
+
+static const struct sl_cmd_spec list_spec = {
+	"secure-channel-listener list", NULL, "List the secure channel listeners of a node.",
+	at_opts, 0, 0, scl_list,
+};
 
 /* Not to come back at the next start. 0, -ENOENT (it was not saved), or an error (said why). */
 static int forget(const char *node, const char *addr)
@@ -221,17 +220,20 @@ static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	return ret;
 }
 
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, scl_create },
-	{ "list", &list_spec, scl_list },
-	{ "delete", &delete_spec, scl_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec delete_spec = {
+	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.", at_opts, 1, 1,
+	scl_delete,
 };
 
-int sl_cmd_secure_channel_listener(const struct sl_cli *cli, int argc, char **argv)
+static void collect_authorized(int argc, char **argv)
 {
 	authorized.err = sl_collect_authorized(argc, argv, authorized.id, &authorized.n);
-	return sl_cli_run_verb(cli, "secure-channel-listener",
-			       "Secure channel listeners: where peers open channels to a node.", verbs,
-			       argc, argv);
 }
+
+const struct sl_noun sl_noun_secure_channel_listener = {
+	.name = "secure-channel-listener",
+	.summary = "Create, list and delete secure channel listeners",
+	.about = "Secure channel listeners: where peers open channels to a node.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &delete_spec),
+	.prepare = collect_authorized,
+};

@@ -40,22 +40,6 @@ static const struct sl_opt create_opts[] = {
 	{ "alias", 0, "NAME", "its name for show and delete (default: a random one)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"tcp-inlet create", NULL,
-	"Create a TCP inlet: each client connection travels along the route to a TCP outlet.",
-	create_opts, 0, 0,
-};
-static const struct sl_cmd_spec list_spec = {
-	"tcp-inlet list", NULL, "List the TCP inlets of a node.", sl_portal_at_opts, 0, 0,
-};
-static const struct sl_cmd_spec show_spec = {
-	"tcp-inlet show", "ALIAS", "Show a TCP inlet: address, route, connections, bytes.",
-	sl_portal_at_opts, 1, 1,
-};
-static const struct sl_cmd_spec delete_spec = {
-	"tcp-inlet delete", "ALIAS", "Delete a TCP inlet (open connections stay).",
-	sl_portal_at_opts, 1, 1,
-};
 
 /* Where relay `name` was registered from this state store, else the default project. */
 static void relay_at_text(struct sl_state *st, const char *name, char *at, size_t cap)
@@ -215,34 +199,27 @@ out:
 	return ret;
 }
 
-static int inlet_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-		      const struct sl_args *a)
-{
-	return sl_portal_list(cli, spec, a, true);
-}
-
-static int inlet_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-		      const struct sl_args *a)
-{
-	return sl_portal_show(cli, spec, a, true);
-}
-
-static int inlet_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-			const struct sl_args *a)
-{
-	return sl_portal_delete(cli, spec, a, true);
-}
-
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, inlet_create },
-	{ "list", &list_spec, inlet_list },
-	{ "show", &show_spec, inlet_show },
-	{ "delete", &delete_spec, inlet_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec create_spec = {
+	"tcp-inlet create", NULL,
+	"Create a TCP inlet: each client connection travels along the route to a TCP outlet.",
+	create_opts, 0, 0, inlet_create,
+};
+static const struct sl_cmd_spec list_spec = {
+	"tcp-inlet list", NULL, "List the TCP inlets of a node.", sl_portal_at_opts, 0, 0,
+	sl_portal_list,
+};
+static const struct sl_cmd_spec show_spec = {
+	"tcp-inlet show", "ALIAS", "Show a TCP inlet: address, route, connections, bytes.",
+	sl_portal_at_opts, 1, 1, sl_portal_show,
+};
+static const struct sl_cmd_spec delete_spec = {
+	"tcp-inlet delete", "ALIAS", "Delete a TCP inlet (open connections stay).",
+	sl_portal_at_opts, 1, 1, sl_portal_delete,
 };
 
-int sl_cmd_tcp_inlet(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "tcp-inlet", "TCP inlets: the portal end that listens for clients.",
-			       verbs, argc, argv);
-}
+const struct sl_noun sl_noun_tcp_inlet = {
+	.name = "tcp-inlet",
+	.summary = "Create, list, show and delete TCP inlets (portal ends that listen)",
+	.about = "TCP inlets: the portal end that listens for clients.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
+};

@@ -21,22 +21,6 @@ static const struct sl_opt create_opts[] = {
 				"(a bare port means 127.0.0.1)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_cmd_spec create_spec = {
-	"tcp-outlet create", NULL,
-	"Create a TCP outlet: inlets whose route ends at its address reach the target through it.",
-	create_opts, 0, 0,
-};
-static const struct sl_cmd_spec list_spec = {
-	"tcp-outlet list", NULL, "List the TCP outlets of a node.", sl_portal_at_opts, 0, 0,
-};
-static const struct sl_cmd_spec show_spec = {
-	"tcp-outlet show", "ADDRESS", "Show a TCP outlet: target, connections, bytes.",
-	sl_portal_at_opts, 1, 1,
-};
-static const struct sl_cmd_spec delete_spec = {
-	"tcp-outlet delete", "ADDRESS", "Delete a TCP outlet (open connections stay).",
-	sl_portal_at_opts, 1, 1,
-};
 
 static int outlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			 const struct sl_args *a)
@@ -81,34 +65,27 @@ static int outlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spe
 	return 0;
 }
 
-static int outlet_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-		       const struct sl_args *a)
-{
-	return sl_portal_list(cli, spec, a, false);
-}
-
-static int outlet_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-		       const struct sl_args *a)
-{
-	return sl_portal_show(cli, spec, a, false);
-}
-
-static int outlet_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-			 const struct sl_args *a)
-{
-	return sl_portal_delete(cli, spec, a, false);
-}
-
-static const struct sl_verb verbs[] = {
-	{ "create", &create_spec, outlet_create },
-	{ "list", &list_spec, outlet_list },
-	{ "show", &show_spec, outlet_show },
-	{ "delete", &delete_spec, outlet_delete },
-	{ NULL, NULL, NULL },
+static const struct sl_cmd_spec create_spec = {
+	"tcp-outlet create", NULL,
+	"Create a TCP outlet: inlets whose route ends at its address reach the target through it.",
+	create_opts, 0, 0, outlet_create,
+};
+static const struct sl_cmd_spec list_spec = {
+	"tcp-outlet list", NULL, "List the TCP outlets of a node.", sl_portal_at_opts, 0, 0,
+	sl_portal_list,
+};
+static const struct sl_cmd_spec show_spec = {
+	"tcp-outlet show", "ADDRESS", "Show a TCP outlet: target, connections, bytes.",
+	sl_portal_at_opts, 1, 1, sl_portal_show,
+};
+static const struct sl_cmd_spec delete_spec = {
+	"tcp-outlet delete", "ADDRESS", "Delete a TCP outlet (open connections stay).",
+	sl_portal_at_opts, 1, 1, sl_portal_delete,
 };
 
-int sl_cmd_tcp_outlet(const struct sl_cli *cli, int argc, char **argv)
-{
-	return sl_cli_run_verb(cli, "tcp-outlet", "TCP outlets: the portal end that dials a target.",
-			       verbs, argc, argv);
-}
+const struct sl_noun sl_noun_tcp_outlet = {
+	.name = "tcp-outlet",
+	.summary = "Create, list, show and delete TCP outlets (portal ends that dial)",
+	.about = "TCP outlets: the portal end that dials a target.",
+	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
+};

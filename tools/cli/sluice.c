@@ -14,24 +14,17 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/subcommands.h"
 
-static const struct {
-	const char *noun;
-	const char *alias;	/* Ockam's older name, if any */
-	int (*fn)(const struct sl_cli *cli, int argc, char **argv);
-	const char *summary;
-} nouns[] = {
-	{ "node", NULL, sl_cmd_node, "Create, run, list, show, stop, start and delete nodes" },
-	{ "message", NULL, sl_cmd_message, "Send a message along a route and print the reply" },
-	{ "identity", NULL, sl_cmd_identity, "Create, list, show and delete identities" },
-	{ "secure-channel", NULL, sl_cmd_secure_channel,
-	  "Create, list, show and delete end-to-end encrypted channels" },
-	{ "secure-channel-listener", NULL, sl_cmd_secure_channel_listener,
-	  "Create, list and delete secure channel listeners" },
-	{ "tcp-outlet", NULL, sl_cmd_tcp_outlet, "Create, list, show and delete TCP outlets (portal ends that dial)" },
-	{ "tcp-inlet", NULL, sl_cmd_tcp_inlet, "Create, list, show and delete TCP inlets (portal ends that listen)" },
-	{ "relay", "forwarder", sl_cmd_relay, "Create, list, show and delete relays (reach a node through a relay node)" },
-	{ "project", NULL, sl_cmd_project, "Create a project: a relay node of your own for /project/NAME" },
-	{ "load", NULL, sl_cmd_load, "Drive routes, secure channels or portals with load; latency, throughput" },
+static const struct sl_noun *const nouns[] = {
+	&sl_noun_node,
+	&sl_noun_message,
+	&sl_noun_identity,
+	&sl_noun_secure_channel,
+	&sl_noun_secure_channel_listener,
+	&sl_noun_tcp_outlet,
+	&sl_noun_tcp_inlet,
+	&sl_noun_relay,
+	&sl_noun_project,
+	&sl_noun_load,
 };
 
 static void usage(FILE *f)
@@ -41,7 +34,7 @@ static void usage(FILE *f)
 	fputs("Usage: sluice COMMAND [ARGS] [OPTIONS]\n\n"
 	      "End-to-end encrypted, routed channels (Ockam's wire protocol).\n\nCommands:\n", f);
 	for (i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
-		fprintf(f, "  %-24s %s\n", nouns[i].noun, nouns[i].summary);
+		fprintf(f, "  %-24s %s\n", nouns[i]->name, nouns[i]->summary);
 	fputs("\nSee `sluice COMMAND --help` for a command's verbs and options.\n"
 	      "An argument with a `-` path segment (`-/service/x`, `/node/n1/-`) takes one line\n"
 	      "from standard input in its place. State lives in $SLUICE_HOME (default ~/.sluice).\n\n", f);
@@ -72,12 +65,12 @@ int main(int argc, char **argv)
 		return SL_EXIT_OK;
 	}
 	for (i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++) {
-		if (strcmp(argv[0], nouns[i].noun) &&
-		    (!nouns[i].alias || strcmp(argv[0], nouns[i].alias)))
+		if (strcmp(argv[0], nouns[i]->name) &&
+		    (!nouns[i]->alias || strcmp(argv[0], nouns[i]->alias)))
 			continue;
 		if (!cli.help && sl_cli_stdin_args(argc - 1, argv + 1, STDIN_FILENO))
 			return SL_EXIT_FAIL;
-		return nouns[i].fn(&cli, argc - 1, argv + 1);
+		return sl_cli_run_noun(&cli, nouns[i], argc - 1, argv + 1);
 	}
 	sl_err("unknown command '%s': see `sluice --help`", argv[0]);
 	return SL_EXIT_USAGE;

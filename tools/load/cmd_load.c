@@ -60,7 +60,7 @@ static const struct sl_cmd_spec load_spec = {
 	"  sluice load --to /node/n2/secure/api/service/echo --rate 1000..200000 --ramp 30s\n"
 	"  sluice load --tcp 127.0.0.1:6000 --connections 8 --rate 10k --histogram h.hgrm\n"
 	"  sluice load --to /node/n2/service/echo --rate 5k --max-p99 2ms --max-error-rate 0.1%",
-	load_opts, 0, 0,
+	load_opts, 0, 0, NULL,	/* no verb: load_run parses against it */
 };
 
 /* "10s", "1.5s", "500ms", "250us", "2m", a bare number = seconds, into ns. */
@@ -381,7 +381,7 @@ out:
 	return ret;
 }
 
-int sl_cmd_load(const struct sl_cli *cli, int argc, char **argv)
+static int load_run(const struct sl_cli *cli, int argc, char **argv)
 {
 	struct sl_args a;
 	int ret;
@@ -397,3 +397,10 @@ int sl_cmd_load(const struct sl_cli *cli, int argc, char **argv)
 		return EXIT_GATE;
 	return ret ? SL_EXIT_FAIL : SL_EXIT_OK;
 }
+
+/* One command, no verbs: `sluice load --to ROUTE ...`. */
+const struct sl_noun sl_noun_load = {
+	.name = "load",
+	.summary = "Drive routes, secure channels or portals with load; latency, throughput",
+	.run = load_run,
+};
