@@ -10,6 +10,24 @@
 
 #include "tools/cli/cli.h"
 
+void sl_print_deleted(const struct sl_cli *cli, const char *what, const char *addr,
+		      const char *node)
+{
+	if (cli->quiet)
+		return;
+	if (cli->output == SL_OUTPUT_JSON) {
+		printf("{\"deleted\":\"%s\"", addr);
+		if (node)
+			printf(",\"at\":\"%s\"", node);
+		puts("}");
+	} else if (cli->tty) {
+		printf("Deleted %s %s", what, addr);
+		if (node)
+			printf(" at node %s", node);
+		putchar('\n');
+	}
+}
+
 void sl_verbose(const struct sl_cli *cli, int level, const char *fmt, ...)
 {
 	va_list ap;

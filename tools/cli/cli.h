@@ -50,7 +50,8 @@ struct sl_cmd_spec {
 	const char *summary;
 	const struct sl_opt *opts;
 	unsigned min_pos, max_pos;
-	int (*fn)(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
+	int (*fn)(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		  const struct sl_args *a);
 };
 
 #define SL_CLI_MAX_POS 8
@@ -102,6 +103,14 @@ bool sl_cli_wants_stdin(const char *arg);
 int sl_cli_stdin_subst(const char *arg, int fd, char **out);
 /* Apply to every argument of argv (after the globals are gone). 0 or -errno, printed. */
 int sl_cli_stdin_args(int argc, char **argv, int fd);
+
+/*
+ * What a delete prints: {"deleted":"ADDR","at":"NODE"} in JSON (no "at" when
+ * node is NULL), "Deleted WHAT ADDR at node NODE" on a terminal, nothing on
+ * a pipe or with -q.
+ */
+void sl_print_deleted(const struct sl_cli *cli, const char *what, const char *addr,
+		      const char *node);
 
 /* Progress for -v (level 1) and -vv (level 2), on stderr. */
 void sl_verbose(const struct sl_cli *cli, int level, const char *fmt, ...)

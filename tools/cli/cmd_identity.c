@@ -226,10 +226,8 @@ static int id_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			ret = sl_err("cannot delete identity %s: %s", name, strerror(-ret));
 	}
 	sl_state_close(st);
-	if (!ret && !cli->quiet && cli->output == SL_OUTPUT_JSON)
-		printf("{\"deleted\":\"%s\"}\n", name);
-	else if (!ret && !cli->quiet && cli->tty)
-		printf("Deleted identity %s\n", name);
+	if (!ret)
+		sl_print_deleted(cli, "identity", name, NULL);
 	return ret;
 }
 

@@ -419,11 +419,13 @@ static int node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		view_node(&v);
 		if (v.alive)
 			snprintf(pid, sizeof(pid), "%lld", (long long)v.rec.pid);
+		const char *tcp = v.dial[0] ? v.dial : v.rec.tcp_address;
+
 		if (sl_list_row(&l) == SL_ROW_JSON)
 			json_node(stdout, &v, false);
 		else
-			sl_list_cells(&l, (const char *const[]){ v.rec.name, sl_node_status_name(v.status),
-								pid, v.dial[0] ? v.dial : v.rec.tcp_address });
+			sl_list_cells(&l, (const char *const[]){
+				v.rec.name, sl_node_status_name(v.status), pid, tcp });
 	}
 	sl_list_end(&l, "No nodes: create one with `sluice node create n1`");
 out:

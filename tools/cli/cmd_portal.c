@@ -11,14 +11,9 @@
 
 #define CALL_MS 10000
 
-const struct sl_opt sl_portal_at_opts[] = {
-	{ "at", 0, "NODE", "the node (default: the only running node)" },
-	{ NULL, 0, NULL, NULL },
-};
-
 int sl_portal_local_addr(const char *text, char *out, size_t cap)
 {
-	const char *s = strncmp(text, "/service/", 9) ? text : text + 9;
+	const char *s = sl_service_name(text);
 
 	if (!*s || strchr(s, '/') || strlen(s) >= cap)
 		return sl_err("'%s' is not a local address: use e.g. /service/outlet or outlet", text);
@@ -146,37 +141,28 @@ static bool is_inlet(const struct sl_cmd_spec *spec)
 	return !strncmp(spec->path, "tcp-inlet ", 10);
 }
 
-struct list_ctx {
-	bool inlet;
-	const char *node;
-};
-
-static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, const char *node, void *arg)
 {
-	const struct list_ctx *ctx = arg;
+	const bool *inlet = arg;
 	struct sl_portal_info v;
 	int ret = sl_api_get_portal(rd, &v);
 
 	if (ret)
 		return ret;
 	if (sl_list_row(l) == SL_ROW_JSON)
-		sl_portal_print_json(&v, ctx->inlet, ctx->node, false);
+		sl_portal_print_json(&v, *inlet, node, false);
 	else
-		print_plain(l->cli, &v, ctx->inlet);
+		print_plain(l->cli, &v, *inlet);
 	return 0;
 }
 
-int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		   const struct sl_args *a)
 {
 	bool inlet = is_inlet(spec);
-	struct list_ctx ctx = { .inlet = inlet };
-	struct sl_node_rec node;
 
-	if (sl_node_pick_at(spec, a, &node))
-		return -1;
-	ctx.node = node.name;
-	return sl_node_list(cli, node.name, inlet ? "tcp_inlet.list" : "tcp_outlet.list", CALL_MS,
-			    inlet ? "TCP inlets" : "TCP outlets", list_item, &ctx);
+	return sl_node_list(cli, spec, a, inlet ? "tcp_inlet.list" : "tcp_outlet.list", CALL_MS,
+			    inlet ? "TCP inlets" : "TCP outlets", list_item, &inlet);
 }
 
 static int name_body(const char *text, bool inlet, uint8_t *body, size_t cap, size_t *len,
@@ -196,7 +182,8 @@ static int name_body(const char *text, bool inlet, uint8_t *body, size_t cap, si
 	return sl_cbor_writer_finish(&w, len) ? sl_err("the name is too long") : 0;
 }
 
-int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		   const struct sl_args *a)
 {
 	bool inlet = is_inlet(spec);
 	char name[SL_ADDR_BODY_MAX + 1];
@@ -218,10 +205,11 @@ int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 	return 0;
 }
 
-int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
+int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		     const struct sl_args *a)
 {
+	char name[SL_ADDR_BODY_MAX + 1], addr[9 + SL_ADDR_BODY_MAX + 1];
 	bool inlet = is_inlet(spec);
-	char name[SL_ADDR_BODY_MAX + 1];
 	struct sl_node_rec node;
 	struct sl_state *st;
 	uint8_t body[300];
@@ -240,12 +228,7 @@ int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, c
 	if (ret && ret != -ENOENT)
 		return sl_err("deleted at the node, but not from the state store (%s): it may come back "
 			      "when the node restarts", strerror(-ret));
-	if (cli->quiet)
-		return 0;
-	if (cli->output == SL_OUTPUT_JSON)
-		printf("{\"deleted\":\"%s%s\",\"at\":\"%s\"}\n", inlet ? "" : "/service/", name, node.name);
-	else if (cli->tty)
-		printf("Deleted TCP %s %s%s at node %s\n", inlet ? "inlet" : "outlet",
-		       inlet ? "" : "/service/", name, node.name);
+	snprintf(addr, sizeof(addr), "%s%s", inlet ? "" : "/service/", name);
+	sl_print_deleted(cli, inlet ? "TCP inlet" : "TCP outlet", addr, node.name);
 	return 0;
 }

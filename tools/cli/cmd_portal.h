@@ -10,8 +10,6 @@
 #include "tools/cli/cli.h"
 #include "tools/common/state.h"
 
-extern const struct sl_opt sl_portal_at_opts[];
-
 /* "/service/X" or "X" -> "X". */
 int sl_portal_local_addr(const char *text, char *out, size_t cap);
 /* "HOST:PORT", or a bare "PORT" meaning 127.0.0.1:PORT. */
@@ -26,8 +24,11 @@ int sl_portal_save(const struct sl_outlet_rec *o, const struct sl_inlet_rec *i);
 void sl_portal_print_json(const struct sl_portal_info *v, bool inlet, const char *node, bool nl);
 
 /* The verbs list, show and delete of both: spec->path says "tcp-inlet" or "tcp-outlet". */
-int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
-int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
-int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a);
+int sl_portal_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		   const struct sl_args *a);
+int sl_portal_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		   const struct sl_args *a);
+int sl_portal_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
+		     const struct sl_args *a);
 
 #endif

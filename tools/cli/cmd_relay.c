@@ -318,7 +318,8 @@ static int relay_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		if (sl_list_row(&l) == SL_ROW_JSON) {
 			print_view_json(&v);
 		} else if (!cli->quiet) {
-			snprintf(remote, sizeof(remote), "/service/%s", v.remote[0] ? v.remote : "-");
+			snprintf(remote, sizeof(remote), "/service/%s",
+				 v.remote[0] ? v.remote : "-");
 			sl_list_cells(&l, (const char *const[]){ v.name, remote, v.state, v.at });
 		}
 	}

@@ -13,37 +13,6 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define CALL_MS 5000
 
-/* --authorized may be repeated: sl_cli_parse keeps one value, so the noun collects them all. */
-static struct {
-	unsigned n;
-	uint8_t id[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
-	int err;
-} authorized;
-
-int sl_collect_authorized(int argc, char **argv, uint8_t (*ids)[SL_ID_LEN], unsigned *n)
-{
-	*n = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--authorized") && i + 1 < argc)
-			v = argv[++i];
-		else if (!strncmp(argv[i], "--authorized=", 13))
-			v = argv[i] + 13;
-		if (!v)
-			continue;
-		if (*n >= SL_SECURE_MAX_AUTHORIZED)
-			return sl_err("at most %d --authorized identifiers", SL_SECURE_MAX_AUTHORIZED);
-		if (sl_identity_id_parse(v, ids[*n]))
-			return sl_err("--authorized %s is not an identifier: use I followed by 64 hex digits, "
-				      "as `sluice identity show NAME` prints it", v);
-		(*n)++;
-	}
-	return 0;
-}
-
 static void print_info_json(const struct sl_secure_info *i)
 {
 	char self[SL_ID_TEXT_LEN + 1], peer[SL_ID_TEXT_LEN + 1];
@@ -95,7 +64,7 @@ static int sc_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	uint8_t peer[32];
 	int ret;
 
-	if (authorized.err)
+	if (sl_authorized.err)
 		return -1;
 	if (!to)
 		return sl_err("say where the listener is with --to ROUTE, e.g. --to /node/n2/service/api");
@@ -113,7 +82,7 @@ static int sc_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	if (ret)
 		return ret;
 	ret = sl_node_secure_create(from.name, to, &route, ident,
-				    (const uint8_t (*)[32])authorized.id, authorized.n,
+				    (const uint8_t (*)[32])sl_authorized.id, sl_authorized.n,
 				    (uint32_t)timeout_ms, addr, peer);
 	if (ret)
 		return ret;
@@ -148,12 +117,8 @@ static const struct sl_cmd_spec create_spec = {
 
 /* list / show / delete */
 
-static const struct sl_opt at_opts[] = {
-	{ "at", 0, "NODE", "the node (default: the only running node)" },
-	{ NULL, 0, NULL, NULL },
-};
 
-static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, const char *node, void *arg)
 {
 	struct sl_secure_info i;
 	int ret = sl_api_sc_info_decode(rd, &i);
@@ -176,28 +141,19 @@ static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 
 static int sc_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
-	struct sl_node_rec rec;
-
-	if (sl_node_pick_at(spec, a, &rec))
-		return -1;
-	return sl_node_list(cli, rec.name, "secure_channel.list", CALL_MS, "secure channels",
+	return sl_node_list(cli, spec, a, "secure_channel.list", CALL_MS, "secure channels",
 			    list_item, NULL);
 }
 
 static const struct sl_cmd_spec list_spec = {
-	"secure-channel list", NULL, "List the secure channels of a node.", at_opts, 0, 0, sc_list,
+	"secure-channel list", NULL, "List the secure channels of a node.", sl_at_opts, 0, 0,
+	sc_list,
 };
-
-/* "/service/abc", "abc" -> "abc" */
-static const char *bare_addr(const char *s)
-{
-	return strncmp(s, "/service/", 9) ? s : s + 9;
-}
 
 static int addr_call(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *method,
 		     struct sl_node_rec *rec, struct sl_control_reply *r)
 {
-	const char *addr = bare_addr(a->pos[0]);
+	const char *addr = sl_service_name(a->pos[0]);
 	uint8_t body[300];
 	struct sl_cbor_writer w;
 	size_t len;
@@ -242,41 +198,33 @@ static int sc_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec, con
 
 static const struct sl_cmd_spec show_spec = {
 	"secure-channel show", "ADDRESS", "Show one secure channel (/service/<hex> or <hex>).",
-	at_opts, 1, 1, sc_show,
+	sl_at_opts, 1, 1, sc_show,
 };
 
 static int sc_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
+	char addr[9 + SL_ADDR_BODY_MAX + 1];
 	struct sl_control_reply r;
 	struct sl_node_rec rec;
 
 	if (addr_call(spec, a, "secure_channel.delete", &rec, &r))
 		return -1;
 	sl_control_reply_free(&r);
-	if (cli->quiet)
-		return 0;
-	if (cli->output == SL_OUTPUT_JSON)
-		printf("{\"deleted\":\"/service/%s\",\"at\":\"%s\"}\n", bare_addr(a->pos[0]), rec.name);
-	else if (cli->tty)
-		printf("Deleted secure channel /service/%s at node %s\n", bare_addr(a->pos[0]), rec.name);
+	snprintf(addr, sizeof(addr), "/service/%s", sl_service_name(a->pos[0]));
+	sl_print_deleted(cli, "secure channel", addr, rec.name);
 	return 0;
 }
 
 static const struct sl_cmd_spec delete_spec = {
 	"secure-channel delete", "ADDRESS",
-	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.", at_opts, 1, 1,
-	sc_delete,
+	"Close a secure channel: the peer is told (an encrypted Close) and both ends go.",
+	sl_at_opts, 1, 1, sc_delete,
 };
-
-static void collect_authorized(int argc, char **argv)
-{
-	authorized.err = sl_collect_authorized(argc, argv, authorized.id, &authorized.n);
-}
 
 const struct sl_noun sl_noun_secure_channel = {
 	.name = "secure-channel",
 	.summary = "Create, list, show and delete end-to-end encrypted channels",
 	.about = "Secure channels: end-to-end encrypted, mutually authenticated.",
 	.verbs = SL_VERBS(&create_spec, &list_spec, &show_spec, &delete_spec),
-	.prepare = collect_authorized,
+	.prepare = sl_authorized_collect,
 };

@@ -11,12 +11,6 @@
 
 #define CALL_MS 5000
 
-static struct {
-	unsigned n;
-	uint8_t id[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
-	int err;
-} authorized;
-
 static const struct sl_opt create_opts[] = {
 	{ "at", 0, "NODE", "the node to listen on (default: the only running node)" },
 	{ "identity", 0, "NAME", "the identity to present (default: the node's)" },
@@ -24,15 +18,6 @@ static const struct sl_opt create_opts[] = {
 					 "default: any peer that proves an identity)" },
 	{ NULL, 0, NULL, NULL },
 };
-static const struct sl_opt at_opts[] = {
-	{ "at", 0, "NODE", "the node (default: the only running node)" },
-	{ NULL, 0, NULL, NULL },
-};
-
-static const char *bare_addr(const char *s)
-{
-	return strncmp(s, "/service/", 9) ? s : s + 9;
-}
 
 /* Saved once the node runs it, so a restarted node starts exactly what was made. */
 static void save(const char *node, const struct sl_api_scl_create *c)
@@ -77,16 +62,16 @@ static int scl_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	struct sl_node_rec rec;
 	size_t len;
 
-	if (authorized.err)
+	if (sl_authorized.err)
 		return -1;
-	snprintf(c.addr, sizeof(c.addr), "%s", bare_addr(a->pos[0]));
+	snprintf(c.addr, sizeof(c.addr), "%s", sl_service_name(a->pos[0]));
 	if (!c.addr[0] || strchr(c.addr, '/'))
 		return sl_err("'%s' is not a local address: use a name such as `l` or `api2`", a->pos[0]);
 	if (ident && !sl_node_name_valid(ident))
 		return sl_err("'%s' is not an identity name: see `sluice identity list`", ident);
 	snprintf(c.identity, sizeof(c.identity), "%s", ident ? ident : "");
-	c.n_authorized = authorized.n;
-	memcpy(c.authorized, authorized.id, sizeof(c.authorized));
+	c.n_authorized = sl_authorized.n;
+	memcpy(c.authorized, sl_authorized.id, sizeof(c.authorized));
 	if (sl_node_pick_at(spec, a, &rec))
 		return -1;
 	sl_cbor_writer_init(&w, body, sizeof(body));
@@ -114,7 +99,19 @@ static const struct sl_cmd_spec create_spec = {
 	create_opts, 1, 1, scl_create,
 };
 
-static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
+/* The authorized identifiers, `sep` between them, in JSON quotes when `json`. */
+static void print_authorized(const struct sl_secure_listener_info *i, const char *sep, bool json)
+{
+	const char *q = json ? "\"" : "";
+	char id[SL_ID_TEXT_LEN + 1];
+
+	for (unsigned j = 0; j < i->n_authorized; j++) {
+		sl_identity_id_format(i->authorized[j], id);
+		printf("%s%s%s%s", j ? sep : "", q, id, q);
+	}
+}
+
+static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, const char *node, void *arg)
 {
 	struct sl_secure_listener_info i;
 	char id[SL_ID_TEXT_LEN + 1];
@@ -128,19 +125,13 @@ static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 		printf("{\"address\":\"/service/%s\",\"identity\":", i.addr);
 		sl_json_str(stdout, i.identity);
 		printf(",\"identifier\":\"%s\",\"authorized\":[", id);
-		for (unsigned j = 0; j < i.n_authorized; j++) {
-			sl_identity_id_format(i.authorized[j], id);
-			printf("%s\"%s\"", j ? "," : "", id);
-		}
+		print_authorized(&i, ",", true);
 		printf("]}");
 		break;
 	case SL_ROW_TABLE:
 		printf("/service/%s  identity %s (%s)  authorized: %s", i.addr, i.identity, id,
 		       i.n_authorized ? "" : "any verified identity");
-		for (unsigned j = 0; j < i.n_authorized; j++) {
-			sl_identity_id_format(i.authorized[j], id);
-			printf("%s%s", j ? ", " : "", id);
-		}
+		print_authorized(&i, ", ", false);
 		putchar('\n');
 		break;
 	case SL_ROW_BARE:
@@ -153,17 +144,13 @@ static int list_item(struct sl_list *l, struct sl_cbor_reader *rd, void *arg)
 /* No line for an empty list: listeners are named by the user, `api` always among them. */
 static int scl_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a)
 {
-	struct sl_node_rec rec;
-
-	if (sl_node_pick_at(spec, a, &rec))
-		return -1;
-	return sl_node_list(cli, rec.name, "secure_channel_listener.list", CALL_MS, NULL,
-			    list_item, NULL);
+	return sl_node_list(cli, spec, a, "secure_channel_listener.list", CALL_MS, NULL, list_item,
+			    NULL);
 }
 
 static const struct sl_cmd_spec list_spec = {
 	"secure-channel-listener list", NULL, "List the secure channel listeners of a node.",
-	at_opts, 0, 0, scl_list,
+	sl_at_opts, 0, 0, scl_list,
 };
 
 /* Not to come back at the next start. 0, -ENOENT (it was not saved), or an error (said why). */
@@ -186,7 +173,8 @@ static int forget(const char *node, const char *addr)
 static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		      const struct sl_args *a)
 {
-	const char *addr = bare_addr(a->pos[0]);
+	const char *addr = sl_service_name(a->pos[0]);
+	char service[9 + SL_ADDR_BODY_MAX + 1];
 	struct sl_control_reply r;
 	struct sl_cbor_writer w;
 	struct sl_node_rec rec;
@@ -213,27 +201,22 @@ static int scl_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	else if (ret == -ENOENT)
 		ret = sl_err("node %s: %s", rec.name, r.resp.error[0] ? r.resp.error : "failed");
 	sl_control_reply_free(&r);
-	if (!ret && !cli->quiet && cli->output == SL_OUTPUT_JSON)
-		printf("{\"deleted\":\"/service/%s\",\"at\":\"%s\"}\n", addr, rec.name);
-	else if (!ret && !cli->quiet && cli->tty)
-		printf("Deleted secure channel listener /service/%s at node %s\n", addr, rec.name);
+	if (!ret) {
+		snprintf(service, sizeof(service), "/service/%s", addr);
+		sl_print_deleted(cli, "secure channel listener", service, rec.name);
+	}
 	return ret;
 }
 
 static const struct sl_cmd_spec delete_spec = {
-	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.", at_opts, 1, 1,
-	scl_delete,
+	"secure-channel-listener delete", "ADDRESS", "Stop a secure channel listener.",
+	sl_at_opts, 1, 1, scl_delete,
 };
-
-static void collect_authorized(int argc, char **argv)
-{
-	authorized.err = sl_collect_authorized(argc, argv, authorized.id, &authorized.n);
-}
 
 const struct sl_noun sl_noun_secure_channel_listener = {
 	.name = "secure-channel-listener",
 	.summary = "Create, list and delete secure channel listeners",
 	.about = "Secure channel listeners: where peers open channels to a node.",
 	.verbs = SL_VERBS(&create_spec, &list_spec, &delete_spec),
-	.prepare = collect_authorized,
+	.prepare = sl_authorized_collect,
 };

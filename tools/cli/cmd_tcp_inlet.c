@@ -205,16 +205,16 @@ static const struct sl_cmd_spec create_spec = {
 	create_opts, 0, 0, inlet_create,
 };
 static const struct sl_cmd_spec list_spec = {
-	"tcp-inlet list", NULL, "List the TCP inlets of a node.", sl_portal_at_opts, 0, 0,
+	"tcp-inlet list", NULL, "List the TCP inlets of a node.", sl_at_opts, 0, 0,
 	sl_portal_list,
 };
 static const struct sl_cmd_spec show_spec = {
 	"tcp-inlet show", "ALIAS", "Show a TCP inlet: address, route, connections, bytes.",
-	sl_portal_at_opts, 1, 1, sl_portal_show,
+	sl_at_opts, 1, 1, sl_portal_show,
 };
 static const struct sl_cmd_spec delete_spec = {
 	"tcp-inlet delete", "ALIAS", "Delete a TCP inlet (open connections stay).",
-	sl_portal_at_opts, 1, 1, sl_portal_delete,
+	sl_at_opts, 1, 1, sl_portal_delete,
 };
 
 const struct sl_noun sl_noun_tcp_inlet = {

@@ -71,16 +71,16 @@ static const struct sl_cmd_spec create_spec = {
 	create_opts, 0, 0, outlet_create,
 };
 static const struct sl_cmd_spec list_spec = {
-	"tcp-outlet list", NULL, "List the TCP outlets of a node.", sl_portal_at_opts, 0, 0,
+	"tcp-outlet list", NULL, "List the TCP outlets of a node.", sl_at_opts, 0, 0,
 	sl_portal_list,
 };
 static const struct sl_cmd_spec show_spec = {
 	"tcp-outlet show", "ADDRESS", "Show a TCP outlet: target, connections, bytes.",
-	sl_portal_at_opts, 1, 1, sl_portal_show,
+	sl_at_opts, 1, 1, sl_portal_show,
 };
 static const struct sl_cmd_spec delete_spec = {
 	"tcp-outlet delete", "ADDRESS", "Delete a TCP outlet (open connections stay).",
-	sl_portal_at_opts, 1, 1, sl_portal_delete,
+	sl_at_opts, 1, 1, sl_portal_delete,
 };
 
 const struct sl_noun sl_noun_tcp_outlet = {

@@ -16,6 +16,16 @@
 /* Beyond a handshake's own timeout, how long the node may take to answer the CLI. */
 #define CONTROL_SLACK_MS 5000
 
+const struct sl_opt sl_at_opts[] = {
+	{ "at", 0, "NODE", "the node (default: the only running node)" },
+	{ NULL, 0, NULL, NULL },
+};
+
+const char *sl_service_name(const char *addr)
+{
+	return strncmp(addr, "/service/", 9) ? addr : addr + 9;
+}
+
 int sl_node_pick(struct sl_state *st, const char *name, const char *flag, struct sl_node_rec *rec)
 {
 	struct sl_node_rec *recs;
@@ -111,17 +121,21 @@ int sl_node_call_ok(const char *node, const char *method, const uint8_t *body, s
 	return 0;
 }
 
-int sl_node_list(const struct sl_cli *cli, const char *node, const char *method, int timeout_ms,
-		 const char *empty,
-		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, void *arg), void *arg)
+int sl_node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
+		 const char *method, int timeout_ms, const char *empty,
+		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, const char *node,
+			     void *arg),
+		 void *arg)
 {
 	struct sl_control_reply r;
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array arr;
+	struct sl_node_rec rec;
+	const char *node = rec.name;
 	struct sl_list l;
 	int ret;
 
-	if (sl_node_call(node, method, NULL, 0, timeout_ms, &r))
+	if (sl_node_pick_at(spec, a, &rec) || sl_node_call(node, method, NULL, 0, timeout_ms, &r))
 		return -1;
 	if (r.resp.status != SL_API_OK || !r.resp.body) {
 		ret = sl_err("node %s: %s", node, r.resp.error[0] ? r.resp.error : "malformed reply");
@@ -132,7 +146,7 @@ int sl_node_list(const struct sl_cli *cli, const char *node, const char *method,
 	sl_list_begin(&l, cli, NULL);
 	/* What came before a malformed element stays printed, and the JSON closed. */
 	while (!ret && (ret = sl_cbor_array_next(&rd, &arr)) > 0)
-		ret = item(&l, &rd, arg);
+		ret = item(&l, &rd, node, arg);
 	if (empty)
 		sl_list_end(&l, "No %s at node %s", empty, node);
 	else
@@ -298,4 +312,35 @@ int sl_node_route(struct sl_state *st, const char *from, const char *text, uint3
 	if (sl_route_empty(route))
 		return sl_err("the route %s is empty", text);
 	return 0;
+}
+
+struct sl_authorized sl_authorized;
+
+int sl_collect_authorized(int argc, char **argv, uint8_t (*ids)[SL_ID_LEN], unsigned *n)
+{
+	*n = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--authorized") && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(argv[i], "--authorized=", 13))
+			v = argv[i] + 13;
+		if (!v)
+			continue;
+		if (*n >= SL_SECURE_MAX_AUTHORIZED)
+			return sl_err("at most %d --authorized identifiers", SL_SECURE_MAX_AUTHORIZED);
+		if (sl_identity_id_parse(v, ids[*n]))
+			return sl_err("--authorized %s is not an identifier: use I followed by 64 hex digits, "
+				      "as `sluice identity show NAME` prints it", v);
+		(*n)++;
+	}
+	return 0;
+}
+
+void sl_authorized_collect(int argc, char **argv)
+{
+	sl_authorized.err = sl_collect_authorized(argc, argv, sl_authorized.id, &sl_authorized.n);
 }

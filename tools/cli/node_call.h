@@ -11,7 +11,14 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/control.h"
 #include "tools/cli/list.h"
+#include "tools/common/api_secure.h"
 #include "tools/common/state.h"
+
+/* The one option of a command that only names its node: --at NODE. */
+extern const struct sl_opt sl_at_opts[];
+
+/* "/service/abc" or "abc" -> "abc" (a local address as the node's API takes it). */
+const char *sl_service_name(const char *addr);
 
 /* `name`, or (NULL) the only running node; it must be running. 0 or -1 (printed). */
 int sl_node_pick(struct sl_state *st, const char *name, const char *flag, struct sl_node_rec *rec);
@@ -33,14 +40,17 @@ int sl_node_call_ok(const char *node, const char *method, const uint8_t *body, s
 struct sl_cbor_reader;
 
 /*
- * Call `method` (no body) and print the CBOR array it answers as a list
- * (list.h): `item` decodes one element and prints it as sl_list_row() says.
- * On a terminal an empty list says "No <empty> at node N" (nothing if `empty`
- * is NULL). 0, or -1 after printing what was wrong.
+ * Call `method` (no body) at the node the command's --at names and print the
+ * CBOR array it answers as a list (list.h): `item` decodes one element and
+ * prints it as sl_list_row() says (`node` is the node's name). On a terminal
+ * an empty list says "No <empty> at node N" (nothing if `empty` is NULL). 0,
+ * or -1 after printing what was wrong.
  */
-int sl_node_list(const struct sl_cli *cli, const char *node, const char *method, int timeout_ms,
-		 const char *empty,
-		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, void *arg), void *arg);
+int sl_node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const struct sl_args *a,
+		 const char *method, int timeout_ms, const char *empty,
+		 int (*item)(struct sl_list *l, struct sl_cbor_reader *rd, const char *node,
+			     void *arg),
+		 void *arg);
 
 /*
  * Multiaddr text -> route for a command run against node `from`:
@@ -58,5 +68,18 @@ int sl_node_secure_create(const char *from, const char *to_text, const struct sl
 
 /* Collect every --authorized IDENTIFIER of argv (the option may repeat). 0 or -1 (printed). */
 int sl_collect_authorized(int argc, char **argv, uint8_t (*ids)[32], unsigned *n);
+
+/*
+ * --authorized may be repeated but sl_cli_parse keeps one value, so a noun
+ * that takes it collects them all first: sl_authorized_collect is its
+ * prepare hook (struct sl_noun), and its verbs read sl_authorized.
+ */
+struct sl_authorized {
+	unsigned n;
+	uint8_t id[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
+	int err;		/* 0, or -1 after the error was printed */
+};
+extern struct sl_authorized sl_authorized;
+void sl_authorized_collect(int argc, char **argv);
 
 #endif
