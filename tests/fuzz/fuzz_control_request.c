@@ -12,8 +12,8 @@
 
 #include "tools/common/api.h"
 #include "tools/common/api_portal.h"
+#include "tools/common/api_relay.h"
 #include "tools/common/api_secure.h"
-#include "tools/daemon/nm_relay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

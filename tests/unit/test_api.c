@@ -6,8 +6,8 @@
 
 #include "tools/common/api.h"
 #include "tools/common/api_portal.h"
+#include "tools/common/api_relay.h"
 #include "tools/common/api_secure.h"
-#include "tools/daemon/nm_relay.h"
 
 TestSuite(api, .timeout = 5);
 

@@ -15,8 +15,8 @@
 #include "tools/cli/list.h"
 #include "tools/cli/node_call.h"
 #include "tools/cli/subcommands.h"
+#include "tools/common/api_relay.h"
 #include "tools/common/relay_at.h"
-#include "tools/daemon/nm_relay.h"
 
 #define CALL_SLACK_MS 5000
 

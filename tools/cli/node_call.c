@@ -232,26 +232,33 @@ struct resolve_ctx {
 	bool printed;		/* the resolver printed its own error */
 };
 
-static int resolve_node(void *arg, const char *name, struct sl_route *route)
+int sl_node_route_push(struct sl_state *st, const char *name, const char *text,
+		       struct sl_route *route)
 {
-	struct resolve_ctx *ctx = arg;
 	struct sl_node_rec rec;
 	char dial[300];
 	int ret;
 
-	ret = sl_state_node_get(ctx->st, name, &rec);
-	ctx->printed = true;
+	ret = sl_state_node_get(st, name, &rec);
 	if (ret == -ENOENT)
-		return sl_err("unknown node %s in %s: see `sluice node list`", name, ctx->text);
+		return sl_err("unknown node %s in %s: see `sluice node list`", name, text);
 	if (ret)
 		return sl_err("cannot read the state store: %s", strerror(-ret));
 	if (!rec.pid || !sl_node_alive(rec.pid, rec.pid_start) ||
 	    sl_node_dial_address(&rec, dial, sizeof(dial)))
 		return sl_err("node %s is not running: start it with `sluice node start %s`", name, name);
 	if (sl_route_push_back(route, SL_ADDR_TCP, dial, strlen(dial)))
-		return sl_err("the route %s is longer than %d hops", ctx->text, SL_ROUTE_MAX_HOPS);
-	ctx->printed = false;
+		return sl_err("the route %s is longer than %d hops", text, SL_ROUTE_MAX_HOPS);
 	return 0;
+}
+
+static int resolve_node(void *arg, const char *name, struct sl_route *route)
+{
+	struct resolve_ctx *ctx = arg;
+
+	/* Every failure of sl_node_route_push is printed. */
+	ctx->printed = sl_node_route_push(ctx->st, name, ctx->text, route) != 0;
+	return ctx->printed ? -1 : 0;
 }
 
 static int resolve_secure(void *arg, const char *name, struct sl_route *route)

@@ -61,6 +61,13 @@ int sl_node_list(const struct sl_cli *cli, const struct sl_cmd_spec *spec, const
 int sl_node_route(struct sl_state *st, const char *from, const char *text, uint32_t timeout_ms,
 		  struct sl_route *route);
 
+/*
+ * /node/NAME in route text `text`: push node NAME's TCP listener onto route.
+ * It must be running. 0, or -1 after printing what was wrong.
+ */
+int sl_node_route_push(struct sl_state *st, const char *name, const char *text,
+		       struct sl_route *route);
+
 /* Create a channel from node `from` along `to`; *addr gets its address. 0 or -1 (printed). */
 int sl_node_secure_create(const char *from, const char *to_text, const struct sl_route *to,
 			  const char *identity, const uint8_t (*authorized)[32], unsigned n_authorized,

@@ -2,25 +2,8 @@
 /*
  * Relays on the node-manager side: at node setup the relays saved for the
  * node are registered again; afterwards the control-API methods relay.*
- * (below) are served for the CLI. Every client lives on the node manager's
- * shard.
- *
- *   "relay.create"  request: RelayCreate = [text name, route at, ?bytes authority]
- *                   (at: to the relay node's listener; authority: the
- *                   identifier the relay node must prove, 32 bytes)
- *                   response: RelayInfo, once registered; 504 when the relay
- *                   node did not answer within 10 s (nothing is kept then).
- *   "relay.list"    response: [RelayInfo...]
- *   "relay.show"    request: text name; response: RelayInfo or 404
- *   "relay.delete"  request: text name; response: none, or 404
- *   "relay.hosted"  response: [[active, registered, replaced, rejected,
- *                   expired], [Hosted...]] (at most 1000), Hosted = [text
- *                   address, text route, bytes owner or null, uint shard,
- *                   uint forwarded]: the relays this node serves.
- *
- *   RelayInfo = [text name, text remote_address, text at, text state,
- *                bool secure, uint registrations, uint pings, uint pongs,
- *                uint last_up_s]
+ * are served for the CLI (their bodies: common/api_relay.h). Every client
+ * lives on the node manager's shard.
  */
 #ifndef SL_NM_RELAY_H
 #define SL_NM_RELAY_H
@@ -31,29 +14,11 @@
 
 #include "engine/relay.h"
 #include "tools/common/api.h"
+#include "tools/common/api_relay.h"
 
 struct sl_node;
 struct sl_msg;
 struct sl_worker;
-
-#define SL_RELAY_CREATE_TIMEOUT_MS 10000
-
-/* RelayCreate, decoded (copies, no views into the body). */
-struct sl_api_relay_create {
-	char name[SL_RELAY_NAME_MAX + 1];
-	struct sl_route at;
-	bool has_authority;
-	uint8_t authority[32];
-};
-
-/*
- * The bodies of relay.create and of relay.show / relay.delete (a text name of
- * 1 byte or more, no NUL in it), as the node manager reads them; p NULL is no body. Fields
- * after RelayCreate's third, and bytes after the name, are not read (older
- * CLIs may send them). 0 or -EBADMSG.
- */
-int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_create *c);
-int sl_api_relay_name_decode(const uint8_t *p, size_t n, char *name, size_t cap);
 
 /* Cold, before the node starts: re-create the node's saved relays. 0 or -errno. */
 int sl_nm_relay_start(struct sl_node *n, const char *node_name);

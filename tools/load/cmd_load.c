@@ -122,23 +122,11 @@ static int parse_uint(const char *s, const char *flag, unsigned long max, unsign
 /* /node/NAME: the TCP listener of a local node, from the state store. */
 static int resolve_node(struct sl_state **st, const char *name, const char *text, struct sl_route *r)
 {
-	struct sl_node_rec rec;
-	char dial[300];
 	int ret;
 
 	if (!*st && (ret = sl_state_open(NULL, st)))
 		return sl_err("cannot open the state store: %s", strerror(-ret));
-	ret = sl_state_node_get(*st, name, &rec);
-	if (ret == -ENOENT)
-		return sl_err("unknown node %s in %s: see `sluice node list`", name, text);
-	if (ret)
-		return sl_err("cannot read the state store: %s", strerror(-ret));
-	if (!rec.pid || !sl_node_alive(rec.pid, rec.pid_start) ||
-	    sl_node_dial_address(&rec, dial, sizeof(dial)))
-		return sl_err("node %s is not running: start it with `sluice node start %s`", name, name);
-	if (sl_route_push_back(r, SL_ADDR_TCP, dial, strlen(dial)))
-		return sl_err("the route %s is longer than %d hops", text, SL_ROUTE_MAX_HOPS);
-	return 0;
+	return sl_node_route_push(*st, name, text, r);
 }
 
 /* Split --to at its /secure/NAME: prefix (to the listener's node), listener, rest. */
