@@ -28,7 +28,6 @@ static int project_create(const struct sl_cli *cli, const struct sl_cmd_spec *sp
 {
 	const char *relay = sl_args_get(spec, a, "relay"), *id = sl_args_get(spec, a, "identity");
 	struct sl_project_rec p = { 0 };
-	struct sl_state *st;
 	char err[600];
 	int ret;
 
@@ -44,13 +43,9 @@ static int project_create(const struct sl_cli *cli, const struct sl_cmd_spec *sp
 		return sl_err("an argument is too long");
 	if (sl_project_check(&p, err, sizeof(err)))
 		return sl_err("%s", err);
-	ret = sl_state_open(NULL, &st);
+	ret = sl_project_save(&p);
 	if (ret)
 		return ret;
-	ret = sl_state_project_put(st, &p);
-	sl_state_close(st);
-	if (ret)
-		return sl_err("cannot save project %s: %s", p.name, strerror(-ret));
 	if (cli->quiet)
 		return 0;
 	/* The file: always JSON (it is what --project reads). */

@@ -228,23 +228,32 @@ int sl_project_read_file(const char *path, struct sl_project_rec *p, char *err, 
 	return sl_project_check(p, err, errlen);
 }
 
+int sl_project_save(const struct sl_project_rec *p)
+{
+	struct sl_state *st;
+	int ret = sl_state_open(NULL, &st);
+
+	if (ret)
+		return ret;
+	ret = sl_state_project_put(st, p);
+	sl_state_close(st);
+	if (ret)
+		return sl_err("cannot save project %s: %s", p->name, strerror(-ret));
+	return 0;
+}
+
 int sl_project_import_file(const char *path, char *name, size_t cap)
 {
 	struct sl_project_rec p;
-	struct sl_state *st;
 	char err[600];
 	int ret;
 
 	ret = sl_project_read_file(path, &p, err, sizeof(err));
 	if (ret)
 		return sl_err("%s", err);
-	ret = sl_state_open(NULL, &st);
+	ret = sl_project_save(&p);
 	if (ret)
 		return ret;
-	ret = sl_state_project_put(st, &p);
-	sl_state_close(st);
-	if (ret)
-		return sl_err("cannot save project %s: %s", p.name, strerror(-ret));
 	snprintf(name, cap, "%s", p.name);
 	return 0;
 }

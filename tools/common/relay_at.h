@@ -53,6 +53,8 @@ int sl_project_read_file(const char *path, struct sl_project_rec *p, char *err, 
  * state store (the name goes to name). 0, or -1 with the error printed.
  */
 int sl_project_import_file(const char *path, char *name, size_t cap);
+/* Record a checked project in the state store. 0, or non-zero with the error printed. */
+int sl_project_save(const struct sl_project_rec *p);
 /* Check a project's fields (name, route syntax, identifier). 0 or -EINVAL with err. */
 int sl_project_check(const struct sl_project_rec *p, char *err, size_t errlen);
 
