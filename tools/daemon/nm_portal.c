@@ -340,10 +340,7 @@ static void inlet_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_a
 	respond_list(nm, m, true);
 }
 
-static const struct {
-	const char *method;
-	void (*fn)(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
-} methods[] = {
+const struct sl_nm_method sl_nm_portal_methods[] = {
 	{ "tcp_outlet.create", outlet_create },
 	{ "tcp_outlet.list", outlet_list },
 	{ "tcp_outlet.show", outlet_show },
@@ -352,18 +349,8 @@ static const struct {
 	{ "tcp_inlet.list", inlet_list },
 	{ "tcp_inlet.show", inlet_show },
 	{ "tcp_inlet.delete", inlet_show },
+	{ NULL, NULL },
 };
-
-bool sl_nm_portal_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
-{
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (!strcmp(methods[i].method, req->method)) {
-			methods[i].fn(nm, m, req);
-			return true;
-		}
-	}
-	return false;
-}
 
 /* Restore */
 

@@ -10,14 +10,15 @@
 #include <stdbool.h>
 
 #include "tools/common/api.h"
+#include "tools/daemon/node_manager.h"
 
 struct sl_node;
 struct sl_msg;
 struct sl_state;
 struct sl_worker;
 
-/* A tcp_inlet.* / tcp_outlet.* request: answered now. true when method is one of ours. */
-bool sl_nm_portal_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
+/* tcp_inlet.* and tcp_outlet.*: each answered now. */
+extern const struct sl_nm_method sl_nm_portal_methods[];
 
 /*
  * Cold, before the node starts: re-create the outlets and inlets recorded

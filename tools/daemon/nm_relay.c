@@ -275,22 +275,24 @@ static void relay_hosted(struct sl_worker *nm, struct sl_msg *m, const struct sl
 	free(buf);
 }
 
-bool sl_nm_relay_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
+static void relay_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
-	if (!strcmp(req->method, "relay.create"))
-		relay_create(nm, m, req);
-	else if (!strcmp(req->method, "relay.list"))
-		relay_list(nm, m, req);
-	else if (!strcmp(req->method, "relay.show"))
-		relay_show_delete(nm, m, req, false);
-	else if (!strcmp(req->method, "relay.delete"))
-		relay_show_delete(nm, m, req, true);
-	else if (!strcmp(req->method, "relay.hosted"))
-		relay_hosted(nm, m, req);
-	else
-		return false;
-	return true;
+	relay_show_delete(nm, m, req, false);
 }
+
+static void relay_delete(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
+{
+	relay_show_delete(nm, m, req, true);
+}
+
+const struct sl_nm_method sl_nm_relay_methods[] = {
+	{ "relay.create", relay_create },
+	{ "relay.list", relay_list },
+	{ "relay.show", relay_show },
+	{ "relay.delete", relay_delete },
+	{ "relay.hosted", relay_hosted },
+	{ NULL, NULL },
+};
 
 int sl_nm_relay_start(struct sl_node *n, const char *node_name)
 {

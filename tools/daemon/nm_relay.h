@@ -15,6 +15,7 @@
 #include "engine/relay.h"
 #include "tools/common/api.h"
 #include "tools/common/api_relay.h"
+#include "tools/daemon/node_manager.h"
 
 struct sl_node;
 struct sl_msg;
@@ -23,7 +24,7 @@ struct sl_worker;
 /* Cold, before the node starts: re-create the node's saved relays. 0 or -errno. */
 int sl_nm_relay_start(struct sl_node *n, const char *node_name);
 
-/* A relay.* request: answered now or when registered. true when the method is ours. */
-bool sl_nm_relay_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
+/* relay.*: answered now or when registered. */
+extern const struct sl_nm_method sl_nm_relay_methods[];
 
 #endif

@@ -437,10 +437,7 @@ static void scl_delete(struct sl_worker *nm, struct sl_msg *m, const struct sl_a
 	sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
 }
 
-static const struct {
-	const char *method;
-	void (*fn)(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
-} methods[] = {
+const struct sl_nm_method sl_nm_secure_methods[] = {
 	{ "secure_channel.create", sc_create },
 	{ "secure_channel.list", sc_list },
 	{ "secure_channel.show", sc_show },
@@ -448,15 +445,5 @@ static const struct {
 	{ "secure_channel_listener.create", scl_create },
 	{ "secure_channel_listener.list", scl_list },
 	{ "secure_channel_listener.delete", scl_delete },
+	{ NULL, NULL },
 };
-
-bool sl_nm_secure_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
-{
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (!strcmp(methods[i].method, req->method)) {
-			methods[i].fn(nm, m, req);
-			return true;
-		}
-	}
-	return false;
-}

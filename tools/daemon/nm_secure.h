@@ -15,6 +15,7 @@
 #include "crypto/identity.h"
 #include "engine/secure.h"
 #include "tools/common/api.h"
+#include "tools/daemon/node_manager.h"
 
 struct sl_node;
 struct sl_msg;
@@ -37,10 +38,7 @@ int sl_nm_authorized_parse(const char *text, uint8_t ids[][SL_ID_LEN], char *err
 /* When the node manager goes (node destroy). */
 void sl_nm_secure_stop(struct sl_node *n);
 
-/*
- * A secure_channel* request: answers m (now or when the handshake ends) with
- * sl_nm_respond. true when method is one of ours.
- */
-bool sl_nm_secure_method(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
+/* secure_channel.* and secure_channel_listener.*: answered now or when the handshake ends. */
+extern const struct sl_nm_method sl_nm_secure_methods[];
 
 #endif

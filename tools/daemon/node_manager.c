@@ -116,9 +116,9 @@ static void respond_err(struct sl_node_manager *nm, struct sl_msg *m, uint16_t s
 
 /* node.status */
 
-static void node_status(struct sl_node_manager *nm, struct sl_msg *m,
-			const struct sl_api_request *req)
+static void node_status(struct sl_worker *self, struct sl_msg *m, const struct sl_api_request *req)
 {
+	struct sl_node_manager *nm = self->ctx;
 	struct sl_api_status st = { 0 };
 	struct sl_shard_stats total;
 	struct sl_cbor_writer w;
@@ -156,9 +156,10 @@ static void stop_fire(struct sl_timer *t)
 	sl_runtime_stop();
 }
 
-static void node_stop(struct sl_node_manager *nm, struct sl_msg *m,
-		      const struct sl_api_request *req)
+static void node_stop(struct sl_worker *self, struct sl_msg *m, const struct sl_api_request *req)
 {
+	struct sl_node_manager *nm = self->ctx;
+
 	respond(nm, m, SL_API_OK, NULL, NULL, 0, false);
 	/* Stop a little later so the response leaves first. */
 	nm->stop_timer.fire = stop_fire;
@@ -221,9 +222,9 @@ static void pending_timeout(struct sl_timer *t)
 	pending_finish(p);
 }
 
-static void message_send(struct sl_node_manager *nm, struct sl_msg *m,
-			 const struct sl_api_request *req)
+static void message_send(struct sl_worker *self, struct sl_msg *m, const struct sl_api_request *req)
 {
+	struct sl_node_manager *nm = self->ctx;
 	struct sl_shard *s = nm->w.shard;
 	struct sl_api_send send;
 	struct sl_msg *out;
@@ -293,14 +294,16 @@ static void message_send(struct sl_node_manager *nm, struct sl_msg *m,
 	sl_send(s, out);	/* out is the router's now */
 }
 
-/* Later features add their methods here. */
-static const struct {
-	const char *method;
-	void (*fn)(struct sl_node_manager *nm, struct sl_msg *m, const struct sl_api_request *req);
-} methods[] = {
+static const struct sl_nm_method node_methods[] = {
 	{ "node.status", node_status },
 	{ "node.stop", node_stop },
 	{ "message.send", message_send },
+	{ NULL, NULL },
+};
+
+/* Every method the node serves; a new feature adds its nm_*.c table here. */
+static const struct sl_nm_method *const method_tables[] = {
+	node_methods, sl_nm_secure_methods, sl_nm_portal_methods, sl_nm_relay_methods,
 };
 
 static void nm_handle(struct sl_worker *w, struct sl_msg *m)
@@ -318,18 +321,14 @@ static void nm_handle(struct sl_worker *w, struct sl_msg *m)
 		respond_err(nm, m, SL_API_BAD_REQUEST, "malformed request: expected CBOR [method, ?body]");
 		return;
 	}
-	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		if (!strcmp(methods[i].method, req.method)) {
-			methods[i].fn(nm, m, &req);
-			return;
+	for (i = 0; i < sizeof(method_tables) / sizeof(method_tables[0]); i++) {
+		for (const struct sl_nm_method *t = method_tables[i]; t->method; t++) {
+			if (!strcmp(t->method, req.method)) {
+				t->fn(&nm->w, m, &req);
+				return;
+			}
 		}
 	}
-	if (sl_nm_secure_method(&nm->w, m, &req))
-		return;
-	if (sl_nm_portal_method(&nm->w, m, &req))
-		return;
-	if (sl_nm_relay_method(&nm->w, m, &req))
-		return;
 	respond_err(nm, m, SL_API_NOT_FOUND, "this node does not know the method %s: is it an older sluice?",
 		    req.method);
 }

@@ -21,8 +21,19 @@ struct sl_node_manager;
 struct sl_node_manager *sl_node_manager_start(struct sl_node *n, const char *name,
 					      uint16_t tcp_port);
 
+struct sl_api_request;
 struct sl_msg;
 struct sl_worker;
+
+/*
+ * One control-API method the node manager serves: fn answers request m
+ * (taken), now or later, with sl_nm_respond. Each feature file (nm_*.c) has
+ * a table of them, ended by a NULL method.
+ */
+struct sl_nm_method {
+	const char *method;
+	void (*fn)(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req);
+};
 
 /*
  * Answer request m (taken) from the node manager worker nm: status, an
