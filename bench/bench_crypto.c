@@ -18,7 +18,7 @@
 #include "crypto/aead.h"
 #include "crypto/cipher.h"
 #include "crypto/noise.h"
-#include "tools/aead_pick.h"
+#include "tools/common/aead_pick.h"
 
 #define RUN_NS 200000000ull	/* per measurement */
 #define BATCH 32

@@ -36,7 +36,7 @@
 #include "engine/timer.h"
 #include "engine/vault.h"
 #include "engine/worker.h"
-#include "tools/aead_pick.h"
+#include "tools/common/aead_pick.h"
 #include "transports/uring.h"
 
 struct bnode {

@@ -17,7 +17,7 @@
  *
  * Backend choice: one process-wide default, libsodium until the application
  * calls sl_aead_select() (at start, before any key is initialised). Which
- * backend is policy and lives in the composition root (tools/aead_pick.h:
+ * backend is policy and lives in the composition root (tools/common/aead_pick.h:
  * SLUICE_AEAD, the config value, a self-measurement); this file reads no
  * clock and no environment. Every key remembers the backend it was made
  * with, so changing the default later affects only keys made later. ChaChaPoly
@@ -108,7 +108,7 @@ bool sl_aead_gcrypt_ready(void);
 
 /*
  * Sets the default for keys made from now on: 0, -ENOTSUP if b cannot run
- * here, -EINVAL for AUTO (a measurement: tools/aead_pick.h makes it).
+ * here, -EINVAL for AUTO (a measurement: tools/common/aead_pick.h makes it).
  */
 int sl_aead_select(enum sl_aead_backend b);
 /* The current default and its name. */

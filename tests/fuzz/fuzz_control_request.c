@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The control socket (tools/api.h): a Request payload as the node manager
+ * The control socket (tools/common/api.h): a Request payload as the node manager
  * receives it, its body through every method's decoder, and the same bytes
  * as a Response and its bodies as the CLI reads them. Anything with access
  * to the socket sends these bytes. Invariants: views stay inside the input,
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/api.h"
-#include "tools/api_portal.h"
-#include "tools/api_secure.h"
-#include "tools/nm_relay.h"
+#include "tools/common/api.h"
+#include "tools/common/api_portal.h"
+#include "tools/common/api_relay.h"
+#include "tools/common/api_secure.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The state store's row decoders (tools/state_rows.h) on rows no sluice
+ * The state store's row decoders (tools/common/state_rows.h) on rows no sluice
  * wrote: the input is a program of up to 12 column values that SQLite hands
  * back as one row, then every decoder reads that row and the node reads the
  * texts further (the listener's authorized list, the identity's identifier
@@ -18,11 +18,11 @@
 
 #include "crypto/identity.h"
 #include "engine/multiaddr.h"
-#include "tools/daemon.h"
-#include "tools/nm_secure.h"
-#include "tools/relay_at.h"
-#include "tools/state.h"
-#include "tools/state_rows.h"
+#include "tools/common/relay_at.h"
+#include "tools/common/state.h"
+#include "tools/common/state_rows.h"
+#include "tools/common/text.h"
+#include "tools/daemon/nm_secure.h"
 
 #define NCOLS 12
 #define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)

@@ -4,8 +4,8 @@
 Seeds come from tests/vectors/ (Ockam's own vectors and the derived ones:
 TCP frames, CBOR routing messages, portal messages, identities, Noise
 messages, secure-channel plaintexts, relay registration bodies) and, for the
-control socket and the state store, from the formats in tools/api*.h,
-tools/nm_relay.h and tools/state_rows.h, encoded with the integration tests'
+control socket and the state store, from the formats in tools/common/api*.h,
+tools/common/api_relay.h and tools/common/state_rows.h, encoded with the integration tests'
 own CBOR and BARE writer (tests/integration/ockam_peer.py, written from
 PROTOCOL.md alone). Each seed is small and named for what it holds.
 

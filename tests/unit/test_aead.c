@@ -382,7 +382,7 @@ Test(aead, backend_names_and_parse)
 
 /*
  * Nobody chose: keys take the reference, and crypto/ measures nothing (the
- * choice is the application's: tools/aead_pick.c). AUTO is refused here,
+ * choice is the application's: tools/common/aead_pick.c). AUTO is refused here,
  * and a key made before a later change keeps its backend.
  */
 Test(aead, default_is_the_reference_and_sticky)

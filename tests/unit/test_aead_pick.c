@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The start-up AEAD choice of the composition root (tools/aead_pick.c). */
+/* The start-up AEAD choice of the composition root (tools/common/aead_pick.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "crypto/aead.h"
-#include "tools/aead_pick.h"
+#include "tools/common/aead_pick.h"
 
 TestSuite(aead_pick, .timeout = 10);
 

@@ -4,10 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "tools/api.h"
-#include "tools/api_portal.h"
-#include "tools/api_secure.h"
-#include "tools/nm_relay.h"
+#include "tools/common/api.h"
+#include "tools/common/api_portal.h"
+#include "tools/common/api_relay.h"
+#include "tools/common/api_secure.h"
 
 TestSuite(api, .timeout = 5);
 

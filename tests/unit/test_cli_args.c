@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/cli.h"
+#include "tools/cli/cli.h"
 
 TestSuite(cli_args, .timeout = 5);
 
@@ -180,7 +180,7 @@ static const struct sl_opt send_opts[] = {
 	{ NULL, 0, NULL, NULL },
 };
 static const struct sl_cmd_spec send_spec = {
-	"message send", "MESSAGE", "Send a message", send_opts, 1, 1,
+	"message send", "MESSAGE", "Send a message", send_opts, 1, 1, NULL,
 };
 
 Test(cli_args, options_and_positionals)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tools/histogram.h"
+#include "tools/load/histogram.h"
 
 TestSuite(histogram, .timeout = 20);
 

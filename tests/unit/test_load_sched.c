@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "tools/histogram.h"
-#include "tools/load_sched.h"
+#include "tools/load/histogram.h"
+#include "tools/load/load_sched.h"
 
 TestSuite(load_sched, .timeout = 20);
 

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tools/state.h"
+#include "tools/common/state.h"
 
 static char base[] = "/tmp/sluice-test-state-XXXXXX";
 static char home[PATH_MAX];

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The node runtime: engine + io_uring transports + default services, run
+ * until SIGTERM/SIGINT or sl_runtime_stop().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "crypto/aead.h"
+#include "engine/log.h"
+#include "engine/node.h"
+#include "engine/portal.h"
+#include "tools/common/aead_pick.h"
+#include "tools/daemon/runtime.h"
+#include "transports/portal.h"
+#include "transports/uring.h"
+
+static volatile sig_atomic_t stop_requested;
+
+void sl_runtime_stop(void)
+{
+	/* Async-signal-safe: a flag the main thread polls between sigtimedwait()s. */
+	stop_requested = 1;
+}
+
+int sl_runtime_run(const struct sl_runtime_config *cfg)
+{
+	struct sl_node_config ncfg = {
+		.name = cfg->name,
+		.shards = cfg->shards,
+		.no_pin = !cfg->pin_shards,
+		.spin_us = cfg->spin_us,
+	};
+	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
+	struct sl_net *net = NULL;
+	struct sl_portals *portals = NULL;
+	struct sl_node *n;
+	sigset_t sigs, old;
+	uint16_t port = 0;
+	int ret;
+
+	stop_requested = 0;
+	/*
+	 * Block the stop signals before any thread exists, so only this thread
+	 * takes them (synchronously, with sigtimedwait).
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
+	/* The wire protocol fixes AES-256-GCM: without AES-NI there is no fast, safe one. */
+	if (!sl_aead_available()) {
+		ret = -ENOTSUP;
+		sl_log(SL_LOG_ERROR, "node=%s event=no_aesni err=\"this CPU lacks AES-NI; "
+		       "Sluice needs hardware AES-256-GCM\"", cfg->name);
+		goto out_sigmask;
+	}
+	/* A relay node holds a socket per registered node: use the whole fd allowance. */
+	struct rlimit nofile;
+
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	/* Pick the AEAD backend before any key exists (SLUICE_AEAD overrides "auto"). */
+	ret = sl_aead_pick("auto");
+	if (ret) {
+		sl_log(SL_LOG_ERROR, "node=%s event=aead_failed err=\"SLUICE_AEAD must be "
+		       "sodium, gcrypt, ipsec-mb (where built and usable) or auto\"", cfg->name);
+		goto out_sigmask;
+	}
+	sl_log(SL_LOG_INFO, "node=%s event=aead backend=%s", cfg->name, sl_aead_backend_name());
+
+	n = sl_node_create(&ncfg);
+	if (!n) {
+		ret = -errno;
+		sl_log(SL_LOG_ERROR, "node=%s event=create_failed err=%s", cfg->name, strerror(-ret));
+		goto out_sigmask;
+	}
+	net = sl_net_create(n, NULL);
+	if (!net) {
+		ret = -errno;
+		sl_log(SL_LOG_ERROR, "node=%s event=transport_failed err=%s", cfg->name, strerror(-ret));
+		goto out_destroy_node;
+	}
+	portals = sl_net_portals(net);
+	if (!portals) {
+		ret = -errno;
+		sl_log(SL_LOG_ERROR, "node=%s event=portals_failed err=%s", cfg->name, strerror(-ret));
+		goto out_destroy_net;
+	}
+	if (cfg->tcp_listen) {
+		ret = sl_net_listen_tcp(net, cfg->tcp_listen, &port);
+		if (ret) {
+			sl_log(SL_LOG_ERROR, "node=%s event=listen_failed addr=%s err=%s: is the port in use?",
+			       cfg->name, cfg->tcp_listen, strerror(-ret));
+			goto out_destroy_net;
+		}
+	}
+	if (cfg->control_path) {
+		ret = sl_net_listen_uds(net, cfg->control_path);
+		if (ret) {
+			sl_log(SL_LOG_ERROR, "node=%s event=listen_failed path=%s err=%s",
+			       cfg->name, cfg->control_path, strerror(-ret));
+			goto out_destroy_net;
+		}
+	}
+	ret = sl_services_start(n);
+	if (ret)
+		goto out_destroy_net;
+	if (cfg->setup) {
+		ret = cfg->setup(n, port, cfg->arg);
+		if (ret) {
+			sl_log(SL_LOG_ERROR, "node=%s event=setup_failed err=%d", cfg->name, ret);
+			goto out_destroy_net;
+		}
+	}
+	ret = sl_node_start(n);
+	if (ret)
+		goto out_teardown;
+	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u tcp_port=%u",
+	       cfg->name, sl_node_shards(n), cfg->pin_shards, cfg->spin_us, port);
+
+	while (!stop_requested) {
+		int sig = sigtimedwait(&sigs, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			sl_log(SL_LOG_INFO, "node=%s event=signal sig=%d", cfg->name, sig);
+			break;
+		}
+	}
+	sl_node_stop(n);
+	sl_node_join(n);
+	sl_log(SL_LOG_INFO, "node=%s event=stopped", cfg->name);
+	ret = 0;
+out_teardown:
+	if (cfg->teardown)
+		cfg->teardown(n, cfg->arg);
+out_destroy_net:
+	/* After join: every shard closed its connections; now the listeners go. */
+	sl_portals_destroy(portals);
+	sl_net_destroy(net);
+out_destroy_node:
+	sl_node_destroy(n);
+out_sigmask:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
