@@ -51,7 +51,7 @@ struct sl_conn_core {
 	unsigned busy_n;	/* the first busy_n frames are in the kernel */
 	unsigned iov_max;	/* frames per sendmsg */
 	struct msghdr mh;
-	struct iovec *iov;	/* iov_max + 1 entries (one for a lead byte), the embedder's */
+	struct iovec *iov;	/* the embedder's: iov_max entries, one more if a lead byte is sent */
 };
 
 /* sendq.c */

@@ -48,16 +48,16 @@ struct sl_net_stats {
 };
 
 /*
- * Cold. Registers the io ops and the TCP (1) and UDS (5) transports with n,
+ * net.c. Cold. Registers the io ops and the TCP (1) and UDS (5) transports with n,
  * which must not be started yet. NULL on failure (errno set).
  */
 struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg);
 /*
- * Cold, before sl_node_start: listen on "host:port" (port 0 = ephemeral),
+ * tcp.c. Cold, before sl_node_start: listen on "host:port" (port 0 = ephemeral),
  * one SO_REUSEPORT socket per shard on the same port. *port = bound port.
  */
 int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port);
-/* Cold, before sl_node_start: a Unix socket listener at path, mode 0600, on shard 0. */
+/* uds.c. Cold, before sl_node_start: a Unix socket listener at path, mode 0600, on shard 0. */
 int sl_net_listen_uds(struct sl_net *t, const char *path);
 /* Cold, after sl_node_join: close the listeners, unlink the UDS path, free. */
 void sl_net_destroy(struct sl_net *t);
