@@ -130,6 +130,11 @@ static void respond_err(struct sl_worker *nm, struct sl_msg *m, uint16_t status,
 	sl_nm_respond(nm, m, status, error, NULL, 0);
 }
 
+static bool is_inlet(const struct sl_api_request *req)
+{
+	return !strncmp(req->method, "tcp_inlet.", 10);
+}
+
 static struct sl_portals *portals(struct sl_worker *nm, struct sl_msg *m)
 {
 	struct sl_portals *P = sl_portals_get(sl_shard_node(nm->shard));
@@ -219,35 +224,6 @@ static void outlet_create(struct sl_worker *nm, struct sl_msg *m, const struct s
 	respond_portal(nm, m, &v);
 }
 
-static void outlet_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
-{
-	char addr[SL_ADDR_BODY_MAX + 1];
-	struct sl_portals *P = portals(nm, m);
-	struct sl_portal_info v;
-
-	if (!P)
-		return;
-	if (!req->body || sl_api_text_decode(req->body, req->body_len, addr, sizeof(addr))) {
-		respond_err(nm, m, SL_API_BAD_REQUEST, "%s needs the outlet's address", req->method);
-		return;
-	}
-	if (sl_portal_outlet_get(P, addr, &v)) {
-		respond_err(nm, m, SL_API_NOT_FOUND, "no outlet at %s: see `sluice tcp-outlet list`", addr);
-		return;
-	}
-	if (!strcmp(req->method, "tcp_outlet.delete")) {
-		sl_portal_outlet_delete(P, addr);
-		sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
-		return;
-	}
-	respond_portal(nm, m, &v);
-}
-
-static void outlet_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
-{
-	respond_list(nm, m, false);
-}
-
 /* tcp_inlet.* */
 
 static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
@@ -311,44 +287,55 @@ out:
 	free(route);
 }
 
-static void inlet_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
+/* tcp_*.show and tcp_*.delete, for both ends: the method's noun says which. */
+static void portal_show(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
-	char alias[SL_ADDR_BODY_MAX + 1];
+	bool inlet = is_inlet(req), del = !strcmp(strchr(req->method, '.'), ".delete");
 	struct sl_portals *P = portals(nm, m);
+	char name[SL_ADDR_BODY_MAX + 1];
 	struct sl_portal_info v;
 
 	if (!P)
 		return;
-	if (!req->body || sl_api_text_decode(req->body, req->body_len, alias, sizeof(alias))) {
-		respond_err(nm, m, SL_API_BAD_REQUEST, "%s needs the inlet's alias", req->method);
+	if (!req->body || sl_api_text_decode(req->body, req->body_len, name, sizeof(name))) {
+		respond_err(nm, m, SL_API_BAD_REQUEST, "%s needs the %s", req->method,
+			    inlet ? "inlet's alias" : "outlet's address");
 		return;
 	}
-	if (sl_portal_inlet_get(P, alias, &v)) {
-		respond_err(nm, m, SL_API_NOT_FOUND, "no inlet named %s: see `sluice tcp-inlet list`", alias);
+	if (inlet ? sl_portal_inlet_get(P, name, &v) : sl_portal_outlet_get(P, name, &v)) {
+		if (inlet)
+			respond_err(nm, m, SL_API_NOT_FOUND,
+				    "no inlet named %s: see `sluice tcp-inlet list`", name);
+		else
+			respond_err(nm, m, SL_API_NOT_FOUND,
+				    "no outlet at %s: see `sluice tcp-outlet list`", name);
 		return;
 	}
-	if (!strcmp(req->method, "tcp_inlet.delete")) {
-		sl_portal_inlet_delete(P, alias);
+	if (del) {
+		if (inlet)
+			sl_portal_inlet_delete(P, name);
+		else
+			sl_portal_outlet_delete(P, name);
 		sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
 		return;
 	}
 	respond_portal(nm, m, &v);
 }
 
-static void inlet_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
+static void portal_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
-	respond_list(nm, m, true);
+	respond_list(nm, m, is_inlet(req));
 }
 
 const struct sl_nm_method sl_nm_portal_methods[] = {
 	{ "tcp_outlet.create", outlet_create },
-	{ "tcp_outlet.list", outlet_list },
-	{ "tcp_outlet.show", outlet_show },
-	{ "tcp_outlet.delete", outlet_show },
+	{ "tcp_outlet.list", portal_list },
+	{ "tcp_outlet.show", portal_show },
+	{ "tcp_outlet.delete", portal_show },
 	{ "tcp_inlet.create", inlet_create },
-	{ "tcp_inlet.list", inlet_list },
-	{ "tcp_inlet.show", inlet_show },
-	{ "tcp_inlet.delete", inlet_show },
+	{ "tcp_inlet.list", portal_list },
+	{ "tcp_inlet.show", portal_show },
+	{ "tcp_inlet.delete", portal_show },
 	{ NULL, NULL },
 };
 
