@@ -46,11 +46,17 @@ struct bnode {
 	struct sl_worker sink;
 };
 
-static _Atomic uint64_t sunk;
+/* Written by the sink's shard per message: a cache line of its own, or every seal and
+ * open that reads a global the linker put beside it (the AEAD backend's handle) pays for
+ * the line moving between cores (-14% at 64 B when it did). */
+static struct {
+	_Alignas(64) _Atomic uint64_t n;
+	char pad[64 - sizeof(uint64_t)];
+} sunk;
 
 static void sink_handle(struct sl_worker *w, struct sl_msg *m)
 {
-	atomic_fetch_add_explicit(&sunk, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sunk.n, 1, memory_order_relaxed);
 	sl_msg_free(m);
 }
 
@@ -233,7 +239,7 @@ static void pump_fire(struct sl_timer *t)
 	for (unsigned i = 0; i < 256; i++) {
 		struct sl_msg *m;
 
-		if (pump.sent - atomic_load_explicit(&sunk, memory_order_relaxed) >= pump.window)
+		if (pump.sent - atomic_load_explicit(&sunk.n, memory_order_relaxed) >= pump.window)
 			break;
 		m = sl_msg_alloc(pump.size);
 		if (!m)
@@ -272,14 +278,14 @@ static double run_messages(struct bnode *a, const char *chan, size_t size, doubl
 	sl_route_init(&pump.to);
 	sl_route_push_back(&pump.to, SL_ADDR_LOCAL, chan, SL_RANDOM_ADDR_LEN);
 	sl_route_push_back(&pump.to, SL_ADDR_LOCAL, "sink", 4);
-	pump.sent = atomic_load(&sunk);
+	pump.sent = atomic_load(&sunk.n);
 	sl_shard_call(a->n, 0, pump_start_call, NULL);
 	usleep(200000);		/* warm up */
-	r0 = atomic_load(&sunk);
+	r0 = atomic_load(&sunk.n);
 	t0 = now_s();
 	c0 = cpu_s();
 	usleep((useconds_t)(seconds * 1e6));
-	r1 = atomic_load(&sunk);
+	r1 = atomic_load(&sunk.n);
 	t1 = now_s();
 	/* includes the pump's own work and its spinning on a full window */
 	last_cpu_us = (cpu_s() - c0) * 1e6 / (double)(r1 - r0 ? r1 - r0 : 1);
@@ -294,7 +300,7 @@ static double run_messages(struct bnode *a, const char *chan, size_t size, doubl
 	while (!atomic_load(&pump_stopped))
 		usleep(1000);
 	/* drain what is in flight */
-	for (int i = 0; i < 200 && atomic_load(&sunk) != pump.sent; i++)
+	for (int i = 0; i < 200 && atomic_load(&sunk.n) != pump.sent; i++)
 		usleep(10000);
 	return (double)(r1 - r0) / (t1 - t0);
 }
