@@ -82,6 +82,7 @@ void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr
 	(void)ctx;
 	if (!P)
 		return;
+	sl_portal_links_stopped(P, s, addr, len);
 	for (struct inlet_chan *c = P->ps[sl_shard_id(s)].chans; c; c = c->next) {
 		bool hit = c->via_len && len == c->via_len && !memcmp(c->via, addr, len);
 
@@ -93,30 +94,6 @@ void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr
 		c->broken = true;
 		sl_timer_arm(s, &c->timer, 0);
 	}
-}
-
-/* The connection under the first channel (the first hop of its route), to watch. */
-static void chan_watch_via(struct inlet_chan *c)
-{
-	struct sl_secure_info *si = malloc(sizeof(*si));
-	const char *body;
-	uint8_t type;
-	size_t len;
-	char *end;
-
-	if (!si)
-		return;
-	if (!sl_secure_find(sl_shard_node(c->s), c->enc[0], si)) {
-		end = strstr(si->route, " => ");
-		if (end)
-			*end = 0;
-		if (!sl_addr_parse(si->route, &type, &body, &len) && type == SL_ADDR_LOCAL &&
-		    len <= SL_ADDR_BODY_MAX) {
-			memcpy(c->via, body, len);
-			c->via_len = (uint8_t)len;
-		}
-	}
-	free(si);
 }
 
 static void chan_hop_done(void *arg, int err, const char *addr, const uint8_t *peer);
@@ -153,8 +130,8 @@ static void chan_hop_done(void *arg, int err, const char *addr, const uint8_t *p
 		memcpy(c->enc[c->n], addr, SL_RANDOM_ADDR_LEN);
 		c->enc[c->n][SL_RANDOM_ADDR_LEN] = 0;
 		c->n++;
-		if (c->n == 1)
-			chan_watch_via(c);
+		if (c->n == 1)	/* the connection under the first channel, to watch */
+			sl_portal_chan_via(sl_shard_node(c->s), c->enc[0], c->via, &c->via_len);
 		if (ic->deleted)
 			err = -ECANCELED;
 		else if (c->n < r->nhops && !(err = chan_next_hop(c)))

@@ -50,6 +50,7 @@ static void pc_release(struct sl_portal_conn *pc)
 	if (pc->cpprev && pc->state == PC_WAIT_CHAN)
 		pc->ic->nwait--;
 	pc_unlink(pc);
+	sl_portal_link_leave(pc);
 	if (pc->chan) {
 		sl_portal_chan_put(pc->chan);
 		pc->chan = NULL;
@@ -218,6 +219,23 @@ static void pc_timer(struct sl_timer *t)
 	pc_credit(pc);
 }
 
+/*
+ * Watch the worker pc's remote route goes into (portal_link.c), unless
+ * pc's channel set watches it, or it is not on this shard, or it is the
+ * peer's connection worker itself (both ends on this node).
+ */
+static void pc_watch(struct sl_portal_conn *pc)
+{
+	struct sl_worker *w;
+	struct sl_addr f;
+
+	if (pc->chan || !sl_route_front(&pc->remote, &f) || f.type != SL_ADDR_LOCAL)
+		return;
+	w = sl_worker_lookup_local(pc->w.shard, (const uint8_t *)f.body, f.len);
+	if (w && w->handle != pc_handle)
+		sl_portal_link_watch(pc, &f);
+}
+
 static void pc_open(struct sl_portal_conn *pc)
 {
 	pc->state = PC_OPEN;
@@ -316,6 +334,7 @@ static void pc_handle(struct sl_worker *w, struct sl_msg *m)
 		pc->ext = pm.ext;
 		if (pm.ext)
 			pc->peer_window = pm.window;
+		pc_watch(pc);
 		pc_open(pc);
 		break;
 	case SL_PORTAL_CREDIT:
@@ -532,6 +551,7 @@ void sl_portal_outlet_handle(struct sl_worker *w, struct sl_msg *m)
 	pc->timer.fire = pc_timer;
 	sl_route_copy(&pc->remote, &m->ret);
 	sl_msg_free(m);
+	pc_watch(pc);
 	pc->k = P->ops->connect(P->ctx, w->shard, pc, out->o.bind, &err);
 	if (!pc->k)
 		sl_portal_on_connect(pc, err ? err : -ENOMEM);

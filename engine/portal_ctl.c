@@ -57,6 +57,7 @@ void sl_portals_destroy(struct sl_portals *P)
 		return;
 	sl_node_slot_swap(P->node, SL_NODE_SLOT_PORTALS, P, NULL);
 	sl_portal_chans_release(P);
+	sl_portal_links_release(P);
 	/*
 	 * The shards have stopped: listeners are closed, and the workers still
 	 * in the shards' tables drop their references when the node destroys them.

@@ -6,6 +6,7 @@
  *
  *   portal_conn.c   the connection worker: the hot path, credit and half close
  *   portal_chan.c   an inlet's secure channels per shard (routes with hops)
+ *   portal_link.c   the links fixed-route and outlet connections watch
  *   portal_ctl.c    the control plane: create, delete, list, the node's slot
  *
  * Lifetimes. Inlets and outlets (struct portal_owner) are reference counted
@@ -84,9 +85,27 @@ struct inlet_chan {
 	struct sl_timer timer;		/* a break, handled out of the stop hook */
 };
 
-/* Per shard: the channel sets made there (the stop hook's list). */
+/*
+ * A local worker the first hop of connections' remote routes goes into (a
+ * node-to-node connection; a channel, and the connection under it), watched
+ * so that they are reset when it stops (portal_link.c). Exists while a
+ * connection watches it; on its shard's thread only.
+ */
+struct portal_link {
+	struct portal_link *next, **pprev;	/* the shard's links */
+	struct sl_shard *s;
+	bool listed, dead, firing;
+	uint8_t n;				/* addresses watched: 1 or 2 */
+	uint8_t len[2];
+	char addr[2][SL_ADDR_BODY_MAX + 1];	/* the first hop; under a channel, its connection */
+	struct sl_portal_conn *conns;
+	struct sl_timer timer;			/* the break, handled out of the stop hook */
+};
+
+/* Per shard: the channel sets made there and the links watched (the stop hook's lists). */
 struct portal_shard {
 	struct inlet_chan *chans;
+	struct portal_link *links;
 } __attribute__((aligned(SL_CACHELINE)));
 
 struct sl_portal_inlet {
@@ -156,6 +175,8 @@ struct sl_portal_conn {
 	struct inlet_chans *ic;		/* inlet with hops: its shard's channels */
 	struct inlet_chan *chan;	/* ... the set it goes through (a reference) */
 	struct sl_portal_conn *cnext, **cpprev;	/* ic->waiters, then chan->conns */
+	struct portal_link *link;	/* fixed route or outlet: the link it watches */
+	struct sl_portal_conn *lnext, **lpprev;	/* link->conns */
 };
 
 /* ---- owners (portal_ctl.c) ---- */
@@ -211,6 +232,20 @@ void sl_portal_chan_retire(struct inlet_chan *c, const char *why);
 void sl_portal_chans_stop(struct inlet_chans *ic);
 /* Cold, after the shards stopped: every set leaves its shard's list. */
 void sl_portal_chans_release(struct sl_portals *P);
+/* ---- links (portal_link.c; on the connection's shard) ---- */
+
+/* Watch the local worker at front (pc's remote route's first hop); skipped if it is none. */
+void sl_portal_link_watch(struct sl_portal_conn *pc, const struct sl_addr *front);
+/* pc no longer watches its link (idempotent); the last one out frees the link. */
+void sl_portal_link_leave(struct sl_portal_conn *pc);
+/* From the stop hook: links at addr on s are broken (their connections reset shortly). */
+void sl_portal_links_stopped(struct sl_portals *P, struct sl_shard *s, const uint8_t *addr,
+			     size_t len);
+/* Cold, after the shards stopped: every link leaves its shard's list. */
+void sl_portal_links_release(struct sl_portals *P);
+/* The connection under channel enc (its route's first hop): 0, -ENOENT or -ENOMEM. */
+int sl_portal_chan_via(struct sl_node *n, const char *enc, char *via, uint8_t *via_len);
+
 /* The node's worker-stop hook: a channel or the connection under it stopped. */
 void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);
 

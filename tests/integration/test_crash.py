@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -51,10 +52,14 @@ class KillNine(NodeTest):
         """n1's inlet -> n2's outlet -> a server that sends data: the inlet's port."""
         srv = Server(lambda c: c.sendall(data))
         self.addCleanup(srv.close)
+        return self.plain_portal(srv.port)
+
+    def plain_portal(self, target):
+        """n1's inlet -> n2's outlet -> 127.0.0.1:target, no channel: the inlet's port."""
         self.sluice("node", "create", "n1")
         self.sluice("node", "create", "n2")
         self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
-                    "--to", "127.0.0.1:%d" % srv.port)
+                    "--to", "127.0.0.1:%d" % target)
         out = self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
                           "--to", "/node/n2/service/outlet").stdout.strip()
         return int(out.rsplit(":", 1)[1])
@@ -100,7 +105,6 @@ class KillNine(NodeTest):
                 return False
         self.assertTrue(wait_until(whole, 30, 0.5))
 
-    @unittest.expectedFailure  # known: a plain-route inlet does not watch its link yet
     def test_inlet_client_told_when_outlet_node_dies(self):
         c, _ = self.kill_outlet_node_mid_stream(self.portal_to(pattern(32 << 20, 8)), 8)
         # The stream ends (EOF or reset) well before the client's own timeout.
@@ -109,6 +113,29 @@ class KillNine(NodeTest):
                 pass
         except ConnectionResetError:
             pass
+
+    def test_outlet_target_told_when_inlet_node_dies(self):
+        ended = threading.Event()
+
+        def hold(c):
+            # Send a little, then wait for the outlet to end the connection.
+            try:
+                c.sendall(b"x" * 1000)
+                c.settimeout(20)
+                while c.recv(1 << 16):
+                    pass
+            finally:
+                ended.set()
+        srv = Server(hold)
+        self.addCleanup(srv.close)
+        port = self.plain_portal(srv.port)
+        c = socket.create_connection(("127.0.0.1", port), 5)
+        self.addCleanup(c.close)
+        c.settimeout(5)
+        self.assertTrue(c.recv(1 << 16))
+        os.kill(self.home.node_pid("n1"), signal.SIGKILL)
+        # Well before the target's own 20 s.
+        self.assertTrue(ended.wait(8))
 
     def test_cli_killed_mid_node_create_leaves_a_usable_store(self):
         # Kill the CLI at spread-out points of `node create`: before, during and after it

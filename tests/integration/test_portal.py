@@ -554,6 +554,29 @@ class SecureInlet(NodeTest):
         # The connection under the channel stopped: a new channel at once, no Pong timeout.
         self.assertLess(self.serves_again(port, 20), 8)
 
+    def test_seed_form_inlet_heals_after_outlet_node_restart(self):
+        # The seed's form: a channel made by `secure-channel create`, its address on stdin.
+        self.sluice("tcp-outlet", "create", "--at", "b", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % self.http_port)
+        sc = self.sluice("secure-channel", "create", "--from", "a", "--to",
+                         "/node/b/service/api").stdout
+        port = free_port()
+        self.sluice("tcp-inlet", "create", "--at", "a", "--from", "127.0.0.1:%d" % port,
+                    "--to", "-/service/outlet", input=sc)
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+        self.sluice("node", "stop", "b")
+        self.sluice("node", "start", "b")
+        # The given channel died with b's end; the inlet makes its own to the same peer.
+        self.assertLess(self.serves_again(port, 20), 8)
+        # Kept as the route it remakes, so it comes back with its own node too.
+        b_port = self.home.json("node", "show", "b")["tcp_port"]
+        ins = self.home.json("tcp-inlet", "list", "--at", "a")
+        self.assertEqual([i["to"] for i in ins],
+                         ["/ip4/127.0.0.1/tcp/%d/secure/api/service/outlet" % b_port])
+        self.sluice("node", "stop", "a")
+        self.sluice("node", "start", "a")
+        self.assertEqual(curl_head(port), "HTTP/1.0 200 OK")
+
     def test_secure_inlet_restored_on_node_restart(self):
         self.relayed()
         port = self.inlet("/node/relay/service/forward_to_b/secure/api/service/outlet",

@@ -177,7 +177,8 @@ static int inlet_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	snprintf(rec.alias, sizeof(rec.alias), "%s", c->alias);
 	/* The port it bound: a restarted node comes back on the same one. */
 	sl_portal_bound(c->bind, v.port, rec.from, sizeof(rec.from));
-	snprintf(rec.to, sizeof(rec.to), "%s", c->to);
+	/* The node's text: a given channel's address becomes the route it remakes (nm_portal.c). */
+	snprintf(rec.to, sizeof(rec.to), "%s", *v.route ? v.route : c->to);
 	snprintf(rec.via, sizeof(rec.via), "%s", via ? via : "");
 	if (sl_portal_save(NULL, &rec))
 		goto out;

@@ -21,6 +21,7 @@
 #include "tools/common/relay_at.h"
 #include "tools/common/state.h"
 #include "tools/daemon/nm_portal.h"
+#include "tools/daemon/nm_secure.h"
 #include "tools/daemon/node_manager.h"
 
 #define LIST_MAX 1024
@@ -114,6 +115,58 @@ static int inlet_plan(struct sl_state *st, const char *text, struct sl_portal_ro
 				"e.g. %s/service/outlet" : "the route %s is empty%s", text,
 				r->nhops ? text : "");
 	return 0;
+}
+
+/*
+ * A route whose first hop is a channel this node made (secure_channel.create,
+ * the seed's `... | tcp-inlet create --to -/service/outlet`) would die with
+ * that channel. Made instead as the equivalent /secure route, with the
+ * channel's route to its listener and the peer it proved pinned, the inlet
+ * makes its own channels to that same peer and makes new ones when they
+ * break (portal_chan.c). True when r was so rewritten; then text is that
+ * route as text (what the inlet is saved and restored as), or "" when the
+ * channel was made with --authorized, which a /secure route cannot say.
+ */
+static bool inlet_heals(struct sl_node *n, struct sl_portal_route *r, char *text, size_t cap)
+{
+	struct sl_portal_hop *h = &r->hop[0];
+	struct sl_route to;
+	struct sl_addr f, l = { 0 }, a;
+	bool any_peer;
+	size_t it = 0, k = 0, len;
+	int ret;
+
+	*text = 0;
+	if (r->nhops || !sl_route_front(&r->tail, &f) || f.type != SL_ADDR_LOCAL ||
+	    sl_nm_sc_origin(n, (const char *)f.body, f.len, &h->to, h->id, &any_peer))
+		return false;
+	sl_route_pop_front(&r->tail);
+	if (sl_route_empty(&r->tail)) {
+		/* The channel itself is no outlet: leave it as it was, for the usual error. */
+		sl_route_push_front(&r->tail, f.type, f.body, f.len);
+		return false;
+	}
+	h->has_id = true;
+	r->nhops = 1;
+	/* As text: the way to the listener, /secure/LISTENER, then the rest. */
+	sl_route_init(&to);
+	while (sl_route_next(&h->to, &it, &a)) {
+		if (k++)
+			sl_route_push_back(&to, l.type, l.body, l.len);
+		l = a;
+	}
+	if (!any_peer || !k || l.type != SL_ADDR_LOCAL)
+		return true;
+	ret = sl_multiaddr_from_route(&to, text, cap);
+	len = ret < 0 ? 0 : (size_t)ret;
+	ret = ret < 0 ? ret : snprintf(text + len, cap - len, "/secure/%.*s", (int)l.len, l.body);
+	if (ret >= 0 && len + (size_t)ret < cap)
+		len += (size_t)ret;
+	else
+		ret = -1;
+	if (ret < 0 || sl_multiaddr_from_route(&r->tail, text + len, cap - len) < 0)
+		*text = 0;
+	return true;
 }
 
 static void respond_err(struct sl_worker *nm, struct sl_msg *m, uint16_t status, const char *fmt, ...)
@@ -234,7 +287,8 @@ static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 	struct sl_state *st = NULL;
 	struct sl_portal_info v;
 	uint16_t port = 0;
-	char err[512];
+	bool heals;
+	char err[512], text[512];
 	int ret;
 
 	if (!P)
@@ -265,7 +319,8 @@ static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 	} else {
 		sl_route_copy(&route->tail, &c.route);
 	}
-	ret = sl_portal_inlet_create(P, c.alias, c.bind, route, c.to, &port);
+	heals = inlet_heals(sl_shard_node(nm->shard), route, text, sizeof(text));
+	ret = sl_portal_inlet_create(P, c.alias, c.bind, route, *text ? text : c.to, &port);
 	if (ret == -EEXIST) {
 		respond_err(nm, m, SL_API_BAD_REQUEST, "there is already an inlet named %s: pick "
 			    "another --alias, or delete it first", c.alias);
@@ -280,8 +335,9 @@ static void inlet_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 		respond_err(nm, m, SL_API_BAD_REQUEST, "cannot listen on %s: %s", c.bind, strerror(-ret));
 		goto out;
 	}
-	sl_log(SL_LOG_INFO, "node=%s event=inlet_created alias=%s bind=%s port=%u to=%s channels=%u",
-	       sl_node_name(sl_shard_node(nm->shard)), c.alias, c.bind, port, c.to, route->nhops);
+	sl_log(SL_LOG_INFO, "node=%s event=inlet_created alias=%s bind=%s port=%u to=%s channels=%u%s",
+	       sl_node_name(sl_shard_node(nm->shard)), c.alias, c.bind, port, c.to, route->nhops,
+	       heals ? " remakes=given_channel" : "");
 	respond_portal(nm, m, &v);
 out:
 	free(route);

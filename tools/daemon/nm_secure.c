@@ -75,6 +75,7 @@ out:
 
 void sl_nm_secure_stop(struct sl_node *n)
 {
+	sl_nm_sc_origins_clear(n);
 	sl_secure_node_fini(n);
 }
 
@@ -151,6 +152,9 @@ static void respond_list(struct sl_worker *nm, struct sl_msg *m, void *v, size_t
 struct create_req {
 	struct sl_worker *nm;
 	struct sl_msg *req;
+	bool own_identity;	/* made with the node's identity: an inlet can remake it */
+	bool any_peer;		/* no --authorized */
+	struct sl_route to;
 };
 
 static void create_done(void *arg, int err, const char *addr, const uint8_t *peer)
@@ -161,6 +165,9 @@ static void create_done(void *arg, int err, const char *addr, const uint8_t *pee
 
 	switch (err) {
 	case 0:
+		if (cr->own_identity)
+			sl_nm_sc_origin_add(sl_shard_node(cr->nm->shard), addr, &cr->to, peer,
+					    cr->any_peer);
 		sl_cbor_writer_init(&w, buf, sizeof(buf));
 		sl_cbor_put_array(&w, 2);
 		sl_cbor_put_text(&w, addr, strlen(addr));
@@ -222,6 +229,9 @@ static void sc_create(struct sl_worker *nm, struct sl_msg *m, const struct sl_ap
 	}
 	cr->nm = nm;
 	cr->req = m;	/* answered by create_done */
+	cr->own_identity = o.vault == sl_secure_node_vault(sl_shard_node(nm->shard));
+	cr->any_peer = !c.n_authorized;
+	sl_route_copy(&cr->to, &c.to);
 	ret = sl_secure_create(nm->shard, &c.to, &o, create_done, cr);
 	if (ret) {
 		free(cr);

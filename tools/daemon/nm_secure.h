@@ -38,6 +38,18 @@ int sl_nm_authorized_parse(const char *text, uint8_t ids[][SL_ID_LEN], char *err
 /* When the node manager goes (node destroy). */
 void sl_nm_secure_stop(struct sl_node *n);
 
+/*
+ * nm_sc_origin.c: how this node's secure_channel.create made channel enc
+ * (made with the node's own identity): the route to the listener, the
+ * peer's identifier and whether any verified peer would have done (no
+ * --authorized). _origin: 0 or -ENOENT (not made so, or forgotten).
+ */
+void sl_nm_sc_origin_add(struct sl_node *n, const char *enc, const struct sl_route *to,
+			 const uint8_t peer[SL_ID_LEN], bool any_peer);
+int sl_nm_sc_origin(const struct sl_node *n, const char *enc, size_t len, struct sl_route *to,
+		    uint8_t peer[SL_ID_LEN], bool *any_peer);
+void sl_nm_sc_origins_clear(const struct sl_node *n);
+
 /* secure_channel.* and secure_channel_listener.*: answered now or when the handshake ends. */
 extern const struct sl_nm_method sl_nm_secure_methods[];
 
