@@ -47,6 +47,7 @@ struct sl_net_stats {
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 	uint64_t rx_direct;		/* receives straight into a large frame's message */
 	uint64_t frame_timeouts;	/* connections closed: a partial frame idle frame_timeout_ns */
+	uint64_t portal_hups;		/* portal sockets not read that saw their peer's FIN or RST at once */
 };
 
 /*
