@@ -30,8 +30,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -307,6 +309,23 @@ static void arm_recv(struct sl_portal_sock *k)
 	k->core.ops++;
 }
 
+/* Not reading: learn of the peer's FIN or RST without taking its bytes. */
+static void arm_hup(struct sl_portal_sock *k)
+{
+	struct io_uring_sqe *sqe;
+
+	if (k->hup_armed || k->hup_seen || k->want_read || k->recv_armed || k->closing ||
+	    k->connecting || !k->pc)
+		return;
+	sqe = sl_uring_sqe(k->ps->u);
+	if (!sqe)
+		return;
+	io_uring_prep_poll_add(sqe, k->core.fd, POLLRDHUP | POLLERR | POLLHUP);
+	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_HUP, k->core.gen, k->core.slot));
+	k->hup_armed = true;
+	k->core.ops++;
+}
+
 static void send_queue(struct sl_portal_sock *k)
 {
 	if (!k->core.dead)
@@ -342,8 +361,12 @@ static void op_write(struct sl_portal_sock *k, struct sl_msg *m)
 static void op_read(struct sl_portal_sock *k, bool on)
 {
 	k->want_read = on;
-	/* Off: the receive in flight (one chunk at most) completes; none follows. */
-	if (on)
+	/*
+	 * Off: the receive in flight (one chunk at most) completes; none
+	 * follows, and the flush arms the watch for a FIN (once per socket
+	 * while it stays armed: nothing per pause of a bulk flow).
+	 */
+	if (on || !k->hup_armed)
 		sl_psock_flush_later(k);
 }
 
@@ -364,6 +387,8 @@ static void op_close(struct sl_portal_sock *k, bool abort)
 	k->want_read = false;
 	if (k->recv_armed)
 		cancel_ops(k, false);
+	if (k->hup_armed)
+		sl_uring_cancel(k->ps->u, UD(UOP_PORTAL_HUP, k->core.gen, k->core.slot));
 	if (k->core.q_head || k->core.send_busy)
 		sl_timer_arm(k->ps->u->shard, &k->linger, LINGER_NS);
 	after_queue(k);
@@ -415,6 +440,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 		*err = -EBUSY;
 		return NULL;
 	}
+	k->connecting = true;
 	io_uring_prep_connect(sqe, fd, (struct sockaddr *)&k->sa, k->salen);
 	io_uring_sqe_set_data64(sqe, UD(UOP_PORTAL_CONNECT, k->core.gen, k->core.slot));
 	k->core.ops++;
@@ -428,6 +454,7 @@ static void on_connect(struct sl_portal_sock *k, int res)
 	struct sl_portal_conn *pc = k->pc;
 
 	k->core.ops--;
+	k->connecting = false;
 	if (k->closing) {
 		sl_psock_flush_later(k);
 		return;
@@ -487,6 +514,7 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 	}
 	if (res == 0) {
 		k->want_read = false;
+		k->hup_seen = true;
 		sl_portal_on_eof(k->pc);
 		return;
 	}
@@ -502,6 +530,44 @@ static void on_recv(struct sl_pshard *ps, struct sl_portal_sock *k, struct io_ur
 		return;
 	}
 	sock_fail(k, res);
+}
+
+/*
+ * The watch of a socket the engine does not read fired (mask res). An
+ * error or reset goes to the engine at once, as from a receive. A FIN with
+ * no byte left unread is the EOF now: what was read before it is routed
+ * already, so it goes out first. A FIN behind unread bytes stays behind
+ * them: they are read, then the EOF, once the peer grants credit again.
+ */
+static void on_hup(struct sl_portal_sock *k, int res)
+{
+	int err = 0, inq = 0;
+	socklen_t sl = sizeof(err);
+
+	k->hup_armed = false;
+	k->core.ops--;
+	if (k->closing || !k->pc || res == -ECANCELED) {
+		sl_psock_flush_later(k);
+		return;
+	}
+	if (res < 0 || (res & POLLERR)) {
+		if (res < 0)
+			err = -res;
+		else if (getsockopt(k->core.fd, SOL_SOCKET, SO_ERROR, &err, &sl) || !err)
+			err = ECONNRESET;
+		NET_STAT_INC(k->ps->u, portal_hups);
+		sock_fail(k, -err);
+		return;
+	}
+	if (k->want_read || k->recv_armed) {
+		sl_psock_flush_later(k);	/* the receive sees the EOF itself */
+		return;
+	}
+	k->hup_seen = true;
+	if (ioctl(k->core.fd, FIONREAD, &inq) == 0 && inq == 0) {
+		NET_STAT_INC(k->ps->u, portal_hups);
+		sl_portal_on_eof(k->pc);
+	}
 }
 
 /* ---- the core's callbacks: once per send completion ---- */
@@ -587,6 +653,9 @@ static void portal_cqe(struct sl_ushard *u, struct io_uring_cqe *cqe)
 	case UOP_PORTAL_POLLOUT:
 		sl_conn_on_writable(&k->core);
 		break;
+	case UOP_PORTAL_HUP:
+		on_hup(k, cqe->res);
+		break;
 	default:
 		break;
 	}
@@ -629,6 +698,7 @@ static void portal_flush(struct sl_ushard *u)
 			continue;
 		}
 		arm_recv(k);
+		arm_hup(k);
 		send_queue(k);
 	}
 	for (unsigned i = 0; i < PLISTEN_MAX; i++)

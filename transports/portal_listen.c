@@ -181,4 +181,5 @@ void sl_pinlet_on_accept(struct sl_pshard *ps, unsigned i, struct io_uring_cqe *
 		return;
 	}
 	k->pc = pc;
+	sl_psock_flush_later(k);	/* not reading until the Pong: watch for the client's FIN */
 }

@@ -27,6 +27,7 @@ enum {
 	UOP_PORTAL_SEND = SL_UOP(SL_UCLASS_PORTAL, 3),
 	UOP_PORTAL_CONNECT = SL_UOP(SL_UCLASS_PORTAL, 4),
 	UOP_PORTAL_POLLOUT = SL_UOP(SL_UCLASS_PORTAL, 5),	/* a send found the socket full: wait for room */
+	UOP_PORTAL_HUP = SL_UOP(SL_UCLASS_PORTAL, 6),	/* not reading: watch for the peer's FIN or RST */
 };
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
@@ -46,6 +47,14 @@ struct sl_portal_sock {
 	bool want_shut, shut;		/* shutdown(SHUT_WR) after the queue */
 	bool closing;
 	bool nobuf;			/* on the list of receives that found no buffer */
+	bool connecting;		/* an outlet's connect is in the kernel */
+	/*
+	 * While the engine does not read (flow control, or before the Pong), a
+	 * poll for POLLRDHUP|POLLERR|POLLHUP (no data read) tells of a FIN or
+	 * RST at once; armed at most once at a time, left in while reading.
+	 */
+	bool hup_armed;
+	bool hup_seen;			/* the FIN was seen (read, or behind unread bytes): poll no more */
 	struct sl_portal_sock *flush_next;
 	struct sl_portal_sock *nobuf_next;
 	struct sl_timer linger;

@@ -7,6 +7,7 @@
 #ifndef SL_TRANSPORTS_STREAM_H
 #define SL_TRANSPORTS_STREAM_H
 
+#include "engine/timer.h"
 #include "transports/conn.h"
 
 /* The stream links' op class, and their ops within it. */
@@ -78,6 +79,9 @@ struct sl_conn {
 	uint32_t stash_len, stash_off, stash_cap;
 	struct sl_conn *wait_next;
 	struct sl_conn *nobuf_next;
+	/* Idle partial frames (rx_idle.c): bytes received, as the last sweep saw them. */
+	uint64_t rx_seen, idle_seen;
+	uint8_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
 
 	/* The send queue's sendmsg: a frame each, behind the version byte in the first. */
 	struct iovec iov[SL_IOV_MAX + 1];
@@ -121,6 +125,9 @@ struct sl_sshard {
 
 	struct sl_acceptor lst[SL_LISTENERS];	/* fd -1: none */
 	uint8_t ltype[SL_LISTENERS];
+
+	struct sl_timer idle_timer;	/* the idle partial-frame sweep (rx_idle.c) */
+	uint64_t idle_period_ns;
 };
 
 /* The stream links of a net (the class's context): the listening sockets. */
@@ -172,6 +179,10 @@ void sl_stream_rx_resume(struct sl_sshard *ss);
 void sl_stream_rx_rearm_nobuf(struct sl_sshard *ss);
 /* c goes: held buffers back, off the waiting lists, a parked frame dropped. */
 void sl_stream_rx_release(struct sl_conn *c);
+
+/* rx_idle.c: cold, on the shard's thread: the sweep that closes idle partial frames. */
+void sl_stream_idle_start(struct sl_sshard *ss);
+void sl_stream_idle_stop(struct sl_sshard *ss);
 
 /* uds.c */
 void sl_uds_send(void *ctx, struct sl_shard *s, struct sl_msg *m);

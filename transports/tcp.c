@@ -500,6 +500,7 @@ static void stream_shard_stop(struct sl_ushard *io)
 
 	if (!ss)
 		return;
+	sl_stream_idle_stop(ss);
 	/* Cold: the loop has ended; close everything synchronously. */
 	for (unsigned i = 0; i < ss->max_conns; i++) {
 		struct sl_conn *c = ss->conns[i];
@@ -569,6 +570,7 @@ static int stream_shard_start(struct sl_ushard *io, void *ctx)
 		ss->free_slots[i] = ss->max_conns - 1 - i;
 	ss->nfree = ss->max_conns;
 	io->cls[SL_UCLASS_STREAM] = ss;
+	sl_stream_idle_start(ss);
 	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
 	if (st->tcp_fds[id] >= 0) {
 		ss->lst[0].fd = st->tcp_fds[id];

@@ -519,6 +519,7 @@ static void on_recv(struct sl_sshard *ss, struct sl_conn *c, struct io_uring_cqe
 
 		if (res > 0 && c->state == CONN_OPEN) {
 			NET_STAT_ADD(ss, rx_bytes, (uint64_t)res);
+			c->rx_seen += (uint64_t)res;
 			rx_buf(c, bid, (uint32_t)res);
 		} else {
 			sl_uring_buf_put(ss->io, bid);
@@ -625,6 +626,7 @@ static void on_recv_direct(struct sl_sshard *ss, struct sl_conn *c, int res)
 	}
 	NET_STAT_ADD(ss, rx_bytes, (uint64_t)res);
 	NET_STAT_INC(ss, rx_direct);
+	c->rx_seen += (uint64_t)res;
 	ss->cur_rx = c;
 	if (c->rx) {
 		k = c->rx_need - c->rx_have;

@@ -32,6 +32,7 @@ static const struct sl_net_config default_cfg = {
 	.max_conns = 16384,
 	.sendq_high = 4u << 20,
 	.sendq_max = 64u << 20,
+	.frame_timeout_ns = 30ull * 1000000000,
 };
 
 void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...)
@@ -396,6 +397,8 @@ struct sl_net *sl_uring_create_cold(struct sl_node *n, const struct sl_net_confi
 		t->cfg.sendq_high = default_cfg.sendq_high;
 	if (!t->cfg.sendq_max)
 		t->cfg.sendq_max = default_cfg.sendq_max;
+	if (!t->cfg.frame_timeout_ns)
+		t->cfg.frame_timeout_ns = default_cfg.frame_timeout_ns;
 	t->us = calloc(ns, sizeof(*t->us));
 	t->stats = calloc(ns, sizeof(*t->stats));
 	t->efds = malloc(ns * sizeof(*t->efds));

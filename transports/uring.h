@@ -28,6 +28,7 @@ struct sl_net_config {
 	unsigned max_conns;	/* per shard, 0 = 16384 (an elastic relay node holds 10,000+) */
 	size_t sendq_high;	/* queued bytes on a connection that pause its feeders, 0 = 4 MiB */
 	size_t sendq_max;	/* queued bytes past which messages are dropped, 0 = 64 MiB */
+	uint64_t frame_timeout_ns;	/* a partial frame with no byte for this long closes, 0 = 30 s */
 };
 
 struct sl_net_stats {
@@ -45,6 +46,8 @@ struct sl_net_stats {
 	uint64_t paused_ring;		/* ... because the ring to the frame's shard was full */
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 	uint64_t rx_direct;		/* receives straight into a large frame's message */
+	uint64_t frame_timeouts;	/* connections closed: a partial frame idle frame_timeout_ns */
+	uint64_t portal_hups;		/* portal sockets not read that saw their peer's FIN or RST at once */
 };
 
 /*

@@ -8,6 +8,7 @@ import resource
 import selectors
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -364,6 +365,62 @@ class Portal(NodeTest):
             except ConnectionResetError:
                 pass
         self.assertLess(time.monotonic() - t0, 2.0)
+
+    def inlet_conns(self):
+        return self.home.json("tcp-inlet", "list", "--at", "n1")[0]["connections"]
+
+    def test_client_fin_seen_while_not_reading(self):
+        # No outlet answers: the inlet waits for a Pong (10 s) and does not read its client.
+        self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
+                    "--to", "/node/n2/service/nobody")
+        port = int(self.home.json("tcp-inlet", "list", "--at", "n1")[0]["bind_address"].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), 10) as s:
+            self.assertTrue(wait_until(lambda: self.inlet_conns() == 1, 5))
+            t0 = time.monotonic()
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            try:
+                self.assertEqual(s.recv(10), b"")
+            except ConnectionResetError:
+                pass
+            self.assertLess(time.monotonic() - t0, 3.0, "the FIN waited for the Pong timeout")
+        self.assertTrue(wait_until(lambda: self.inlet_conns() == 0, 3))
+
+    def test_client_reset_seen_while_paused_by_the_window(self):
+        release, done = threading.Event(), threading.Event()
+
+        def handle(c):  # reads nothing until told, then everything until the close
+            try:
+                release.wait(30)
+                c.settimeout(10)
+                while c.recv(1 << 20):
+                    pass
+            finally:
+                done.set()
+
+        srv = Server(handle)
+        self.addCleanup(srv.close)
+        self.addCleanup(release.set)
+        port = self.portal(srv.port)
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        s.setblocking(False)
+        chunk, sent, last = b"x" * (256 << 10), 0, time.monotonic()
+        # Fill the window and every socket buffer on the way: no progress for 1 s.
+        while time.monotonic() - last < 1.0:
+            try:
+                sent += s.send(chunk)
+                last = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.02)
+        self.assertGreater(sent, 2 << 20, "the window was not filled")
+        self.assertEqual(self.inlet_conns(), 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()  # RST: the paused inlet must notice without reading
+        self.assertTrue(wait_until(lambda: self.inlet_conns() == 0, 3),
+                        "a paused connection did not see its client's reset")
+        release.set()
+        # The target still gets what the inlet had forwarded, then its close.
+        self.assertTrue(done.wait(10), "the target never saw the close")
 
     def test_1000_concurrent_connections(self):
         n = 1000

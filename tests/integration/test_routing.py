@@ -411,5 +411,87 @@ class BadInput(NodeTest):
         c.close()
 
 
+class FrameTimeout(NodeTest):
+    """A connection holding part of a frame with nothing more for --frame-timeout is closed."""
+
+    def setUp(self):
+        super().setUp()
+        self.sluice("node", "create", "ft", "--frame-timeout", "1s")
+        self.port = self.home.node_port("ft")
+
+    def show(self):
+        return self.home.json("node", "show", "ft")
+
+    def raw(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def closed_within(self, s, limit):
+        """Seconds until the node closed s, or None if it did not within limit."""
+        t0 = time.monotonic()
+        s.settimeout(limit)
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            return None
+        return time.monotonic() - t0
+
+    def test_stored_shown_and_documented(self):
+        info = self.show()
+        self.assertEqual(info["frame_timeout_ms"], 1000)
+        self.assertIn("Frame timeout: 1s", self.sluice("node", "show", "ft").stdout)
+        self.sluice("node", "create", "dflt")
+        self.assertEqual(self.home.json("node", "show", "dflt")["frame_timeout_ms"], 30000)
+        with open(info["log"]) as f:
+            self.assertIn(" frame_timeout_ms=1000 ", f.read())
+        self.assertRegex(self.sluice("node", "create", "--help").stdout,
+                         r"--frame-timeout DURATION .*part of a frame.*30s")
+        for bad in ("0", "abc", "2h"):
+            p = self.sluice("node", "create", "bad", "--frame-timeout", bad, check=False)
+            self.assertNotEqual(p.returncode, 0, bad)
+            self.assertIn("--frame-timeout %s" % bad, p.stderr)
+
+    def test_idle_partial_frame_is_closed_and_counted(self):
+        before = self.show()["stats"]["frame_timeouts"]
+        head = self.raw()
+        head.sendall(b"\x01" + struct.pack(">I", 16 * 1024 * 1024)[:2])  # half a header
+        body = self.raw()
+        body.sendall(b"\x01" + struct.pack(">I", 16 * 1024 * 1024) + b"x" * 100)
+        for s in (head, body):
+            took = self.closed_within(s, 4)
+            self.assertIsNotNone(took, "a partial frame was held past 4 s")
+            self.assertLess(took, 3.5)
+            s.close()
+        self.assertTrue(wait_until(lambda: self.show()["stats"]["frame_timeouts"] >= before + 2, 5))
+        with open(self.show()["log"]) as f:
+            self.assertIn("reason=frame_timeout", f.read())
+
+    def test_slow_frame_and_idle_connection_stay(self):
+        idle = op.Client("127.0.0.1", self.port)
+        idle.send([op.local("echo")], [op.local("app")], op.bare("first"))
+        self.assertEqual(op.unbare(idle.recv()[2]), b"first")
+        slow = op.Client("127.0.0.1", self.port)
+        slow.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        data = op.frame([op.local("uppercase")], [op.local("app")], op.bare("slow" * 8))
+        step = 0.4  # well under the timeout, and the whole frame takes over 2 timeouts
+        n = max(6, len(data) // 8)
+        chunks = [data[i:i + n] for i in range(0, len(data), n)]
+        self.assertGreaterEqual(len(chunks) * step, 2.0)
+        for part in chunks:
+            slow.sock.sendall(part)
+            time.sleep(step)
+        self.assertEqual(op.unbare(slow.recv()[2]), b"SLOW" * 8)
+        time.sleep(1.5)  # idle between frames, past the timeout
+        for c in (idle, slow):
+            c.send([op.local("echo")], [op.local("app")], op.bare("still"))
+            self.assertEqual(op.unbare(c.recv()[2]), b"still")
+            c.close()
+        self.assertEqual(self.show()["stats"]["frame_timeouts"], 0)
+
+
 if __name__ == "__main__":
     unittest.main()

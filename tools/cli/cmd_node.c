@@ -133,8 +133,9 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 	if (full) {
 		fputs(",\"tcp_listener_address\":", f);
 		sl_json_str(f, v->rec.tcp_address);
-		fprintf(f, ",\"pin_shards\":%s,\"spin_us\":%u", v->rec.pin_shards ? "true" : "false",
-			v->rec.spin_us);
+		fprintf(f, ",\"pin_shards\":%s,\"spin_us\":%u,\"frame_timeout_ms\":%llu",
+			v->rec.pin_shards ? "true" : "false", v->rec.spin_us,
+			(unsigned long long)v->rec.frame_timeout_ms);
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -153,7 +154,7 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 			fprintf(f, ",\"shards\":%u,\"uptime_ms\":%llu,\"stats\":{\"delivered\":%llu,"
 				"\"to_transport\":%llu,\"drop_unknown\":%llu,\"drop_route\":%llu,"
 				"\"drop_other\":%llu,\"control_requests\":%llu,\"sends\":%llu,"
-				"\"replies\":%llu,\"timeouts\":%llu}",
+				"\"replies\":%llu,\"timeouts\":%llu,\"frame_timeouts\":%llu}",
 				s->shards, (unsigned long long)s->uptime_ms,
 				(unsigned long long)s->stats.delivered,
 				(unsigned long long)s->stats.to_transport,
@@ -163,7 +164,8 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 				(unsigned long long)s->stats.control_requests,
 				(unsigned long long)s->stats.sends,
 				(unsigned long long)s->stats.replies,
-				(unsigned long long)s->stats.timeouts);
+				(unsigned long long)s->stats.timeouts,
+				(unsigned long long)s->stats.frame_timeouts);
 		}
 	}
 	fputc('}', f);
@@ -208,10 +210,14 @@ static const struct sl_opt create_opts[] = {
 	{ "spin-us", 0, "N", "microseconds (0 to 1000, default 50) a shard busy-polls after its last "
 			     "work before it sleeps: lower request/response latency for CPU while such a "
 			     "flow runs; bulk flows and idle nodes are unaffected (0 = least CPU)" },
+	{ "frame-timeout", 0, "DURATION", "close a connection that sent part of a frame and then "
+					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
 	{ "project", 0, "FILE", "a project file (`sluice project create`): /project/NAME routes "
 				"reach its relay node" },
 	{ NULL, 0, NULL, NULL },
 };
+
+#define FRAME_TIMEOUT_MAX_MS (3600u * 1000)
 
 /* A decimal number from 0 to max, digits only: "-1", "+5" and " 5" are not. */
 static bool parse_uint(const char *s, unsigned max, unsigned *out)
@@ -239,6 +245,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	const char *shards = sl_args_get(spec, a, "shards");
 	const char *spin = sl_args_get(spec, a, "spin-us");
 	const char *ident = sl_args_get(spec, a, "identity");
+	const char *ft = sl_args_get(spec, a, "frame-timeout");
 
 	memset(rec, 0, sizeof(*rec));
 	if (check_name(name))
@@ -257,6 +264,11 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	if (spin && !parse_uint(spin, SL_NODE_SPIN_US_MAX, &rec->spin_us))
 		return sl_err("--spin-us %s: use a number of microseconds from 0 to %u (0 = sleep at "
 			      "once; default %u)", spin, SL_NODE_SPIN_US_MAX, SL_NODE_SPIN_US_DEFAULT);
+	rec->frame_timeout_ms = SL_NODE_FRAME_TIMEOUT_MS_DEFAULT;
+	if (ft && (sl_parse_duration_ms(ft, &rec->frame_timeout_ms) ||
+		   rec->frame_timeout_ms > FRAME_TIMEOUT_MAX_MS))
+		return sl_err("--frame-timeout %s: use a duration from 1ms to 1h, e.g. 30s or 2m "
+			      "(default 30s)", ft);
 	if (ident) {
 		if (!sl_node_name_valid(ident))
 			return sl_err("'%s' is not a valid identity name", ident);
@@ -337,6 +349,8 @@ static const struct sl_opt run_opts[] = {
 	{ "spin-us", 0, "N", "if the node is new, microseconds (0 to 1000, default 50) a shard "
 			     "busy-polls before it sleeps: lower request/response latency for CPU while "
 			     "such a flow runs; bulk flows and idle nodes are unaffected (0 = least CPU)" },
+	{ "frame-timeout", 0, "DURATION", "if the node is new, close a connection that sent part of a frame and then "
+					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -454,7 +468,7 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		     const struct sl_args *a)
 {
-	char sock[PATH_MAX], log[PATH_MAX], created[32], started[32];
+	char sock[PATH_MAX], log[PATH_MAX], created[32], started[32], ft[32];
 	struct sl_state *st;
 	struct node_view v;
 	int ret;
@@ -487,6 +501,8 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	printf("Pin shards: %s\n", v.rec.pin_shards ? "yes (shard i on CPU i % ncpu)" :
 	       "no (the kernel places the shard threads)");
 	printf("Spin:       %u us\n", v.rec.spin_us);
+	sl_format_duration_ms(v.rec.frame_timeout_ms, ft, sizeof(ft));
+	printf("Frame timeout: %s (a partial frame idle this long closes its connection)\n", ft);
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);
@@ -499,6 +515,8 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		       (unsigned long long)v.live.stats.to_transport,
 		       (unsigned long long)(v.live.stats.drop_unknown + v.live.stats.drop_route +
 					    v.live.stats.drop_other));
+		printf("Frame timeouts: %llu connections closed\n",
+		       (unsigned long long)v.live.stats.frame_timeouts);
 	}
 	if (v.status == SL_NODE_CRASHED)
 		printf("\nIt stopped without being asked to: see its log, then `sluice node start %s`\n",

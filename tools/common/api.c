@@ -183,7 +183,7 @@ void sl_api_put_status(struct sl_cbor_writer *w, const struct sl_api_status *s)
 	sl_cbor_put_uint(w, s->shards);
 	sl_cbor_put_uint(w, s->uptime_ms);
 	sl_cbor_put_uint(w, s->pid);
-	sl_cbor_put_array(w, 9);
+	sl_cbor_put_array(w, 10);
 	sl_cbor_put_uint(w, s->stats.delivered);
 	sl_cbor_put_uint(w, s->stats.to_transport);
 	sl_cbor_put_uint(w, s->stats.drop_unknown);
@@ -193,6 +193,7 @@ void sl_api_put_status(struct sl_cbor_writer *w, const struct sl_api_status *s)
 	sl_cbor_put_uint(w, s->stats.sends);
 	sl_cbor_put_uint(w, s->stats.replies);
 	sl_cbor_put_uint(w, s->stats.timeouts);
+	sl_cbor_put_uint(w, s->stats.frame_timeouts);
 }
 
 int sl_api_status_decode(const uint8_t *p, size_t n, struct sl_api_status *s)
@@ -200,7 +201,7 @@ int sl_api_status_decode(const uint8_t *p, size_t n, struct sl_api_status *s)
 	uint64_t *stats[] = {
 		&s->stats.delivered, &s->stats.to_transport, &s->stats.drop_unknown,
 		&s->stats.drop_route, &s->stats.drop_other, &s->stats.control_requests,
-		&s->stats.sends, &s->stats.replies, &s->stats.timeouts,
+		&s->stats.sends, &s->stats.replies, &s->stats.timeouts, &s->stats.frame_timeouts,
 	};
 	struct sl_cbor_reader rd;
 	struct sl_cbor_array a, b;

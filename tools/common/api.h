@@ -21,7 +21,9 @@
  *                   Stats = [uint delivered, uint to_transport,
  *                            uint drop_unknown, uint drop_route, uint drop_other,
  *                            uint control_requests, uint sends,
- *                            uint replies, uint timeouts]
+ *                            uint replies, uint timeouts,
+ *                            uint frame_timeouts (connections closed
+ *                            with a partial frame idle too long)]
  *   "node.stop"     request: none; response: none. The node stops right after.
  *   "message.send"  request: Send = [route onward, bytes payload, uint timeout_ms]
  *                   (payload exactly as it goes on the wire, e.g. a BARE
@@ -122,6 +124,7 @@ struct sl_api_status {
 	struct {
 		uint64_t delivered, to_transport, drop_unknown, drop_route, drop_other;
 		uint64_t control_requests, sends, replies, timeouts;
+		uint64_t frame_timeouts;
 	} stats;
 };
 

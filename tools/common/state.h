@@ -25,11 +25,14 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 3
+#define SL_STATE_SCHEMA 4
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
 #define SL_NODE_SPIN_US_MAX 1000
+
+/* A partial frame idle this long closes its connection (node create --frame-timeout). */
+#define SL_NODE_FRAME_TIMEOUT_MS_DEFAULT 30000
 
 struct sl_node_rec {
 	char name[SL_NODE_NAME_MAX + 1];
@@ -42,6 +45,7 @@ struct sl_node_rec {
 	unsigned shards;		/* 0 = one per CPU */
 	bool pin_shards;		/* pin shard i to CPU i % ncpu (node create --pin-shards) */
 	unsigned spin_us;		/* busy-poll this long before sleeping (0 = sleep at once) */
+	uint64_t frame_timeout_ms;	/* close a connection whose partial frame is idle this long */
 	int64_t created_at;		/* unix seconds */
 	int64_t started_at;		/* unix seconds of the last start, 0 = never */
 };

@@ -108,6 +108,7 @@ int sl_daemon_run(const char *name)
 	cfg.shards = rec.shards;
 	cfg.pin_shards = rec.pin_shards;
 	cfg.spin_us = rec.spin_us;
+	cfg.frame_timeout_ms = rec.frame_timeout_ms;
 	cfg.tcp_listen = listen;
 	cfg.control_path = ctx.sock;
 	cfg.setup = run_setup;

@@ -25,6 +25,7 @@
 #include "tools/daemon/nm_secure.h"
 #include "tools/daemon/node_manager.h"
 #include "tools/daemon/runtime.h"
+#include "transports/uring.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -142,6 +143,12 @@ static void node_status(struct sl_worker *self, struct sl_msg *m, const struct s
 	st.stats.sends = nm->sends;
 	st.stats.replies = nm->replies;
 	st.stats.timeouts = nm->timeouts;
+	if (sl_runtime_net()) {
+		struct sl_net_stats ns;
+
+		sl_net_stats(sl_runtime_net(), &ns);
+		st.stats.frame_timeouts = ns.frame_timeouts;
+	}
 	sl_cbor_writer_init(&w, buf, sizeof(buf));
 	sl_api_put_status(&w, &st);
 	if (sl_cbor_writer_finish(&w, &len)) {

@@ -20,6 +20,13 @@
 #include "transports/uring.h"
 
 static volatile sig_atomic_t stop_requested;
+/* Set before the shards start, cleared after they stopped: read on the shards. */
+static const struct sl_net *running_net;
+
+const struct sl_net *sl_runtime_net(void)
+{
+	return running_net;
+}
 
 void sl_runtime_stop(void)
 {
@@ -35,6 +42,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.no_pin = !cfg->pin_shards,
 		.spin_us = cfg->spin_us,
 	};
+	struct sl_net_config ncfg_net = { .frame_timeout_ns = cfg->frame_timeout_ms * 1000000 };
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
 	struct sl_portals *portals = NULL;
@@ -82,7 +90,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		sl_log(SL_LOG_ERROR, "node=%s event=create_failed err=%s", cfg->name, strerror(-ret));
 		goto out_sigmask;
 	}
-	net = sl_net_create(n, NULL);
+	net = sl_net_create(n, &ncfg_net);
 	if (!net) {
 		ret = -errno;
 		sl_log(SL_LOG_ERROR, "node=%s event=transport_failed err=%s", cfg->name, strerror(-ret));
@@ -120,11 +128,13 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 			goto out_destroy_net;
 		}
 	}
+	running_net = net;
 	ret = sl_node_start(n);
 	if (ret)
 		goto out_teardown;
-	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u tcp_port=%u",
-	       cfg->name, sl_node_shards(n), cfg->pin_shards, cfg->spin_us, port);
+	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u "
+	       "frame_timeout_ms=%llu tcp_port=%u", cfg->name, sl_node_shards(n), cfg->pin_shards,
+	       cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms, port);
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
@@ -144,6 +154,7 @@ out_teardown:
 out_destroy_net:
 	/* After join: every shard closed its connections; now the listeners go. */
 	sl_portals_destroy(portals);
+	running_net = NULL;
 	sl_net_destroy(net);
 out_destroy_node:
 	sl_node_destroy(n);

@@ -12,6 +12,8 @@
 
 struct sl_node;
 
+struct sl_net;
+
 struct sl_runtime_config {
 	const char *name;		/* node name, for logs */
 	unsigned shards;		/* 0 = one per online CPU */
@@ -26,6 +28,8 @@ struct sl_runtime_config {
 	 * flow's wait. The engine spins only while the shard is mostly idle.
 	 */
 	unsigned spin_us;
+	/* A connection whose partial frame gets no byte for this long closes (0 = 30 s). */
+	uint64_t frame_timeout_ms;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
 	/*
@@ -43,5 +47,7 @@ struct sl_runtime_config {
 int sl_runtime_run(const struct sl_runtime_config *cfg);
 /* Ask the running node to stop (any thread, async-signal-safe). */
 void sl_runtime_stop(void);
+/* The running node's transports (their counters), NULL when none runs. */
+const struct sl_net *sl_runtime_net(void);
 
 #endif
