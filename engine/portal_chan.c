@@ -131,7 +131,8 @@ static void chan_hop_done(void *arg, int err, const char *addr, const uint8_t *p
 		c->enc[c->n][SL_RANDOM_ADDR_LEN] = 0;
 		c->n++;
 		if (c->n == 1)	/* the connection under the first channel, to watch */
-			sl_portal_chan_via(sl_shard_node(c->s), c->enc[0], c->via, &c->via_len);
+			sl_secure_first_hop(sl_shard_node(c->s), c->enc[0], (uint8_t *)c->via,
+					    &c->via_len);
 		if (ic->deleted)
 			err = -ECANCELED;
 		else if (c->n < r->nhops && !(err = chan_next_hop(c)))

@@ -243,8 +243,6 @@ void sl_portal_links_stopped(struct sl_portals *P, struct sl_shard *s, const uin
 			     size_t len);
 /* Cold, after the shards stopped: every link leaves its shard's list. */
 void sl_portal_links_release(struct sl_portals *P);
-/* The connection under channel enc (its route's first hop): 0, -ENOENT or -ENOMEM. */
-int sl_portal_chan_via(struct sl_node *n, const char *enc, char *via, uint8_t *via_len);
 
 /* The node's worker-stop hook: a channel or the connection under it stopped. */
 void sl_portal_worker_stopped(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);

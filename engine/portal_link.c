@@ -20,33 +20,6 @@
 #include "engine/portal_int.h"
 #include "engine/secure.h"
 
-/* The connection under channel enc (the first hop of its route): 0 and via[len], or -ENOENT. */
-int sl_portal_chan_via(struct sl_node *n, const char *enc, char *via, uint8_t *via_len)
-{
-	struct sl_secure_info *si = malloc(sizeof(*si));
-	const char *body;
-	uint8_t type;
-	size_t len;
-	char *end;
-	int ret = -ENOENT;
-
-	if (!si)
-		return -ENOMEM;
-	if (!sl_secure_find(n, enc, si)) {
-		end = strstr(si->route, " => ");
-		if (end)
-			*end = 0;
-		if (!sl_addr_parse(si->route, &type, &body, &len) && type == SL_ADDR_LOCAL &&
-		    len && len <= SL_ADDR_BODY_MAX) {
-			memcpy(via, body, len);
-			*via_len = (uint8_t)len;
-			ret = 0;
-		}
-	}
-	free(si);
-	return ret;
-}
-
 static void link_unlist(struct portal_link *l)
 {
 	if (!l->listed)
@@ -116,7 +89,7 @@ void sl_portal_link_watch(struct sl_portal_conn *pc, const struct sl_addr *front
 		if (front->len == SL_RANDOM_ADDR_LEN) {
 			memcpy(enc, front->body, front->len);
 			enc[front->len] = 0;
-			if (!sl_portal_chan_via(sl_shard_node(s), enc, l->addr[1], &l->len[1]))
+			if (!sl_secure_first_hop(sl_shard_node(s), enc, (uint8_t *)l->addr[1], &l->len[1]))
 				l->n = 2;
 		}
 		l->next = ps->links;

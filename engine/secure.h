@@ -142,6 +142,12 @@ size_t sl_secure_list(struct sl_node *n, struct sl_secure_info *v, size_t max);
 /* 0 or -ENOENT. */
 int sl_secure_find(struct sl_node *n, const char *addr, struct sl_secure_info *out);
 /*
+ * The first hop of the route to the peer of the channel whose encryptor is
+ * addr, when it is a local worker (the connection the channel goes over):
+ * 0 and hop[*len] (at most SL_ADDR_BODY_MAX bytes), or -ENOENT.
+ */
+int sl_secure_first_hop(struct sl_node *n, const char *addr, uint8_t *hop, uint8_t *len);
+/*
  * Close the channel whose encryptor is addr: an encrypted Close goes to the
  * peer and both halves stop (on the channel's shard, shortly). 0, -ENOENT,
  * -EAGAIN.

@@ -204,6 +204,31 @@ int sl_secure_find(struct sl_node *n, const char *addr, struct sl_secure_info *o
 	return c ? 0 : -ENOENT;
 }
 
+int sl_secure_first_hop(struct sl_node *n, const char *addr, uint8_t *hop, uint8_t *len)
+{
+	struct sl_secure_node *sn = sl_secure_node_get(n);
+	struct sl_channel *c;
+	struct sl_route r;
+	struct sl_addr a;
+	int ret = -ENOENT;
+
+	if (!sn)
+		return -ENOENT;
+	pthread_mutex_lock(&sn->lock);
+	c = find_locked(sn, addr);
+	if (c) {
+		/* c->remote is replaced (roaming) only under sn->lock, which we hold. */
+		sl_channel_load_remote(c, &r);
+		if (sl_route_front(&r, &a) && a.type == SL_ADDR_LOCAL && a.len) {
+			memcpy(hop, a.body, a.len);
+			*len = a.len;
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&sn->lock);
+	return ret;
+}
+
 static void close_call(struct sl_shard *s, void *arg)
 {
 	char *addr = arg;
