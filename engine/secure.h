@@ -147,5 +147,7 @@ int sl_secure_find(struct sl_node *n, const char *addr, struct sl_secure_info *o
  * -EAGAIN.
  */
 int sl_secure_close(struct sl_node *n, const char *addr);
+/* Handshakes in flight on the node now (any thread; 0 without secure channels). */
+unsigned sl_secure_pending(struct sl_node *n);
 
 #endif

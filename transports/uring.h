@@ -45,6 +45,7 @@ struct sl_net_stats {
 	uint64_t paused_ring;		/* ... because the ring to the frame's shard was full */
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 	uint64_t rx_direct;		/* receives straight into a large frame's message */
+	uint64_t tcp_opened, tcp_closed; /* TCP connections (accepted or dialled), not the UDS */
 };
 
 /*
@@ -63,6 +64,8 @@ int sl_net_listen_uds(struct sl_net *t, const char *path);
 void sl_net_destroy(struct sl_net *t);
 /* Sum over shards (relaxed reads; any thread). */
 void sl_net_stats(const struct sl_net *t, struct sl_net_stats *out);
+/* Shard id's counters alone (relaxed reads; any thread). */
+void sl_net_shard_stats(const struct sl_net *t, unsigned id, struct sl_net_stats *out);
 /* Whether this kernel lets us create an io_uring at all (tests skip otherwise). */
 bool sl_uring_available(void);
 

@@ -23,6 +23,8 @@
  *                            uint control_requests, uint sends,
  *                            uint replies, uint timeouts]
  *   "node.stop"     request: none; response: none. The node stops right after.
+ *   "node.metrics"  request: none; response: the samples /metrics serves
+ *                   (tools/common/metrics.h gives the body).
  *   "message.send"  request: Send = [route onward, bytes payload, uint timeout_ms]
  *                   (payload exactly as it goes on the wire, e.g. a BARE
  *                   byte vector; timeout_ms 1..86400000)
