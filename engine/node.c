@@ -226,6 +226,22 @@ void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out)
 	}
 }
 
+_Static_assert(SL_POOL_CLASSES == 3, "struct sl_shard_occupancy names three pool classes");
+
+void sl_node_occupancy(const struct sl_node *n, unsigned id, struct sl_shard_occupancy *out)
+{
+	const struct sl_shard *s = &n->shards[id];
+
+	memset(out, 0, sizeof(*out));
+	sl_pool_occupancy(&s->pool, out->pool_total, out->pool_free, &out->pool_exhausted);
+	for (unsigned i = 0; s->in && i < n->nshards; i++) {
+		if (i == id || !s->in[i].slots)
+			continue;
+		out->ring_used += sl_ring_count(&s->in[i]);
+		out->ring_cap += sl_ring_capacity(&s->in[i]);
+	}
+}
+
 /* Name table: open addressing, insert-only slots (see shard.h). */
 
 static struct sl_name *name_find(const struct sl_node *n, const uint8_t *name, size_t len,

@@ -48,6 +48,22 @@ struct sl_shard_stats {
 	uint64_t timers_fired;
 	uint64_t calls;			/* sl_shard_call functions run */
 	uint64_t bytes;			/* payload bytes routed (to a worker or a transport) */
+	/* Secure channel handshakes that ended on this shard (secure_handshake.c). */
+	uint64_t hs_ok;			/* established */
+	uint64_t hs_timeout;		/* no answer within the handshake's time */
+	uint64_t hs_unauthorized;	/* the peer verified but is not on the trust list */
+	uint64_t hs_expired;		/* the peer's credentials are out of their validity */
+	uint64_t hs_invalid;		/* the peer's identity or attestation did not verify */
+	uint64_t hs_other;		/* out of memory, or no room for the next message */
+	/* Portal connections that stopped reading: the peer's credit window was used up. */
+	uint64_t credit_stalls;
+};
+
+/* Pool and ring occupancy of one shard (any thread; relaxed reads, a snapshot). */
+struct sl_shard_occupancy {
+	unsigned pool_total[3], pool_free[3];	/* small, mid, big (engine/pool.h) */
+	uint64_t pool_exhausted;		/* allocations refused at a class's cap */
+	unsigned ring_used, ring_cap;		/* messages waiting in the rings into the shard */
 };
 
 /* Cold. NULL on failure (errno set). */
@@ -83,6 +99,8 @@ int sl_node_inject(struct sl_node *n, unsigned id, struct sl_msg *m);
 void sl_node_stats(const struct sl_node *n, unsigned id, struct sl_shard_stats *out);
 /* Sum over all shards. */
 void sl_node_stats_total(const struct sl_node *n, struct sl_shard_stats *out);
+/* Shard id's pool and rings now (any thread, no lock). */
+void sl_node_occupancy(const struct sl_node *n, unsigned id, struct sl_shard_occupancy *out);
 
 /*
  * Before start: run fn(ctx, s, addr, len) on s's thread whenever a worker of

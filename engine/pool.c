@@ -75,8 +75,9 @@ static int pool_grow_cold(struct sl_pool *p, unsigned c)
 		m->next = k->free;
 		k->free = m;
 	}
-	k->nfree += n;
-	k->total += n;
+	/* Single writer, read by metrics on other threads: relaxed stores (a plain mov). */
+	__atomic_store_n(&k->nfree, k->nfree + n, __ATOMIC_RELAXED);
+	__atomic_store_n(&k->total, k->total + n, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -187,13 +188,13 @@ struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len)
 		else if (p->stray_pending)
 			sl_pool_reclaim_local(p);
 		if (!k->free && pool_grow_cold(p, c)) {
-			p->st.exhausted++;
+			__atomic_store_n(&p->st.exhausted, p->st.exhausted + 1, __ATOMIC_RELAXED);
 			return NULL;
 		}
 	}
 	m = k->free;
 	k->free = m->next;
-	k->nfree--;
+	__atomic_store_n(&k->nfree, k->nfree - 1, __ATOMIC_RELAXED);
 	p->st.allocs++;
 	msg_reset(m);
 	return m;
@@ -205,7 +206,7 @@ void sl_pool_free_local(struct sl_pool *p, struct sl_msg *m)
 
 	m->next = k->free;
 	k->free = m;
-	k->nfree++;
+	__atomic_store_n(&k->nfree, k->nfree + 1, __ATOMIC_RELAXED);
 	p->st.frees_local++;
 }
 
@@ -249,6 +250,16 @@ void sl_pool_stats(const struct sl_pool *p, struct sl_pool_stats *out)
 	out->mid_free = p->cls[SL_POOL_CLS_MID].nfree;
 	out->big_total = p->cls[SL_POOL_CLS_BIG].total;
 	out->big_free = p->cls[SL_POOL_CLS_BIG].nfree;
+}
+
+void sl_pool_occupancy(const struct sl_pool *p, unsigned total[SL_POOL_CLASSES],
+		       unsigned nfree[SL_POOL_CLASSES], uint64_t *exhausted)
+{
+	for (unsigned c = 0; c < SL_POOL_CLASSES; c++) {
+		total[c] = __atomic_load_n(&p->cls[c].total, __ATOMIC_RELAXED);
+		nfree[c] = __atomic_load_n(&p->cls[c].nfree, __ATOMIC_RELAXED);
+	}
+	*exhausted = __atomic_load_n(&p->st.exhausted, __ATOMIC_RELAXED);
 }
 
 struct sl_msg *sl_msg_alloc(size_t len)

@@ -124,6 +124,13 @@ unsigned sl_pool_reclaim_local(struct sl_pool *p);
 /* Owner thread (or a stopped owner): a snapshot of the counters. */
 void sl_pool_stats(const struct sl_pool *p, struct sl_pool_stats *out);
 
+/*
+ * Any thread: messages carved and free per class, and refusals at the cap
+ * (relaxed reads of single-writer fields; a snapshot for metrics).
+ */
+void sl_pool_occupancy(const struct sl_pool *p, unsigned total[SL_POOL_CLASSES],
+		       unsigned nfree[SL_POOL_CLASSES], uint64_t *exhausted);
+
 /* A heap message of at least len payload bytes (any thread). */
 struct sl_msg *sl_msg_alloc_heap(size_t len);
 

@@ -384,8 +384,10 @@ void sl_portal_on_data(struct sl_portal_conn *pc, struct sl_msg *m)
 	pc->sent += len;
 	CTR_ADD(pc->ctr, bytes_in, len);
 	sl_send(pc->w.shard, m);	/* the router's now */
-	if (pc->ext && pc->sent - pc->credited >= pc->peer_window)
+	if (pc->ext && pc->sent - pc->credited >= pc->peer_window) {
+		SL_STAT_INC(pc->w.shard, credit_stalls);
 		pc_set_reading(pc, false);
+	}
 }
 
 void sl_portal_on_eof(struct sl_portal_conn *pc)

@@ -153,5 +153,7 @@ int sl_secure_first_hop(struct sl_node *n, const char *addr, uint8_t *hop, uint8
  * -EAGAIN.
  */
 int sl_secure_close(struct sl_node *n, const char *addr);
+/* Handshakes in flight on the node now (any thread; 0 without secure channels). */
+unsigned sl_secure_pending(struct sl_node *n);
 
 #endif

@@ -27,6 +27,7 @@
 #include "engine/log.h"
 #include "engine/router.h"
 #include "engine/secure_internal.h"
+#include "engine/shard.h"
 #include "engine/timer.h"
 
 static struct sl_noise *noise_new(enum sl_noise_role role, const struct sl_vault *v)
@@ -44,12 +45,36 @@ static struct sl_noise *noise_new(enum sl_noise_role role, const struct sl_vault
 	return sl_noise_new(&cfg);
 }
 
+/* A handshake that ended on shard s without a channel, by reason (metrics). */
+static void count_failed(struct sl_shard *s, int err)
+{
+	if (!s)
+		return;
+	switch (err) {
+	case -ETIMEDOUT:
+		SL_STAT_INC(s, hs_timeout);
+		break;
+	case -EACCES:
+		SL_STAT_INC(s, hs_unauthorized);
+		break;
+	case -EKEYEXPIRED:
+		SL_STAT_INC(s, hs_expired);
+		break;
+	case -EKEYREJECTED:
+		SL_STAT_INC(s, hs_invalid);
+		break;
+	default:
+		SL_STAT_INC(s, hs_other);
+	}
+}
+
 /* The initiator's answer, then the channel goes (err != 0). */
 static void fail(struct sl_channel *c, int err)
 {
 	sl_secure_done_fn done = c->hs->done;
 	void *arg = c->hs->arg;
 
+	count_failed(c->dec.shard, err);
 	sl_channel_abort(c);
 	if (done)
 		done(arg, err, NULL, NULL);
@@ -133,6 +158,10 @@ static int finish(struct sl_channel *c, const uint8_t peer[SL_ID_LEN])
 	if (!ret)
 		ret = sl_channel_establish(c, &keys, peer);
 	sodium_memzero(&keys, sizeof(keys));
+	if (ret)
+		count_failed(c->dec.shard, -ENOMEM);	/* keys or a worker: "other" */
+	else
+		SL_STAT_INC(c->dec.shard, hs_ok);
 	return ret;
 }
 
@@ -249,6 +278,7 @@ static void on_msg3(struct sl_channel *c, struct sl_msg *m)
 	sl_msg_free(m);
 	if (ret) {
 		log_rejected(c, peer, ret);
+		count_failed(c->dec.shard, ret);
 		sl_channel_abort(c);
 		return;
 	}

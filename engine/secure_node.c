@@ -159,6 +159,14 @@ static void fill_info(const struct sl_channel *c, struct sl_secure_info *o)
 	sl_route_format(&r, o->route, sizeof(o->route));
 }
 
+unsigned sl_secure_pending(struct sl_node *n)
+{
+	struct sl_secure_node *sn = sl_secure_node_get(n);
+	int v = sn ? __atomic_load_n(&sn->pending, __ATOMIC_RELAXED) : 0;
+
+	return v > 0 ? (unsigned)v : 0;
+}
+
 size_t sl_secure_list(struct sl_node *n, struct sl_secure_info *v, size_t max)
 {
 	struct sl_secure_node *sn = sl_secure_node_get(n);

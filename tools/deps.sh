@@ -3,9 +3,11 @@
 # Usage: tools/deps.sh [build|test|bench]   (each includes the ones before it)
 set -euo pipefail
 
-build=(cmake make gcc pkg-config liburing-dev libsodium-dev libck-dev libsqlite3-dev libgcrypt20-dev)
+build=(cmake make gcc pkg-config liburing-dev libsodium-dev libck-dev libsqlite3-dev libgcrypt20-dev
+	libmicrohttpd-dev)
 test=(libcriterion-dev libjansson-dev python3 python3-dissononce python3-cryptography python3-cbor2 curl clang libclang-rt-14-dev iperf3
-	iproute2 nftables valgrind) # the fault tests (network namespaces), test_memcheck.py
+	iproute2 nftables valgrind # the fault tests (network namespaces), test_memcheck.py
+	prometheus) # promtool and a real server scraping a node, test_metrics.py
 bench=(socat openssh-server openssh-client stunnel4 spiped openssl iproute2)
 
 # Intel's multi-buffer crypto (the fastest AES-GCM backend) exists for amd64 only.

@@ -132,6 +132,8 @@ static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint
 	c->ver_tx = true;
 	c->held_head = c->held_tail = SL_BUF_NONE;
 	ss->conns[slot] = c;
+	if (type == SL_ADDR_TCP)
+		NET_STAT_INC(ss, tcp_opened);
 	return c;
 }
 
@@ -209,6 +211,8 @@ void sl_stream_close(struct sl_conn *c, const char *why)
 	c->state = CONN_CLOSING;
 	c->core.dead = true;
 	NET_STAT_INC(ss, conns_closed);
+	if (c->type == SL_ADDR_TCP)
+		NET_STAT_INC(ss, tcp_closed);
 	/* Replies still addressed to this connection now miss and are counted as unknown. */
 	sl_worker_stop(&c->w);
 	peer_remove(c);

@@ -466,6 +466,15 @@ void sl_net_stats(const struct sl_net *t, struct sl_net_stats *out)
 	}
 }
 
+void sl_net_shard_stats(const struct sl_net *t, unsigned id, struct sl_net_stats *out)
+{
+	const uint64_t *src = (const uint64_t *)&t->stats[id];
+	uint64_t *dst = (uint64_t *)out;
+
+	for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+		dst[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+}
+
 bool sl_uring_available(void)
 {
 	struct io_uring r;

@@ -48,6 +48,7 @@ struct sl_net_stats {
 	uint64_t rx_direct;		/* receives straight into a large frame's message */
 	uint64_t frame_timeouts;	/* connections closed: a partial frame idle frame_timeout_ns */
 	uint64_t portal_hups;		/* portal sockets not read that saw their peer's FIN or RST at once */
+	uint64_t tcp_opened, tcp_closed; /* TCP connections (accepted or dialled), not the UDS */
 };
 
 /*
@@ -66,6 +67,8 @@ int sl_net_listen_uds(struct sl_net *t, const char *path);
 void sl_net_destroy(struct sl_net *t);
 /* Sum over shards (relaxed reads; any thread). */
 void sl_net_stats(const struct sl_net *t, struct sl_net_stats *out);
+/* Shard id's counters alone (relaxed reads; any thread). */
+void sl_net_shard_stats(const struct sl_net *t, unsigned id, struct sl_net_stats *out);
 /* Whether this kernel lets us create an io_uring at all (tests skip otherwise). */
 bool sl_uring_available(void);
 

@@ -467,6 +467,9 @@ class FrameTimeout(NodeTest):
             self.assertLess(took, 3.5)
             s.close()
         self.assertTrue(wait_until(lambda: self.show()["stats"]["frame_timeouts"] >= before + 2, 5))
+        stats = self.home.json("node", "stats", "ft")
+        self.assertEqual([s["value"] for s in stats if s["name"] == "sluice_frame_timeouts_total"],
+                         [self.show()["stats"]["frame_timeouts"]])
         with open(self.show()["log"]) as f:
             self.assertIn("reason=frame_timeout", f.read())
 

@@ -27,6 +27,21 @@ Test(pool, classes_headroom_and_cap)
 	}
 	v[8] = sl_pool_alloc_local(&p, 100);
 	cr_assert_null(v[8], "allocation past the cap must fail (backpressure), not grow");
+	{
+		/* What metrics read from other threads: all 8 carved and taken, one refusal. */
+		unsigned total[SL_POOL_CLASSES], nfree[SL_POOL_CLASSES];
+		uint64_t exhausted;
+
+		sl_pool_occupancy(&p, total, nfree, &exhausted);
+		cr_expect_eq(total[SL_POOL_CLS_SMALL], 8);
+		cr_expect_eq(nfree[SL_POOL_CLS_SMALL], 0);
+		cr_expect_eq(exhausted, 1);
+		sl_pool_free_local(&p, v[7]);
+		sl_pool_occupancy(&p, total, nfree, &exhausted);
+		cr_expect_eq(nfree[SL_POOL_CLS_SMALL], 1);
+		v[7] = sl_pool_alloc_local(&p, 100);
+		cr_assert_not_null(v[7]);
+	}
 	/* No mid class in this configuration: the big class serves its sizes. */
 	big = sl_pool_alloc_local(&p, SL_POOL_SMALL + 1);
 	cr_assert_not_null(big);

@@ -139,7 +139,8 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "ALTER TABLE nodes DROP COLUMN pin_shards;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
@@ -162,7 +163,8 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " pin_shards) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 1);"
@@ -178,7 +180,8 @@ Test(state, schema_3_store_migrates)
 	struct sl_node_rec got, quick = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " spin_us) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 7);"
 			   "PRAGMA user_version = 3;", &got);
@@ -188,6 +191,25 @@ Test(state, schema_3_store_migrates)
 	cr_assert_eq(sl_state_node_add(st, &quick), 0);
 	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
 	cr_expect_eq(got.frame_timeout_ms, 1500);
+	sl_state_close(st);
+}
+
+/* A store from before --metrics (schema 4): its nodes serve no metrics until asked to. */
+Test(state, schema_4_store_migrates)
+{
+	struct sl_node_rec got;
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
+			   " spin_us) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 7);"
+			   "PRAGMA user_version = 4;", &got);
+	cr_expect_str_eq(got.metrics, "");
+	cr_expect_eq(got.spin_us, 7);
+	cr_assert_eq(sl_state_node_set_metrics(st, "old", "127.0.0.1:9464"), 0);
+	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
+	cr_expect_str_eq(got.metrics, "127.0.0.1:9464");
+	cr_expect_eq(sl_state_node_set_metrics(st, "nobody", "127.0.0.1:9464"), -ENOENT);
 	sl_state_close(st);
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* `sluice node ...`: create, run, list, show, start, stop, delete. */
+/* `sluice node ...`: create, run, list, show, start, stop, delete (stats: cmd_node_stats.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -136,6 +136,11 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 		fprintf(f, ",\"pin_shards\":%s,\"spin_us\":%u,\"frame_timeout_ms\":%llu",
 			v->rec.pin_shards ? "true" : "false", v->rec.spin_us,
 			(unsigned long long)v->rec.frame_timeout_ms);
+		fputs(",\"metrics\":", f);
+		if (v->rec.metrics[0])
+			sl_json_str(f, v->rec.metrics);
+		else
+			fputs("null", f);
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -214,6 +219,8 @@ static const struct sl_opt create_opts[] = {
 					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
 	{ "project", 0, "FILE", "a project file (`sluice project create`): /project/NAME routes "
 				"reach its relay node" },
+	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
+				     "HTTP here, e.g. 127.0.0.1:9464 (default: none)" },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -237,6 +244,22 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 	return true;
 }
 
+/* --metrics: an IP literal and a port ("" = none). The normal form into norm. */
+static int check_metrics(const char *a, char *norm, size_t cap)
+{
+	if (!*a) {
+		norm[0] = '\0';
+		return 0;
+	}
+	/* A scraper is configured with the port: no "any free port" here. */
+	size_t n;
+
+	if (tcp_address_valid(a, norm, cap) && (n = strlen(norm)) > 2 && strcmp(norm + n - 2, ":0"))
+		return 0;
+	return sl_err("--metrics %s: use HOST:PORT with an IP address and a port other than 0, e.g. "
+		      "127.0.0.1:9464 (keep it on 127.0.0.1 unless a firewall guards it)", a);
+}
+
 /* Build a new record from create's (or run's) options. */
 static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
 		      struct sl_node_rec *rec)
@@ -246,6 +269,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	const char *spin = sl_args_get(spec, a, "spin-us");
 	const char *ident = sl_args_get(spec, a, "identity");
 	const char *ft = sl_args_get(spec, a, "frame-timeout");
+	const char *metrics = sl_args_get(spec, a, "metrics");
 
 	memset(rec, 0, sizeof(*rec));
 	if (check_name(name))
@@ -274,6 +298,8 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 			return sl_err("'%s' is not a valid identity name", ident);
 		snprintf(rec->identity, sizeof(rec->identity), "%s", ident);
 	}
+	if (metrics && check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
+		return -EINVAL;
 	rec->created_at = (int64_t)time(NULL);
 	return 0;
 }
@@ -351,14 +377,31 @@ static const struct sl_opt run_opts[] = {
 			     "such a flow runs; bulk flows and idle nodes are unaffected (0 = least CPU)" },
 	{ "frame-timeout", 0, "DURATION", "if the node is new, close a connection that sent part of a frame and then "
 					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
+	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
+				     "HTTP here, e.g. 127.0.0.1:9464; kept with the node (\"\" = none)" },
 	{ NULL, 0, NULL, NULL },
 };
+
+static int set_metrics(const char *name, const char *addr)
+{
+	struct sl_state *st;
+	int ret = sl_state_open(NULL, &st);
+
+	if (ret)
+		return ret;
+	ret = sl_state_node_set_metrics(st, name, addr);
+	sl_state_close(st);
+	if (ret)
+		sl_err("cannot record the metrics address of node %s: %s", name, strerror(-ret));
+	return ret;
+}
 
 static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		    const struct sl_args *a)
 {
 	const char *name = a->pos[0];
 	const char *spin = sl_args_get(spec, a, "spin-us");
+	const char *metrics = sl_args_get(spec, a, "metrics");
 	struct sl_node_rec rec;
 	struct sl_state *st;
 	unsigned spin_us;
@@ -386,6 +429,14 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 			     spin_us != rec.spin_us))
 			fprintf(stderr, "sluice: node %s exists: ignoring --spin-us %s, its shards spin "
 				"%u us as created\n", name, spin, rec.spin_us);
+		/* The metrics address may change from run to run: it is kept for the next start. */
+		if (metrics) {
+			char norm[sizeof(rec.metrics)];
+
+			ret = check_metrics(metrics, norm, sizeof(norm));
+			if (!ret && strcmp(norm, rec.metrics))
+				ret = set_metrics(name, norm);
+		}
 	}
 	if (ret)
 		return ret;
@@ -503,6 +554,11 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	printf("Spin:       %u us\n", v.rec.spin_us);
 	sl_format_duration_ms(v.rec.frame_timeout_ms, ft, sizeof(ft));
 	printf("Frame timeout: %s (a partial frame idle this long closes its connection)\n", ft);
+	if (v.rec.metrics[0])
+		printf("Metrics:    http://%s/metrics  (/healthz, /readyz)\n", v.rec.metrics);
+	else
+		printf("Metrics:    none (`sluice node stats %s`; --metrics HOST:PORT to serve them)\n",
+		       v.rec.name);
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);
@@ -737,9 +793,9 @@ static const struct sl_cmd_spec delete_spec = {
 
 const struct sl_noun sl_noun_node = {
 	.name = "node",
-	.summary = "Create, run, list, show, stop, start and delete nodes",
+	.summary = "Create, run, list, show, stats, stop, start and delete nodes",
 	.about = "Nodes: each a daemon with a TCP listener, the default services and a control "
 		 "socket.",
-	.verbs = SL_VERBS(&create_spec, &run_spec, &list_spec, &show_spec,
+	.verbs = SL_VERBS(&create_spec, &run_spec, &list_spec, &show_spec, &sl_node_stats_spec,
 			  &start_spec, &stop_spec, &delete_spec),
 };

@@ -18,5 +18,7 @@ extern const struct sl_noun sl_noun_tcp_inlet;
 extern const struct sl_noun sl_noun_relay;
 extern const struct sl_noun sl_noun_project;
 extern const struct sl_noun sl_noun_load;
+/* `node stats` (cmd_node_stats.c), a verb of sl_noun_node. */
+extern const struct sl_cmd_spec sl_node_stats_spec;
 
 #endif

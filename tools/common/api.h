@@ -25,6 +25,8 @@
  *                            uint frame_timeouts (connections closed
  *                            with a partial frame idle too long)]
  *   "node.stop"     request: none; response: none. The node stops right after.
+ *   "node.metrics"  request: none; response: the samples /metrics serves
+ *                   (tools/common/metrics.h gives the body).
  *   "message.send"  request: Send = [route onward, bytes payload, uint timeout_ms]
  *                   (payload exactly as it goes on the wire, e.g. a BARE
  *                   byte vector; timeout_ms 1..86400000)

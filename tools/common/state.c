@@ -95,6 +95,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN spin_us INTEGER NOT NULL DEFAULT 50;",
 	/* 3 -> 4: idle partial frames close after frame_timeout_ms; nodes made before get 30 s. */
 	"ALTER TABLE nodes ADD COLUMN frame_timeout_ms INTEGER NOT NULL DEFAULT 30000;",
+	/* 4 -> 5: an HTTP metrics address (node create --metrics); nodes made before have none. */
+	"ALTER TABLE nodes ADD COLUMN metrics TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

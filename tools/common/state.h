@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 4
+#define SL_STATE_SCHEMA 5
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
@@ -48,6 +48,7 @@ struct sl_node_rec {
 	uint64_t frame_timeout_ms;	/* close a connection whose partial frame is idle this long */
 	int64_t created_at;		/* unix seconds */
 	int64_t started_at;		/* unix seconds of the last start, 0 = never */
+	char metrics[272];		/* HTTP metrics address "HOST:PORT", "" = none */
 };
 
 /*
@@ -90,6 +91,8 @@ int sl_state_node_running(struct sl_state *st, const char *name, int64_t pid,
  * cannot erase a newer start. 0, -ENOENT.
  */
 int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bool by_user);
+/* The node's HTTP metrics address ("" = none), for its next start. 0, -ENOENT. */
+int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr);
 /* Mark that the user asked the node to stop (before signalling it). */
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped);
 /*

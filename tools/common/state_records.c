@@ -18,7 +18,7 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 
 	ret = sl_state_prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
 			  " identity, shards, created_at, started_at, pin_shards, spin_us,"
-			  " frame_timeout_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " frame_timeout_ms, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -35,11 +35,12 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_int(s, 12, (int)n->spin_us);
 	sqlite3_bind_int64(s, 13, (sqlite3_int64)(n->frame_timeout_ms ? n->frame_timeout_ms :
 						  SL_NODE_FRAME_TIMEOUT_MS_DEFAULT));
+	sqlite3_bind_text(s, 14, n->metrics, -1, SQLITE_STATIC);
 	return sl_state_step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
-		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms"
+		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -66,6 +67,7 @@ void sl_state_read_node(sqlite3_stmt *s, void *rec)
 	n->frame_timeout_ms = (uint64_t)sqlite3_column_int64(s, 12);
 	if (!n->frame_timeout_ms)
 		n->frame_timeout_ms = SL_NODE_FRAME_TIMEOUT_MS_DEFAULT;
+	copy_text(n->metrics, sizeof(n->metrics), sqlite3_column_text(s, 13));
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)
@@ -204,6 +206,19 @@ int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bo
 	ret = update_done(st, s);
 	/* A newer daemon owns the row now: nothing to clear, not an error. */
 	return ret == -ENOENT && pid ? 0 : ret;
+}
+
+int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = sl_state_prepare(st, "UPDATE nodes SET metrics = ? WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
 }
 
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped)

@@ -66,7 +66,7 @@ int sl_daemon_run(const char *name)
 	char listen[300], host[272];
 	unsigned asked_port;
 	bool recorded_port = false;
-	int ret;
+	int ret, metrics_err = 0;
 
 	ret = sl_state_open(NULL, &ctx.st);
 	if (ret)
@@ -111,17 +111,24 @@ int sl_daemon_run(const char *name)
 	cfg.frame_timeout_ms = rec.frame_timeout_ms;
 	cfg.tcp_listen = listen;
 	cfg.control_path = ctx.sock;
+	cfg.metrics_listen = rec.metrics[0] ? rec.metrics : NULL;
+	cfg.metrics_err = &metrics_err;
 	cfg.setup = run_setup;
 	cfg.teardown = run_teardown;
 	cfg.arg = &ctx;
 	ret = sl_runtime_run(&cfg);
-	if (ret == -EADDRINUSE && recorded_port) {
+	if (ret == -EADDRINUSE && recorded_port && !metrics_err) {
 		sl_log(SL_LOG_WARN, "node=%s event=port_taken port=%u action=\"pick a free one\"", name,
 		       rec.tcp_port);
 		cfg.tcp_listen = rec.tcp_address;
 		ret = sl_runtime_run(&cfg);
 	}
-	if (ret) {
+	if (ret && metrics_err) {
+		sl_err("node %s failed to start: its metrics address %s: %s%s", name, rec.metrics,
+		       strerror(-ret), ret == -EADDRINUSE || ret == -EADDRNOTAVAIL ?
+		       ": pick another with --metrics HOST:PORT" : "");
+		sl_state_node_stopped(ctx.st, name, getpid(), false);
+	} else if (ret) {
 		sl_err("node %s failed to start: %s (tcp listener %s)%s", name, strerror(-ret),
 		       cfg.tcp_listen, ret == -EADDRINUSE ?
 		       ": pick another port with --tcp-listener-address" : "");

@@ -20,6 +20,8 @@
 #include "engine/timer.h"
 #include "engine/worker.h"
 #include "tools/common/api.h"
+#include "tools/common/metrics.h"
+#include "tools/daemon/metrics_src.h"
 #include "tools/daemon/nm_portal.h"
 #include "tools/daemon/nm_relay.h"
 #include "tools/daemon/nm_secure.h"
@@ -156,6 +158,40 @@ static void node_status(struct sl_worker *self, struct sl_msg *m, const struct s
 		return;
 	}
 	respond(nm, m, SL_API_OK, NULL, buf, len, false);
+}
+
+/* node.metrics: what /metrics serves, as samples (metrics.h). */
+
+static void node_metrics(struct sl_worker *self, struct sl_msg *m, const struct sl_api_request *req)
+{
+	struct sl_node_manager *nm = self->ctx;
+	struct sl_metrics_src *src = sl_metrics_src_get();
+	struct sl_metrics ms = { 0 };
+	struct sl_cbor_writer w;
+	uint8_t *buf = NULL;
+	size_t len, cap;
+
+	if (!src) {
+		respond_err(nm, m, SL_API_INTERNAL, "this node keeps no metrics source");
+		return;
+	}
+	if (!sl_metrics_collect(src, &ms)) {
+		cap = sl_metrics_encoded_max(&ms);
+		buf = malloc(cap);
+	}
+	if (!buf) {
+		sl_metrics_free(&ms);
+		respond_err(nm, m, SL_API_BUSY, "the node is out of memory");
+		return;
+	}
+	sl_cbor_writer_init(&w, buf, cap);
+	sl_metrics_encode(&w, &ms);
+	sl_metrics_free(&ms);
+	if (sl_cbor_writer_finish(&w, &len))
+		respond_err(nm, m, SL_API_INTERNAL, "the metrics do not fit their buffer");
+	else
+		respond(nm, m, SL_API_OK, NULL, buf, len, false);
+	free(buf);
 }
 
 /* node.stop */
@@ -306,6 +342,7 @@ static void message_send(struct sl_worker *self, struct sl_msg *m, const struct 
 static const struct sl_nm_method node_methods[] = {
 	{ "node.status", node_status },
 	{ "node.stop", node_stop },
+	{ "node.metrics", node_metrics },
 	{ "message.send", message_send },
 	{ NULL, NULL },
 };

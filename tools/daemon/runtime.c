@@ -14,7 +14,10 @@
 #include "engine/log.h"
 #include "engine/node.h"
 #include "engine/portal.h"
+#include "engine/relay.h"
 #include "tools/common/aead_pick.h"
+#include "tools/daemon/metrics_http.h"
+#include "tools/daemon/metrics_src.h"
 #include "tools/daemon/runtime.h"
 #include "transports/portal.h"
 #include "transports/uring.h"
@@ -46,6 +49,8 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
 	struct sl_portals *portals = NULL;
+	struct sl_metrics_http *http = NULL;
+	struct sl_metrics_src src = { 0 };
 	struct sl_node *n;
 	sigset_t sigs, old;
 	uint16_t port = 0;
@@ -121,6 +126,26 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	ret = sl_services_start(n);
 	if (ret)
 		goto out_destroy_net;
+	/* What metrics read; the shards are not running yet, so shard 0's table is ours to read. */
+	src.node = n;
+	src.net = net;
+	src.relays = sl_relays_local(sl_node_shard(n, 0));
+	sl_metrics_src_set(&src);
+	if (cfg->metrics_listen) {
+		uint16_t mport = 0;
+
+		http = sl_metrics_http_start(cfg->metrics_listen, &src, &mport);
+		if (!http) {
+			ret = -errno;
+			if (cfg->metrics_err)
+				*cfg->metrics_err = ret;
+			sl_log(SL_LOG_ERROR, "node=%s event=listen_failed what=metrics addr=%s err=\"%s\"",
+			       cfg->name, cfg->metrics_listen, strerror(-ret));
+			goto out_destroy_net;
+		}
+		sl_log(SL_LOG_INFO, "node=%s event=metrics_listening addr=%s port=%u", cfg->name,
+		       cfg->metrics_listen, mport);
+	}
 	if (cfg->setup) {
 		ret = cfg->setup(n, port, cfg->arg);
 		if (ret) {
@@ -135,6 +160,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u "
 	       "frame_timeout_ms=%llu tcp_port=%u", cfg->name, sl_node_shards(n), cfg->pin_shards,
 	       cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms, port);
+	sl_metrics_src_ready(&src, true);
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
@@ -144,6 +170,8 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 			break;
 		}
 	}
+	/* Draining: /readyz says so before the shards go. */
+	sl_metrics_src_ready(&src, false);
 	sl_node_stop(n);
 	sl_node_join(n);
 	sl_log(SL_LOG_INFO, "node=%s event=stopped", cfg->name);
@@ -152,6 +180,9 @@ out_teardown:
 	if (cfg->teardown)
 		cfg->teardown(n, cfg->arg);
 out_destroy_net:
+	/* The endpoint reads the node and the net: it goes first. */
+	sl_metrics_http_stop(http);
+	sl_metrics_src_set(NULL);
 	/* After join: every shard closed its connections; now the listeners go. */
 	sl_portals_destroy(portals);
 	running_net = NULL;

@@ -32,6 +32,9 @@ struct sl_runtime_config {
 	uint64_t frame_timeout_ms;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
+	/* HTTP /metrics, /healthz, /readyz on "HOST:PORT" (metrics_http.h); NULL = none. */
+	const char *metrics_listen;
+	int *metrics_err;		/* when not NULL: -errno if that listener failed, else 0 */
 	/*
 	 * Called once on the main thread after listeners are bound and before
 	 * shards start: register the node-manager and other services, record the
