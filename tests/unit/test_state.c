@@ -139,7 +139,8 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN spin_us;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "ALTER TABLE nodes DROP COLUMN pin_shards;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
 			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
@@ -161,12 +162,31 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN spin_us;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " pin_shards) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 1);"
 			   "PRAGMA user_version = 2;", &got);
 	cr_expect(got.pin_shards);
 	cr_expect_eq(got.spin_us, 50, "nodes made before --spin-us get the default");
+	sl_state_close(st);
+}
+
+/* A store from before UDP listeners (schema 3): its nodes have none; a new one keeps its own. */
+Test(state, schema_3_store_migrates)
+{
+	struct sl_node_rec got, udp = node("new", "127.0.0.1:0");
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
+			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
+			   "PRAGMA user_version = 3;", &got);
+	cr_expect_str_empty(got.udp_address);
+	snprintf(udp.udp_address, sizeof(udp.udp_address), "127.0.0.1:4100");
+	cr_assert_eq(sl_state_node_add(st, &udp), 0);
+	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
+	cr_expect_str_eq(got.udp_address, "127.0.0.1:4100");
 	sl_state_close(st);
 }
 

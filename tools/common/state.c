@@ -93,6 +93,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN pin_shards INTEGER NOT NULL DEFAULT 0;",
 	/* 2 -> 3: shards busy-poll spin_us before sleeping; nodes made before get 50. */
 	"ALTER TABLE nodes ADD COLUMN spin_us INTEGER NOT NULL DEFAULT 50;",
+	/* 3 -> 4: a UDP listener "host:port" ('' = none). */
+	"ALTER TABLE nodes ADD COLUMN udp_address TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

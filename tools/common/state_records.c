@@ -17,8 +17,8 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	int ret;
 
 	ret = sl_state_prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
-			  " identity, shards, created_at, started_at, pin_shards, spin_us)"
-			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " identity, shards, created_at, started_at, pin_shards, spin_us, udp_address)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -33,11 +33,12 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_int64(s, 10, n->started_at);
 	sqlite3_bind_int(s, 11, n->pin_shards);
 	sqlite3_bind_int(s, 12, (int)n->spin_us);
+	sqlite3_bind_text(s, 13, n->udp_address, -1, SQLITE_STATIC);
 	return sl_state_step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
-		  " created_at, started_at, pin_shards, spin_us"
+		  " created_at, started_at, pin_shards, spin_us, udp_address"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -61,6 +62,7 @@ void sl_state_read_node(sqlite3_stmt *s, void *rec)
 	n->started_at = sqlite3_column_int64(s, 9);
 	n->pin_shards = sqlite3_column_int(s, 10) != 0;
 	n->spin_us = (unsigned)sqlite3_column_int(s, 11);
+	copy_text(n->udp_address, sizeof(n->udp_address), sqlite3_column_text(s, 12));
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)

@@ -109,6 +109,7 @@ int sl_daemon_run(const char *name)
 	cfg.pin_shards = rec.pin_shards;
 	cfg.spin_us = rec.spin_us;
 	cfg.tcp_listen = listen;
+	cfg.udp_listen = rec.udp_address[0] ? rec.udp_address : NULL;
 	cfg.control_path = ctx.sock;
 	cfg.setup = run_setup;
 	cfg.teardown = run_teardown;

@@ -27,6 +27,7 @@ struct sl_runtime_config {
 	 */
 	unsigned spin_us;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
+	const char *udp_listen;		/* NULL: no UDP listener (UDP hops still send) */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
 	/*
 	 * Called once on the main thread after listeners are bound and before
