@@ -36,6 +36,13 @@ enum {
 #define RX_BUFS 256		/* power of two */
 #define RX_BUFSZ 2048		/* header, peer address and a datagram; larger ones are cut and dropped */
 #define TX_SLOTS 2048		/* datagrams in flight per shard: about 1 MiB of messages */
+/*
+ * Socket buffers asked for: UDP has no flow control, so a burst that finds
+ * the receiver's buffer full is lost. The default (~208 KiB) holds about one
+ * 64 KiB message in 508-byte datagrams; the kernel caps this at rmem_max /
+ * wmem_max unless we may force it.
+ */
+#define SOCK_BUF (8 << 20)
 
 struct udp_tx {
 	struct msghdr mh;
@@ -216,6 +223,12 @@ static int sock_open(int family, const struct sockaddr *bind_to, socklen_t bl, b
 
 	if (fd < 0)
 		return -errno;
+	for (int b = SOCK_BUF, i = 0; i < 2; i++) {
+		int force = i ? SO_SNDBUFFORCE : SO_RCVBUFFORCE, opt = i ? SO_SNDBUF : SO_RCVBUF;
+
+		if (setsockopt(fd, SOL_SOCKET, force, &b, sizeof(b)))
+			setsockopt(fd, SOL_SOCKET, opt, &b, sizeof(b));	/* capped: best effort */
+	}
 	if ((family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
 	    (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
 	    bind(fd, bind_to, bl)) {

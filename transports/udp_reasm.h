@@ -5,7 +5,8 @@
  * shard, single-threaded (unit tests and tests/fuzz/fuzz_udp.c drive it).
  *
  * A message is whole when its parts cover [0, end of the last part) exactly;
- * parts may come in any order and a duplicate part is ignored. A message
+ * parts may come in any order (up to 16 separate runs held at once: more
+ * gaps drop the message) and a duplicate part is ignored. A message
  * that stays partial past timeout_ns, that a newer message pushes out of its
  * peer's per_peer partials, or that would take memory over the caps, is
  * dropped whole: a lost part loses its message and never reaches into the

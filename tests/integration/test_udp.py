@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -51,6 +52,68 @@ def bare_string(s):
     b = s.encode()
     assert len(b) < 128
     return bytes([len(b)]) + b
+
+
+class LossyProxy:
+    """A UDP hop between one client and a node that drops, repeats and swaps
+    datagrams by a fixed pattern (no randomness: every run is the same).
+    mode "clean" forwards all; "faulty": of every `period` datagrams one is
+    lost, one sent twice, and two swap places."""
+
+    def __init__(self, upstream_port, period=6):
+        self.period = period
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.up = ("127.0.0.1", upstream_port)
+        self.client = None
+        self.mode = "clean"
+        self.n = 0
+        self.held = None
+        self.lost = self.duplicated = self.swapped = 0
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while True:
+            try:
+                d, a = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            if a != self.up:
+                self.client = a
+                to = self.up
+            elif self.client:
+                to = self.client
+            else:
+                continue
+            self.forward(d, to)
+
+    def forward(self, d, to):
+        if self.mode == "clean":
+            self.sock.sendto(d, to)
+            return
+        k = self.n % self.period
+        self.n += 1
+        if k == self.period - 5:
+            self.lost += 1
+        elif k == 3:
+            self.sock.sendto(d, to)
+            self.sock.sendto(d, to)
+            self.duplicated += 1
+        elif k == self.period - 2:
+            self.held = (d, to)
+        elif k == self.period - 1 and self.held:
+            self.sock.sendto(d, to)
+            self.sock.sendto(*self.held)
+            self.held = None
+            self.swapped += 1
+        else:
+            self.sock.sendto(d, to)
+
+    def close(self):
+        self.sock.close()
 
 
 class Udp(NodeTest):
@@ -148,6 +211,69 @@ class Udp(NodeTest):
                          self.udp(pr) + "/service/forward_to_b/service/api").stdout.strip()
         self.assertEqual(self.send("via relay", sc + "/service/uppercase").stdout.strip(),
                          "VIA RELAY")
+
+    # ---- faults on the UDP hop ----
+
+    def test_channel_over_lossy_hop_stays_up(self):
+        """Loss, duplication and reordering on n1 -UDP-> n2: the channel survives,
+        every reply that comes is the right one, and lost ones time out."""
+        px = LossyProxy(self.p2)
+        self.addCleanup(px.close)
+        sc = self.sluice("secure-channel", "create", "--from", "n1", "--to",
+                         self.udp(px.port) + "/service/api").stdout.strip()
+        px.mode = "faulty"
+        ok = lost = 0
+        for i in range(12):
+            p = self.send("m%d" % i, sc + "/service/uppercase", "n1", "--timeout", "1s",
+                          check=False)
+            if p.returncode == 0:
+                self.assertEqual(p.stdout.strip(), "M%d" % i, "a reply for another request")
+                ok += 1
+            else:
+                lost += 1
+        self.assertGreater(px.lost, 0, "the proxy lost nothing: the test tests nothing")
+        self.assertGreater(px.duplicated, 0)
+        self.assertGreater(ok, 0)
+        self.assertGreater(lost, 0)
+        px.mode = "clean"
+        self.assertEqual(self.send("after", sc + "/service/uppercase").stdout.strip(), "AFTER")
+        self.assertEqual(len(self.home.json("secure-channel", "list", "--at", "n1")), 1)
+
+    def test_portal_over_lossy_hop_closes_cleanly(self):
+        """A portal stream that loses a datagram is closed, not corrupted; the inlet
+        serves the next connection once the hop is clean."""
+        px = LossyProxy(self.p2, period=60)
+        self.addCleanup(px.close)
+        www = tempfile.mkdtemp(prefix="sluice-www-")
+        self.addCleanup(shutil.rmtree, www, True)
+        body = os.urandom(300000)
+        with open(os.path.join(www, "f.bin"), "wb") as f:
+            f.write(body)
+        hp = free_tcp_port()
+        http = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                 str(hp)], cwd=www, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(http.wait)
+        self.addCleanup(http.kill)
+        self.assertTrue(wait_until(lambda: self._connects(hp), 10))
+        self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
+                    "--to", "127.0.0.1:%d" % hp)
+        out = self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
+                          "--to", self.udp(px.port) + "/service/outlet").stdout.strip()
+        port = int(out.rsplit(":", 1)[1])
+        url = "http://127.0.0.1:%d/f.bin" % port
+        px.mode = "faulty"
+        t0 = time.monotonic()
+        p = subprocess.run(["curl", "-sS", "--max-time", "15", url], capture_output=True)
+        self.assertLess(time.monotonic() - t0, 16)
+        self.assertGreater(px.lost, 0)
+        self.assertNotEqual(p.returncode, 28, "the stream stalled to curl's timeout, not closed")
+        self.assertNotEqual(p.stdout, body, "a stream with lost datagrams came out whole?")
+        self.assertTrue(body.startswith(p.stdout), "bytes after a gap reached the client")
+        px.mode = "clean"
+        p = subprocess.run(["curl", "-sS", "--max-time", "15", url], capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, body)
 
     # ---- datagrams from Python ----
 
