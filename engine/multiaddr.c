@@ -109,11 +109,12 @@ static int set_seg(struct sl_ma_seg *seg, enum sl_ma_kind kind, uint8_t type,
 	return 0;
 }
 
-/* /ip4/A/tcp/P and friends: the address component is read, "/tcp/P" follows. */
+/* /ip4/A/tcp/P and friends: the address component is read, "/tcp/P" or "/udp/P" follows. */
 static int parse_tcp(const char *text, const char **p, const struct comp *proto,
 		     const struct comp *host, struct sl_ma_seg *seg, char *err, size_t errlen)
 {
 	struct comp tcp, port = { "", 0 };
+	uint8_t type = SL_ADDR_TCP;
 	bool ok;
 	int ret;
 
@@ -126,16 +127,23 @@ static int parse_tcp(const char *text, const char **p, const struct comp *proto,
 	if (!ok)
 		return fail(err, errlen, "invalid %.*s address '%.*s' in %s", (int)proto->len,
 			    proto->s, (int)host->len, host->s, text);
-	if (!next_comp(p, &tcp) || !comp_is(&tcp, "tcp"))
-		return fail(err, errlen, "expected /tcp/PORT after /%.*s/%.*s in %s",
+	if (!next_comp(p, &tcp) || !(comp_is(&tcp, "tcp") || comp_is(&tcp, "udp")))
+		return fail(err, errlen, "expected /tcp/PORT or /udp/PORT after /%.*s/%.*s in %s",
 			    (int)proto->len, proto->s, (int)host->len, host->s, text);
+	if (comp_is(&tcp, "udp")) {
+		/* A UDP hop names an address: no name lookup on the send path. */
+		if (comp_is(proto, "dnsaddr"))
+			return fail(err, errlen, "/udp needs /ip4 or /ip6, not /dnsaddr, in %s",
+				    text);
+		type = SL_ADDR_UDP;
+	}
 	if (!next_comp(p, &port) || !valid_port(&port))
 		return fail(err, errlen, "invalid port '%.*s' in %s: expected 1 to 65535",
 			    (int)port.len, port.s, text);
 	if (comp_is(proto, "ip6"))
-		ret = set_seg(seg, SL_MA_ADDR, SL_ADDR_TCP, "[", 1, host->s, host->len, "]:", 2);
+		ret = set_seg(seg, SL_MA_ADDR, type, "[", 1, host->s, host->len, "]:", 2);
 	else
-		ret = set_seg(seg, SL_MA_ADDR, SL_ADDR_TCP, host->s, host->len, ":", 1, "", 0);
+		ret = set_seg(seg, SL_MA_ADDR, type, host->s, host->len, ":", 1, "", 0);
 	if (ret)
 		return fail(err, errlen, "address too long in %s", text);
 	/* the port follows the separator set_seg wrote last */
@@ -304,13 +312,13 @@ static int tcp_from(const struct sl_addr *a, char *buf, size_t cap, size_t *n)
 		emit(buf, cap, n, "/ip6/", 5);
 	} else if (valid_ip(AF_INET, &host)) {
 		emit(buf, cap, n, "/ip4/", 5);
-	} else if (valid_host(&host)) {
+	} else if (a->type == SL_ADDR_TCP && valid_host(&host)) {
 		emit(buf, cap, n, "/dnsaddr/", 9);
 	} else {
 		return -EINVAL;
 	}
 	emit(buf, cap, n, host.s, host.len);
-	emit(buf, cap, n, "/tcp/", 5);
+	emit(buf, cap, n, a->type == SL_ADDR_UDP ? "/udp/" : "/tcp/", 5);
 	emit(buf, cap, n, port.s, port.len);
 	return 0;
 }
@@ -326,7 +334,8 @@ int sl_multiaddr_from_route(const struct sl_route *route, char *buf, size_t cap)
 		if (a.type == SL_ADDR_LOCAL) {
 			emit(buf, cap, &n, "/service/", 9);
 			emit(buf, cap, &n, a.body, a.len);
-		} else if (a.type != SL_ADDR_TCP || tcp_from(&a, buf, cap, &n)) {
+		} else if ((a.type != SL_ADDR_TCP && a.type != SL_ADDR_UDP) ||
+			   tcp_from(&a, buf, cap, &n)) {
 			goto bad;
 		}
 	}

@@ -6,6 +6,7 @@
  *   /ip4/A/tcp/P                      1#A:P
  *   /ip6/A/tcp/P                      1#[A]:P
  *   /dnsaddr/H/tcp/P                  1#H:P
+ *   /ip4/A/udp/P, /ip6/A/udp/P        2#A:P, 2#[A]:P (UDP, PROTOCOL.md 4)
  *   /node/NAME                        the TCP listener of local node NAME
  *   /secure/NAME                      a secure channel to listener NAME, created
  *                                     at this point of the route
@@ -71,7 +72,8 @@ int sl_multiaddr_to_route(const char *text, const struct sl_ma_resolver *res,
 			  struct sl_route *route, char *err, size_t errlen);
 
 /*
- * route -> text: 0#X as /service/X, 1#A:P as /ip4, /ip6 or /dnsaddr .../tcp/P.
+ * route -> text: 0#X as /service/X, 1#A:P as /ip4, /ip6 or /dnsaddr .../tcp/P,
+ * 2#A:P as /ip4 or /ip6 .../udp/P.
  * Length written (or that would have been, like snprintf), or -EINVAL when an
  * address has no multiaddr form (other transport types, bodies with '/' or
  * unprintable bytes, TCP bodies without a port).

@@ -10,7 +10,7 @@
 #include "engine/timer.h"
 #include "transports/conn.h"
 
-#define PBGID 1			/* provided-buffer group of portal receives */
+#define PBGID 1			/* provided-buffer group of portal receives (udp.c has 2) */
 #define PBUFS 64		/* per shard: receives that may complete in one turn */
 #define PSLOTS_INIT 1024	/* socket slots per shard, doubled as needed */
 #define PLISTEN_MAX 64		/* inlet listeners per shard */

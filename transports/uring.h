@@ -49,6 +49,8 @@ struct sl_net_stats {
 	uint64_t frame_timeouts;	/* connections closed: a partial frame idle frame_timeout_ns */
 	uint64_t portal_hups;		/* portal sockets not read that saw their peer's FIN or RST at once */
 	uint64_t tcp_opened, tcp_closed; /* TCP connections (accepted or dialled), not the UDS */
+	uint64_t udp_rx_dgrams, udp_tx_dgrams;	/* datagrams (rx_frames/tx_frames count messages) */
+	uint64_t udp_drops;		/* UDP: bad, duplicate, late or unsendable datagrams, lost messages */
 };
 
 /*
@@ -63,6 +65,12 @@ struct sl_net *sl_net_create(struct sl_node *n, const struct sl_net_config *cfg)
 int sl_net_listen_tcp(struct sl_net *t, const char *hostport, uint16_t *port);
 /* uds.c. Cold, before sl_node_start: a Unix socket listener at path, mode 0600, on shard 0. */
 int sl_net_listen_uds(struct sl_net *t, const char *path);
+/*
+ * udp.c. Cold, before sl_node_start: a UDP socket per shard bound to
+ * "host:port" (port 0 = ephemeral, SO_REUSEPORT: a peer's datagrams keep to
+ * one shard). Without it, a shard sends from an ephemeral port of its own.
+ */
+int sl_net_listen_udp(struct sl_net *t, const char *hostport, uint16_t *port);
 /* Cold, after sl_node_join: close the listeners, unlink the UDS path, free. */
 void sl_net_destroy(struct sl_net *t);
 /* Sum over shards (relaxed reads; any thread). */

@@ -95,6 +95,30 @@ def seeds_wire():
     return s
 
 
+def seeds_udp():
+    # Mode byte 0 (even): a stream of (peer, u16be length, datagram); G3 first.
+    g3 = vec("udp_datagram")
+    msg = op.frame([local("echo")], [local("app")], b"\x5a" * 1200)[4:]
+    parts = []
+    for off in range(0, len(msg), 493):
+        chunk = msg[off:off + 493]
+        last = off + 493 >= len(msg)
+        # UdpTransportMessage [1, rn, offset, last, bytes]: rn 0x1234 as in G3
+        parts.append(op.cbor([1, 0x1234, off, last, chunk]))
+
+    def stream(ds, peer=1):
+        return b"\x00" + b"".join(bytes([peer]) + struct.pack(">H", len(d)) + d for d in ds)
+    return {
+        "g3": stream([g3]),
+        "g3_twice": stream([g3, g3]),
+        "three_parts": stream(parts),
+        "three_parts_reversed": stream(parts[::-1]),
+        "part_lost": stream([parts[0], parts[2], g3]),
+        # Mode byte 1 (odd): one message cut in 1 + 40 % 64 byte parts, reordered.
+        "whole_g3_payload": b"\x01\x28" + vec("tcp_msg_cbor"),
+    }
+
+
 def seeds_bare():
     s = {n: b for n, b in all_vec("relay_")}
     s["bare_hello"] = vec("bare_hello")
@@ -157,6 +181,8 @@ def seeds_multiaddr():
         "/ip6/::1/tcp/4001/service/uppercase",
         "/dnsaddr/localhost/tcp/4000/worker/0123456789abcdef0123456789abcdef",
         "/service/" + "x" * 200,
+        "/ip4/127.0.0.1/udp/4000/ip4/127.0.0.1/tcp/4001/service/api",
+        "/ip6/::1/udp/4002/service/echo",
     ])}
 
 
@@ -263,10 +289,12 @@ def seeds_state_rows():
     hist = vec("initiator_change_history")
     return {
         # node: name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards,
-        #       created_at, started_at, pin_shards, spin_us
+        #       created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics,
+        #       udp_address
         "node": row("n1", "127.0.0.1:0", 40123, 4242, 123456, 0, "", 0, 1700000000,
-                    1700000100, 0, 50),
-        "node_v6": row("n2", "[::1]:4000", 4000, 0, 0, 1, "i1", 4, 1700000000, 0, 1, 0),
+                    1700000100, 0, 50, 30000, "", ""),
+        "node_v6": row("n2", "[::1]:4000", 4000, 0, 0, 1, "i1", 4, 1700000000, 0, 1, 0, 1500,
+                       "127.0.0.1:9464", "[::1]:4100"),
         # identity: name, identifier, change_history, created_at, secret_key
         "identity": row("@n1", texts("initiator_identifier")[0], hist, 1700000000,
                         bytes(range(64))),
@@ -300,6 +328,7 @@ TARGETS = {
     "fuzz_relay_registration": seeds_relay_registration,
     "fuzz_secure_msg": seeds_secure_msg,
     "fuzz_state_rows": seeds_state_rows,
+    "fuzz_udp": seeds_udp,
     "fuzz_wire": seeds_wire,
 }
 

@@ -139,7 +139,8 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "ALTER TABLE nodes DROP COLUMN pin_shards;"
@@ -163,7 +164,8 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
@@ -180,7 +182,8 @@ Test(state, schema_3_store_migrates)
 	struct sl_node_rec got, quick = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " spin_us) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 7);"
@@ -200,7 +203,8 @@ Test(state, schema_4_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN metrics;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " spin_us) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 7);"
 			   "PRAGMA user_version = 4;", &got);
@@ -210,6 +214,24 @@ Test(state, schema_4_store_migrates)
 	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
 	cr_expect_str_eq(got.metrics, "127.0.0.1:9464");
 	cr_expect_eq(sl_state_node_set_metrics(st, "nobody", "127.0.0.1:9464"), -ENOENT);
+	sl_state_close(st);
+}
+
+/* A store from before UDP listeners (schema 5): its nodes have none; a new one keeps its own. */
+Test(state, schema_5_store_migrates)
+{
+	struct sl_node_rec got, udp = node("new", "127.0.0.1:0");
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
+			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
+			   "PRAGMA user_version = 5;", &got);
+	cr_expect_str_empty(got.udp_address);
+	snprintf(udp.udp_address, sizeof(udp.udp_address), "127.0.0.1:4100");
+	cr_assert_eq(sl_state_node_add(st, &udp), 0);
+	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
+	cr_expect_str_eq(got.udp_address, "127.0.0.1:4100");
 	sl_state_close(st);
 }
 

@@ -7,39 +7,9 @@
 
 #include "engine/bare.h"
 #include "engine/wire.h"
+#include "wire_vectors.h"
 
 TestSuite(wire, .timeout = 10);
-
-/* The hex value of `key` in ockam-wire-vectors.txt (first occurrence); malloc'd. */
-static uint8_t *vector(const char *key, size_t *len)
-{
-	FILE *f = fopen(SL_VECTORS_DIR "/ockam-wire-vectors.txt", "r");
-	size_t klen = strlen(key);
-	char line[4096];
-	uint8_t *out = NULL;
-
-	cr_assert_not_null(f, "vectors file missing");
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line + klen;
-		size_t n = 0;
-
-		if (strncmp(line, key, klen) || *p != ' ')
-			continue;
-		out = malloc(strlen(p) / 2 + 1);
-		for (; *p; p++) {
-			if (*p == ' ' || *p == '\n')
-				continue;
-			cr_assert_eq(sscanf(p, "%2hhx", &out[n]), 1);
-			n++;
-			p++;
-		}
-		*len = n;
-		break;
-	}
-	fclose(f);
-	cr_assert_not_null(out, "vector %s missing", key);
-	return out;
-}
 
 static void expect_route(const struct sl_route *r, const char *want)
 {

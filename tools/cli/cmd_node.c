@@ -133,6 +133,11 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 	if (full) {
 		fputs(",\"tcp_listener_address\":", f);
 		sl_json_str(f, v->rec.tcp_address);
+		fputs(",\"udp_listener_address\":", f);
+		if (v->rec.udp_address[0])
+			sl_json_str(f, v->rec.udp_address);
+		else
+			fputs("null", f);
 		fprintf(f, ",\"pin_shards\":%s,\"spin_us\":%u,\"frame_timeout_ms\":%llu",
 			v->rec.pin_shards ? "true" : "false", v->rec.spin_us,
 			(unsigned long long)v->rec.frame_timeout_ms);
@@ -207,6 +212,9 @@ static int print_started(const struct sl_cli *cli, const char *name, const char 
 static const struct sl_opt create_opts[] = {
 	{ "tcp-listener-address", 0, "HOST:PORT",
 	  "TCP listener address (default " DEFAULT_TCP_LISTEN ": a free port)" },
+	{ "udp-listener-address", 0, "HOST:PORT",
+	  "also listen for UDP datagrams here (default: none), e.g. 127.0.0.1:4100; others reach "
+	  "the node at /ip4/HOST/udp/PORT. The port must be given (not 0)" },
 	{ "foreground", 'f', NULL, "run in this process instead of as a daemon (like `node run`)" },
 	{ "identity", 0, "NAME", "the identity the node uses (default: the node's own)" },
 	{ "shards", 0, "N", "shard threads (default: one per CPU)" },
@@ -270,6 +278,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	const char *ident = sl_args_get(spec, a, "identity");
 	const char *ft = sl_args_get(spec, a, "frame-timeout");
 	const char *metrics = sl_args_get(spec, a, "metrics");
+	const char *udp = sl_args_get(spec, a, "udp-listener-address");
 
 	memset(rec, 0, sizeof(*rec));
 	if (check_name(name))
@@ -280,6 +289,10 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	if (!tcp_address_valid(addr, rec->tcp_address, sizeof(rec->tcp_address)))
 		return sl_err("'%s' is not a TCP listener address: use HOST:PORT, e.g. 127.0.0.1:4000 "
 			      "(port 0 picks a free one)", addr);
+	if (udp && (!tcp_address_valid(udp, rec->udp_address, sizeof(rec->udp_address)) ||
+		    !strcmp(strrchr(rec->udp_address, ':'), ":0")))
+		return sl_err("'%s' is not a UDP listener address: use HOST:PORT with a port from 1 "
+			      "to 65535, e.g. 127.0.0.1:4100 (a UDP route names the port)", udp);
 	if (shards && !parse_uint(shards, 64, &rec->shards))
 		return sl_err("--shards %s: use a number of shard threads from 1 to 64 "
 			      "(0 = one per CPU)", shards);
@@ -368,6 +381,8 @@ static const struct sl_cmd_spec create_spec = {
 static const struct sl_opt run_opts[] = {
 	{ "tcp-listener-address", 0, "HOST:PORT",
 	  "TCP listener address if the node is new (default " DEFAULT_TCP_LISTEN ")" },
+	{ "udp-listener-address", 0, "HOST:PORT",
+	  "UDP listener address if the node is new (default: none; the port must be given)" },
 	{ "identity", 0, "NAME", "the identity the node uses, if the node is new" },
 	{ "shards", 0, "N", "shard threads if the node is new (default: one per CPU)" },
 	{ "pin-shards", 0, NULL, "if the node is new, pin shard i to CPU i % ncpu; for a node "
@@ -549,6 +564,14 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	if (v.dial[0])
 		printf("Route:      /node/%s  (/ip4/%.*s/tcp/%u)\n", v.rec.name,
 		       (int)(strrchr(v.dial, ':') - v.dial), v.dial, v.rec.tcp_port);
+	if (v.rec.udp_address[0]) {
+		const char *c = strrchr(v.rec.udp_address, ':');
+
+		printf("UDP:        %s  (/ip%c/%.*s/udp/%s)\n", v.rec.udp_address,
+		       v.rec.udp_address[0] == '[' ? '6' : '4',
+		       (int)(c - v.rec.udp_address) - (v.rec.udp_address[0] == '[' ? 2 : 0),
+		       v.rec.udp_address + (v.rec.udp_address[0] == '[' ? 1 : 0), c + 1);
+	}
 	printf("Pin shards: %s\n", v.rec.pin_shards ? "yes (shard i on CPU i % ncpu)" :
 	       "no (the kernel places the shard threads)");
 	printf("Spin:       %u us\n", v.rec.spin_us);

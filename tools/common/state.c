@@ -97,6 +97,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN frame_timeout_ms INTEGER NOT NULL DEFAULT 30000;",
 	/* 4 -> 5: an HTTP metrics address (node create --metrics); nodes made before have none. */
 	"ALTER TABLE nodes ADD COLUMN metrics TEXT NOT NULL DEFAULT '';",
+	/* 5 -> 6: a UDP listener "host:port" ('' = none). */
+	"ALTER TABLE nodes ADD COLUMN udp_address TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

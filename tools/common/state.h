@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 5
+#define SL_STATE_SCHEMA 6
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
@@ -38,6 +38,7 @@ struct sl_node_rec {
 	char name[SL_NODE_NAME_MAX + 1];
 	char tcp_address[272];		/* as asked for: "127.0.0.1:0", "0.0.0.0:4000" */
 	uint16_t tcp_port;		/* the port it bound last time (0 = never ran) */
+	char udp_address[272];		/* UDP listener "127.0.0.1:4100" ("" = none; port never 0) */
 	int64_t pid;			/* daemon pid while it runs, else 0 */
 	uint64_t pid_start;		/* its start time (/proc/PID/stat field 22): tells pid reuse apart */
 	bool stopped;			/* stopped by the user (not crashed) */

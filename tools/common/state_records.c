@@ -18,7 +18,8 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 
 	ret = sl_state_prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
 			  " identity, shards, created_at, started_at, pin_shards, spin_us,"
-			  " frame_timeout_ms, metrics) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " frame_timeout_ms, metrics, udp_address)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -36,11 +37,12 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_int64(s, 13, (sqlite3_int64)(n->frame_timeout_ms ? n->frame_timeout_ms :
 						  SL_NODE_FRAME_TIMEOUT_MS_DEFAULT));
 	sqlite3_bind_text(s, 14, n->metrics, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 15, n->udp_address, -1, SQLITE_STATIC);
 	return sl_state_step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
-		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics"
+		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics, udp_address"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -68,6 +70,7 @@ void sl_state_read_node(sqlite3_stmt *s, void *rec)
 	if (!n->frame_timeout_ms)
 		n->frame_timeout_ms = SL_NODE_FRAME_TIMEOUT_MS_DEFAULT;
 	copy_text(n->metrics, sizeof(n->metrics), sqlite3_column_text(s, 13));
+	copy_text(n->udp_address, sizeof(n->udp_address), sqlite3_column_text(s, 14));
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)

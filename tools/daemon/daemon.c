@@ -110,6 +110,7 @@ int sl_daemon_run(const char *name)
 	cfg.spin_us = rec.spin_us;
 	cfg.frame_timeout_ms = rec.frame_timeout_ms;
 	cfg.tcp_listen = listen;
+	cfg.udp_listen = rec.udp_address[0] ? rec.udp_address : NULL;
 	cfg.control_path = ctx.sock;
 	cfg.metrics_listen = rec.metrics[0] ? rec.metrics : NULL;
 	cfg.metrics_err = &metrics_err;

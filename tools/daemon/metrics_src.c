@@ -104,6 +104,9 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 	ret |= sl_metrics_add(m, SL_M_CONNS_CONNECTED, NULL, NULL, ns.conns_connected);
 	ret |= sl_metrics_add(m, SL_M_CONNS_CLOSED, NULL, NULL, ns.conns_closed);
 	ret |= sl_metrics_add(m, SL_M_FRAME_TIMEOUTS, NULL, NULL, ns.frame_timeouts);
+	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_IN, NULL, NULL, ns.udp_rx_dgrams);
+	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_OUT, NULL, NULL, ns.udp_tx_dgrams);
+	ret |= sl_metrics_add(m, SL_M_UDP_DROPS, NULL, NULL, ns.udp_drops);
 	ret |= sl_metrics_add(m, SL_M_SECURE_CHANNELS, NULL, NULL, sl_secure_list(src->node, NULL, 0));
 	ret |= sl_metrics_add(m, SL_M_HS_PENDING, NULL, NULL, sl_secure_pending(src->node));
 	ret |= sl_metrics_add(m, SL_M_HS_OK, NULL, NULL, t.hs_ok);

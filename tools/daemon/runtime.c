@@ -115,6 +115,14 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 			goto out_destroy_net;
 		}
 	}
+	if (cfg->udp_listen) {
+		ret = sl_net_listen_udp(net, cfg->udp_listen, NULL);
+		if (ret) {
+			sl_log(SL_LOG_ERROR, "node=%s event=listen_failed transport=udp addr=%s err=%s: "
+			       "is the port in use?", cfg->name, cfg->udp_listen, strerror(-ret));
+			goto out_destroy_net;
+		}
+	}
 	if (cfg->control_path) {
 		ret = sl_net_listen_uds(net, cfg->control_path);
 		if (ret) {

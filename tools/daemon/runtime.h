@@ -31,6 +31,7 @@ struct sl_runtime_config {
 	/* A connection whose partial frame gets no byte for this long closes (0 = 30 s). */
 	uint64_t frame_timeout_ms;
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
+	const char *udp_listen;		/* NULL: no UDP listener (UDP hops still send) */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
 	/* HTTP /metrics, /healthz, /readyz on "HOST:PORT" (metrics_http.h); NULL = none. */
 	const char *metrics_listen;
