@@ -131,6 +131,8 @@ struct sl_relay_client_info {
 /*
  * Told (on the client's shard) when a registration succeeded (status 0) or a
  * first registration timed out (-ETIMEDOUT). May call sl_relay_client_delete.
+ * -ECANCELED: the client went before its first outcome (deleted, or the node
+ * stopped: then from node destroy, shards stopped); c must not be used.
  */
 typedef void (*sl_relay_client_event_fn)(void *ctx, struct sl_relay_client *c, int status);
 

@@ -116,6 +116,7 @@ static void send_registration(struct sl_relay_client *c, uint64_t now)
 		c->hs->c = c;
 		/* Within the retry period, so a relay node that is down costs one period. */
 		so.timeout_ms = (uint32_t)(SL_RELAY_RETRY_NS / 1000000);
+		so.done_at_teardown = true;	/* the ticket is freed in channel_done */
 		sl_route_copy(&to, &c->info.at);
 		sl_route_push_back(&to, SL_ADDR_LOCAL, SL_SECURE_LISTENER, strlen(SL_SECURE_LISTENER));
 		if (c->o.has_authority) {
@@ -196,6 +197,8 @@ static void channel_done(void *arg, int err, const char *channel, const uint8_t 
 		return;
 	}
 	c->hs = NULL;
+	if (err == -ECANCELED)
+		return;	/* the node is going */
 	if (err) {
 		sl_log(SL_LOG_WARN, "node=%s event=relay_channel_failed name=%s err=%d",
 		       sl_node_name(c->rs->node), c->info.name, err);
@@ -357,6 +360,11 @@ static void client_stopped(struct sl_worker *w)
 	sl_timer_cancel(&c->tick);
 	if (c->hs)
 		c->hs->c = NULL;	/* its done() frees the ticket */
+	/* Deleted, or the node stopped, before the first outcome: the owner frees its ctx. */
+	if (!c->first_done && c->o.event) {
+		c->first_done = true;
+		c->o.event(c->o.ctx, c, -ECANCELED);
+	}
 	free(c);
 	sl_relays_put(rs);
 }

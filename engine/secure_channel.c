@@ -50,6 +50,8 @@ static void channel_free(struct sl_channel *c)
 		 * shard's heap, which outlives the worker table that freed us.
 		 */
 		sl_timer_cancel(&c->hs->timer);
+		if (c->hs->done && c->hs->done_at_teardown)
+			c->hs->done(c->hs->arg, -ECANCELED, NULL, NULL);
 		if (c->hs->listener)
 			sl_listener_put(c->hs->listener);
 		sl_noise_free(c->hs->noise);

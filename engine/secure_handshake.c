@@ -347,6 +347,7 @@ int sl_secure_create(struct sl_shard *s, const struct sl_route *to,
 	/* Only now: the caller hears of failures above from the return value alone. */
 	hs->done = done;
 	hs->arg = arg;
+	hs->done_at_teardown = opts->done_at_teardown;
 	m->len = (uint32_t)len;
 	sl_route_copy(&m->onward, to);
 	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->dec.addr, c->dec.addr_len);

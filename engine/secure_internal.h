@@ -76,6 +76,7 @@ struct sl_handshake {
 	struct sl_listener *listener;		/* responder: its trust list (a ref) */
 	sl_secure_done_fn done;			/* initiator */
 	void *arg;
+	bool done_at_teardown;			/* initiator: opts->done_at_teardown */
 	unsigned n_authorized;			/* initiator: its own trust list */
 	uint8_t authorized[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
 };

@@ -8,10 +8,12 @@ import os
 import resource
 import socket
 import struct
+import subprocess
 import threading
 import time
 import unittest
 
+import harness
 from harness import NodeTest, wait_until
 import ockam_peer as op
 from relay_load import Load
@@ -154,6 +156,30 @@ class RelayTest(NodeTest):
                         check=False, timeout=40)
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(self.home.json("relay", "list", "--at", "a")[0]["name"], "b")
+
+    def test_node_stops_while_its_relay_handshake_waits(self):
+        """A relay node that accepts and never answers: the registering node's
+        channel handshake is in flight when the node stops. It stops at once,
+        and (under the sanitizers) nothing of the handshake is left behind."""
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        self.addCleanup(silent.close)
+        self.sluice("project", "create", "silent", "--relay",
+                    "/ip4/127.0.0.1/tcp/%d" % silent.getsockname()[1], "--identity", "I" + "ab" * 32)
+        self.sluice("node", "create", "a")
+        p = subprocess.Popen([harness.SLUICE, "relay", "create", "x", "--at", "/project/silent",
+                              "--to", "a"], env=self.home.env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.addCleanup(p.kill)
+        silent.settimeout(10)
+        conn, _ = silent.accept()  # the handshake's first message is on its way
+        self.addCleanup(conn.close)
+        self.assertTrue(wait_until(lambda: len(conn.recv(4096)) > 0, timeout=10))
+        t0 = time.monotonic()
+        self.sluice("node", "stop", "a")
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertNotEqual(p.wait(timeout=20), 0, "relay create succeeded without a relay node")
 
     def test_relay_node_restart_relay_comes_back(self):
         self.relay_node()

@@ -80,6 +80,12 @@ static void create_event(void *ctx, struct sl_relay_client *c, int status)
 	struct create_req *cr = ctx;
 	char err[800];
 
+	if (status == -ECANCELED) {
+		/* The node is stopping (or the relay was deleted): nobody to answer. */
+		sl_msg_free(cr->m);
+		free(cr);
+		return;
+	}
 	if (!status) {
 		respond_info(cr->nm, cr->m, c);
 	} else {
