@@ -72,9 +72,7 @@ static void refill(struct sl_pshard *ps)
 
 struct sl_pshard *sl_pshard_get(struct sl_ushard *u)
 {
-	struct io_uring_buf_reg reg;
 	struct sl_pshard *ps = u->cls[SL_UCLASS_PORTAL];
-	void *mem;
 
 	if (ps)
 		return ps;
@@ -91,19 +89,10 @@ struct sl_pshard *sl_pshard_get(struct sl_ushard *u)
 	for (uint32_t i = 0; i < ps->nslots; i++)
 		ps->free_slots[i] = ps->nslots - 1 - i;
 	ps->nfree = ps->nslots;
-	if (posix_memalign(&mem, 4096, PBUFS * sizeof(struct io_uring_buf)))
-		goto err_free;
-	memset(mem, 0, PBUFS * sizeof(struct io_uring_buf));
-	ps->br = mem;
 	ps->bmask = (unsigned)io_uring_buf_ring_mask(PBUFS);
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)ps->br;
-	reg.ring_entries = PBUFS;
-	reg.bgid = PBGID;
-	if (io_uring_register_buf_ring(&u->ring, &reg, 0))
+	if (sl_uring_bufring_cold(&u->ring, PBUFS, PBGID, &ps->br))
 		goto err_free;
 	ps->br_ok = true;
-	io_uring_buf_ring_init(ps->br);
 	refill(ps);
 	u->cls[SL_UCLASS_PORTAL] = ps;
 	return ps;

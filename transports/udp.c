@@ -386,23 +386,15 @@ static void udp_flush(struct sl_ushard *io)
 
 static int bufring_cold(struct udp_shard *us)
 {
-	struct io_uring_buf_reg reg;
 	void *mem;
+	int ret;
 
-	if (posix_memalign(&mem, 4096, RX_BUFS * sizeof(struct io_uring_buf)))
-		return -ENOMEM;
-	memset(mem, 0, RX_BUFS * sizeof(struct io_uring_buf));
-	us->br = mem;
 	if (posix_memalign(&mem, 4096, (size_t)RX_BUFS * RX_BUFSZ))
 		return -ENOMEM;
 	us->bufs = mem;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)us->br;
-	reg.ring_entries = RX_BUFS;
-	reg.bgid = BGID_UDP;
-	if (io_uring_register_buf_ring(&us->io->ring, &reg, 0))
-		return -ENOMEM;
-	io_uring_buf_ring_init(us->br);
+	ret = sl_uring_bufring_cold(&us->io->ring, RX_BUFS, BGID_UDP, &us->br);
+	if (ret)
+		return ret;
 	for (unsigned i = 0; i < RX_BUFS; i++)
 		io_uring_buf_ring_add(us->br, us->bufs + (size_t)i * RX_BUFSZ, RX_BUFSZ,
 				      (unsigned short)i, io_uring_buf_ring_mask(RX_BUFS), (int)i);

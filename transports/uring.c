@@ -129,25 +129,45 @@ void sl_uring_bufs_publish(struct sl_ushard *u)
 		io_uring_buf_ring_advance(u->br, (int)n);
 }
 
+int sl_uring_bufring_cold(struct io_uring *ring, unsigned entries, unsigned short bgid,
+			  struct io_uring_buf_ring **br)
+{
+	struct io_uring_buf_reg reg;
+	void *mem;
+	int ret;
+
+	*br = NULL;
+	if (posix_memalign(&mem, 4096, entries * sizeof(struct io_uring_buf)))
+		return -ENOMEM;
+	memset(mem, 0, entries * sizeof(struct io_uring_buf));
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)mem;
+	reg.ring_entries = entries;
+	reg.bgid = bgid;
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret) {
+		free(mem);
+		return ret;
+	}
+	*br = mem;
+	io_uring_buf_ring_init(*br);
+	return 0;
+}
+
 /*
- * Cold: register the provided buffer ring (liburing 2.3: no
- * io_uring_setup_buf_ring). count entries in the ring, as many spares: the
- * memory of a spare is touched only once a held buffer makes room for it.
+ * Cold: the shard's receive buffers (group BGID). count entries in the
+ * ring, as many spares: the memory of a spare is touched only once a held
+ * buffer makes room for it.
  */
 static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
 {
 	unsigned total = count * 2;
-	struct io_uring_buf_reg reg;
 	void *mem;
 	int ret;
 
 	u->nbufs = count;
 	u->bufsz = size;
 	u->bmask = (unsigned)io_uring_buf_ring_mask(count);
-	if (posix_memalign(&mem, 4096, count * sizeof(struct io_uring_buf)))
-		return -ENOMEM;
-	memset(mem, 0, count * sizeof(struct io_uring_buf));
-	u->br = mem;
 	if (posix_memalign(&mem, 4096, (size_t)total * size))
 		return -ENOMEM;
 	u->bufs = mem;
@@ -156,14 +176,9 @@ static int bufring_init_cold(struct sl_ushard *u, unsigned count, unsigned size)
 	u->blen = calloc(total, sizeof(*u->blen));
 	if (!u->spare || !u->bnext || !u->blen)
 		return -ENOMEM;
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)u->br;
-	reg.ring_entries = count;
-	reg.bgid = BGID;
-	ret = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	ret = sl_uring_bufring_cold(&u->ring, count, BGID, &u->br);
 	if (ret)
 		return ret;
-	io_uring_buf_ring_init(u->br);
 	/* Highest ids at the bottom of the stack: the ring starts with 0..count-1. */
 	for (unsigned i = total; i > 0; i--)
 		sl_uring_buf_put(u, i - 1);

@@ -220,6 +220,11 @@ static inline void sl_uring_buf_put(struct sl_ushard *u, uint32_t bid)
 }
 /* Top the kernel's ring up from the spares (one tail store). */
 void sl_uring_bufs_publish(struct sl_ushard *u);
+/* Cold: a zeroed, page-aligned provided-buffer ring of entries (a power of
+ * two) registered as group bgid (liburing 2.3 has no io_uring_setup_buf_ring);
+ * empty: the caller adds its buffers. 0, or -errno with *br NULL. */
+int sl_uring_bufring_cold(struct io_uring *ring, unsigned entries, unsigned short bgid,
+			  struct io_uring_buf_ring **br);
 void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* pacing.c: a TCP socket with a loopback peer leaves BBR (true when it did). */

@@ -10,6 +10,7 @@ memory stays bounded, and channels and relays carry on or come back.
 Needs root (namespaces); skipped otherwise."""
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -114,15 +115,18 @@ class TestNet:
         sh("ip", "link", "del", self.here, check=False)
 
 
-@unittest.skipUnless(USABLE, "needs root and network namespaces (ip, nft)")
-class Faults(NodeTest):
+class NetNodes(NodeTest):
+    """n1 here, n2 (with an outlet to a stream server) in a namespace of the test's."""
+    N2_ARGS = ()
+
     def setUp(self):
         super().setUp()
         self.net = TestNet()
         self.addCleanup(self.net.close)
         self.server = self.net.spawn(os.path.join(HERE, "stream_server.py"))
         self.sluice("node", "create", "n1")
-        self.in_ns("node", "create", "n2", "--tcp-listener-address", self.net.ip_there + ":0")
+        self.in_ns("node", "create", "n2", "--tcp-listener-address", self.net.ip_there + ":0",
+                   *[a.replace("{ip}", self.net.ip_there) for a in self.N2_ARGS])
         self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
                     "--to", "127.0.0.1:%d" % self.server)
         self.n2_port = self.home.node_port("n2")
@@ -178,6 +182,9 @@ class Faults(NodeTest):
             got = c.makefile("rb").readline().strip().decode()
         self.assertEqual(got, hashlib.sha256(data).hexdigest(), "an upload was altered")
 
+
+@unittest.skipUnless(USABLE, "needs root and network namespaces (ip, nft)")
+class Faults(NetNodes):
     def whole_both_ways_and_bounded(self, port):
         self.get(port)
         self.put(port)
@@ -186,6 +193,14 @@ class Faults(NodeTest):
         self.assertEqual(self.sluice("message", "send", "ok", "--from", "n1", "--to",
                                      self.channel + "/service/uppercase",
                                      timeout=60).stdout.strip(), "OK")
+
+    def drop_rules(self, percent):
+        """Lose percent of the hop's datagrams, each way."""
+        return ("chain c { type filter hook input priority 0; "
+                "ip saddr %s udp dport %d numgen random mod 100 < %d counter drop; }\n"
+                "chain o { type filter hook output priority 0; "
+                "ip daddr %s udp sport %d numgen random mod 100 < %d counter drop; }"
+                % (self.net.ip_here, UDP_PORT, percent, self.net.ip_here, UDP_PORT, percent))
 
     def lossy(self, percent):
         port = self.secure_inlet(self.n2_route())
@@ -308,6 +323,134 @@ class Faults(NodeTest):
         st = self.home.json("relay", "show", "b", "--at", "n1")
         self.assertEqual(st["state"], "up", st)
         self.assertGreaterEqual(st["registrations"], 2, "it came back without registering again")
+
+
+UDP_PORT = 4100  # n2's UDP port, in the test's own namespace: nothing else binds there
+
+
+@unittest.skipUnless(USABLE, "needs root and network namespaces (ip, nft)")
+class UdpHopFaults(NetNodes):
+    """The hop n1 -UDP-> n2 under loss, reordering and duplicates (nftables and an
+    HTB slow lane, as above). A secure channel over it stays up, every reply that
+    comes is the one asked for, repeated datagrams are dropped and counted, and a
+    portal stream is whole or closed, never altered."""
+    N2_ARGS = ("--udp-listener-address", "{ip}:%d" % UDP_PORT)
+
+    def udp_channel(self):
+        return self.sluice("secure-channel", "create", "--from", "n1", "--to",
+                           "/ip4/%s/udp/%d/service/api" % (self.net.ip_there, UDP_PORT),
+                           timeout=60).stdout.strip()
+
+    def stats(self, node):
+        out = self.in_ns if node == "n2" else self.sluice
+        return {s["name"]: s["value"] for s in json.loads(
+            out("node", "stats", node, "--output", "json").stdout) if not s.get("labels")}
+
+    def numbered(self, ch, n=20):
+        """n numbered echoes, some of several datagrams: (answered, timed out).
+        Each answer must be its own message, byte for byte."""
+        ok = lost = i = 0
+        # At 1% a run of n may meet no fault: go on (to a bound) until one hit.
+        while i < n or (i < 10 * n and self.net.hits() == 0):
+            i += 1
+            msg = ("m%03d-" % i) + "x" * (1500 if i % 2 == 0 else 20)
+            p = self.sluice("message", "send", msg, "--from", "n1", "--to", ch + "/service/echo",
+                            "--timeout", "1s", check=False, timeout=20)
+            if p.returncode == 0:
+                self.assertEqual(p.stdout.strip(), msg, "a reply altered or for another message")
+                ok += 1
+            else:
+                lost += 1
+        return ok, lost
+
+    def stays_up(self, ch, expect_lost):
+        ok, lost = self.numbered(ch)
+        self.assertGreater(ok, 0, "nothing came through")
+        if not expect_lost:
+            self.assertEqual(lost, 0, "messages lost with no loss on the hop")
+        self.hit = self.net.hits()  # before the rules go, and their counters with them
+        self.net.rules(None)
+        self.assertTrue(wait_until(lambda: self.sluice(
+            "message", "send", "after", "--from", "n1", "--to", ch + "/service/uppercase",
+            "--timeout", "1s", check=False).stdout.strip() == "AFTER", 10, 0.1),
+            "the channel did not carry on once the hop was clean")
+        self.assertEqual(len(self.home.json("secure-channel", "list", "--at", "n1")), 1)
+
+    def drop_rules(self, percent):
+        """Lose percent of the hop's datagrams, each way."""
+        return ("chain c { type filter hook input priority 0; "
+                "ip saddr %s udp dport %d numgen random mod 100 < %d counter drop; }\n"
+                "chain o { type filter hook output priority 0; "
+                "ip daddr %s udp sport %d numgen random mod 100 < %d counter drop; }"
+                % (self.net.ip_here, UDP_PORT, percent, self.net.ip_here, UDP_PORT, percent))
+
+    def lossy(self, percent):
+        ch = self.udp_channel()
+        self.net.rules(self.drop_rules(percent))
+        self.stays_up(ch, True)
+        self.assertGreater(self.hit, 0, "no datagram was dropped")
+
+    def test_loss_1_percent(self):
+        self.lossy(1)
+
+    def test_loss_5_percent(self):
+        self.lossy(5)
+
+    def test_duplicates_dropped(self):
+        ch = self.udp_channel()
+        keys = ("sluice_udp_datagrams_in_total", "sluice_udp_drops_total")
+        b1, b2 = self.stats("n1"), self.stats("n2")
+        self.net.rules("chain c { type filter hook output priority 0; "
+                       "ip daddr %s udp sport %d numgen random mod 100 < 30 counter dup to %s; }"
+                       % (self.net.ip_here, UDP_PORT, self.net.ip_here))
+        self.stays_up(ch, False)
+        self.assertGreater(self.hit, 0, "no datagram was duplicated")
+        a1, a2 = self.stats("n1"), self.stats("n2")
+        got, dropped = (a1[k] - b1[k] for k in keys)
+        sent = a2["sluice_udp_datagrams_out_total"] - b2["sluice_udp_datagrams_out_total"]
+        self.assertGreater(got, sent, "no copy reached n1")
+        # What n1 took in is what n2 sent: every extra copy was dropped, and counted.
+        self.assertEqual(got - dropped, sent, (got, dropped, sent, self.hit))
+
+    def test_reordering(self):
+        ch = self.udp_channel()
+        t = self.net.there
+        self.net.inside("tc", "qdisc", "add", "dev", t, "root", "handle", "1:", "htb",
+                        "default", "10")
+        self.net.inside("tc", "class", "add", "dev", t, "parent", "1:", "classid", "1:10",
+                        "htb", "rate", "10gbit")
+        self.net.inside("tc", "class", "add", "dev", t, "parent", "1:", "classid", "1:20",
+                        "htb", "rate", "1mbit")
+        self.net.rules("chain c { type filter hook output priority 0; "
+                       "ip daddr %s udp sport %d numgen random mod 100 < 30 counter meta priority set 0x10020; }"
+                       % (self.net.ip_here, UDP_PORT))
+        self.stays_up(ch, False)
+        self.assertGreater(self.hit, 0, "no datagram took the slow lane")
+
+    def test_portal_whole_or_closed(self):
+        ch = self.udp_channel()
+        port = int(self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
+                               "--to", ch + "/service/outlet").stdout.strip().rsplit(":", 1)[1])
+        self.net.rules(self.drop_rules(1))
+        size = 2 << 20
+        want = pattern(size, 7)
+        for _ in range(3):
+            got = bytearray()
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port), 10) as c:
+                c.settimeout(30)
+                c.sendall(b"GET %d 7\n" % size)
+                try:
+                    while True:
+                        b = c.recv(1 << 20)
+                        if not b:
+                            break
+                        got += b
+                except ConnectionResetError:
+                    pass  # closed: fine, as long as what came was right
+            self.assertLess(time.monotonic() - t0, 30, "the stream hung instead of closing")
+            self.assertTrue(want.startswith(bytes(got)), "a portal stream was altered")
+        self.assertGreater(self.net.hits(), 0, "no datagram was dropped")
 
 
 if __name__ == "__main__":
