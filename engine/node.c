@@ -234,6 +234,7 @@ void sl_node_occupancy(const struct sl_node *n, unsigned id, struct sl_shard_occ
 
 	memset(out, 0, sizeof(*out));
 	sl_pool_occupancy(&s->pool, out->pool_total, out->pool_free, &out->pool_exhausted);
+	out->parked = __atomic_load_n(&s->nparked, __ATOMIC_RELAXED);
 	for (unsigned i = 0; s->in && i < n->nshards; i++) {
 		if (i == id || !s->in[i].slots)
 			continue;

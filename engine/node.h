@@ -40,8 +40,9 @@ struct sl_shard_stats {
 	uint64_t ring_in;		/* taken from another shard */
 	uint64_t drop_unknown;		/* no worker, name or transport for the address */
 	uint64_t drop_route;		/* empty or absurdly long onward route */
-	uint64_t drop_ring_full;	/* the other shard's ring was full */
-	uint64_t ring_full_held;	/* ... and the sender kept the message (sl_send_try) */
+	uint64_t drop_ring_full;	/* the other shard's ring was full and our park at its bound */
+	uint64_t ring_full_held;	/* ... a reader kept its message instead (sl_send_try) */
+	uint64_t ring_parked;		/* waited in our park for room in the other shard's ring */
 	uint64_t drop_other;		/* counted by services (malformed payloads...) */
 	uint64_t wakeups;		/* doorbells rung */
 	uint64_t sleeps;
@@ -64,6 +65,7 @@ struct sl_shard_occupancy {
 	unsigned pool_total[3], pool_free[3];	/* small, mid, big (engine/pool.h) */
 	uint64_t pool_exhausted;		/* allocations refused at a class's cap */
 	unsigned ring_used, ring_cap;		/* messages waiting in the rings into the shard */
+	unsigned parked;			/* messages in the shard's park, for other shards' rings */
 };
 
 /* Cold. NULL on failure (errno set). */

@@ -3,7 +3,8 @@
  * The router: sl_send() looks at the front of the onward route and hands the
  * message to a local worker, another shard's ring, or a transport. Every path
  * takes ownership; whatever cannot be handed on is counted, logged (one line,
- * rate limited, never the payload) and freed.
+ * rate limited, never the payload) and freed. A full ring is not "cannot":
+ * the message waits in the sender's park (see to_shard) up to a hard bound.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -95,24 +96,95 @@ void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m)
 	deliver(s, w, m);
 }
 
+/* Cold: behind what is parked for the same shard (order), or the ring was full. */
+static __attribute__((noinline)) bool park(struct sl_shard *s, unsigned dst, struct sl_msg *m,
+					   bool keep)
+{
+	struct sl_park *q = &s->park[dst];
+
+	if (keep) {
+		/* A reader keeps m and stops reading: backpressure reaches the socket. */
+		SL_STAT_INC(s, ring_full_held);
+		return false;
+	}
+	if (s->nparked >= SL_PARK_MAX(s->node)) {
+		SL_STAT_INC(s, drop_ring_full);
+		sl_router_drop(s, m, "ring_full");
+		return true;
+	}
+	m->next = NULL;
+	if (q->tail)
+		q->tail->next = m;
+	else
+		q->head = m;
+	q->tail = m;
+	/* relaxed stores: node show reads it from another thread */
+	__atomic_store_n(&s->nparked, s->nparked + 1, __ATOMIC_RELAXED);
+	SL_STAT_INC(s, ring_parked);
+	return true;
+}
+
 /* false only when keep is set and the ring is full: m is then still the caller's. */
 static bool to_shard(struct sl_shard *s, unsigned dst, struct sl_msg *m, bool keep)
 {
 	struct sl_shard *d = &s->node->shards[dst];
 
 	/* On success the message belongs to shard dst. */
-	if (!sl_ring_push_spsc(&d->in[s->id], m)) {
-		if (keep) {
-			SL_STAT_INC(s, ring_full_held);
-			return false;
-		}
-		SL_STAT_INC(s, drop_ring_full);
-		sl_router_drop(s, m, "ring_full");
-		return true;
-	}
+	if (__builtin_expect(s->nparked != 0, 0) && s->park[dst].head)
+		return park(s, dst, m, keep);
+	if (!sl_ring_push_spsc(&d->in[s->id], m))
+		return park(s, dst, m, keep);
 	SL_STAT_INC(s, ring_out);
 	sl_shard_kick(d);
 	return true;
+}
+
+unsigned sl_router_flush_parked(struct sl_shard *s)
+{
+	struct sl_node *n = s->node;
+	unsigned moved = 0;
+
+	for (unsigned dst = 0; dst < n->nshards && s->nparked; dst++) {
+		struct sl_park *q = &s->park[dst];
+		struct sl_shard *d = &n->shards[dst];
+		unsigned k = 0;
+
+		/* Oldest first; we are the ring's only producer, so order holds. */
+		while (q->head) {
+			struct sl_msg *m = q->head, *next = m->next;
+
+			m->next = NULL;
+			if (!sl_ring_push_spsc(&d->in[s->id], m)) {
+				m->next = next;
+				break;
+			}
+			q->head = next;
+			k++;
+		}
+		if (!q->head)
+			q->tail = NULL;
+		if (k) {
+			__atomic_store_n(&s->nparked, s->nparked - k, __ATOMIC_RELAXED);
+			SL_STAT_ADD(s, ring_out, k);
+			sl_shard_kick(d);
+			moved += k;
+		}
+	}
+	return moved;
+}
+
+void sl_router_free_parked(struct sl_shard *s)
+{
+	for (unsigned dst = 0; s->park && dst < s->node->nshards; dst++) {
+		struct sl_msg *m;
+
+		while ((m = s->park[dst].head)) {
+			s->park[dst].head = m->next;
+			sl_msg_free(m);
+		}
+		s->park[dst].tail = NULL;
+	}
+	__atomic_store_n(&s->nparked, 0, __ATOMIC_RELAXED);
 }
 
 static inline bool route(struct sl_shard *s, struct sl_msg *m, bool keep)
@@ -170,6 +242,11 @@ void sl_send(struct sl_shard *s, struct sl_msg *m)
 
 bool sl_send_try(struct sl_shard *s, struct sl_msg *m)
 {
+	/* Enough parked for other shards: this reader waits, whatever m is for. */
+	if (__builtin_expect(s->nparked >= SL_PARK_PAUSE(s->node), 0)) {
+		SL_STAT_INC(s, ring_full_held);
+		return false;
+	}
 	return route(s, m, true);
 }
 

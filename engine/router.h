@@ -19,13 +19,16 @@ struct sl_worker;
  * Route m by the front of its onward route; takes ownership in every case.
  * A local address is delivered to its worker (on whichever shard hosts it);
  * a transport address (TCP, UDS, ...) goes to that transport. A message that
- * cannot be routed is counted, logged (rate limited) and freed.
+ * cannot be routed is counted, logged (rate limited) and freed. A message
+ * for another shard whose ring is full waits in this shard's park, in order,
+ * and is dropped (drop_ring_full) only past SL_PARK_MAX parked messages.
  * Must be called on a shard thread (s is the caller's shard).
  */
 void sl_send(struct sl_shard *s, struct sl_msg *m);
 /*
  * As sl_send, except when m is for a worker on another shard whose ring from
- * us is full: then false, and m is still the caller's (a reader keeps it and
+ * us is full (or has messages parked before it), or when this shard has
+ * SL_PARK_PAUSE messages parked: then false, and m is still the caller's (a reader keeps it and
  * stops reading its source: backpressure instead of a drop). True otherwise,
  * with ownership gone as in sl_send.
  */
@@ -46,6 +49,13 @@ void sl_reply(struct sl_worker *self, struct sl_msg *m);
 
 /* For the shard loop: deliver to a worker on this shard, or drop (ring arrivals). */
 void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m);
+/*
+ * For the shard loop: move parked messages (sl_send found the ring to their
+ * shard full) into their rings, oldest first, as far as there is room. Count
+ * moved. Free them all instead (shard teardown).
+ */
+unsigned sl_router_flush_parked(struct sl_shard *s);
+void sl_router_free_parked(struct sl_shard *s);
 /* For the shard loop: run deferred local deliveries. Count run. */
 unsigned sl_router_run_deferred(struct sl_shard *s);
 /* Count, log (rate limited, one line, no payload) and free. */

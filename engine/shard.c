@@ -20,6 +20,8 @@
 #include "engine/shard.h"
 #include "engine/timer.h"
 
+/* How long a shard with parked messages sleeps at most: a drained ring rings no doorbell. */
+#define PARK_RETRY_NS 50000ull
 /* The window over which a shard measures how busy it is (see shard_main). */
 #define SPIN_WINDOW_NS 2000000ull
 /* Bytes routed in one window above which a flow is bulk, not request/response (~1 Gbit/s). */
@@ -72,7 +74,8 @@ int sl_shard_init_cold(struct sl_node *n, struct sl_shard *s, unsigned id)
 		return ret;
 	s->in = sl_cache_alloc(sizeof(*s->in) * n->nshards);
 	s->back = sl_cache_alloc(sizeof(*s->back) * n->nshards);
-	if (!s->in || !s->back)
+	s->park = calloc(n->nshards, sizeof(*s->park));
+	if (!s->in || !s->back || !s->park)
 		return -ENOMEM;
 	memset(s->in, 0, sizeof(*s->in) * n->nshards);
 	memset(s->back, 0, sizeof(*s->back) * n->nshards);
@@ -112,6 +115,9 @@ void sl_shard_destroy_cold(struct sl_node *n, struct sl_shard *s)
 		s->defer_head = m->next;
 		sl_msg_free(m);
 	}
+	sl_router_free_parked(s);
+	free(s->park);
+	s->park = NULL;
 	for (unsigned i = 0; i < s->nctl; i++)
 		sl_msg_free(s->ctl[i].msg);
 	s->nctl = 0;
@@ -300,6 +306,9 @@ static void *shard_main(void *arg)
 			win_bytes = s->st.bytes;
 			busy_ns = 0;
 		}
+		/* Parked first: what waited goes before anything new takes the room. */
+		if (s->nparked)
+			work += sl_router_flush_parked(s);
 		work += run_ctl(s);
 		work += drain_rings(s);
 		work += sl_router_run_deferred(s);
@@ -328,6 +337,8 @@ static void *shard_main(void *arg)
 			next = sl_timers_next(s);
 			if (next != UINT64_MAX)
 				next = next > s->now_ns ? next - s->now_ns : 0;
+			if (s->nparked && next > PARK_RETRY_NS)
+				next = PARK_RETRY_NS;
 			SL_STAT_INC(s, sleeps);
 			if (io)
 				io->wait(n->io_ctx, s, next);
@@ -342,6 +353,7 @@ static void *shard_main(void *arg)
 	run_ctl(s);
 	drain_rings(s);
 	sl_router_run_deferred(s);
+	sl_router_flush_parked(s);
 	if (io && io->shard_stop)
 		io->shard_stop(n->io_ctx, s);
 out:

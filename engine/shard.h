@@ -27,6 +27,9 @@
 #define SL_BURST 64		/* messages taken from a ring per turn */
 #define SL_CTL_MAX 256		/* pending sl_shard_call()s per shard */
 #define SL_SEND_DEPTH 16	/* nested local deliveries before deferring */
+/* Parked messages (all destinations) at which readers stop reading, and past which we drop. */
+#define SL_PARK_PAUSE(n) ((n)->ring_size)
+#define SL_PARK_MAX(n) (8u * (n)->ring_size)
 
 struct sl_ctl {
 	void (*fn)(struct sl_shard *s, void *arg);
@@ -61,6 +64,14 @@ struct sl_shard {
 	/* Local deliveries deferred when handlers nest too deep. */
 	struct sl_msg *defer_head, *defer_tail;
 	unsigned depth;
+
+	/*
+	 * Messages for another shard whose ring from us was full (router.c):
+	 * one FIFO per destination, moved into the ring first on every turn.
+	 * nparked counts all of them; 0 keeps the send path to one test.
+	 */
+	struct sl_park { struct sl_msg *head, *tail; } *park;
+	unsigned nparked;
 
 	/* Control calls from any thread (cold; a lock is fine here). */
 	pthread_mutex_t ctl_lock;

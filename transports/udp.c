@@ -157,7 +157,7 @@ static void deliver(struct udp_shard *us, const struct sockaddr *from, const uin
 		sl_msg_free(m);
 		return;
 	}
-	/* No backpressure on UDP: a full ring to the message's shard drops it. */
+	/* No backpressure on UDP: a full ring to its shard (or our park at its bound) drops it. */
 	if (!sl_send_try(s, m)) {
 		NET_STAT_INC(us->io, udp_drops);
 		sl_msg_free(m);

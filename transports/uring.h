@@ -43,7 +43,7 @@ struct sl_net_stats {
 	uint64_t stale_cqes;		/* completions for a closed, reused slot */
 	uint64_t paused;		/* times a connection stopped reading (backpressure) */
 	uint64_t paused_nomem;		/* ... because the shard's pool had no message for a frame */
-	uint64_t paused_ring;		/* ... because the ring to the frame's shard was full */
+	uint64_t paused_ring;		/* ... the ring to the frame's shard was full, or the shard's park big */
 	uint64_t nobufs;		/* receives ended for want of a provided buffer (re-armed later) */
 	uint64_t rx_direct;		/* receives straight into a large frame's message */
 	uint64_t frame_timeouts;	/* connections closed: a partial frame idle frame_timeout_ns */

@@ -155,7 +155,9 @@ static void *caller(void *arg)
 
 int main(void)
 {
-	struct sl_node_config cfg = { .name = "tsan", .shards = 2, .no_pin = true };
+	/* Small rings: a burst of replies fills them and waits in the sender's park. */
+	struct sl_node_config cfg = { .name = "tsan", .shards = 2, .no_pin = true, .ring_size = 8 };
+	struct sl_shard_stats st0, st1;
 	struct call_ctx cc = { 0 };
 	pthread_t t[CALLERS];
 	struct probe p0, p1;
@@ -174,7 +176,13 @@ int main(void)
 	}
 	a = route_one_way(n, 0, &p1);
 	b = route_one_way(n, 1, &p0);
-	printf("route: %u replies 0->1, %u replies 1->0\n", a, b);
+	sl_node_stats(n, 0, &st0);
+	sl_node_stats(n, 1, &st1);
+	printf("route: %u replies 0->1, %u replies 1->0, %llu parked, %llu dropped\n", a, b,
+	       (unsigned long long)(st0.ring_parked + st1.ring_parked),
+	       (unsigned long long)(st0.drop_ring_full + st1.drop_ring_full));
+	if (st0.drop_ring_full + st1.drop_ring_full)
+		fail("route: a reply was dropped at a full ring");
 	part_done();
 
 	cc.n = n;

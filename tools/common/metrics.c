@@ -83,6 +83,8 @@ const struct sl_metric_family sl_metric_families[SL_M_FAMILIES] = {
 		"Messages waiting in the rings into the shard from other shards" },
 	[SL_M_RING_CAP] = { "sluice_ring_capacity", G, "shard", NULL,
 		"Entries the rings into the shard hold in all" },
+	[SL_M_RING_PARKED] = { "sluice_ring_parked", G, "shard", NULL,
+		"Messages the shard holds for other shards whose rings are full" },
 	[SL_M_CREDIT_STALLS] = { "sluice_portal_credit_stalls_total", C, "shard", NULL,
 		"Times a portal connection stopped reading: the peer's credit window was used up" },
 	[SL_M_READ_PAUSES] = { "sluice_read_pauses_total", C, "shard", NULL,

@@ -62,6 +62,7 @@ static int per_shard(const struct sl_metrics_src *src, struct sl_metrics *m, uns
 	ret |= sl_metrics_add(m, SL_M_POOL_EXHAUSTED, shard, NULL, oc.pool_exhausted);
 	ret |= sl_metrics_add(m, SL_M_RING_USED, shard, NULL, oc.ring_used);
 	ret |= sl_metrics_add(m, SL_M_RING_CAP, shard, NULL, oc.ring_cap);
+	ret |= sl_metrics_add(m, SL_M_RING_PARKED, shard, NULL, oc.parked);
 	ret |= sl_metrics_add(m, SL_M_CREDIT_STALLS, shard, NULL, st.credit_stalls);
 	ret |= sl_metrics_add(m, SL_M_READ_PAUSES, shard, NULL, ns.paused);
 	return ret ? -ENOMEM : 0;
