@@ -41,6 +41,7 @@ struct sl_conn {
 	bool ver_rx;		/* the peer's version byte was seen */
 	bool ver_tx;		/* ours is still to be sent (the lead of the next sendmsg) */
 	bool recv_armed, on_flush, paused;
+	int32_t src_bucket;	/* an accepted TCP connection's count (conn_limit.c), -1 = none */
 
 	/* Receive: a frame header split across buffers, or a frame body in progress. */
 	uint8_t hdr[4];

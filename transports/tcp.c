@@ -131,6 +131,7 @@ static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint
 	c->state = state;
 	c->ver_tx = true;
 	c->held_head = c->held_tail = SL_BUF_NONE;
+	c->src_bucket = -1;
 	ss->conns[slot] = c;
 	if (type == SL_ADDR_TCP)
 		NET_STAT_INC(ss, tcp_opened);
@@ -213,6 +214,8 @@ void sl_stream_close(struct sl_conn *c, const char *why)
 	NET_STAT_INC(ss, conns_closed);
 	if (c->type == SL_ADDR_TCP)
 		NET_STAT_INC(ss, tcp_closed);
+	sl_conn_limit_release(ss->net, c->src_bucket);
+	c->src_bucket = -1;
 	/* Replies still addressed to this connection now miss and are counted as unknown. */
 	sl_worker_stop(&c->w);
 	peer_remove(c);
@@ -384,17 +387,32 @@ static void conn_worker_handle(struct sl_worker *w, struct sl_msg *m)
 static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe)
 {
 	int fd = sl_accept_done(ss->io, &ss->lst[l], cqe, "accept_failed");
+	int32_t bucket = -1;
 	struct sl_conn *c;
+	int lim;
 
 	if (fd < 0)
 		return;
+	/* A limit refuses at once, before the connection costs a slot or a byte. */
+	if (ss->ltype[l] == SL_ADDR_TCP && (lim = sl_conn_limit_admit(ss->net, fd, &bucket))) {
+		if (lim == 1)
+			NET_STAT_INC(ss, limit_conns);
+		else
+			NET_STAT_INC(ss, limit_conns_per_source);
+		sl_net_log_rl(ss->io, "event=accept_refused reason=limit limit=%s",
+			      lim == 1 ? "max-connections" : "max-connections-per-source");
+		close(fd);
+		return;
+	}
 	sl_stream_set_sockopts(fd, ss->ltype[l]);
 	c = conn_new(ss, fd, ss->ltype[l], CONN_OPEN);
 	if (!c) {
+		sl_conn_limit_release(ss->net, bucket);
 		sl_net_log_rl(ss->io, "event=accept_refused reason=no_slot");
 		close(fd);
 		return;
 	}
+	c->src_bucket = bucket;
 	NET_STAT_INC(ss, conns_accepted);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
 	       sl_shard_id(ss->shard), l ? "uds" : "tcp", c->w.addr);

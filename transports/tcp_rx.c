@@ -156,6 +156,14 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 		return;
 	}
 	NET_STAT_INC(ss, rx_frames);
+	/* A long route makes every hop of it work for one sender: dropped, the connection stays. */
+	if (m->onward.n > ss->net->cfg.max_route_hops) {
+		NET_STAT_INC(ss, limit_route_hops);
+		sl_net_log_rl(ss->io, "event=drop reason=limit limit=max-route-length hops=%u peer=%s",
+			      m->onward.n, c->w.addr);
+		sl_msg_free(m);
+		return;
+	}
 	if (sl_route_empty(&m->onward)) {
 		/* An empty onward route is a heartbeat (PROTOCOL.md 3). */
 		NET_STAT_INC(ss, heartbeats);

@@ -33,6 +33,9 @@ static const struct sl_net_config default_cfg = {
 	.sendq_high = 4u << 20,
 	.sendq_max = 64u << 20,
 	.frame_timeout_ns = 30ull * 1000000000,
+	.max_tcp_in = 50000,
+	.max_tcp_in_per_source = 1024,
+	.max_route_hops = 16,
 };
 
 void sl_net_log_rl(struct sl_ushard *u, const char *fmt, ...)
@@ -414,10 +417,17 @@ struct sl_net *sl_uring_create_cold(struct sl_node *n, const struct sl_net_confi
 		t->cfg.sendq_max = default_cfg.sendq_max;
 	if (!t->cfg.frame_timeout_ns)
 		t->cfg.frame_timeout_ns = default_cfg.frame_timeout_ns;
+	if (!t->cfg.max_tcp_in)
+		t->cfg.max_tcp_in = default_cfg.max_tcp_in;
+	if (!t->cfg.max_route_hops)
+		t->cfg.max_route_hops = default_cfg.max_route_hops;
+	if (!t->cfg.max_tcp_in_per_source)
+		t->cfg.max_tcp_in_per_source = default_cfg.max_tcp_in_per_source;
 	t->us = calloc(ns, sizeof(*t->us));
 	t->stats = calloc(ns, sizeof(*t->stats));
 	t->efds = malloc(ns * sizeof(*t->efds));
-	if (!t->us || !t->stats || !t->efds)
+	t->tcp_in_src = calloc(SL_SRC_BUCKETS, sizeof(*t->tcp_in_src));
+	if (!t->us || !t->stats || !t->efds || !t->tcp_in_src)
 		goto err_free;
 	for (unsigned i = 0; i < ns; i++) {
 		t->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -432,6 +442,7 @@ struct sl_net *sl_uring_create_cold(struct sl_node *n, const struct sl_net_confi
 err_free:
 	free(t->us);
 	free(t->stats);
+	free(t->tcp_in_src);
 	free(t->efds);
 	free(t);
 	return NULL;
@@ -466,6 +477,7 @@ void sl_net_destroy(struct sl_net *t)
 	free(t->efds);
 	free(t->us);
 	free(t->stats);
+	free(t->tcp_in_src);
 	free(t);
 }
 

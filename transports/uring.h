@@ -29,6 +29,9 @@ struct sl_net_config {
 	size_t sendq_high;	/* queued bytes on a connection that pause its feeders, 0 = 4 MiB */
 	size_t sendq_max;	/* queued bytes past which messages are dropped, 0 = 64 MiB */
 	uint64_t frame_timeout_ns;	/* a partial frame with no byte for this long closes, 0 = 30 s */
+	unsigned max_tcp_in;		/* accepted TCP connections, all shards, 0 = 50000 */
+	unsigned max_tcp_in_per_source;	/* ... from one source address, 0 = 1024 */
+	unsigned max_route_hops;	/* onward hops of a frame from a stream, 0 = 16 (at most 32) */
 };
 
 struct sl_net_stats {
@@ -51,6 +54,9 @@ struct sl_net_stats {
 	uint64_t tcp_opened, tcp_closed; /* TCP connections (accepted or dialled), not the UDS */
 	uint64_t udp_rx_dgrams, udp_tx_dgrams;	/* datagrams (rx_frames/tx_frames count messages) */
 	uint64_t udp_drops;		/* UDP: bad, duplicate, late or unsendable datagrams, lost messages */
+	uint64_t limit_conns;		/* accepts refused: max_tcp_in reached */
+	uint64_t limit_conns_per_source; /* accepts refused: max_tcp_in_per_source reached */
+	uint64_t limit_route_hops;	/* stream frames dropped: onward route over max_route_hops */
 };
 
 /*
@@ -193,7 +199,17 @@ struct sl_net {
 	void *cls_ctx[SL_UCLASS_MAX];
 	uint8_t order[SL_UCLASS_MAX];
 	unsigned ncls;
+	/* Accepted TCP connections now (conn_limit.c): in total, and per hashed source address. */
+	uint32_t tcp_in;
+	uint32_t *tcp_in_src;
 };
+
+/* conn_limit.c. Any shard. */
+#define SL_SRC_BUCKETS 4096
+/* Count an accepted TCP fd in, or refuse it: 0, 1 (total full), 2 (its source is). */
+int sl_conn_limit_admit(struct sl_net *t, int fd, int32_t *bucket);
+/* Count out what admit counted in (bucket -1 = nothing). */
+void sl_conn_limit_release(struct sl_net *t, int32_t bucket);
 
 /* Single-writer counters read by other threads: relaxed, no lock prefix. */
 #define NET_STAT_ADD(u, f, n) __atomic_store_n(&(u)->st->f, (u)->st->f + (n), __ATOMIC_RELAXED)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The state store's row decoders (tools/common/state_rows.h) on rows no sluice
- * wrote: the input is a program of up to 12 column values that SQLite hands
+ * wrote: the input is a program of up to 16 column values that SQLite hands
  * back as one row, then every decoder reads that row and the node reads the
  * texts further (the listener's authorized list, the identity's identifier
  * and change history, routes, host:port). A store is a file: its user may
@@ -24,7 +24,7 @@
 #include "tools/common/text.h"
 #include "tools/daemon/nm_secure.h"
 
-#define NCOLS 12
+#define NCOLS 16
 #define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)
 #define ENDED(field) CHECK(memchr((field), '\0', sizeof(field)) != NULL)
 
@@ -37,8 +37,8 @@ static sqlite3_stmt *row;
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (sqlite3_open(":memory:", &db) ||
-	    sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12", -1,
-			       &row, NULL))
+	    sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+			       " ?13, ?14, ?15, ?16", -1, &row, NULL))
 		abort();
 	return 0;
 }

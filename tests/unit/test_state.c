@@ -139,7 +139,8 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
@@ -164,7 +165,8 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "ALTER TABLE nodes DROP COLUMN spin_us;"
@@ -182,7 +184,8 @@ Test(state, schema_3_store_migrates)
 	struct sl_node_rec got, quick = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
@@ -203,7 +206,8 @@ Test(state, schema_4_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " spin_us) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000, 7);"
@@ -223,7 +227,8 @@ Test(state, schema_5_store_migrates)
 	struct sl_node_rec got, udp = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN udp_address;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
 			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
 			   "PRAGMA user_version = 5;", &got);
@@ -232,6 +237,30 @@ Test(state, schema_5_store_migrates)
 	cr_assert_eq(sl_state_node_add(st, &udp), 0);
 	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
 	cr_expect_str_eq(got.udp_address, "127.0.0.1:4100");
+	sl_state_close(st);
+}
+
+/* A store from before --limit (schema 6): its nodes keep the defaults; limits set are kept. */
+Test(state, schema_6_store_migrates)
+{
+	struct sl_node_rec got, lim = node("new", "127.0.0.1:0");
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
+			   " udp_address) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000,"
+			   " '127.0.0.1:4100');"
+			   "PRAGMA user_version = 6;", &got);
+	cr_expect_str_empty(got.limits);
+	cr_expect_str_eq(got.udp_address, "127.0.0.1:4100");
+	snprintf(lim.limits, sizeof(lim.limits), "max-connections=20000");
+	cr_assert_eq(sl_state_node_add(st, &lim), 0);
+	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
+	cr_expect_str_eq(got.limits, "max-connections=20000");
+	cr_assert_eq(sl_state_node_set_limits(st, "old", "max-connections-per-source=8"), 0);
+	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
+	cr_expect_str_eq(got.limits, "max-connections-per-source=8");
+	cr_expect_eq(sl_state_node_set_limits(st, "nobody", ""), -ENOENT);
 	sl_state_close(st);
 }
 

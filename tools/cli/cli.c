@@ -133,6 +133,13 @@ static int find_short(const struct sl_opt *opts, char c)
 	return -1;
 }
 
+static bool opt_repeats(const struct sl_opt *o)
+{
+	size_t n = strlen(o->metavar);
+
+	return n > 3 && !strcmp(o->metavar + n - 3, "...");
+}
+
 static int usage_error(const struct sl_cmd_spec *spec)
 {
 	fprintf(stderr, "see `sluice %s --help`\n", spec->path);
@@ -197,6 +204,14 @@ int sl_cli_parse(const struct sl_cmd_spec *spec, int argc, char **argv, struct s
 			val = argv[++i];
 		}
 		a->val[k] = val;
+		if (opt_repeats(&spec->opts[k])) {
+			if (a->nrep >= SL_CLI_MAX_REP) {
+				sl_err("option --%s is given more than %d times", spec->opts[k].name,
+				       SL_CLI_MAX_REP);
+				return usage_error(spec);
+			}
+			a->rep[a->nrep++] = val;
+		}
 	}
 	if (a->npos < spec->min_pos) {
 		sl_err("`sluice %s` needs %s", spec->path, spec->args ? spec->args : "more arguments");

@@ -37,6 +37,8 @@ struct sl_opt {
 	const char *help;
 };
 
+/* An option whose metavar ends in "..." may be given again: every value is kept (sl_args.rep). */
+
 struct sl_args;
 
 /*
@@ -55,12 +57,16 @@ struct sl_cmd_spec {
 };
 
 #define SL_CLI_MAX_POS 8
+#define SL_CLI_MAX_REP 32
 
 /* The result of parsing a command's arguments against its spec. */
 struct sl_args {
 	const char *val[32];	/* by option index: the value, "" for a set flag, NULL if absent */
 	const char *pos[SL_CLI_MAX_POS];
 	unsigned npos;
+	/* Every value of the command's repeatable option (one per command at most). */
+	const char *rep[SL_CLI_MAX_REP];
+	unsigned nrep;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "tools/cli/subcommands.h"
 #include "tools/common/node_proc.h"
 #include "tools/common/relay_at.h"
+#include "tools/cli/node_limits.h"
 #include "tools/common/state.h"
 #include "tools/common/text.h"
 #include "tools/daemon/daemon.h"
@@ -146,6 +147,7 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 			sl_json_str(f, v->rec.metrics);
 		else
 			fputs("null", f);
+		sl_node_json_limits(f, &v->rec);
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -209,6 +211,9 @@ static int print_started(const struct sl_cli *cli, const char *name, const char 
 
 /* node create */
 
+#define LIMIT_HELP "set a limit (repeatable), e.g. --limit max-connections=20000 (see " \
+		   "README.md, Limits, for every limit, its default and range; `node show` prints them)"
+
 static const struct sl_opt create_opts[] = {
 	{ "tcp-listener-address", 0, "HOST:PORT",
 	  "TCP listener address (default " DEFAULT_TCP_LISTEN ": a free port)" },
@@ -229,6 +234,7 @@ static const struct sl_opt create_opts[] = {
 				"reach its relay node" },
 	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
 				     "HTTP here, e.g. 127.0.0.1:9464 (default: none)" },
+	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -313,6 +319,8 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	}
 	if (metrics && check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
 		return -EINVAL;
+	if (sl_node_apply_limits(a, "", rec->limits, sizeof(rec->limits)))
+		return -EINVAL;
 	rec->created_at = (int64_t)time(NULL);
 	return 0;
 }
@@ -394,20 +402,24 @@ static const struct sl_opt run_opts[] = {
 					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
 	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
 				     "HTTP here, e.g. 127.0.0.1:9464; kept with the node (\"\" = none)" },
+	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP "; for a node that exists, kept for this and "
+				       "later starts" },
 	{ NULL, 0, NULL, NULL },
 };
 
-static int set_metrics(const char *name, const char *addr)
+/* Record one of a node's settings that may change from run to run (`what` names it in errors). */
+static int set_node_text(const char *name, const char *what, const char *value,
+			 int (*set)(struct sl_state *, const char *, const char *))
 {
 	struct sl_state *st;
 	int ret = sl_state_open(NULL, &st);
 
 	if (ret)
 		return ret;
-	ret = sl_state_node_set_metrics(st, name, addr);
+	ret = set(st, name, value);
 	sl_state_close(st);
 	if (ret)
-		sl_err("cannot record the metrics address of node %s: %s", name, strerror(-ret));
+		sl_err("cannot record the %s of node %s: %s", what, name, strerror(-ret));
 	return ret;
 }
 
@@ -450,7 +462,16 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 
 			ret = check_metrics(metrics, norm, sizeof(norm));
 			if (!ret && strcmp(norm, rec.metrics))
-				ret = set_metrics(name, norm);
+				ret = set_node_text(name, "metrics address", norm,
+						    sl_state_node_set_metrics);
+		}
+		/* So may the limits: those given replace theirs, the others stay as stored. */
+		if (!ret && a->nrep) {
+			char lim[sizeof(rec.limits)];
+
+			ret = sl_node_apply_limits(a, rec.limits, lim, sizeof(lim));
+			if (!ret && strcmp(lim, rec.limits))
+				ret = set_node_text(name, "limits", lim, sl_state_node_set_limits);
 		}
 	}
 	if (ret)
@@ -582,6 +603,7 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	else
 		printf("Metrics:    none (`sluice node stats %s`; --metrics HOST:PORT to serve them)\n",
 		       v.rec.name);
+	sl_node_print_limits(&v.rec);
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);

@@ -52,6 +52,8 @@ const struct sl_metric_family sl_metric_families[SL_M_FAMILIES] = {
 		"TCP and Unix-socket connections closed" },
 	[SL_M_FRAME_TIMEOUTS] = { "sluice_frame_timeouts_total", C, NULL, NULL,
 		"Connections closed because a partial frame sat idle for the frame timeout" },
+	[SL_M_LIMIT_REJECTIONS] = { "sluice_limit_rejections_total", C, "limit", NULL,
+		"Connections or messages refused because a node limit (--limit) was reached" },
 	[SL_M_UDP_DGRAMS_IN] = { "sluice_udp_datagrams_in_total", C, NULL, NULL,
 		"UDP datagrams received (messages_in counts the messages they carry)" },
 	[SL_M_UDP_DGRAMS_OUT] = { "sluice_udp_datagrams_out_total", C, NULL, NULL,

@@ -99,6 +99,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN metrics TEXT NOT NULL DEFAULT '';",
 	/* 5 -> 6: a UDP listener "host:port" ('' = none). */
 	"ALTER TABLE nodes ADD COLUMN udp_address TEXT NOT NULL DEFAULT '';",
+	/* 6 -> 7: the limits that differ from their defaults, "NAME=V,..." ('' = all defaults). */
+	"ALTER TABLE nodes ADD COLUMN limits TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

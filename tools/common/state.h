@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 6
+#define SL_STATE_SCHEMA 7
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
@@ -50,6 +50,7 @@ struct sl_node_rec {
 	int64_t created_at;		/* unix seconds */
 	int64_t started_at;		/* unix seconds of the last start, 0 = never */
 	char metrics[272];		/* HTTP metrics address "HOST:PORT", "" = none */
+	char limits[512];		/* limits.h: the non-default limits, "NAME=V,NAME=V" ("" = none) */
 };
 
 /*
@@ -93,6 +94,8 @@ int sl_state_node_running(struct sl_state *st, const char *name, int64_t pid,
  */
 int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bool by_user);
 /* The node's HTTP metrics address ("" = none), for its next start. 0, -ENOENT. */
+/* Replace the node's stored limits text (limits.h). 0, -ENOENT or -EIO. */
+int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *limits);
 int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr);
 /* Mark that the user asked the node to stop (before signalling it). */
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped);

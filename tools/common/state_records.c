@@ -18,8 +18,8 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 
 	ret = sl_state_prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
 			  " identity, shards, created_at, started_at, pin_shards, spin_us,"
-			  " frame_timeout_ms, metrics, udp_address)"
-			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " frame_timeout_ms, metrics, udp_address, limits)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -38,11 +38,13 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 						  SL_NODE_FRAME_TIMEOUT_MS_DEFAULT));
 	sqlite3_bind_text(s, 14, n->metrics, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 15, n->udp_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 16, n->limits, -1, SQLITE_STATIC);
 	return sl_state_step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
-		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics, udp_address"
+		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics, udp_address," \
+		  " limits"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -71,6 +73,7 @@ void sl_state_read_node(sqlite3_stmt *s, void *rec)
 		n->frame_timeout_ms = SL_NODE_FRAME_TIMEOUT_MS_DEFAULT;
 	copy_text(n->metrics, sizeof(n->metrics), sqlite3_column_text(s, 13));
 	copy_text(n->udp_address, sizeof(n->udp_address), sqlite3_column_text(s, 14));
+	copy_text(n->limits, sizeof(n->limits), sqlite3_column_text(s, 15));
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)
@@ -209,6 +212,19 @@ int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bo
 	ret = update_done(st, s);
 	/* A newer daemon owns the row now: nothing to clear, not an error. */
 	return ret == -ENOENT && pid ? 0 : ret;
+}
+
+int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *limits)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = sl_state_prepare(st, "UPDATE nodes SET limits = ? WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, limits, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	return update_done(st, s);
 }
 
 int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr)

@@ -109,6 +109,10 @@ int sl_daemon_run(const char *name)
 	cfg.pin_shards = rec.pin_shards;
 	cfg.spin_us = rec.spin_us;
 	cfg.frame_timeout_ms = rec.frame_timeout_ms;
+	if (sl_limits_parse(&cfg.limits, rec.limits, "the node's stored limits")) {
+		ret = -EINVAL;
+		goto out;
+	}
 	cfg.tcp_listen = listen;
 	cfg.udp_listen = rec.udp_address[0] ? rec.udp_address : NULL;
 	cfg.control_path = ctx.sock;

@@ -105,6 +105,11 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 	ret |= sl_metrics_add(m, SL_M_CONNS_CONNECTED, NULL, NULL, ns.conns_connected);
 	ret |= sl_metrics_add(m, SL_M_CONNS_CLOSED, NULL, NULL, ns.conns_closed);
 	ret |= sl_metrics_add(m, SL_M_FRAME_TIMEOUTS, NULL, NULL, ns.frame_timeouts);
+	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-connections", NULL, ns.limit_conns);
+	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-connections-per-source", NULL,
+			      ns.limit_conns_per_source);
+	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-route-length", NULL,
+			      ns.limit_route_hops);
 	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_IN, NULL, NULL, ns.udp_rx_dgrams);
 	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_OUT, NULL, NULL, ns.udp_tx_dgrams);
 	ret |= sl_metrics_add(m, SL_M_UDP_DROPS, NULL, NULL, ns.udp_drops);

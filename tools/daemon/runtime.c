@@ -45,7 +45,12 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.no_pin = !cfg->pin_shards,
 		.spin_us = cfg->spin_us,
 	};
-	struct sl_net_config ncfg_net = { .frame_timeout_ns = cfg->frame_timeout_ms * 1000000 };
+	struct sl_net_config ncfg_net = {
+		.frame_timeout_ns = cfg->frame_timeout_ms * 1000000,
+		.max_tcp_in = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS],
+		.max_tcp_in_per_source = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS_PER_SOURCE],
+		.max_route_hops = (unsigned)cfg->limits.v[SL_LIMIT_MAX_ROUTE_LENGTH],
+	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
 	struct sl_portals *portals = NULL;
@@ -165,9 +170,14 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	ret = sl_node_start(n);
 	if (ret)
 		goto out_teardown;
+	char limits[512];
+
+	if (sl_limits_format(&cfg->limits, limits, sizeof(limits)))
+		snprintf(limits, sizeof(limits), "?");
 	sl_log(SL_LOG_INFO, "node=%s event=started shards=%u pin_shards=%d spin_us=%u "
-	       "frame_timeout_ms=%llu tcp_port=%u", cfg->name, sl_node_shards(n), cfg->pin_shards,
-	       cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms, port);
+	       "frame_timeout_ms=%llu limits=%s tcp_port=%u", cfg->name, sl_node_shards(n),
+	       cfg->pin_shards, cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms,
+	       limits[0] ? limits : "defaults", port);
 	sl_metrics_src_ready(&src, true);
 
 	while (!stop_requested) {

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tools/common/limits.h"
+
 struct sl_node;
 
 struct sl_net;
@@ -30,6 +32,7 @@ struct sl_runtime_config {
 	unsigned spin_us;
 	/* A connection whose partial frame gets no byte for this long closes (0 = 30 s). */
 	uint64_t frame_timeout_ms;
+	struct sl_limits limits;	/* the node's limits (tools/common/limits.h) */
 	const char *tcp_listen;		/* "127.0.0.1:0" picks a free port */
 	const char *udp_listen;		/* NULL: no UDP listener (UDP hops still send) */
 	const char *control_path;	/* Unix socket path for the CLI (created mode 0600) */
