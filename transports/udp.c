@@ -60,6 +60,7 @@ struct udp_sock {
 
 struct udp_shard {
 	struct sl_ushard *io;
+	struct sl_udps *u;
 	struct udp_sock sock[2];
 	struct io_uring_buf_ring *br;
 	uint8_t *bufs;
@@ -74,6 +75,12 @@ struct sl_udps {
 	unsigned ns;
 	int fam;		/* the listener's: 0 IPv4, 1 IPv6 */
 	int *fds;
+	/*
+	 * Every shard sends from the listener's one address (SO_REUSEPORT), and a
+	 * receiver keeps one window of routing numbers per address: one sequence
+	 * for all shards, or one shard's numbers fall behind another's window.
+	 */
+	uint16_t listen_rn;
 };
 
 static inline struct udp_shard *udp_shard(const struct sl_shard *s)
@@ -312,7 +319,7 @@ static void udp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 		sl_router_drop(s, m, "udp_sendq_full");
 		return;
 	}
-	rn = k->rn++;
+	rn = k->listener ? __atomic_fetch_add(&us->u->listen_rn, 1, __ATOMIC_RELAXED) : k->rn++;
 	for (size_t i = 0; i < parts; i++) {
 		size_t off = i * SL_UDP_CHUNK_MAX, n = blen - off;
 		struct sl_udp_part p = { SL_UDP_VERSION, rn, (uint32_t)off, i == parts - 1,
@@ -423,6 +430,7 @@ static int udp_shard_start(struct sl_ushard *io, void *ctx)
 	if (!us)
 		return -ENOMEM;
 	us->io = io;
+	us->u = u;
 	us->reasm = sl_udp_reasm_new(NULL);
 	for (unsigned i = 0; i < 2; i++) {
 		struct udp_sock *k = &us->sock[i];
@@ -555,6 +563,9 @@ int sl_udp_register_cold(struct sl_net *t)
 	if (!u)
 		return -ENOMEM;
 	u->ns = sl_node_shards(t->node);
+	/* Routing numbers start random (PROTOCOL.md 4). */
+	if (getrandom(&u->listen_rn, sizeof(u->listen_rn), 0) != (ssize_t)sizeof(u->listen_rn))
+		u->listen_rn = (uint16_t)sl_now_ns();
 	ret = sl_uring_class_add_cold(t, SL_UCLASS_UDP, &udp_class, u);
 	if (ret) {
 		udps_destroy(u);
