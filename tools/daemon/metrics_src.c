@@ -64,7 +64,9 @@ static int per_shard(const struct sl_metrics_src *src, struct sl_metrics *m, uns
 	ret |= sl_metrics_add(m, SL_M_RING_CAP, shard, NULL, oc.ring_cap);
 	ret |= sl_metrics_add(m, SL_M_RING_PARKED, shard, NULL, oc.parked);
 	ret |= sl_metrics_add(m, SL_M_CREDIT_STALLS, shard, NULL, st.credit_stalls);
-	ret |= sl_metrics_add(m, SL_M_READ_PAUSES, shard, NULL, ns.paused);
+	/* All three causes, as the family says: send queue, pool and ring (or park). */
+	ret |= sl_metrics_add(m, SL_M_READ_PAUSES, shard, NULL,
+			      ns.paused + ns.paused_nomem + ns.paused_ring);
 	return ret ? -ENOMEM : 0;
 }
 
