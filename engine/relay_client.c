@@ -198,7 +198,7 @@ static void channel_done(void *arg, int err, const char *channel, const uint8_t 
 	}
 	c->hs = NULL;
 	if (err == -ECANCELED)
-		return;	/* the node is going */
+		return;	/* the channel went (closed, or the node is stopping): retried on the tick */
 	if (err) {
 		sl_log(SL_LOG_WARN, "node=%s event=relay_channel_failed name=%s err=%d",
 		       sl_node_name(c->rs->node), c->info.name, err);

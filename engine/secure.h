@@ -49,7 +49,7 @@ struct sl_secure_opts {
 	const uint8_t (*authorized)[SL_ID_LEN];	/* copied; NULL or n = 0: any verified peer */
 	unsigned n_authorized;		/* at most SL_SECURE_MAX_AUTHORIZED */
 	uint32_t timeout_ms;		/* 0 = SL_SECURE_TIMEOUT_MS */
-	bool done_at_teardown;		/* done(-ECANCELED) if the node stops mid-handshake */
+	bool done_at_teardown;		/* done(-ECANCELED) if the channel goes mid-handshake */
 };
 
 /*
@@ -63,8 +63,9 @@ struct sl_secure_opts {
  *   -EKEYREJECTED  the responder's identity or attestation does not verify
  *   -EKEYEXPIRED   ... or is outside its validity (clock skew?)
  *   -ENOMEM        out of memory or message buffers
- *   -ECANCELED     the node stopped first (only with done_at_teardown, for an owner
- *                  that frees arg in done; called from node destroy, shards stopped)
+ *   -ECANCELED     the channel went before its handshake ended: closed, or the node
+ *                  stopped (then from node destroy, shards stopped). Only with
+ *                  done_at_teardown, for an owner that frees arg in done.
  */
 typedef void (*sl_secure_done_fn)(void *arg, int err, const char *channel_addr,
 				  const uint8_t *peer);

@@ -46,8 +46,9 @@ static void channel_free(struct sl_channel *c)
 	pthread_mutex_unlock(&sn->lock);
 	if (c->hs) {
 		/*
-		 * A handshake still waiting when the node goes: its timer is in the
-		 * shard's heap, which outlives the worker table that freed us.
+		 * A handshake still waiting when the node goes, or closed before its
+		 * end: its timer is in the shard's heap, which outlives the worker
+		 * table that freed us. done is still set only if nobody told the owner.
 		 */
 		sl_timer_cancel(&c->hs->timer);
 		if (c->hs->done && c->hs->done_at_teardown)

@@ -74,6 +74,8 @@ static void fail(struct sl_channel *c, int err)
 	sl_secure_done_fn done = c->hs->done;
 	void *arg = c->hs->arg;
 
+	/* Told here, once: not again (-ECANCELED) when the abort frees the channel. */
+	c->hs->done = NULL;
 	count_failed(c->dec.shard, err);
 	sl_channel_abort(c);
 	if (done)
@@ -244,6 +246,7 @@ static void on_msg2(struct sl_channel *c, struct sl_msg *m)
 	}
 	done = hs->done;	/* hs is gone after finish() */
 	arg = hs->arg;
+	hs->done = NULL;	/* told below, once, whatever finish() does */
 	ret = finish(c, peer);
 	if (ret) {
 		sl_msg_free(m);

@@ -140,6 +140,7 @@ void sl_pinlet_unlisten(void *ctx, struct sl_portal_inlet *in)
 {
 	struct sl_net *t = ctx;
 	struct plisten *pl = sl_portal_inlet_io(in);
+	struct sl_shard *self = sl_shard_self();
 	int home = pl->home;
 
 	/*
@@ -149,10 +150,20 @@ void sl_pinlet_unlisten(void *ctx, struct sl_portal_inlet *in)
 	 * is slower than the wait, the last one to let go closes them instead.
 	 */
 	__atomic_add_fetch(&pl->refs, 1, __ATOMIC_ACQ_REL);
-	for (unsigned i = 0; i < sl_node_shards(t->node); i++)
-		while ((home < 0 || i == (unsigned)home) &&
-		       sl_shard_call(t->node, i, sl_pinlet_unlisten_on, pl) == -EAGAIN)
-			sched_yield();
+	for (unsigned i = 0; i < sl_node_shards(t->node); i++) {
+		if (home >= 0 && i != (unsigned)home)
+			continue;
+		/*
+		 * Our own shard (the node manager's, shard 0) lets go here: a call
+		 * queued to it would run only after we return, and the wait below
+		 * would hold the shard, and every flow on it, for the whole wait.
+		 */
+		if (self && sl_shard_id(self) == i)
+			sl_pinlet_unlisten_on(self, pl);
+		else
+			while (sl_shard_call(t->node, i, sl_pinlet_unlisten_on, pl) == -EAGAIN)
+				sched_yield();
+	}
 	for (unsigned w = 0; w < UNLISTEN_WAIT_US / 100 &&
 	     __atomic_load_n(&pl->refs, __ATOMIC_ACQUIRE) > 1; w++)
 		usleep(100);
