@@ -68,7 +68,36 @@ struct udp_shard {
 	struct sl_udp_reasm *reasm;
 	struct udp_tx *tx;	/* TX_SLOTS, made at the first send */
 	uint32_t *tx_free, ntx_free;
+	/*
+	 * The last destination resolved: a flow sends every message to one peer,
+	 * and a host name would otherwise be looked up (blocking) per message.
+	 */
+	struct {
+		uint8_t body[SL_ADDR_BODY_MAX];
+		size_t len;
+		struct sockaddr_storage sa;
+		socklen_t sl;
+	} dst;
 };
+
+static int resolve_dst(struct udp_shard *us, const struct sl_addr *a, struct sockaddr_storage *sa,
+		       socklen_t *sl)
+{
+	int ret;
+
+	if (!us->dst.len || a->len != us->dst.len || memcmp(a->body, us->dst.body, a->len)) {
+		ret = sl_resolve(us->io, a->body, a->len, &us->dst.sa, &us->dst.sl);
+		if (ret) {
+			us->dst.len = 0;
+			return ret;
+		}
+		memcpy(us->dst.body, a->body, a->len);	/* sl_resolve took len <= the maximum */
+		us->dst.len = a->len;
+	}
+	*sa = us->dst.sa;
+	*sl = us->dst.sl;
+	return 0;
+}
 
 /* Per net: the listener's sockets, one per shard (the kernel spreads peers over them). */
 struct sl_udps {
@@ -299,7 +328,7 @@ static void udp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 
 	(void)ctx;
 	sl_route_front(&m->onward, &a);
-	if (!us || sl_resolve(us->io, a.body, a.len, &sa, &sl)) {
+	if (!us || resolve_dst(us, &a, &sa, &sl)) {
 		SL_STAT_INC(s, drop_unknown);
 		sl_router_drop(s, m, "udp_address");
 		return;
