@@ -3,6 +3,7 @@ test case with its own $SLUICE_HOME, everything bounded in time and torn down.""
 
 import json
 import os
+import socket
 import shutil
 import signal
 import subprocess
@@ -102,6 +103,15 @@ def alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def connects(port):
+    """A TCP connect to 127.0.0.1:port succeeds (within 0.5 s)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
     except OSError:
         return False
 

@@ -17,7 +17,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import NodeTest, wait_until
+from harness import NodeTest, connects, wait_until
 
 BIG = 64 << 20
 
@@ -99,11 +99,7 @@ class Portal(NodeTest):
 
     @staticmethod
     def _connects(port):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
+        return connects(port)
 
     def portal(self, target_port, name="outlet", alias=None):
         """Outlet on n2 to target_port, inlet on n1 to it: the inlet's port."""

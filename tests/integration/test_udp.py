@@ -15,7 +15,7 @@ import unittest
 
 import cbor2
 
-from harness import NodeTest, wait_until
+from harness import NodeTest, connects, wait_until
 
 
 def free_udp_port():
@@ -171,18 +171,7 @@ class Udp(NodeTest):
         self.assertEqual(self.home.json("secure-channel", "list", "--at", "n2"), [])
 
     def test_portal_over_udp_hop(self):
-        www = tempfile.mkdtemp(prefix="sluice-www-")
-        self.addCleanup(shutil.rmtree, www, True)
-        body = os.urandom(20000)
-        with open(os.path.join(www, "f.bin"), "wb") as f:
-            f.write(body)
-        hp = free_tcp_port()
-        http = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                                 str(hp)], cwd=www, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        self.addCleanup(http.wait)
-        self.addCleanup(http.kill)
-        self.assertTrue(wait_until(lambda: self._connects(hp), 10))
+        body, hp = self.serve_file(20000)
         self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
                     "--to", "127.0.0.1:%d" % hp)
         out = self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
@@ -199,11 +188,23 @@ class Udp(NodeTest):
 
     @staticmethod
     def _connects(port):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
+        return connects(port)
+
+    def serve_file(self, size):
+        """An HTTP server on 127.0.0.1 serving f.bin, size random bytes: (body, port)."""
+        www = tempfile.mkdtemp(prefix="sluice-www-")
+        self.addCleanup(shutil.rmtree, www, True)
+        body = os.urandom(size)
+        with open(os.path.join(www, "f.bin"), "wb") as f:
+            f.write(body)
+        hp = free_tcp_port()
+        http = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                 str(hp)], cwd=www, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(http.wait)
+        self.addCleanup(http.kill)
+        self.assertTrue(wait_until(lambda: self._connects(hp), 10))
+        return body, hp
 
     def test_relay_reached_over_udp(self):
         """A relay node heard over UDP: b registers there, c reaches b's listener through it."""
@@ -249,18 +250,7 @@ class Udp(NodeTest):
         serves the next connection once the hop is clean."""
         px = LossyProxy(self.p2, period=60)
         self.addCleanup(px.close)
-        www = tempfile.mkdtemp(prefix="sluice-www-")
-        self.addCleanup(shutil.rmtree, www, True)
-        body = os.urandom(300000)
-        with open(os.path.join(www, "f.bin"), "wb") as f:
-            f.write(body)
-        hp = free_tcp_port()
-        http = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
-                                 str(hp)], cwd=www, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        self.addCleanup(http.wait)
-        self.addCleanup(http.kill)
-        self.assertTrue(wait_until(lambda: self._connects(hp), 10))
+        body, hp = self.serve_file(300000)
         self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
                     "--to", "127.0.0.1:%d" % hp)
         out = self.sluice("tcp-inlet", "create", "--at", "n1", "--from", "127.0.0.1:0",
