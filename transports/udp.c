@@ -182,6 +182,14 @@ static void deliver(struct udp_shard *us, const struct sockaddr *from, const uin
 	}
 	NET_STAT_INC(us->io, rx_frames);
 	NET_STAT_ADD(us->io, rx_bytes, len);
+	/* As over TCP: a long route makes every hop of it work for one sender. */
+	if (m->onward.n > us->io->net->cfg.max_route_hops) {
+		NET_STAT_INC(us->io, limit_route_hops);
+		sl_net_log_rl(us->io, "event=drop reason=limit limit=max-route-length hops=%u peer=%s",
+			      m->onward.n, text);
+		sl_msg_free(m);
+		return;
+	}
 	if (sl_route_empty(&m->onward)) {
 		NET_STAT_INC(us->io, heartbeats);
 		sl_msg_free(m);

@@ -56,7 +56,7 @@ struct sl_net_stats {
 	uint64_t udp_drops;		/* UDP: bad, duplicate, late or unsendable datagrams, lost messages */
 	uint64_t limit_conns;		/* accepts refused: max_tcp_in reached */
 	uint64_t limit_conns_per_source; /* accepts refused: max_tcp_in_per_source reached */
-	uint64_t limit_route_hops;	/* stream frames dropped: onward route over max_route_hops */
+	uint64_t limit_route_hops;	/* frames dropped (TCP, UDP): onward route over max_route_hops */
 };
 
 /*

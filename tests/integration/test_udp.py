@@ -348,5 +348,26 @@ class Udp(NodeTest):
         self.assertEqual([g[2] for g in got], [b"after"])
 
 
+    def test_python_datagrams_route_too_long_dropped(self):
+        # max-route-length holds over UDP as over TCP: the message is dropped and counted.
+        p3 = free_udp_port()
+        self.sluice("node", "create", "n3", "--udp-listener-address", "127.0.0.1:%d" % p3,
+                    "--limit", "max-route-length=4")
+        s = self.peer()
+        addr = ("127.0.0.1", p3)
+        time.sleep(0.15)  # the per-shard log rate limit (100 ms) may be the CLI's just now
+        for d in datagrams(300, routing_message(["hop"] * 4 + ["echo"], ["app"], b"long")):
+            s.sendto(d, addr)
+        for d in datagrams(301, routing_message(["hop"] * 3 + ["echo"], ["app"], b"four")):
+            s.sendto(d, addr)
+        got = self.replies(s, 2, timeout=1.5)
+        self.assertEqual([g[2] for g in got], [b"four"])
+        stats = self.home.json("node", "stats", "n3")
+        self.assertEqual([x["value"] for x in stats if x["name"] == "sluice_limit_rejections_total"
+                          and x["labels"].get("limit") == "max-route-length"], [1])
+        log = open(self.home.json("node", "show", "n3")["log"]).read()
+        self.assertIn("reason=limit limit=max-route-length hops=5 peer=127.0.0.1:", log)
+
+
 if __name__ == "__main__":
     unittest.main()
