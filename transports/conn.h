@@ -50,13 +50,24 @@ struct sl_conn_core {
 	size_t q_bytes;
 	unsigned busy_n;	/* the first busy_n frames are in the kernel */
 	unsigned iov_max;	/* frames per sendmsg */
+	unsigned iov_cap;	/* frames iov holds now (iov_max once grown) */
 	struct msghdr mh;
-	struct iovec *iov;	/* the embedder's: iov_max entries, one more if a lead byte is sent */
+	/*
+	 * The embedder's iov_cap entries (one more if a lead byte is sent), or
+	 * iov_big: grown to iov_max once a batch has more frames, so a connection
+	 * that only ever sends a few at a time (a relay registrant) stays small.
+	 */
+	struct iovec *iov;
+	struct iovec *iov_big;
 };
 
 /* sendq.c */
+/* iov: iov_cap entries (+1 for a lead byte); grown to iov_max on demand (iov_cap == iov_max: never). */
 void sl_conn_init(struct sl_conn_core *k, struct sl_ushard *io, const struct sl_conn_cb *cb, int fd,
-		  uint8_t op_send, uint8_t op_pollout, struct iovec *iov, unsigned iov_max);
+		  uint8_t op_send, uint8_t op_pollout, struct iovec *iov, unsigned iov_cap,
+		  unsigned iov_max);
+/* What init and the sends allocated: once the connection is gone. */
+void sl_conn_fini(struct sl_conn_core *k);
 
 /* Queue m (m->data/len: the bytes to send); takes ownership. */
 static inline void sl_sendq_push(struct sl_conn_core *k, struct sl_msg *m)

@@ -164,7 +164,7 @@ struct sl_portal_sock *sl_psock_new(struct sl_pshard *ps, int fd)
 	}
 	k->ps = ps;
 	sl_conn_init(&k->core, ps->u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
-		     PIOV_MAX);
+		     PIOV_MAX, PIOV_MAX);
 	k->linger.fire = linger_fire;
 	return k;
 }
@@ -199,6 +199,7 @@ static bool finalize(struct sl_portal_sock *k)
 	ps->gens[k->core.slot] = (ps->gens[k->core.slot] + 1) & 0xffffff;
 	ps->socks[k->core.slot] = NULL;
 	ps->free_slots[ps->nfree++] = k->core.slot;
+	sl_conn_fini(&k->core);
 	free(k);
 	return true;
 }
@@ -418,7 +419,7 @@ static struct sl_portal_sock *op_connect(void *ctx, struct sl_shard *s, struct s
 	}
 	k->ps = ps;
 	sl_conn_init(&k->core, u, &sock_cb, fd, UOP_PORTAL_SEND, UOP_PORTAL_POLLOUT, k->iov,
-		     PIOV_MAX);
+		     PIOV_MAX, PIOV_MAX);
 	k->linger.fire = linger_fire;
 	k->pc = pc;
 	sqe = sl_uring_sqe(u);
@@ -728,6 +729,7 @@ static void portal_shard_stop(struct sl_ushard *u)
 		/* the ring is gone: a streaming receive's chunks are ours again */
 		for (unsigned j = 0; j < k->nrx; j++)
 			sl_msg_free(k->rxm[j]);
+		sl_conn_fini(&k->core);
 		free(k);
 	}
 	for (unsigned bid = 0; bid < PBUFS; bid++)

@@ -10,12 +10,14 @@
 #define SL_URING_INTERNAL
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "transports/conn.h"
 
 void sl_conn_init(struct sl_conn_core *k, struct sl_ushard *io, const struct sl_conn_cb *cb, int fd,
-		  uint8_t op_send, uint8_t op_pollout, struct iovec *iov, unsigned iov_max)
+		  uint8_t op_send, uint8_t op_pollout, struct iovec *iov, unsigned iov_cap,
+		  unsigned iov_max)
 {
 	k->io = io;
 	k->cb = cb;
@@ -23,8 +25,34 @@ void sl_conn_init(struct sl_conn_core *k, struct sl_ushard *io, const struct sl_
 	k->op_send = op_send;
 	k->op_pollout = op_pollout;
 	k->iov = iov;
+	k->iov_cap = iov_cap;
 	k->iov_max = iov_max;
 	k->mh.msg_iov = iov;
+}
+
+void sl_conn_fini(struct sl_conn_core *k)
+{
+	free(k->iov_big);
+	k->iov_big = NULL;
+}
+
+/* Cold, once per connection at most: room for iov_max frames, the used entries kept. */
+static bool iov_grow(struct sl_conn_core *k, unsigned used)
+{
+	struct iovec *big;
+
+	if (k->iov_cap == k->iov_max)
+		return false;
+	big = malloc((k->iov_max + 1) * sizeof(*big));
+	if (!big) {
+		k->iov_max = k->iov_cap;	/* send in small batches, and stop asking */
+		return false;
+	}
+	memcpy(big, k->iov, used * sizeof(*big));
+	k->iov = k->iov_big = big;
+	k->iov_cap = k->iov_max;
+	k->mh.msg_iov = big;
+	return true;
 }
 
 unsigned sl_sendq_drop(struct sl_conn_core *k, unsigned keep)
@@ -71,6 +99,8 @@ bool sl_conn_send(struct sl_conn_core *k, const uint8_t *lead)
 		k->lead_busy = true;
 	}
 	for (m = k->q_head; m && n < k->iov_max; m = m->next, n++) {
+		if (n == k->iov_cap && !iov_grow(k, i))
+			break;
 		k->iov[i].iov_base = m->data;
 		k->iov[i++].iov_len = m->len;
 	}

@@ -84,8 +84,11 @@ struct sl_conn {
 	uint64_t rx_seen, idle_seen;
 	uint8_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
 
-	/* The send queue's sendmsg: a frame each, behind the version byte in the first. */
-	struct iovec iov[SL_IOV_MAX + 1];
+	/*
+	 * The send queue's sendmsg: a frame each, behind the version byte in the
+	 * first. Grown to SL_IOV_MAX frames on the heap when a batch needs it.
+	 */
+	struct iovec iov[SL_IOV_INLINE + 1];
 
 	struct sl_conn *flush_next;
 	/* Backpressure: the connection whose full queue paused us. */

@@ -123,7 +123,8 @@ static struct sl_conn *conn_new(struct sl_sshard *ss, int fd, uint8_t type, uint
 	}
 	slot = ss->free_slots[--ss->nfree];
 	c->ss = ss;
-	sl_conn_init(&c->core, ss->io, &conn_cb, fd, UOP_SEND, UOP_POLLOUT, c->iov, SL_IOV_MAX);
+	sl_conn_init(&c->core, ss->io, &conn_cb, fd, UOP_SEND, UOP_POLLOUT, c->iov, SL_IOV_INLINE,
+		     SL_IOV_MAX);
 	c->core.zero_fails = true;	/* a link's send of nothing means the socket is gone */
 	c->core.slot = slot;
 	c->core.gen = ss->gens[slot];
@@ -163,6 +164,7 @@ void sl_stream_finalize(struct sl_conn *c)
 	ss->gens[c->core.slot] = (ss->gens[c->core.slot] + 1) & 0xffffff;
 	ss->conns[c->core.slot] = NULL;
 	ss->free_slots[ss->nfree++] = c->core.slot;
+	sl_conn_fini(&c->core);
 	free(c);
 }
 
@@ -551,6 +553,7 @@ static void stream_shard_stop(struct sl_ushard *io)
 		c->core.busy_n = 0;
 		free_queue(c, 0);
 		ss->conns[i] = NULL;
+		sl_conn_fini(&c->core);
 		free(c);
 	}
 	io->cls[SL_UCLASS_STREAM] = NULL;

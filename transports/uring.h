@@ -119,6 +119,7 @@ enum {
 };
 
 #define SL_IOV_MAX 256		/* frames per sendmsg */
+#define SL_IOV_INLINE 8		/* frames a link's sendmsg holds before it grows to SL_IOV_MAX */
 
 struct sl_ushard;
 

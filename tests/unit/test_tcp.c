@@ -87,6 +87,52 @@ Test(tcp, uppercase_round_trip)
 	tnode_down(&b);
 }
 
+/*
+ * A link's sendmsg starts with room for SL_IOV_INLINE frames and grows to
+ * SL_IOV_MAX once a batch has more: a burst of 2000 echoes leaves in batches
+ * larger than the inline room, and every reply comes back, in order.
+ */
+Test(tcp, a_burst_leaves_in_batches_past_the_inline_iov)
+{
+	enum { N = 2000 };
+	struct sl_net_stats st;
+	struct tnode a, b;
+	struct sl_route r;
+	char text[16];
+
+	skip_without_uring();
+	tnode_up(&a, 1);
+	tnode_up(&b, 1);
+	cr_assert_eq(route_from(&r, b.addr, "echo", NULL), 0);
+	roundtrip(&a, &r, "first", "first");	/* the connection is up */
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "m%u", i);
+		/* A full inject ring frees the message: make it again. */
+		for (;;) {
+			struct sl_msg *m = msg_bare(&a.probe, &r, text);
+
+			cr_assert_not_null(m);
+			if (!sl_node_inject(a.n, 0, m))
+				break;
+			sleep_ms(1);
+		}
+	}
+	for (unsigned i = 0; i < N; i++) {
+		struct sl_msg *m = probe_wait(&a.probe, 5000);
+
+		cr_assert_not_null(m, "reply %u of %u missing", i, N);
+		snprintf(text, sizeof(text), "m%u", i);
+		cr_assert_str_eq(msg_text(m), text);
+		sl_msg_free(m);
+	}
+	sl_net_stats(a.net, &st);
+	cr_assert_gt(st.tx_frames, 8 * st.sendmsg_calls,	/* 8: SL_IOV_INLINE (transports/) */
+		     "%lu frames in %lu sendmsgs: no batch outgrew the inline room",
+		     (unsigned long)st.tx_frames, (unsigned long)st.sendmsg_calls);
+	tnode_down(&a);
+	tnode_down(&b);
+}
+
 Test(tcp, multi_hop_three_nodes)
 {
 	struct tnode a, b, c;
