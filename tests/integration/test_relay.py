@@ -182,6 +182,31 @@ class RelayTest(NodeTest):
         self.assertLess(time.monotonic() - t0, 10)
         self.assertNotEqual(p.wait(timeout=20), 0, "relay create succeeded without a relay node")
 
+    def test_relay_deleted_while_its_create_waits(self):
+        """relay delete of a relay whose create still waits for the relay node: the
+        waiting create is answered at once, with the reason, and the relay is gone."""
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        self.addCleanup(silent.close)
+        self.sluice("node", "create", "a")
+        p = subprocess.Popen([harness.SLUICE, "relay", "create", "x", "--at",
+                              "/ip4/127.0.0.1/tcp/%d" % silent.getsockname()[1], "--to", "a"],
+                             env=self.home.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        self.addCleanup(p.kill)
+        silent.settimeout(10)
+        conn, _ = silent.accept()  # the create waits on the relay node's answer
+        self.addCleanup(conn.close)
+        self.assertTrue(wait_until(lambda: len(conn.recv(4096)) > 0, timeout=10))
+        self.sluice("relay", "delete", "x", "--at", "a")
+        t0 = time.monotonic()
+        out, err = p.communicate(timeout=10)
+        self.assertLess(time.monotonic() - t0, 5, "the waiting create was not answered")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("deleted", err)
+        self.assertEqual(self.home.json("relay", "list", "--at", "a"), [])
+
     def test_relay_node_restart_relay_comes_back(self):
         self.relay_node()
         self.sluice("node", "create", "a")

@@ -75,13 +75,26 @@ struct create_req {
 	char at[600];
 };
 
+/*
+ * The relay relay.delete is deleting now, on this (the node manager's) thread: a
+ * create still waiting for it is answered, where a node stopping answers nobody.
+ */
+static _Thread_local const struct sl_relay_client *deleting;
+
 static void create_event(void *ctx, struct sl_relay_client *c, int status)
 {
 	struct create_req *cr = ctx;
 	char err[800];
 
+	if (status == -ECANCELED && c == deleting) {
+		sl_nm_respond(cr->nm, cr->m, SL_API_CONFLICT,
+			      "the relay was deleted (`relay delete`) before its first registration",
+			      NULL, 0);
+		free(cr);
+		return;
+	}
 	if (status == -ECANCELED) {
-		/* The node is stopping (or the relay was deleted): nobody to answer. */
+		/* The node is stopping: nobody to answer. */
 		sl_msg_free(cr->m);
 		free(cr);
 		return;
@@ -215,7 +228,9 @@ static void relay_show_delete(struct sl_worker *nm, struct sl_msg *m,
 		respond_info(nm, m, c);
 		return;
 	}
+	deleting = c;
 	sl_relay_client_delete(c);
+	deleting = NULL;
 	sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
 }
 
