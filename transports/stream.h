@@ -82,7 +82,9 @@ struct sl_conn {
 	struct sl_conn *nobuf_next;
 	/* Idle partial frames (rx_idle.c): bytes received, as the last sweep saw them. */
 	uint64_t rx_seen, idle_seen;
-	uint8_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
+	uint16_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
+	bool routed;		/* a frame of the peer's went to the router (idle-timeout) */
+	uint64_t opened_ns;	/* when it was accepted or dialled */
 
 	/* The send queue's sendmsg: a frame each, behind the version byte in the first. */
 	struct iovec iov[SL_IOV_MAX + 1];
@@ -129,6 +131,7 @@ struct sl_sshard {
 
 	struct sl_timer idle_timer;	/* the idle partial-frame sweep (rx_idle.c) */
 	uint64_t idle_period_ns;
+	unsigned frame_sweeps;		/* sweeps of one partial frame that make frame_timeout_ns */
 };
 
 /* The stream links of a net (the class's context): the listening sockets. */

@@ -13,6 +13,11 @@ from harness import SLUICE, NodeTest, wait_until
 # the CLI's last call may have just taken it): wait that long before the line a test looks for.
 RL_GAP = 0.15
 
+DEFAULTS = {"max-connections": 50000, "max-connections-per-source": 1024, "max-route-length": 16,
+            "max-pending-handshakes": 8192, "max-pending-handshakes-per-connection": 256,
+            "handshake-timeout": 10, "max-relays-per-connection": 256,
+            "max-relays-per-identity": 256, "idle-timeout": 30}
+
 
 def rejections(home, node, limit):
     stats = home.json("node", "stats", node)
@@ -48,14 +53,12 @@ class Limits(NodeTest):
         self.sluice("node", "create", "l", "--limit", "max-connections=20000",
                     "--limit", "max-connections-per-source=16")
         self.assertEqual(self.show("l")["limits"],
-                         {"max-connections": 20000, "max-connections-per-source": 16,
-                          "max-route-length": 16})
+                         dict(DEFAULTS, **{"max-connections": 20000,
+                                           "max-connections-per-source": 16}))
         plain = self.sluice("node", "show", "l").stdout
         self.assertRegex(plain, r"max-connections +20000\n")
         self.sluice("node", "create", "d")
-        self.assertEqual(self.show("d")["limits"],
-                         {"max-connections": 50000, "max-connections-per-source": 1024,
-                          "max-route-length": 16})
+        self.assertEqual(self.show("d")["limits"], DEFAULTS)
         self.assertRegex(self.sluice("node", "show", "d").stdout,
                          r"max-connections-per-source +1024 \(default\)")
         self.assertRegex(self.sluice("node", "create", "--help").stdout,
@@ -86,8 +89,8 @@ class Limits(NodeTest):
         for c in held:
             c.close()
         self.assertEqual(self.show("l")["limits"],
-                         {"max-connections": 2, "max-connections-per-source": 16,
-                          "max-route-length": 16})
+                         dict(DEFAULTS, **{"max-connections": 2,
+                                           "max-connections-per-source": 16}))
         self.assertIn(" limits=max-connections=2,max-connections-per-source=16 ", log)
 
     def test_max_connections_refuses_at_accept_and_frees_on_close(self):
