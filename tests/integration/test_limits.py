@@ -1,5 +1,6 @@
 """A node's limits (--limit NAME=VALUE): stored, shown, validated, and enforced on real nodes."""
 
+import os
 import signal
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import unittest
 import ockam_cbor2_peer as peer
 import ockam_peer as op
 from harness import SLUICE, NodeTest, wait_until
+from test_relay import rss_kib
 
 # Per-connection log lines are rate limited to one per 100 ms per shard (a connection closed by
 # the CLI's last call may have just taken it): wait that long before the line a test looks for.
@@ -211,6 +213,26 @@ class EngineLimits(LimitsTest):
         self.sluice("node", "create", "i")
         out = self.sluice("secure-channel", "create", "--from", "i", "--to", "/node/h/service/api")
         self.assertRegex(out.stdout.strip(), r"^/service/[0-9a-f]{32}$")
+
+    def test_default_pending_handshakes_bound_their_memory(self):
+        # The handshakes must outlive the sending: a long timeout, the default count.
+        self.sluice("node", "create", "d", "--limit", "handshake-timeout=300")
+        port, pid = self.home.node_port("d"), self.home.node_pid("d")
+        time.sleep(0.5)
+        rss0 = rss_kib(pid)
+        conns = [peer.Conn.connect("127.0.0.1", port, 10) for _ in range(36)]
+        for c in conns:
+            self.addCleanup(c.close)
+            for _ in range(250):
+                msg1(c)
+        got = sum(answers(c, 0.3) for c in conns)
+        rss1 = rss_kib(pid)
+        print("9,000 msg1s: %d answered; RSS %d -> %d KiB, %.2f KiB per pending handshake"
+              % (got, rss0, rss1, (rss1 - rss0) / max(got, 1)))
+        self.assertEqual(got, 8192)
+        self.assertEqual(rejections(self.home, "d", "max-pending-handshakes"), [9000 - 8192])
+        if not os.environ.get("SLUICE_SANITIZED"):  # ASan's allocator says nothing of ours
+            self.assertLess(rss1 - rss0, 8 * 8192, "a pending handshake holds under 8 KiB")
 
     def register(self, conn, name, who="client"):
         conn.send([op.local("static_forwarding_service")], [op.local(who)], op.bare(name.encode()))
