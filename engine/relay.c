@@ -481,11 +481,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		unwatch_all(rs, r);
 		rs->st.replaced++;
 	} else {
-		/*
-		 * Checked before the relay exists, outside the lock while it is
-		 * made: registrations racing on several shards may pass a limit by
-		 * one each.
-		 */
+		/* Before the relay is made, and once more after (below). */
 		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
 		if (limit) {
 			free(si);
@@ -524,6 +520,14 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		sl_relays_get(rs);
 		created = true;
 		pthread_mutex_lock(&rs->lock);
+		/* Again: another shard may have filled a limit while the worker was made. */
+		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
+		if (limit) {
+			free(si);
+			reject_limit(rs, s, m, limit);
+			sl_worker_stop(&r->w);	/* frees r (relay_stopped): it was never listed */
+			return;
+		}
 		dir_insert(rs, r);
 		rs->st.registered++;
 	}

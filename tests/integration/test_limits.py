@@ -275,6 +275,24 @@ class EngineLimits(LimitsTest):
         self.assertEqual(self.hosted("r"), ["forward_to_a", "forward_to_b", "forward_to_c",
                                             "forward_to_d"])
 
+    def test_relays_per_connection_hold_when_registrations_race(self):
+        # Names spread over the shards, so their registrations run at once on several.
+        self.sluice("node", "create", "r", "--shards", "2", "--limit", "max-relays-per-connection=3")
+        c = op.Client("127.0.0.1", self.home.node_port("r"))
+        self.addCleanup(c.close)
+        c.sock.sendall(b"".join(op.frame([op.local("static_forwarding_service")],
+                                         [op.local("client")], op.bare(b"n%d" % i))
+                                for i in range(40)))
+        got = []
+        while True:
+            name = self.registered(c)
+            if name is None:
+                break
+            got.append(name)
+        self.assertEqual(len(got), 3, got)
+        self.assertEqual(self.hosted("r"), sorted(got))
+        self.assertEqual(rejections(self.home, "r", "max-relays-per-connection"), [37])
+
     def channel_register(self, ch, name, wait=1.0):
         ch.send([peer.local("static_forwarding_service")], [peer.local("client")],
                 op.bare(name.encode()))
