@@ -20,6 +20,12 @@
  * after it, it may hold a relay whose registrant stays quiet for hours, so
  * it is left alone: max-connections and max-connections-per-source bound
  * those. One store per routed frame (c->routed).
+ *
+ * Idle connections (idle-timeout-any, off by default): an accepted TCP
+ * connection whose peer sent no byte for idle_any_timeout_ns is closed,
+ * whatever it holds, for operators whose clients keep alive (Sluice's
+ * relay client pings every 10 s). The sweep sees rx_seen change: no cost
+ * on the receive path.
  */
 #define SL_URING_INTERNAL
 #include <stddef.h>
@@ -44,6 +50,22 @@ static bool silent(const struct sl_sshard *ss, const struct sl_conn *c, uint64_t
 	       !c->routed && now - c->opened_ns >= t;
 }
 
+/* Accepted TCP, and no byte from its peer for idle_any_timeout_ns (as the sweeps saw it). */
+static bool idle_any(const struct sl_sshard *ss, struct sl_conn *c, uint64_t now)
+{
+	uint64_t t = ss->net->cfg.idle_any_timeout_ns;
+
+	if (!t || c->state != CONN_OPEN || c->outgoing || c->type != SL_ADDR_TCP)
+		return false;
+	/* Not read because of us (backpressure, no message): not the peer's silence. */
+	if (c->rx_seen != c->rx_any_seen || c->paused || c->mem_wait || c->rx_pend || c->rx_park) {
+		c->rx_any_seen = c->rx_seen;
+		c->rx_any_ns = now;
+		return false;
+	}
+	return now - c->rx_any_ns >= t;
+}
+
 static void sweep(struct sl_timer *t)
 {
 	struct sl_sshard *ss = (struct sl_sshard *)((char *)t - offsetof(struct sl_sshard, idle_timer));
@@ -57,6 +79,11 @@ static void sweep(struct sl_timer *t)
 		if (silent(ss, c, now)) {
 			NET_STAT_INC(ss, limit_idle);
 			sl_stream_close(c, "limit limit=idle-timeout");
+			continue;
+		}
+		if (idle_any(ss, c, now)) {
+			NET_STAT_INC(ss, limit_idle_any);
+			sl_stream_close(c, "limit limit=idle-timeout-any");
 			continue;
 		}
 		if (!partial(c) || c->rx_seen != c->idle_seen) {
@@ -74,10 +101,15 @@ static void sweep(struct sl_timer *t)
 
 void sl_stream_idle_start(struct sl_sshard *ss)
 {
-	uint64_t ft = ss->net->cfg.frame_timeout_ns, it = ss->net->cfg.idle_timeout_ns;
+	uint64_t ft = ss->net->cfg.frame_timeout_ns, p = ft;
+	uint64_t it = ss->net->cfg.idle_timeout_ns, at = ss->net->cfg.idle_any_timeout_ns;
 
-	/* A quarter of the shorter timeout; the partial-frame count scales to match. */
-	ss->idle_period_ns = (it && it < ft ? it : ft) / SWEEPS;
+	/* A quarter of the shortest timeout; the partial-frame count scales to match. */
+	if (it && it < p)
+		p = it;
+	if (at && at < p)
+		p = at;
+	ss->idle_period_ns = p / SWEEPS;
 	if (!ss->idle_period_ns)
 		ss->idle_period_ns = 1;
 	ss->frame_sweeps = (unsigned)((ft + ss->idle_period_ns - 1) / ss->idle_period_ns);

@@ -85,6 +85,8 @@ struct sl_conn {
 	uint16_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
 	bool routed;		/* a frame of the peer's went to the router (idle-timeout) */
 	uint64_t opened_ns;	/* when it was accepted or dialled */
+	uint64_t rx_any_seen;	/* rx_seen at the sweep that last saw it change (idle-timeout-any) */
+	uint64_t rx_any_ns;	/* ... and when, or opened_ns */
 
 	/* The send queue's sendmsg: a frame each, behind the version byte in the first. */
 	struct iovec iov[SL_IOV_MAX + 1];

@@ -414,7 +414,7 @@ static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe
 		return;
 	}
 	c->src_bucket = bucket;
-	c->opened_ns = sl_now_ns();
+	c->opened_ns = c->rx_any_ns = sl_now_ns();
 	NET_STAT_INC(ss, conns_accepted);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
 	       sl_shard_id(ss->shard), l ? "uds" : "tcp", c->w.addr);

@@ -19,7 +19,8 @@ RL_GAP = 0.15
 DEFAULTS = {"max-connections": 50000, "max-connections-per-source": 1024, "max-route-length": 16,
             "max-pending-handshakes": 8192, "max-pending-handshakes-per-connection": 256,
             "handshake-timeout": 10, "max-relays-per-connection": 256,
-            "max-relays-per-identity": 256, "idle-timeout": 30}
+            "max-relays-per-identity": 256, "idle-timeout": 30,
+            "idle-timeout-any": 0}
 
 
 def rejections(home, node, limit):
@@ -152,6 +153,34 @@ class Limits(LimitsTest):
         self.assertTrue(wait_until(lambda: "reason=limit limit=max-route-length hops=5 "
                                    in self.log("r"), 5))
         c.close()
+
+    def test_idle_timeout_any_closes_quiet_connections_when_set(self):
+        self.sluice("node", "create", "q", "--limit", "idle-timeout-any=1")
+        port = self.home.node_port("q")
+        quiet = self.echo_client(port)     # routed a frame, then says nothing
+        self.addCleanup(quiet.close)
+        alive = self.echo_client(port)     # keeps alive with heartbeats
+        self.addCleanup(alive.close)
+        t0 = time.monotonic()
+        stop = t0 + 2.5
+        closed_after = None
+        quiet.sock.settimeout(0.3)
+        while time.monotonic() < stop:
+            alive.sock.sendall(op.frame([], [], b""))
+            if closed_after is not None:
+                time.sleep(0.3)
+                continue
+            try:
+                if quiet.sock.recv(16) == b"":
+                    closed_after = time.monotonic() - t0
+            except socket.timeout:
+                pass
+        self.assertIsNotNone(closed_after, "the quiet connection stayed")
+        self.assertGreaterEqual(closed_after, 0.9)
+        alive.send([op.local("echo")], [op.local("app")], op.bare("here"))
+        self.assertEqual(op.unbare(alive.recv()[2]), b"here")
+        self.assertEqual(rejections(self.home, "q", "idle-timeout-any"), [1])
+        self.assertEqual(rejections(self.home, "q", "idle-timeout"), [0])
 
 
 def msg1(conn):

@@ -27,6 +27,8 @@ const struct sl_limit_def sl_limit_defs[SL_LIMITS] = {
 		"relays registered through secure channels by one identity" },
 	[SL_LIMIT_IDLE_TIMEOUT] = { "idle-timeout", 30, 0, 86400,
 		"seconds an accepted TCP connection may stay open before its first routed frame, 0 = no limit" },
+	[SL_LIMIT_IDLE_TIMEOUT_ANY] = { "idle-timeout-any", 0, 0, 86400,
+		"seconds any accepted TCP connection may go without a byte from its peer, 0 = no limit" },
 };
 
 void sl_limits_default(struct sl_limits *l)

@@ -59,6 +59,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.max_tcp_in_per_source = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS_PER_SOURCE],
 		.max_route_hops = (unsigned)cfg->limits.v[SL_LIMIT_MAX_ROUTE_LENGTH],
 		.idle_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT] * 1000000000ull,
+		.idle_any_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT_ANY] * 1000000000ull,
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
