@@ -13,6 +13,12 @@
 #include "engine/log.h"
 #include "engine/shard.h"
 
+static void set_default(unsigned *v, unsigned def)
+{
+	if (!*v)
+		*v = def;
+}
+
 struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 {
 	struct sl_node *n;
@@ -45,6 +51,13 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 		.big_slab = SL_POOL_BIG_SLAB,
 		.big_max = cfg && cfg->pool_big_max ? cfg->pool_big_max : SL_POOL_BIG_MAX,
 	};
+	if (cfg)
+		n->limits = cfg->limits;
+	set_default(&n->limits.max_pending_hs, 8192);
+	set_default(&n->limits.max_pending_hs_conn, 256);
+	set_default(&n->limits.hs_timeout_ms, 10000);
+	set_default(&n->limits.max_relays_conn, 256);
+	set_default(&n->limits.max_relays_identity, 256);
 	pthread_mutex_init(&n->names_lock, NULL);
 	pthread_mutex_init(&n->start_lock, NULL);
 	pthread_cond_init(&n->start_cond, NULL);
@@ -180,6 +193,11 @@ unsigned sl_node_shards(const struct sl_node *n)
 const char *sl_node_name(const struct sl_node *n)
 {
 	return n->name;
+}
+
+const struct sl_node_limits *sl_node_limits(const struct sl_node *n)
+{
+	return &n->limits;
 }
 
 bool sl_node_running(const struct sl_node *n)

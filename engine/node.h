@@ -22,6 +22,18 @@
 
 #define SL_MAX_SHARDS 64
 
+/*
+ * Limits the engine enforces, so one tenant cannot take the node (the
+ * tools name them: tools/common/limits.c). 0 = the default given here.
+ */
+struct sl_node_limits {
+	unsigned max_pending_hs;	/* responder handshakes in flight, node, 0 = 8192 */
+	unsigned max_pending_hs_conn;	/* ... whose msg1 came by one first hop, 0 = 256 */
+	unsigned hs_timeout_ms;		/* a responder handshake's time to finish, 0 = 10 s */
+	unsigned max_relays_conn;	/* relays whose route rides one connection, 0 = 256 */
+	unsigned max_relays_identity;	/* relays one identity owns, 0 = 256 */
+};
+
 struct sl_node_config {
 	const char *name;	/* for logs; may be NULL */
 	unsigned shards;	/* 0 = one per online CPU, at most SL_MAX_SHARDS */
@@ -31,6 +43,7 @@ struct sl_node_config {
 	unsigned ring_size;	/* entries of each shard-pair ring (power of 2), 0 = 4096 */
 	/* Per-shard caps on pooled messages by size class, 0 = default (engine/pool.h). */
 	unsigned pool_small_max, pool_mid_max, pool_big_max;
+	struct sl_node_limits limits;
 };
 
 struct sl_shard_stats {
@@ -58,6 +71,12 @@ struct sl_shard_stats {
 	uint64_t hs_other;		/* out of memory, or no room for the next message */
 	/* Portal connections that stopped reading: the peer's credit window was used up. */
 	uint64_t credit_stalls;
+	/* Refused by a limit (struct sl_node_limits). */
+	uint64_t limit_pending_hs;	/* msg1 dropped: max_pending_hs responders in flight */
+	uint64_t limit_pending_hs_conn;	/* ... max_pending_hs_conn of them by its first hop */
+	uint64_t limit_hs_timeout;	/* responder handshakes dropped at hs_timeout_ms */
+	uint64_t limit_relays_conn;	/* registrations refused: max_relays_conn on the connection */
+	uint64_t limit_relays_identity;	/* ... max_relays_identity owned by the registrant */
 };
 
 /* Pool and ring occupancy of one shard (any thread; relaxed reads, a snapshot). */
@@ -89,6 +108,8 @@ void sl_node_join(struct sl_node *n);
 bool sl_node_running(const struct sl_node *n);
 
 struct sl_shard *sl_node_shard(struct sl_node *n, unsigned id);
+/* The node's limits, defaults filled in (any thread; fixed at create). */
+const struct sl_node_limits *sl_node_limits(const struct sl_node *n);
 const char *sl_node_name(const struct sl_node *n);
 
 /*

@@ -30,8 +30,6 @@
 #include "engine/secure.h"
 #include "engine/timer.h"
 
-#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
-
 #define TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
 #define TABLE_INIT 256
 /* After a mass expiry, give freed memory back to the system (see reap_local). */
@@ -39,38 +37,6 @@
 
 /* Relay workers must be hash-homed (worker.h): one prefix for both. */
 _Static_assert(sizeof(SL_RELAY_PREFIX) == sizeof(SL_HASHED_PREFIX), "relay prefix");
-
-/*
- * An address whose stop kills a relay: the first hop of its forward route
- * and, when that hop is a secure channel, the connection under the channel
- * (a channel outlives its connection; the registering node does not).
- */
-struct relay_watch {
-	struct relay *r;
-	struct relay_watch *wnext, **wpprev;	/* watch chain; wpprev NULL when unused */
-	struct relay_watch *snext, **spprev;	/* the verify list of wshard, if on it */
-	uint32_t whash;
-	uint16_t wshard;		/* shard hosting the watched address */
-	uint8_t wlen;
-	char waddr[SL_ADDR_BODY_MAX + 1];
-};
-
-#define RELAY_WATCHES 2
-
-struct relay {
-	struct sl_worker w;		/* at forward_to_<name>, on its hash shard */
-	struct sl_relays *rs;
-	struct relay *dnext;		/* directory chain */
-	struct relay *snext, **spprev;	/* the home shard's reap list, if on it */
-	uint32_t dhash;
-	bool in_dir;
-	bool owned;
-	int dead;			/* set under the lock, read by the handler (atomic) */
-	uint64_t forwarded;		/* written by the handler, read relaxed */
-	uint8_t owner[32];
-	struct relay_watch watch[RELAY_WATCHES];
-	struct sl_route fwd;
-};
 
 int sl_relay_parse_registration(const uint8_t *p, size_t len, char *name, size_t cap,
 				bool *ephemeral)
@@ -115,6 +81,7 @@ void sl_relays_put(struct sl_relays *rs)
 		return;
 	/* The last worker of the node's relay state is gone (node destruction). */
 	pthread_mutex_destroy(&rs->lock);
+	sl_relay_limit_free(rs);
 	free(rs->dir);
 	free(rs->watch);
 	free(rs);
@@ -212,6 +179,8 @@ static void dir_remove(struct sl_relays *rs, struct relay *r)
 	}
 	r->in_dir = false;
 	rs->nrelays--;
+	if (r->owned)
+		sl_relay_owner_del(rs, r);
 }
 
 /*
@@ -432,6 +401,21 @@ static void reject(struct sl_relays *rs, struct sl_shard *s, struct sl_msg *m, c
 	sl_router_drop(s, m, why);
 }
 
+/* Refused by one of the node's limits on relays (relay_limit.c; rs->lock held, and released). */
+static void reject_limit(struct sl_relays *rs, struct sl_shard *s, struct sl_msg *m,
+			 const char *limit)
+{
+	rs->st.rejected++;
+	pthread_mutex_unlock(&rs->lock);
+	if (!strcmp(limit, "max-relays-per-identity")) {
+		SL_STAT_INC(s, limit_relays_identity);
+		sl_router_drop(s, m, "limit limit=max-relays-per-identity");
+	} else {
+		SL_STAT_INC(s, limit_relays_conn);
+		sl_router_drop(s, m, "limit limit=max-relays-per-connection");
+	}
+}
+
 /* A random name that hashes to shard s, so an ephemeral relay is born where it was asked for. */
 static int ephemeral_name(struct sl_relays *rs, struct sl_shard *s, char *name)
 {
@@ -461,8 +445,10 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 {
 	bool auth = m->flags & SL_MSG_AUTHENTICATED;
 	struct sl_addr first, under;
+	const struct sl_addr *conn = NULL;
 	struct sl_secure_info *si = NULL;
 	bool has_first, has_under = false;
+	const char *limit;
 	struct relay *r;
 	bool created = false;
 	int ret;
@@ -471,6 +457,11 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	/* Before our lock: the channel table has its own. */
 	if (has_first && sl_addr_is_random(first.body, first.len) && (si = malloc(sizeof(*si))))
 		has_under = channel_first_hop(rs, &first, si, &under);
+	/* The connection the route rides: under its channel, or its first hop. */
+	if (has_under)
+		conn = &under;
+	else if (has_first)
+		conn = &first;
 	reap_local(rs, s);
 	pthread_mutex_lock(&rs->lock);
 	r = dir_find(rs, name, len);
@@ -481,9 +472,22 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 			reject(rs, s, m, "relay_name_owned_by_another_identity");
 			return;
 		}
+		limit = sl_relay_limit_check(rs, r, auth ? m->peer : NULL, conn);
+		if (limit) {
+			free(si);
+			reject_limit(rs, s, m, limit);
+			return;
+		}
 		unwatch_all(rs, r);
 		rs->st.replaced++;
 	} else {
+		/* Before the relay is made, and once more after (below). */
+		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
+		if (limit) {
+			free(si);
+			reject_limit(rs, s, m, limit);
+			return;
+		}
 		if (rs->nrelays >= SL_RELAYS_MAX) {
 			pthread_mutex_unlock(&rs->lock);
 			free(si);
@@ -516,12 +520,21 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		sl_relays_get(rs);
 		created = true;
 		pthread_mutex_lock(&rs->lock);
+		/* Again: another shard may have filled a limit while the worker was made. */
+		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
+		if (limit) {
+			free(si);
+			reject_limit(rs, s, m, limit);
+			sl_worker_stop(&r->w);	/* frees r (relay_stopped): it was never listed */
+			return;
+		}
 		dir_insert(rs, r);
 		rs->st.registered++;
 	}
-	if (auth) {
+	if (auth && !r->owned) {
 		r->owned = true;
 		memcpy(r->owner, m->peer, sizeof(r->owner));
+		sl_relay_owner_add(rs, r);
 	}
 	/* The route to the registering worker; the relay keeps it without that last hop. */
 	sl_route_copy(&r->fwd, &m->ret);
@@ -691,7 +704,7 @@ int sl_relay_services_start(struct sl_node *n)
 	/* Held by this function until the end, so a failure half way frees what it must. */
 	rs->refs = 1;
 	ret = -ENOMEM;
-	if (!rs->dir || !rs->watch)
+	if (!rs->dir || !rs->watch || sl_relay_limit_init(rs))
 		goto out;
 	for (unsigned i = 0; i < ns; i++) {
 		struct sl_shard *s = sl_node_shard(n, i);

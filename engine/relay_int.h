@@ -7,13 +7,52 @@
 #define SL_RELAY_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 
 #include "engine/relay.h"
 #include "engine/shard.h"
 #include "engine/timer.h"
 
-struct relay;
-struct relay_watch;
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/*
+ * An address whose stop kills a relay: the first hop of its forward route
+ * and, when that hop is a secure channel, the connection under the channel
+ * (a channel outlives its connection; the registering node does not).
+ */
+struct relay_watch {
+	struct relay *r;
+	struct relay_watch *wnext, **wpprev;	/* watch chain; wpprev NULL when unused */
+	struct relay_watch *snext, **spprev;	/* the verify list of wshard, if on it */
+	uint32_t whash;
+	uint16_t wshard;		/* shard hosting the watched address */
+	uint8_t wlen;
+	char waddr[SL_ADDR_BODY_MAX + 1];
+};
+
+#define RELAY_WATCHES 2
+
+struct relay {
+	struct sl_worker w;		/* at forward_to_<name>, on its hash shard */
+	struct sl_relays *rs;
+	struct relay *dnext;		/* directory chain */
+	struct relay *snext, **spprev;	/* the home shard's reap list, if on it */
+	uint32_t dhash;
+	bool in_dir;
+	bool owned;
+	int dead;			/* set under the lock, read by the handler (atomic) */
+	uint64_t forwarded;		/* written by the handler, read relaxed */
+	uint8_t owner[32];
+	struct relay_watch watch[RELAY_WATCHES];
+	struct sl_route fwd;
+};
+
+/* An identity that owns relays, and how many (relay_limit.c). */
+struct relay_owner {
+	struct relay_owner *next;
+	unsigned n;
+	uint8_t id[32];
+};
 
 /* Per shard: the registrar, the maintenance tick, the lists it works off. */
 struct relay_shard {
@@ -48,6 +87,8 @@ struct sl_relays {
 	unsigned nwatch;		/* atomic hint for the stop hook's fast path */
 	unsigned refs;			/* workers pointing here; the last one frees */
 	struct sl_relay_stats st;
+	struct relay_owner **owners;	/* by identity, chained (relay_limit.c) */
+	unsigned omask, nowners;
 
 	/* Clients (relay_client.c): all on one shard, the list under the lock. */
 	struct sl_relay_client *clients;
@@ -56,6 +97,21 @@ struct sl_relays {
 	unsigned nshards;
 	struct relay_shard shards[];
 };
+
+/* relay_limit.c: the node's limits on relays, all under rs->lock. */
+/* Cold: the owner table. 0 or -ENOMEM. */
+int sl_relay_limit_init(struct sl_relays *rs);
+void sl_relay_limit_free(struct sl_relays *rs);
+/*
+ * Whether a registration from `peer` (NULL: not through a secure channel)
+ * whose route rides connection `conn` (NULL: none) may make or take over r
+ * (NULL: a new relay): NULL, or the name of the limit it would pass.
+ */
+const char *sl_relay_limit_check(struct sl_relays *rs, const struct relay *r,
+				 const uint8_t *peer, const struct sl_addr *conn);
+/* r, in the directory, is now owned by r->owner / no longer is. */
+void sl_relay_owner_add(struct sl_relays *rs, const struct relay *r);
+void sl_relay_owner_del(struct sl_relays *rs, const struct relay *r);
 
 void sl_relays_get(struct sl_relays *rs);
 void sl_relays_put(struct sl_relays *rs);

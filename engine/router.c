@@ -36,6 +36,19 @@ void sl_router_drop(struct sl_shard *s, struct sl_msg *m, const char *why)
 	sl_msg_free(m);
 }
 
+bool sl_router_log_ok(struct sl_shard *s)
+{
+	uint64_t now = sl_now_ns();
+
+	if (now < s->log_next_ns) {
+		s->log_suppressed++;
+		return false;
+	}
+	s->log_next_ns = now + DROP_LOG_INTERVAL_NS;
+	s->log_suppressed = 0;
+	return true;
+}
+
 static void drop_unknown(struct sl_shard *s, struct sl_msg *m)
 {
 	SL_STAT_INC(s, drop_unknown);

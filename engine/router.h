@@ -60,5 +60,7 @@ void sl_router_free_parked(struct sl_shard *s);
 unsigned sl_router_run_deferred(struct sl_shard *s);
 /* Count, log (rate limited, one line, no payload) and free. */
 void sl_router_drop(struct sl_shard *s, struct sl_msg *m, const char *why);
+/* Whether a rate-limited line of s may go now (the drops' budget: one a second). */
+bool sl_router_log_ok(struct sl_shard *s);
 
 #endif

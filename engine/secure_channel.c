@@ -55,6 +55,7 @@ static void channel_free(struct sl_channel *c)
 			c->hs->done(c->hs->arg, -ECANCELED, NULL, NULL);
 		if (c->hs->listener)
 			sl_listener_put(c->hs->listener);
+		sl_secure_admit_release(sn, &c->hs->admitted);
 		sl_noise_free(c->hs->noise);
 		sodium_memzero(c->hs, sizeof(*c->hs));
 		free(c->hs);
@@ -89,6 +90,7 @@ struct sl_channel *sl_channel_new(struct sl_secure_node *sn, bool initiator)
 		return NULL;
 	}
 	__atomic_add_fetch(&sn->pending, 1, __ATOMIC_RELAXED);
+	c->hs->admitted = -1;
 	c->hs->channel = c;
 	c->sn = sn;
 	c->initiator = initiator;
@@ -534,6 +536,7 @@ int sl_channel_establish(struct sl_channel *c, const struct sl_noise_keys *keys,
 	sl_timer_cancel(&hs->timer);
 	if (hs->listener)
 		sl_listener_put(hs->listener);
+	sl_secure_admit_release(c->sn, &hs->admitted);
 	sl_noise_free(hs->noise);
 	sodium_memzero(hs, sizeof(*hs));
 	free(hs);

@@ -85,8 +85,18 @@ static void fail(struct sl_channel *c, int err)
 static void timeout_fire(struct sl_timer *t)
 {
 	struct sl_handshake *hs = container_of(t, struct sl_handshake, timer);
+	struct sl_channel *c = hs->channel;
+	struct sl_shard *s = c->dec.shard;
 
-	fail(hs->channel, -ETIMEDOUT);
+	/* A responder held past the node's handshake-timeout: its place is freed. */
+	if (!c->initiator && s) {
+		SL_STAT_INC(s, limit_hs_timeout);
+		if (sl_router_log_ok(s))
+			sl_log(SL_LOG_INFO, "node=%s event=handshake_dropped reason=limit "
+			       "limit=handshake-timeout timeout_ms=%u",
+			       sl_node_name(c->sn->node), sl_node_limits(c->sn->node)->hs_timeout_ms);
+	}
+	fail(c, -ETIMEDOUT);
 }
 
 static uint8_t *idcache_slot(struct sl_secure_node *sn, const uint8_t digest[32])
@@ -202,7 +212,8 @@ static void on_msg1(struct sl_channel *c, struct sl_msg *m)
 	m->len = (uint32_t)len;
 	m->flags = 0;
 	hs->timer.fire = timeout_fire;
-	sl_timer_arm(c->dec.shard, &hs->timer, (uint64_t)SL_SECURE_TIMEOUT_MS * 1000000);
+	sl_timer_arm(c->dec.shard, &hs->timer,
+		     (uint64_t)sl_node_limits(c->sn->node)->hs_timeout_ms * 1000000);
 	sl_reply(&c->dec, m);
 }
 

@@ -43,10 +43,16 @@
  */
 #define SL_SECURE_IDCACHE 256
 
+/* Per shard: buckets of responder handshakes in flight by first return hop (secure_admit.c). */
+#define SL_SECURE_HOP_BUCKETS 4096
+
 struct sl_secure_node {
 	struct sl_node *node;
 	int refs;				/* atomic */
 	int pending;				/* atomic: handshakes in flight */
+	int pending_resp;			/* atomic: ... that this node answers */
+	uint16_t *hop_count;			/* per shard, SL_SECURE_HOP_BUCKETS each */
+	uint8_t hop_key[16];			/* crypto_shorthash key of the buckets */
 	pthread_mutex_t lock;			/* the lists below (cold paths only) */
 	struct sl_vault *vaults;		/* first = default */
 	struct sl_listener *listeners;
@@ -77,6 +83,7 @@ struct sl_handshake {
 	sl_secure_done_fn done;			/* initiator */
 	void *arg;
 	bool done_at_teardown;			/* initiator: opts->done_at_teardown */
+	int32_t admitted;			/* responder: its hop_count index, -1 = none */
 	unsigned n_authorized;			/* initiator: its own trust list */
 	uint8_t authorized[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
 };
@@ -162,6 +169,18 @@ int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onwar
 /* Fills onward/ret for kind 0 (either may be NULL to skip). 0 or -EBADMSG / -E2BIG. */
 int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out,
 			 struct sl_route *onward, struct sl_route *ret);
+
+/* secure_admit.c */
+/* Cold, at init: the per-shard buckets and their key. 0 or -ENOMEM. */
+int sl_secure_admit_init(struct sl_secure_node *sn);
+/*
+ * Shard s: count a responder in for a msg1 whose return route is ret, or
+ * refuse it: 0 (*bucket set), 1 (max_pending_hs reached), 2 (its first hop's).
+ */
+int sl_secure_admit(struct sl_secure_node *sn, struct sl_shard *s, const struct sl_route *ret,
+		    int32_t *bucket);
+/* Count out what admit counted in (*bucket -1 = nothing; set to -1). */
+void sl_secure_admit_release(struct sl_secure_node *sn, int32_t *bucket);
 
 /* secure_handshake.c */
 void sl_handshake_on_msg(struct sl_channel *c, struct sl_msg *m);

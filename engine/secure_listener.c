@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "engine/log.h"
+#include "engine/router.h"
 #include "engine/secure_internal.h"
 #include "engine/shard.h"
 
@@ -52,6 +53,8 @@ static void listener_handle(struct sl_worker *w, struct sl_msg *m)
 	struct sl_listener *l = w->ctx;
 	struct sl_secure_node *sn = l->sn;
 	struct sl_channel *c;
+	int32_t bucket;
+	int lim;
 
 	if (sl_route_empty(&m->ret) ||
 	    __atomic_load_n(&sn->pending, __ATOMIC_RELAXED) >= SL_SECURE_MAX_PENDING) {
@@ -60,12 +63,26 @@ static void listener_handle(struct sl_worker *w, struct sl_msg *m)
 		sl_msg_free(m);
 		return;
 	}
+	/* The node's limits on handshakes it answers: msg1 dropped, nothing sent back. */
+	lim = sl_secure_admit(sn, w->shard, &m->ret, &bucket);
+	if (lim == 1) {
+		SL_STAT_INC(w->shard, limit_pending_hs);
+		sl_router_drop(w->shard, m, "limit limit=max-pending-handshakes");
+		return;
+	}
+	if (lim == 2) {
+		SL_STAT_INC(w->shard, limit_pending_hs_conn);
+		sl_router_drop(w->shard, m, "limit limit=max-pending-handshakes-per-connection");
+		return;
+	}
 	c = sl_channel_new(sn, false);
 	if (!c) {
+		sl_secure_admit_release(sn, &bucket);
 		sl_shard_count_drop(w->shard);
 		sl_msg_free(m);
 		return;
 	}
+	c->hs->admitted = bucket;
 	listener_hold(l);
 	c->hs->listener = l;
 	c->hs->vault = l->vault;

@@ -35,6 +35,7 @@ void sl_secure_node_put(struct sl_secure_node *sn)
 	}
 	pthread_mutex_destroy(&sn->lock);
 	pthread_mutex_destroy(&sn->idcache_lock);
+	free(sn->hop_count);
 	free(sn);
 }
 
@@ -53,6 +54,10 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 		return -ENOMEM;
 	sn->node = n;
 	sn->refs = 1;
+	if (sl_secure_admit_init(sn)) {
+		free(sn);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&sn->lock, NULL);
 	pthread_mutex_init(&sn->idcache_lock, NULL);
 	sn->vaults = v;		/* before the slot publishes sn */
@@ -60,6 +65,7 @@ int sl_secure_node_init(struct sl_node *n, struct sl_vault *v)
 		/* Another init won the race. */
 		pthread_mutex_destroy(&sn->lock);
 		pthread_mutex_destroy(&sn->idcache_lock);
+		free(sn->hop_count);
 		free(sn);
 		return -EEXIST;
 	}

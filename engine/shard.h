@@ -117,6 +117,7 @@ struct sl_node {
 	unsigned spin_us;
 	unsigned ring_size;
 	struct sl_pool_config pool_cfg;
+	struct sl_node_limits limits;
 	struct sl_shard *shards;
 
 	const struct sl_io_ops *io_ops;

@@ -82,7 +82,11 @@ struct sl_conn {
 	struct sl_conn *nobuf_next;
 	/* Idle partial frames (rx_idle.c): bytes received, as the last sweep saw them. */
 	uint64_t rx_seen, idle_seen;
-	uint8_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
+	uint16_t idle_sweeps;	/* sweeps in a row that found the same partial frame */
+	bool routed;		/* a frame of the peer's went to the router (idle-timeout) */
+	uint64_t opened_ns;	/* when it was accepted or dialled */
+	uint64_t rx_any_seen;	/* rx_seen at the sweep that last saw it change (idle-timeout-any) */
+	uint64_t rx_any_ns;	/* ... and when, or opened_ns */
 
 	/*
 	 * The send queue's sendmsg: a frame each, behind the version byte in the
@@ -132,6 +136,7 @@ struct sl_sshard {
 
 	struct sl_timer idle_timer;	/* the idle partial-frame sweep (rx_idle.c) */
 	uint64_t idle_period_ns;
+	unsigned frame_sweeps;		/* sweeps of one partial frame that make frame_timeout_ns */
 };
 
 /* The stream links of a net (the class's context): the listening sockets. */

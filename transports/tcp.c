@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "engine/clock.h"
 #include "engine/log.h"
 #include "engine/router.h"
 #include "engine/wire.h"
@@ -415,6 +416,7 @@ static void on_accept(struct sl_sshard *ss, unsigned l, struct io_uring_cqe *cqe
 		return;
 	}
 	c->src_bucket = bucket;
+	c->opened_ns = c->rx_any_ns = sl_now_ns();
 	NET_STAT_INC(ss, conns_accepted);
 	sl_log(SL_LOG_DEBUG, "shard=%u event=conn_accepted transport=%s addr=%s",
 	       sl_shard_id(ss->shard), l ? "uds" : "tcp", c->w.addr);

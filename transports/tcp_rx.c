@@ -170,6 +170,7 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 		sl_msg_free(m);
 		return;
 	}
+	c->routed = true;	/* it may hold something now: idle-timeout no longer applies */
 	/* Replies retrace the path: our connection's address goes on the return route. */
 	if (sl_route_push_front(&m->ret, SL_ADDR_LOCAL, c->w.addr, c->w.addr_len)) {
 		NET_STAT_INC(ss, proto_errors);

@@ -32,6 +32,10 @@ struct sl_net_config {
 	unsigned max_tcp_in;		/* accepted TCP connections, all shards, 0 = 50000 */
 	unsigned max_tcp_in_per_source;	/* ... from one source address, 0 = 1024 */
 	unsigned max_route_hops;	/* onward hops of a frame from a stream, 0 = 16 (at most 32) */
+	/* An accepted TCP connection that routed no frame this long after accept closes, 0 = never. */
+	uint64_t idle_timeout_ns;
+	/* Any accepted TCP connection with no byte from its peer this long closes, 0 = never. */
+	uint64_t idle_any_timeout_ns;
 };
 
 struct sl_net_stats {
@@ -57,6 +61,8 @@ struct sl_net_stats {
 	uint64_t limit_conns;		/* accepts refused: max_tcp_in reached */
 	uint64_t limit_conns_per_source; /* accepts refused: max_tcp_in_per_source reached */
 	uint64_t limit_route_hops;	/* frames dropped (TCP, UDP): onward route over max_route_hops */
+	uint64_t limit_idle;		/* accepted connections closed: no frame in idle_timeout_ns */
+	uint64_t limit_idle_any;	/* ... no byte in idle_any_timeout_ns */
 };
 
 /*

@@ -55,6 +55,13 @@ Test(limits, bad_values_name_the_limit_and_its_range, .init = cr_redirect_stderr
 	cr_expect_eq(sl_limits_set(&l, "max-route-length=33"), -EINVAL);
 	cr_expect_eq(sl_limits_set(&l, "max-route-length=32"), 0);
 	cr_expect_eq(sl_limits_set(&l, "nope=3"), -EINVAL);
+	/* The timeouts: idle-timeout may be off (0), a handshake always has one. */
+	cr_expect_eq(sl_limits_set(&l, "idle-timeout=0"), 0);
+	cr_expect_eq(l.v[SL_LIMIT_IDLE_TIMEOUT], 0);
+	cr_expect_eq(sl_limits_set(&l, "handshake-timeout=0"), -EINVAL);
+	cr_expect_eq(sl_limits_set(&l, "handshake-timeout=3601"), -EINVAL);
+	cr_expect_eq(sl_limits_set(&l, "max-pending-handshakes-per-connection=1"), 0);
+	cr_expect_eq(l.v[SL_LIMIT_MAX_PENDING_HANDSHAKES_PER_CONNECTION], 1);
 	cr_expect_eq(sl_limits_parse(&l, "max-connections=5,bad", "t"), -EINVAL);
 	cr_expect_eq(l.v[SL_LIMIT_MAX_CONNECTIONS], 5, "a value before the bad one is read");
 	fflush(stderr);
@@ -69,7 +76,8 @@ Test(limits, bad_values_name_the_limit_and_its_range, .init = cr_redirect_stderr
 	cr_expect(strstr(out, "--limit max-connections: use NAME=VALUE, e.g. --limit "
 			      "max-connections=20000\n"), "%s", out);
 	cr_expect(strstr(out, "--limit nope: no such limit; the limits are:\n"
-			      "  max-connections              accepted TCP connections open at once, in "
+			      "  max-connections                        "
+			      "accepted TCP connections open at once, in "
 			      "total (default 50000)\n"), "%s", out);
 	cr_expect(strstr(out, "t: bad limits \"max-connections=5,bad\"\n"), "%s", out);
 }

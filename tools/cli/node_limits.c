@@ -34,7 +34,7 @@ void sl_node_print_limits(const struct sl_node_rec *rec)
 		sl_limits_default(&l);
 	printf("Limits:\n");
 	for (int i = 0; i < SL_LIMITS; i++)
-		printf("  %-28s %llu%s\n", sl_limit_defs[i].name, (unsigned long long)l.v[i],
+		printf("  %-38s %llu%s\n", sl_limit_defs[i].name, (unsigned long long)l.v[i],
 		       l.v[i] == sl_limit_defs[i].def ? " (default)" : "");
 }
 

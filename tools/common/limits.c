@@ -14,6 +14,21 @@ const struct sl_limit_def sl_limit_defs[SL_LIMITS] = {
 		"accepted TCP connections open at once from one source address" },
 	[SL_LIMIT_MAX_ROUTE_LENGTH] = { "max-route-length", 16, 1, 32,
 		"onward route hops of a message arriving over TCP" },
+	[SL_LIMIT_MAX_PENDING_HANDSHAKES] = { "max-pending-handshakes", 8192, 1, 1000000,
+		"secure channel handshakes this node answers that have not finished, in total" },
+	[SL_LIMIT_MAX_PENDING_HANDSHAKES_PER_CONNECTION] = {
+		"max-pending-handshakes-per-connection", 256, 1, 1000000,
+		"secure channel handshakes this node answers that have not finished, begun over one connection" },
+	[SL_LIMIT_HANDSHAKE_TIMEOUT] = { "handshake-timeout", 10, 1, 3600,
+		"seconds a handshake this node answers may take to finish" },
+	[SL_LIMIT_MAX_RELAYS_PER_CONNECTION] = { "max-relays-per-connection", 256, 1, 1000000,
+		"relays registered over one TCP connection" },
+	[SL_LIMIT_MAX_RELAYS_PER_IDENTITY] = { "max-relays-per-identity", 256, 1, 1000000,
+		"relays registered through secure channels by one identity" },
+	[SL_LIMIT_IDLE_TIMEOUT] = { "idle-timeout", 30, 0, 86400,
+		"seconds an accepted TCP connection may stay open before its first routed frame, 0 = no limit" },
+	[SL_LIMIT_IDLE_TIMEOUT_ANY] = { "idle-timeout-any", 0, 0, 86400,
+		"seconds any accepted TCP connection may go without a byte from its peer, 0 = no limit" },
 };
 
 void sl_limits_default(struct sl_limits *l)
@@ -37,7 +52,7 @@ static int unknown(const char *nv, size_t len)
 {
 	sl_err("--limit %.*s: no such limit; the limits are:", (int)len, nv);
 	for (int i = 0; i < SL_LIMITS; i++)
-		fprintf(stderr, "  %-28s %s (default %llu)\n", sl_limit_defs[i].name,
+		fprintf(stderr, "  %-38s %s (default %llu)\n", sl_limit_defs[i].name,
 			sl_limit_defs[i].help, (unsigned long long)sl_limit_defs[i].def);
 	return -EINVAL;
 }

@@ -74,7 +74,7 @@ enum sl_metric_id {
 
 extern const struct sl_metric_family sl_metric_families[SL_M_FAMILIES];
 
-#define SL_METRIC_LABEL_MAX 31
+#define SL_METRIC_LABEL_MAX 47	/* the longest limit name fits */
 
 struct sl_metric {
 	uint16_t fam;				/* enum sl_metric_id */

@@ -107,11 +107,25 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 	ret |= sl_metrics_add(m, SL_M_CONNS_CONNECTED, NULL, NULL, ns.conns_connected);
 	ret |= sl_metrics_add(m, SL_M_CONNS_CLOSED, NULL, NULL, ns.conns_closed);
 	ret |= sl_metrics_add(m, SL_M_FRAME_TIMEOUTS, NULL, NULL, ns.frame_timeouts);
-	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-connections", NULL, ns.limit_conns);
-	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-connections-per-source", NULL,
-			      ns.limit_conns_per_source);
-	ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, "max-route-length", NULL,
-			      ns.limit_route_hops);
+	/* One sample per limit of tools/common/limits.c, by its name. */
+	const struct {
+		const char *limit;
+		uint64_t n;
+	} lim[] = {
+		{ "max-connections", ns.limit_conns },
+		{ "max-connections-per-source", ns.limit_conns_per_source },
+		{ "max-route-length", ns.limit_route_hops },
+		{ "max-pending-handshakes", t.limit_pending_hs },
+		{ "max-pending-handshakes-per-connection", t.limit_pending_hs_conn },
+		{ "handshake-timeout", t.limit_hs_timeout },
+		{ "max-relays-per-connection", t.limit_relays_conn },
+		{ "max-relays-per-identity", t.limit_relays_identity },
+		{ "idle-timeout", ns.limit_idle },
+		{ "idle-timeout-any", ns.limit_idle_any },
+	};
+
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++)
+		ret |= sl_metrics_add(m, SL_M_LIMIT_REJECTIONS, lim[i].limit, NULL, lim[i].n);
 	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_IN, NULL, NULL, ns.udp_rx_dgrams);
 	ret |= sl_metrics_add(m, SL_M_UDP_DGRAMS_OUT, NULL, NULL, ns.udp_tx_dgrams);
 	ret |= sl_metrics_add(m, SL_M_UDP_DROPS, NULL, NULL, ns.udp_drops);

@@ -84,7 +84,7 @@ static _Thread_local const struct sl_relay_client *deleting;
 static void create_event(void *ctx, struct sl_relay_client *c, int status)
 {
 	struct create_req *cr = ctx;
-	char err[800];
+	char err[1024];
 
 	if (status == -ECANCELED && c == deleting) {
 		sl_nm_respond(cr->nm, cr->m, SL_API_CONFLICT,
@@ -103,8 +103,9 @@ static void create_event(void *ctx, struct sl_relay_client *c, int status)
 		respond_info(cr->nm, cr->m, c);
 	} else {
 		snprintf(err, sizeof(err), "the relay node at %s did not register %s within %us: is it "
-			 "running, and does it run the relay services (`sluice node show`)?", cr->at,
-			 "the relay", SL_RELAY_CREATE_TIMEOUT_MS / 1000);
+			 "running, does it run the relay services (`sluice node show`), and did none "
+			 "of its limits refuse it (sluice_limit_rejections_total in its `sluice node "
+			 "stats`)?", cr->at, "the relay", SL_RELAY_CREATE_TIMEOUT_MS / 1000);
 		sl_nm_respond(cr->nm, cr->m, SL_API_TIMEOUT, err, NULL, 0);
 		/* Nothing half made stays behind; the CLI records nothing. */
 		sl_relay_client_delete(c);

@@ -44,12 +44,22 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.shards = cfg->shards,
 		.no_pin = !cfg->pin_shards,
 		.spin_us = cfg->spin_us,
+		.limits = {
+			.max_pending_hs = (unsigned)cfg->limits.v[SL_LIMIT_MAX_PENDING_HANDSHAKES],
+			.max_pending_hs_conn =
+				(unsigned)cfg->limits.v[SL_LIMIT_MAX_PENDING_HANDSHAKES_PER_CONNECTION],
+			.hs_timeout_ms = (unsigned)cfg->limits.v[SL_LIMIT_HANDSHAKE_TIMEOUT] * 1000,
+			.max_relays_conn = (unsigned)cfg->limits.v[SL_LIMIT_MAX_RELAYS_PER_CONNECTION],
+			.max_relays_identity = (unsigned)cfg->limits.v[SL_LIMIT_MAX_RELAYS_PER_IDENTITY],
+		},
 	};
 	struct sl_net_config ncfg_net = {
 		.frame_timeout_ns = cfg->frame_timeout_ms * 1000000,
 		.max_tcp_in = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS],
 		.max_tcp_in_per_source = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS_PER_SOURCE],
 		.max_route_hops = (unsigned)cfg->limits.v[SL_LIMIT_MAX_ROUTE_LENGTH],
+		.idle_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT] * 1000000000ull,
+		.idle_any_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT_ANY] * 1000000000ull,
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
