@@ -219,6 +219,9 @@ static void watch_remove(struct sl_relays *rs, struct relay_watch *x)
 	__atomic_store_n(&rs->nwatch, rs->nwatch - 1, __ATOMIC_RELAXED);
 	/* A pending check of the old address is moot now. */
 	SLIST_REMOVE(x);
+	if (x->waddr != x->wbuf)
+		free(x->waddr);
+	x->waddr = NULL;
 }
 
 static void unwatch_all(struct sl_relays *rs, struct relay *r)
@@ -267,6 +270,12 @@ static void watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_wat
 {
 	if (a->type != SL_ADDR_LOCAL || !a->len || x->r->dead)
 		return;
+	x->waddr = a->len < sizeof(x->wbuf) ? x->wbuf : malloc(a->len + 1u);
+	if (!x->waddr) {
+		/* Unwatched, it could outlive its route: gone now instead. */
+		expire_locked(rs, x->r);
+		return;
+	}
 	memcpy(x->waddr, a->body, a->len);
 	x->waddr[a->len] = 0;
 	x->wlen = a->len;
@@ -366,7 +375,7 @@ static void relay_handle(struct sl_worker *w, struct sl_msg *m)
 	}
 	/* Ockam's relay.rs: our address off, the forward route on, return route untouched. */
 	sl_route_pop_front(&m->onward);
-	if (sl_route_prepend(&m->onward, &r->fwd)) {
+	if (sl_route_prepend_packed(&m->onward, r->fwd)) {
 		SL_STAT_INC(w->shard, drop_route);
 		sl_router_drop(w->shard, m, "relay_route_too_long");
 		return;
@@ -385,6 +394,7 @@ static void relay_stopped(struct sl_worker *w)
 	unwatch_all(rs, r);
 	SLIST_REMOVE(r);
 	pthread_mutex_unlock(&rs->lock);
+	free(r->fwd);
 	free(r);
 	sl_relays_put(rs);
 }
@@ -447,12 +457,22 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	struct sl_addr first, under;
 	const struct sl_addr *conn = NULL;
 	struct sl_secure_info *si = NULL;
+	struct sl_route_packed *fwd, *old = NULL;
+	struct sl_route route;
 	bool has_first, has_under = false;
 	const char *limit;
 	struct relay *r;
 	bool created = false;
 	int ret;
 
+	/* The route to the registering worker; the relay keeps it without that last hop. */
+	sl_route_copy(&route, &m->ret);
+	sl_route_pop_back(&route);
+	fwd = sl_route_pack(&route);
+	if (!fwd) {
+		reject(rs, s, m, "relay_no_memory");
+		return;
+	}
 	has_first = sl_route_front(&m->ret, &first);
 	/* Before our lock: the channel table has its own. */
 	if (has_first && sl_addr_is_random(first.body, first.len) && (si = malloc(sizeof(*si))))
@@ -469,12 +489,14 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		if (r->owned && (!auth || memcmp(r->owner, m->peer, sizeof(r->owner)))) {
 			pthread_mutex_unlock(&rs->lock);
 			free(si);
+			free(fwd);
 			reject(rs, s, m, "relay_name_owned_by_another_identity");
 			return;
 		}
 		limit = sl_relay_limit_check(rs, r, auth ? m->peer : NULL, conn);
 		if (limit) {
 			free(si);
+			free(fwd);
 			reject_limit(rs, s, m, limit);
 			return;
 		}
@@ -485,12 +507,14 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
 		if (limit) {
 			free(si);
+			free(fwd);
 			reject_limit(rs, s, m, limit);
 			return;
 		}
 		if (rs->nrelays >= SL_RELAYS_MAX) {
 			pthread_mutex_unlock(&rs->lock);
 			free(si);
+			free(fwd);
 			reject(rs, s, m, "relay_limit");
 			return;
 		}
@@ -498,6 +522,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		r = calloc(1, sizeof(*r));
 		if (!r) {
 			free(si);
+			free(fwd);
 			reject(rs, s, m, "relay_no_memory");
 			return;
 		}
@@ -514,6 +539,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		if (ret) {
 			free(r);
 			free(si);
+			free(fwd);
 			reject(rs, s, m, "relay_address_taken");
 			return;
 		}
@@ -524,6 +550,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		limit = sl_relay_limit_check(rs, NULL, auth ? m->peer : NULL, conn);
 		if (limit) {
 			free(si);
+			free(fwd);
 			reject_limit(rs, s, m, limit);
 			sl_worker_stop(&r->w);	/* frees r (relay_stopped): it was never listed */
 			return;
@@ -536,9 +563,8 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		memcpy(r->owner, m->peer, sizeof(r->owner));
 		sl_relay_owner_add(rs, r);
 	}
-	/* The route to the registering worker; the relay keeps it without that last hop. */
-	sl_route_copy(&r->fwd, &m->ret);
-	sl_route_pop_back(&r->fwd);
+	old = r->fwd;
+	r->fwd = fwd;
 	for (unsigned i = 0; i < RELAY_WATCHES; i++)
 		r->watch[i].r = r;
 	if (has_first)
@@ -547,8 +573,9 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		watch_add(rs, s, &r->watch[1], &under);
 	pthread_mutex_unlock(&rs->lock);
 	free(si);
+	free(old);
 	sl_log(SL_LOG_INFO, "node=%s event=relay_%s address=%s hops=%u owned=%d",
-	       sl_node_name(rs->node), created ? "created" : "replaced", name, r->fwd.n, r->owned);
+	       sl_node_name(rs->node), created ? "created" : "replaced", name, fwd->n, r->owned);
 
 	/* The answer: the BARE name along the full route, from the relay's address. */
 	if (sl_msg_reserve(&m, len + 2)) {
@@ -772,7 +799,10 @@ size_t sl_relays_each(struct sl_relays *rs, size_t max,
 	for (unsigned b = 0; b <= rs->dmask && n < max; b++) {
 		for (struct relay *r = rs->dir[b]; r && n < max; r = r->dnext) {
 			memcpy(ri->address, r->w.addr, r->w.addr_len + 1u);
-			sl_route_copy(&ri->route, &r->fwd);
+			if (r->fwd)
+				sl_route_unpack(&ri->route, r->fwd);
+			else
+				sl_route_init(&ri->route);
 			ri->owned = r->owned;
 			memcpy(ri->owner, r->owner, sizeof(ri->owner));
 			ri->shard = r->w.shard ? sl_shard_id(r->w.shard) : 0;

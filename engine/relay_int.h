@@ -27,7 +27,13 @@ struct relay_watch {
 	uint32_t whash;
 	uint16_t wshard;		/* shard hosting the watched address */
 	uint8_t wlen;
-	char waddr[SL_ADDR_BODY_MAX + 1];
+	/*
+	 * wbuf, or the heap for a longer address: the watched hops are mostly
+	 * random addresses (connections, channels), and 100,000 relays each
+	 * watching two would otherwise carry 512 bytes of empty room apiece.
+	 */
+	char *waddr;
+	char wbuf[SL_RANDOM_ADDR_LEN + 1];
 };
 
 #define RELAY_WATCHES 2
@@ -44,7 +50,8 @@ struct relay {
 	uint64_t forwarded;		/* written by the handler, read relaxed */
 	uint8_t owner[32];
 	struct relay_watch watch[RELAY_WATCHES];
-	struct sl_route fwd;
+	/* The forward route, in the bytes it needs (a whole struct sl_route is 1 KiB). */
+	struct sl_route_packed *fwd;
 };
 
 /* An identity that owns relays, and how many (relay_limit.c). */

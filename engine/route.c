@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/route.h"
@@ -90,25 +91,52 @@ int sl_route_push_back(struct sl_route *r, uint8_t type, const void *body, size_
 	return 0;
 }
 
+/* dst = the triples (u bytes, n hops) ++ dst; they may not lie in dst. */
+static int prepend_triples(struct sl_route *dst, const uint8_t *t, size_t u, size_t n)
+{
+	int ret = make_room(dst, u, 0, n);
+
+	if (ret)
+		return ret;
+	dst->head -= u;
+	memcpy(dst->buf + dst->head, t, u);
+	dst->n += (uint8_t)n;
+	return 0;
+}
+
 int sl_route_prepend(struct sl_route *dst, const struct sl_route *src)
 {
 	struct sl_route tmp;
-	size_t u;
-	int ret;
 
 	if (dst == src) {
 		/* make_room would move src from under us */
 		sl_route_copy(&tmp, src);
 		src = &tmp;
 	}
-	u = used(src);
-	ret = make_room(dst, u, 0, src->n);
-	if (ret)
-		return ret;
-	dst->head -= u;
-	memcpy(dst->buf + dst->head, src->buf + src->head, u);
-	dst->n += src->n;
-	return 0;
+	return prepend_triples(dst, src->buf + src->head, used(src), src->n);
+}
+
+struct sl_route_packed *sl_route_pack(const struct sl_route *r)
+{
+	struct sl_route_packed *p = malloc(sizeof(*p) + used(r));
+
+	if (!p)
+		return NULL;
+	p->used = (uint16_t)used(r);
+	p->n = r->n;
+	memcpy(p->buf, r->buf + r->head, used(r));
+	return p;
+}
+
+void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
+{
+	sl_route_init(dst);
+	prepend_triples(dst, p->buf, p->used, p->n);	/* fits: it came from a route */
+}
+
+int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p)
+{
+	return prepend_triples(dst, p->buf, p->used, p->n);
 }
 
 int sl_route_append(struct sl_route *dst, const struct sl_route *src)

@@ -55,6 +55,21 @@ int sl_route_push_front(struct sl_route *r, uint8_t type, const void *body, size
 int sl_route_push_back(struct sl_route *r, uint8_t type, const void *body, size_t len);
 /* dst = src ++ dst (a relay prepends its forward route). */
 int sl_route_prepend(struct sl_route *dst, const struct sl_route *src);
+
+/*
+ * A route kept for long (a relay's forward route) in just the bytes it needs
+ * rather than a whole struct sl_route: its triples, as the route holds them.
+ */
+struct sl_route_packed {
+	uint16_t used;		/* bytes of triples */
+	uint8_t n;
+	uint8_t buf[];
+};
+/* A heap copy of r (free() it), or NULL when out of memory. */
+struct sl_route_packed *sl_route_pack(const struct sl_route *r);
+void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p);
+/* dst = p ++ dst, as sl_route_prepend. */
+int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p);
 /* dst = dst ++ src. */
 int sl_route_append(struct sl_route *dst, const struct sl_route *src);
 

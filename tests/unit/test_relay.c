@@ -89,7 +89,11 @@ struct fixture {
 	struct probe conn0;	/* stands for a connection on shard 0 (first hop) */
 	struct probe conn1;	/* another connection, on shard 1 */
 	struct probe sink;	/* where relayed messages end, shard 1 */
+	struct probe longhop;	/* a first hop with an address longer than a random one, shard 1 */
 };
+
+#define LONG_HOP "a-first-hop-whose-local-address-is-longer-than-a-random-one"
+
 
 static void up(struct fixture *f)
 {
@@ -105,6 +109,7 @@ static void up(struct fixture *f)
 	cr_assert_eq(probe_start(&f->conn0, f->n, 0, NULL), 0);
 	cr_assert_eq(probe_start(&f->conn1, f->n, 1, NULL), 0);
 	cr_assert_eq(probe_start(&f->sink, f->n, 1, "sink"), 0);
+	cr_assert_eq(probe_start(&f->longhop, f->n, 1, LONG_HOP), 0);
 	cr_assert_eq(sl_node_start(f->n), 0);
 }
 
@@ -116,6 +121,8 @@ static void down(struct fixture *f)
 	probe_drain(&f->conn0);
 	probe_drain(&f->conn1);
 	probe_drain(&f->sink);
+	probe_drain(&f->longhop);
+	sl_worker_stop(&f->longhop.w);
 	sl_worker_stop(&f->client.w);
 	sl_worker_stop(&f->conn0.w);
 	sl_worker_stop(&f->conn1.w);
@@ -379,6 +386,32 @@ Test(relay, first_hop_stopped_expires_relay)
 	/* The name is free again. */
 	register_via(&f, 1, "static_forwarding_service", "x", &f.conn0, NULL);
 	expect_answer(&f.conn0, &f.client, "forward_to_x");
+	down(&f);
+}
+
+/* A watched hop too long for the watch's inline room (kept on the heap) works the same. */
+Test(relay, long_first_hop_is_watched_too)
+{
+	struct fixture f;
+	struct sl_relay_stats st;
+
+	up(&f);
+	register_via(&f, 0, "static_forwarding_service", "far", &f.longhop, NULL);
+	expect_answer(&f.longhop, &f.client, "forward_to_far");
+	send_through(&f, 1, "forward_to_far", "through");
+	expect_relayed(&f.longhop, "through");
+	/* Registered again over the same hop: the old watch's heap copy goes, a new one comes. */
+	register_via(&f, 0, "static_forwarding_service", "far", &f.longhop, NULL);
+	expect_answer(&f.longhop, &f.client, "forward_to_far");
+	cr_assert_eq(call_on_shard(f.n, 1, stop_worker, &f.longhop.w), 0);
+	for (int i = 0; i < 100; i++) {
+		stats(&f, &st);
+		if (st.active == 0)
+			break;
+		sleep_ms(20);
+	}
+	cr_assert_eq(st.active, 0, "the relay outlived its first hop");
+	cr_assert_eq(st.expired, 1);
 	down(&f);
 }
 
