@@ -36,9 +36,11 @@ int sl_accept_done(struct sl_ushard *io, struct sl_acceptor *a, const struct io_
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		a->armed = false;	/* re-armed by the next flush */
 	if (draining && cqe->res >= 0) {
-		/* Draining: no new connection. Later ones the kernel refuses (the multishot ends). */
+		/*
+		 * Draining: no new connection; it is closed at once. (Shutting the
+		 * listening socket down instead broke established links here.)
+		 */
 		close(cqe->res);
-		shutdown(a->fd, SHUT_RD);
 		return -1;
 	}
 	if (cqe->res < 0) {

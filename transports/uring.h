@@ -86,8 +86,7 @@ void sl_net_set_limits(struct sl_net *t, const struct sl_net_config *cfg);
 /*
  * listener.c. Any thread: stop taking TCP connections, on the node's listener
  * and its portal inlets alike (a draining node); the UDS control socket
- * still accepts. A connection that arrives is closed at once, and the
- * listening socket is shut down so later ones are refused by the kernel.
+ * still accepts. A connection that arrives is closed at once.
  */
 void sl_net_stop_accepting(struct sl_net *t);
 /* Cold, after sl_node_join: close the listeners, unlink the UDS path, free. */
