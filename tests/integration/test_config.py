@@ -195,7 +195,7 @@ class Config(NodeTest):
         self.bad("name: c1\nlimits: [1, 2\n", 3, "YAML syntax: ")
         self.bad("name: c1\nshards: many\n", 2, "shards: a number from 0 to 64")
         self.bad("name: c1\ntcp-inlets:\n  web:\n    to: /node/x/service/outlet\n", 4,
-                 "tcp-inlets.web.: from is missing")
+                 "tcp-inlets.web: from is missing")
         self.bad("name: c1\nrelays:\n  r1:\n    at: /node/x\n    at: /node/y\n", 5,
                  "relays.r1.at: given twice")
         self.bad("name: c1\nsecure-channel-listeners:\n  l:\n    authorized: [Ixyz]\n", 4,

@@ -395,6 +395,7 @@ static int list(struct ctx *x, const yaml_node_t *m, const char *key, const stru
 		strcat(prefix, ".");
 		if (walk_map(x, v, prefix, k->keys, &seen))
 			return -EINVAL;
+		prefix[strlen(prefix) - 1] = '\0';
 		for (unsigned b = 0; k->keys[b].name; b++)
 			if ((k->required >> b & 1) && !(seen >> b & 1))
 				return fail(x, v, prefix, "%s is missing (%s)", k->keys[b].name,
