@@ -80,11 +80,20 @@ class Config(NodeTest):
         self.procs = []
 
     def tearDown(self):
+        reports = []
         for p, log in self.procs:
             if p.poll() is None:
-                p.kill()
-                p.wait(10)
+                p.send_signal(signal.SIGINT)  # at once, and through the exit paths
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
+            text = self.log_text(log)
             log.close()
+            if os.environ.get("SLUICE_SANITIZED") and "Sanitizer" in text:
+                reports.append(text[max(0, text.find("Sanitizer") - 200):][:3000])
+        self.assertEqual(reports, [], "sanitizer reports in `node run` output")
 
     def write(self, text, name="node.yaml"):
         path = os.path.join(self.dir, name)
@@ -161,7 +170,7 @@ class Config(NodeTest):
         download(self.inlet_port("c1", "web"), out)
         self.assertEqual((out["bytes"], out["sha256"]), (8 * CHUNK, srv.expected()))
         # The node's TCP listener takes the node's own protocol.
-        self.assertTrue(socket.create_connection(("127.0.0.1", info["tcp_port"]), 2))
+        socket.create_connection(("127.0.0.1", info["tcp_port"]), 2).close()
         # Stored services from another run do not come back: the file is the source of truth.
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(20), 0)

@@ -266,21 +266,25 @@ static unsigned apply_kind(const char *node, const struct svc_kind *k, struct sl
 			changes++;
 		}
 	}
-	for (unsigned i = *n; i-- > 0;) {
+	for (unsigned i = 0; i < *n;) {
 		char *item = v + i * k->size;
 		const void *old = was ? find(k, was, item) : NULL;
 		int ret;
 
-		if (old && !memcmp(old, item, k->size))
+		if (old && !memcmp(old, item, k->size)) {
+			i++;
 			continue;
+		}
 		ret = k->create(node, item);
 		sl_log(ret ? SL_LOG_ERROR : SL_LOG_INFO, "node=%s event=config what=%s name=%s "
 		       "action=create result=%s", node, k->what, item, ret ? "failed" : "ok");
 		changes++;
-		if (ret) {
-			memmove(item, item + k->size, (size_t)(*n - i - 1) * k->size);
-			(*n)--;
+		if (!ret) {
+			i++;
+			continue;
 		}
+		memmove(item, item + k->size, (size_t)(*n - i - 1) * k->size);
+		(*n)--;
 	}
 	return changes;
 }
