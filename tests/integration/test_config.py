@@ -222,8 +222,15 @@ class Config(NodeTest):
         srv = SlowServer(1, 0)
         self.addCleanup(srv.close)
         self.sluice("node", "create", "relay")
-        path, p, log = self.start(self.base(srv.port))
-        new = self.base(srv.port).replace("max-connections: 2000", "max-connections: 3000")
+        id1, id2 = "I" + "01" * 32, "I" + "ab" * 32
+        listener = "secure-channel-listeners:\n  tenants:\n    authorized: [%s]\n"
+        path, p, log = self.start(self.base(srv.port, listener % id1))
+        authorized = lambda: {
+            l["address"]: l["authorized"]
+            for l in self.home.json("secure-channel-listener", "list", "--at", "c1")}
+        self.assertEqual(authorized()["/service/tenants"], [id1])
+        new = self.base(srv.port, listener % ("%s, %s" % (id2, id1)))
+        new = new.replace("max-connections: 2000", "max-connections: 3000")
         new = new.replace("  r1:\n    at: /node/relay\n", "  r2:\n    at: /node/relay\n")
         new = new.replace("forward_to_r1", "forward_to_r2")
         new = new.replace("tcp-listener-address: 127.0.0.1:0", "tcp-listener-address: 127.0.0.1:1")
@@ -232,6 +239,7 @@ class Config(NodeTest):
         self.wait_log(log, "event=reload result=ok")
         self.assertEqual(self.show("c1")["limits"]["max-connections"], 3000)
         self.assertEqual(list(self.relays("c1")), ["r2"])
+        self.assertEqual(authorized()["/service/tenants"], [id2, id1])
         text = self.log_text(log)
         self.assertIn("what=limits.max-connections was=2000 now=3000 result=ok", text)
         self.assertIn("what=relay name=r1 action=remove result=ok", text)
@@ -248,6 +256,7 @@ class Config(NodeTest):
         self.assertIn("limits.max-connections: a number from 1 to 1000000", self.log_text(log))
         self.assertEqual(self.show("c1")["limits"]["max-connections"], 3000)
         self.assertEqual(list(self.relays("c1")), ["r2"])
+        self.assertEqual(authorized()["/service/tenants"], [id2, id1])
         self.assertIsNone(p.poll())
         p.send_signal(signal.SIGTERM)
         self.assertEqual(p.wait(20), 0)
