@@ -239,7 +239,7 @@ class Config(NodeTest):
         self.wait_log(log, "event=reload result=ok")
         self.assertEqual(self.show("c1")["limits"]["max-connections"], 3000)
         self.assertEqual(list(self.relays("c1")), ["r2"])
-        self.assertEqual(authorized()["/service/tenants"], [id2, id1])
+        self.assertEqual(authorized().get("/service/tenants"), [id2, id1], self.log_text(log))
         text = self.log_text(log)
         self.assertIn("what=limits.max-connections was=2000 now=3000 result=ok", text)
         self.assertIn("what=relay name=r1 action=remove result=ok", text)

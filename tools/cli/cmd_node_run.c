@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/log.h"
 #include "tools/cli/cmd_node.h"
@@ -276,6 +277,14 @@ static unsigned apply_kind(const char *node, const struct svc_kind *k, struct sl
 			continue;
 		}
 		ret = k->create(node, item);
+		/*
+		 * A replaced entry's old self leaves its address asynchronously (a
+		 * listener's worker stops on its shard): try again for up to a second.
+		 */
+		for (int tries = 0; ret && old && tries < 20; tries++) {
+			nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);
+			ret = k->create(node, item);
+		}
 		sl_log(ret ? SL_LOG_ERROR : SL_LOG_INFO, "node=%s event=config what=%s name=%s "
 		       "action=create result=%s", node, k->what, item, ret ? "failed" : "ok");
 		changes++;
