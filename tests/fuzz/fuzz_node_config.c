@@ -7,6 +7,8 @@
 
 #include "tools/common/node_config.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sl_node_conf *c;

@@ -529,7 +529,7 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 
 const struct sl_cmd_spec sl_node_run_spec = {
 	"node run", "[NAME]",
-	"Run a node in the foreground (for systemd) until SIGTERM (drains) or SIGINT; creates it "
-	"if new. With --config FILE, SIGHUP reloads the file.",
+	"Run a node in the foreground (for systemd) until SIGTERM or SIGINT; creates it if new. "
+	"With --config FILE, SIGHUP reloads the file and SIGTERM drains (--drain-timeout).",
 	run_opts, 0, 1, node_run,
 };

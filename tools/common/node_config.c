@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -168,7 +169,7 @@ typedef int (*parse_fn)(struct ctx *x, const yaml_node_t *v, const char *key);
 struct key {
 	const char *name;
 	parse_fn parse;
-	const char *help;	/* what it takes (sl_node_conf_keys, the README) */
+	const char *help;	/* what it takes: a missing key's error says it */
 };
 
 static int unknown_key(struct ctx *x, const yaml_node_t *k, const char *prefix, const char *name,
@@ -541,16 +542,6 @@ static const struct key top_keys[] = {
 	{ "tcp-inlets", p_inlets, "map of ALIAS: {from, to, via}" },
 	{ NULL, NULL, NULL },
 };
-
-void sl_node_conf_keys(FILE *f)
-{
-	for (const struct key *t = top_keys; t->name; t++)
-		fprintf(f, "  %-26s %s\n", t->name, t->help);
-	for (int i = 0; i < SL_LIMITS; i++)
-		fprintf(f, "  limits.%-19s %s, %llu to %llu (default %llu)\n", sl_limit_defs[i].name,
-			sl_limit_defs[i].help, (unsigned long long)sl_limit_defs[i].min,
-			(unsigned long long)sl_limit_defs[i].max, (unsigned long long)sl_limit_defs[i].def);
-}
 
 static void defaults(struct sl_node_conf *c, const char *file)
 {

@@ -16,7 +16,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "tools/common/limits.h"
 #include "tools/common/state.h"
@@ -76,8 +75,6 @@ int sl_node_conf_load(const char *path, struct sl_node_conf *c, char *err, size_
 /* The same from a buffer (tests, fuzzing); `file` names it in errors. */
 int sl_node_conf_parse(const char *file, const uint8_t *p, size_t n, struct sl_node_conf *c,
 		       char *err, size_t cap);
-/* Every key with what it takes, one per line (for --help and the README). */
-void sl_node_conf_keys(FILE *f);
 
 /*
  * "HOST:PORT" with an IPv4/IPv6 literal (or localhost) and a port number,
