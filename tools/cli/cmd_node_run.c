@@ -22,7 +22,6 @@
 #include "tools/common/node_proc.h"
 #include "tools/common/text.h"
 #include "tools/daemon/daemon.h"
-#include "tools/daemon/runtime.h"
 
 static const struct sl_opt run_opts[] = {
 	{ "config", 0, "FILE", "take the node's settings and services from this YAML file (README, "
@@ -363,7 +362,7 @@ static unsigned reload_limits(const char *node, const struct sl_node_conf *a,
 		}
 	if (!n)
 		return 0;
-	sl_runtime_set_limits(&b->limits);
+	sl_daemon_set_limits(&b->limits);
 	ret = sl_state_open(NULL, &st);
 	if (!ret) {
 		ret = sl_state_node_set_limits(st, node, b->rec.limits);

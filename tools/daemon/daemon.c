@@ -73,6 +73,11 @@ static void run_teardown(struct sl_node *n, void *arg)
 	unlink(ctx->sock);
 }
 
+int sl_daemon_set_limits(const struct sl_limits *l)
+{
+	return sl_runtime_set_limits(l);
+}
+
 int sl_daemon_run(const char *name)
 {
 	return sl_daemon_run_with(name, NULL);

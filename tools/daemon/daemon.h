@@ -29,4 +29,9 @@ struct sl_daemon_hooks {
 /* sl_daemon_run with hooks (NULL: none). */
 int sl_daemon_run_with(const char *name, const struct sl_daemon_hooks *h);
 
+struct sl_limits;
+
+/* From a reload hook: new limits for the node running here. 0 or -ENOENT. */
+int sl_daemon_set_limits(const struct sl_limits *l);
+
 #endif
