@@ -41,6 +41,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * The limits the transports enforce, at start and on a reload (SIGHUP). A
+ * limit added to limits.c has its config key at once; it is enforced, and
+ * changes on a reload, once it is mapped here (or wherever it is read).
+ */
 static void net_limits(const struct sl_limits *l, struct sl_net_config *c)
 {
 	c->max_tcp_in = (unsigned)l->v[SL_LIMIT_MAX_CONNECTIONS];
