@@ -200,6 +200,21 @@ const struct sl_node_limits *sl_node_limits(const struct sl_node *n)
 	return &n->limits;
 }
 
+void sl_node_set_limits(struct sl_node *n, const struct sl_node_limits *l)
+{
+	unsigned *dst[] = { &n->limits.max_pending_hs, &n->limits.max_pending_hs_conn,
+			    &n->limits.hs_timeout_ms, &n->limits.max_relays_conn,
+			    &n->limits.max_relays_identity };
+	const unsigned src[] = { l->max_pending_hs, l->max_pending_hs_conn, l->hs_timeout_ms,
+				 l->max_relays_conn, l->max_relays_identity };
+
+	_Static_assert(sizeof(dst) / sizeof(dst[0]) * sizeof(unsigned) ==
+		       sizeof(struct sl_node_limits), "every limit");
+	for (size_t i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+		if (src[i])
+			__atomic_store_n(dst[i], src[i], __ATOMIC_RELAXED);
+}
+
 bool sl_node_running(const struct sl_node *n)
 {
 	return __atomic_load_n(&n->running, __ATOMIC_ACQUIRE);

@@ -110,6 +110,13 @@ bool sl_node_running(const struct sl_node *n);
 struct sl_shard *sl_node_shard(struct sl_node *n, unsigned id);
 /* The node's limits, defaults filled in (any thread; fixed at create). */
 const struct sl_node_limits *sl_node_limits(const struct sl_node *n);
+/*
+ * Any thread, the node running: the non-zero fields of l replace the node's. The
+ * readers load each field relaxed, so a new value applies from its next use.
+ */
+void sl_node_set_limits(struct sl_node *n, const struct sl_node_limits *l);
+/* One limit of node n, as its readers take it. */
+#define SL_NODE_LIMIT(n, field) __atomic_load_n(&sl_node_limits(n)->field, __ATOMIC_RELAXED)
 const char *sl_node_name(const struct sl_node *n);
 
 /*

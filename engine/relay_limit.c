@@ -128,18 +128,19 @@ static unsigned on_conn(struct sl_relays *rs, const struct relay *skip, const st
 const char *sl_relay_limit_check(struct sl_relays *rs, const struct relay *r,
 				 const uint8_t *peer, const struct sl_addr *conn)
 {
-	const struct sl_node_limits *lim = sl_node_limits(rs->node);
+	unsigned per_identity = SL_NODE_LIMIT(rs->node, max_relays_identity);
+	unsigned per_conn = SL_NODE_LIMIT(rs->node, max_relays_conn);
 
 	/* A takeover by the name's owner adds no relay to its identity. */
 	if (peer && !(r && r->owned && !memcmp(r->owner, peer, 32))) {
 		struct relay_owner *o = *owner_find(rs, peer);
 
-		if (o && o->n >= lim->max_relays_identity)
+		if (o && o->n >= per_identity)
 			return "max-relays-per-identity";
 	}
 	/* The relay's own watches are being replaced: it does not count against its new route. */
 	if (conn && conn->type == SL_ADDR_LOCAL && conn->len &&
-	    on_conn(rs, r, conn, lim->max_relays_conn) >= lim->max_relays_conn)
+	    on_conn(rs, r, conn, per_conn) >= per_conn)
 		return "max-relays-per-connection";
 	return NULL;
 }

@@ -54,19 +54,18 @@ static uint32_t hop_bucket(const struct sl_secure_node *sn, const struct sl_rout
 int sl_secure_admit(struct sl_secure_node *sn, struct sl_shard *s, const struct sl_route *ret,
 		    int32_t *bucket)
 {
-	const struct sl_node_limits *lim = sl_node_limits(sn->node);
 	uint16_t *cnt;
 	uint32_t b;
 
 	*bucket = -1;
-	if (__atomic_add_fetch(&sn->pending_resp, 1, __ATOMIC_RELAXED) > (int)lim->max_pending_hs) {
+	if (__atomic_add_fetch(&sn->pending_resp, 1, __ATOMIC_RELAXED) > (int)SL_NODE_LIMIT(sn->node, max_pending_hs)) {
 		__atomic_sub_fetch(&sn->pending_resp, 1, __ATOMIC_RELAXED);
 		return 1;
 	}
 	b = hop_bucket(sn, ret);
 	/* Shard-local: only s's thread touches its row (and node destroy, after the shards). */
 	cnt = &sn->hop_count[(size_t)sl_shard_id(s) * SL_SECURE_HOP_BUCKETS + b];
-	if (*cnt >= lim->max_pending_hs_conn || *cnt == UINT16_MAX) {
+	if (*cnt >= SL_NODE_LIMIT(sn->node, max_pending_hs_conn) || *cnt == UINT16_MAX) {
 		__atomic_sub_fetch(&sn->pending_resp, 1, __ATOMIC_RELAXED);
 		return 2;
 	}

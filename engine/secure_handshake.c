@@ -94,7 +94,7 @@ static void timeout_fire(struct sl_timer *t)
 		if (sl_router_log_ok(s))
 			sl_log(SL_LOG_INFO, "node=%s event=handshake_dropped reason=limit "
 			       "limit=handshake-timeout timeout_ms=%u",
-			       sl_node_name(c->sn->node), sl_node_limits(c->sn->node)->hs_timeout_ms);
+			       sl_node_name(c->sn->node), SL_NODE_LIMIT(c->sn->node, hs_timeout_ms));
 	}
 	fail(c, -ETIMEDOUT);
 }
@@ -213,7 +213,7 @@ static void on_msg1(struct sl_channel *c, struct sl_msg *m)
 	m->flags = 0;
 	hs->timer.fire = timeout_fire;
 	sl_timer_arm(c->dec.shard, &hs->timer,
-		     (uint64_t)sl_node_limits(c->sn->node)->hs_timeout_ms * 1000000);
+		     (uint64_t)SL_NODE_LIMIT(c->sn->node, hs_timeout_ms) * 1000000);
 	sl_reply(&c->dec, m);
 }
 

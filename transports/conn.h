@@ -98,6 +98,7 @@ struct sl_acceptor {
 	int fd;			/* a listening socket, this shard's of its group */
 	uint32_t gen;		/* the embedder's, when it reuses acceptor slots */
 	bool armed;		/* a multishot accept is in the kernel */
+	bool drains;		/* TCP: stops with sl_net_stop_accepting() (not the UDS) */
 };
 
 /* Arm a's multishot accept, user_data UD(op, a->gen, idx). */

@@ -45,12 +45,13 @@ int sl_conn_limit_admit(struct sl_net *t, int fd, int32_t *bucket)
 	if (getpeername(fd, (struct sockaddr *)&sa, &len))
 		sa.ss_family = AF_UNSPEC;
 	b = src_hash(&sa);
-	if (__atomic_add_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED) > t->cfg.max_tcp_in) {
+	if (__atomic_add_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED) >
+	    __atomic_load_n(&t->cfg.max_tcp_in, __ATOMIC_RELAXED)) {
 		__atomic_sub_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED);
 		return 1;
 	}
 	if (__atomic_add_fetch(&t->tcp_in_src[b], 1, __ATOMIC_RELAXED) >
-	    t->cfg.max_tcp_in_per_source) {
+	    __atomic_load_n(&t->cfg.max_tcp_in_per_source, __ATOMIC_RELAXED)) {
 		__atomic_sub_fetch(&t->tcp_in_src[b], 1, __ATOMIC_RELAXED);
 		__atomic_sub_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED);
 		return 2;
@@ -65,4 +66,16 @@ void sl_conn_limit_release(struct sl_net *t, int32_t bucket)
 		return;
 	__atomic_sub_fetch(&t->tcp_in_src[bucket], 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED);
+}
+
+void sl_net_set_limits(struct sl_net *t, const struct sl_net_config *cfg)
+{
+	/* Each read on the shards is one relaxed load: a new value applies from the next use. */
+	if (cfg->max_tcp_in)
+		__atomic_store_n(&t->cfg.max_tcp_in, cfg->max_tcp_in, __ATOMIC_RELAXED);
+	if (cfg->max_tcp_in_per_source)
+		__atomic_store_n(&t->cfg.max_tcp_in_per_source, cfg->max_tcp_in_per_source,
+				 __ATOMIC_RELAXED);
+	if (cfg->max_route_hops)
+		__atomic_store_n(&t->cfg.max_route_hops, cfg->max_route_hops, __ATOMIC_RELAXED);
 }

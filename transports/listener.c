@@ -21,7 +21,7 @@ void sl_accept_arm(struct sl_ushard *io, struct sl_acceptor *a, unsigned op, uin
 {
 	struct io_uring_sqe *sqe = sl_uring_sqe(io);
 
-	if (!sqe)
+	if (!sqe || (a->drains && __atomic_load_n(&io->net->draining, __ATOMIC_RELAXED)))
 		return;
 	io_uring_prep_multishot_accept(sqe, a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(op, a->gen, idx));
@@ -31,10 +31,20 @@ void sl_accept_arm(struct sl_ushard *io, struct sl_acceptor *a, unsigned op, uin
 int sl_accept_done(struct sl_ushard *io, struct sl_acceptor *a, const struct io_uring_cqe *cqe,
 		   const char *event)
 {
+	bool draining = a->drains && __atomic_load_n(&io->net->draining, __ATOMIC_RELAXED);
+
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		a->armed = false;	/* re-armed by the next flush */
+	if (draining && cqe->res >= 0) {
+		/*
+		 * Draining: no new connection; it is closed at once. (Shutting the
+		 * listening socket down instead broke established links here.)
+		 */
+		close(cqe->res);
+		return -1;
+	}
 	if (cqe->res < 0) {
-		if (cqe->res != -ECANCELED)
+		if (cqe->res != -ECANCELED && !draining)
 			sl_net_log_rl(io, "event=%s err=%s", event, strerror(-cqe->res));
 		return -1;
 	}
@@ -89,4 +99,10 @@ err_close:
 		fds[i] = -1;
 	}
 	return ret;
+}
+
+void sl_net_stop_accepting(struct sl_net *t)
+{
+	/* The shards see it at their next accept completion or re-arm. */
+	__atomic_store_n(&t->draining, true, __ATOMIC_RELAXED);
 }

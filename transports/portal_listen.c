@@ -41,6 +41,7 @@ static void listen_on(struct sl_shard *s, void *arg)
 	}
 	ps->lst[i].pl = pl;
 	ps->lst[i].a.fd = pl->fds[sl_shard_id(s)];
+	ps->lst[i].a.drains = true;
 	sl_pinlet_arm(ps, i);
 }
 

@@ -601,6 +601,7 @@ static int stream_shard_start(struct sl_ushard *io, void *ctx)
 	/* Listeners: this shard's TCP socket of the SO_REUSEPORT group; UDS on shard 0. */
 	if (st->tcp_fds[id] >= 0) {
 		ss->lst[0].fd = st->tcp_fds[id];
+		ss->lst[0].drains = true;
 		ss->ltype[0] = SL_ADDR_TCP;
 		sl_accept_arm(io, &ss->lst[0], UOP_ACCEPT, 0);
 	}

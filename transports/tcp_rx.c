@@ -157,7 +157,7 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 	}
 	NET_STAT_INC(ss, rx_frames);
 	/* A long route makes every hop of it work for one sender: dropped, the connection stays. */
-	if (m->onward.n > ss->net->cfg.max_route_hops) {
+	if (m->onward.n > __atomic_load_n(&ss->net->cfg.max_route_hops, __ATOMIC_RELAXED)) {
 		NET_STAT_INC(ss, limit_route_hops);
 		sl_net_log_rl(ss->io, "event=drop reason=limit limit=max-route-length hops=%u peer=%s",
 			      m->onward.n, c->w.addr);

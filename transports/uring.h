@@ -83,6 +83,18 @@ int sl_net_listen_uds(struct sl_net *t, const char *path);
  * one shard). Without it, a shard sends from an ephemeral port of its own.
  */
 int sl_net_listen_udp(struct sl_net *t, const char *hostport, uint16_t *port);
+/*
+ * conn_limit.c. Any thread, while the node runs: new values of the limits in
+ * cfg (max_tcp_in, max_tcp_in_per_source, max_route_hops; 0 keeps one). They
+ * bound what comes next: connections already open stay.
+ */
+void sl_net_set_limits(struct sl_net *t, const struct sl_net_config *cfg);
+/*
+ * listener.c. Any thread: stop taking TCP connections, on the node's listener
+ * and its portal inlets alike (a draining node); the UDS control socket
+ * still accepts. A connection that arrives is closed at once.
+ */
+void sl_net_stop_accepting(struct sl_net *t);
 /* Cold, after sl_node_join: close the listeners, unlink the UDS path, free. */
 void sl_net_destroy(struct sl_net *t);
 /* Sum over shards (relaxed reads; any thread). */
@@ -209,6 +221,7 @@ struct sl_net {
 	/* Accepted TCP connections now (conn_limit.c): in total, and per hashed source address. */
 	uint32_t tcp_in;
 	uint32_t *tcp_in_src;
+	bool draining;			/* sl_net_stop_accepting() was called (atomic) */
 };
 
 /* conn_limit.c. Any shard. */

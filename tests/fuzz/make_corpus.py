@@ -317,6 +317,25 @@ def seeds_state_rows():
     }
 
 
+def seeds_node_config():
+    ident = "I" + "01" * 32
+    return {
+        "empty": b"",
+        "settings": b"name: relay1\ntcp-listener-address: 127.0.0.1:4000\nshards: 2\n"
+                    b"pin-shards: true\nspin-us: 0\nframe-timeout: 5s\ndrain-timeout: 30s\n"
+                    b"metrics: 127.0.0.1:9464\n",
+        "limits": b"limits:\n  max-connections: 20000\n  max-connections-per-source: 64\n"
+                  b"  max-route-length: 8\n",
+        "services": ("secure-channel-listeners:\n  api2:\n    authorized: [%s]\n"
+                     "relays:\n  r1:\n    at: /node/hub\n"
+                     "tcp-outlets:\n  outlet:\n    to: 127.0.0.1:5000\n"
+                     "tcp-inlets:\n  web:\n    from: 127.0.0.1:6000\n"
+                     "    to: /node/b/service/outlet\n    via: r1\n" % ident).encode(),
+        "flow": b"{name: n, relays: {r: {at: /node/x}}, limits: {max-connections: 5}}\n",
+        "bad": b"limits:\n  max-connections: [1, 2\n",
+    }
+
+
 TARGETS = {
     "fuzz_bare": seeds_bare,
     "fuzz_cbor": seeds_cbor,
@@ -324,6 +343,7 @@ TARGETS = {
     "fuzz_control_request": seeds_control_request,
     "fuzz_identity": seeds_identity,
     "fuzz_multiaddr": seeds_multiaddr,
+    "fuzz_node_config": seeds_node_config,
     "fuzz_noise_read": seeds_noise_read,
     "fuzz_portal_msg": seeds_portal_msg,
     "fuzz_relay_registration": seeds_relay_registration,

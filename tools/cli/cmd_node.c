@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `sluice node ...`: create, run, list, show, start, stop, delete (stats: cmd_node_stats.c). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,10 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/cli/cmd_node.h"
 #include "tools/cli/control.h"
 #include "tools/cli/list.h"
 #include "tools/cli/node_spawn.h"
 #include "tools/cli/subcommands.h"
+#include "tools/common/node_config.h"
 #include "tools/common/node_proc.h"
 #include "tools/common/relay_at.h"
 #include "tools/cli/node_limits.h"
@@ -20,36 +21,10 @@
 #include "tools/common/text.h"
 #include "tools/daemon/daemon.h"
 
-#define DEFAULT_TCP_LISTEN "127.0.0.1:0"
 /* How long list/show wait for a node's control socket. */
 #define STATUS_TIMEOUT_MS 2000
 
-/* "HOST:PORT" with an IPv4/IPv6 literal (or localhost) and a port number. */
-static bool tcp_address_valid(const char *a, char *norm, size_t cap)
-{
-	unsigned char buf[16];
-	char host[64];
-	unsigned port;
-	size_t hl;
-
-	if (sl_hostport_split(a, host, sizeof(host), &port))
-		return false;
-	hl = strlen(host);
-	if (!strcmp(host, "localhost"))
-		strcpy(host, "127.0.0.1");
-	if (inet_pton(AF_INET, host, buf) != 1) {
-		/* "[v6]" */
-		if (hl < 3 || host[0] != '[' || host[hl - 1] != ']')
-			return false;
-		host[hl - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, buf) != 1)
-			return false;
-		host[hl - 1] = ']';
-	}
-	return (size_t)snprintf(norm, cap, "%s:%u", host, port) < cap;
-}
-
-static int check_name(const char *name)
+int sl_node_check_name(const char *name)
 {
 	if (sl_node_name_valid(name))
 		return 0;
@@ -62,7 +37,7 @@ static int open_node(const char *name, struct sl_state **st, struct sl_node_rec 
 {
 	int ret;
 
-	if (check_name(name))
+	if (sl_node_check_name(name))
 		return -EINVAL;
 	ret = sl_state_open(NULL, st);
 	if (ret)
@@ -211,12 +186,9 @@ static int print_started(const struct sl_cli *cli, const char *name, const char 
 
 /* node create */
 
-#define LIMIT_HELP "set a limit (repeatable), e.g. --limit max-connections=20000 (see " \
-		   "README.md, Limits, for every limit, its default and range; `node show` prints them)"
-
 static const struct sl_opt create_opts[] = {
 	{ "tcp-listener-address", 0, "HOST:PORT",
-	  "TCP listener address (default " DEFAULT_TCP_LISTEN ": a free port)" },
+	  "TCP listener address (default " SL_NODE_TCP_LISTEN_DEFAULT ": a free port)" },
 	{ "udp-listener-address", 0, "HOST:PORT",
 	  "also listen for UDP datagrams here (default: none), e.g. 127.0.0.1:4100; others reach "
 	  "the node at /ip4/HOST/udp/PORT. The port must be given (not 0)" },
@@ -241,7 +213,7 @@ static const struct sl_opt create_opts[] = {
 #define FRAME_TIMEOUT_MAX_MS (3600u * 1000)
 
 /* A decimal number from 0 to max, digits only: "-1", "+5" and " 5" are not. */
-static bool parse_uint(const char *s, unsigned max, unsigned *out)
+bool sl_node_parse_uint(const char *s, unsigned max, unsigned *out)
 {
 	unsigned long v = 0;
 
@@ -259,23 +231,20 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 }
 
 /* --metrics: an IP literal and a port ("" = none). The normal form into norm. */
-static int check_metrics(const char *a, char *norm, size_t cap)
+int sl_node_check_metrics(const char *a, char *norm, size_t cap)
 {
 	if (!*a) {
 		norm[0] = '\0';
 		return 0;
 	}
-	/* A scraper is configured with the port: no "any free port" here. */
-	size_t n;
-
-	if (tcp_address_valid(a, norm, cap) && (n = strlen(norm)) > 2 && strcmp(norm + n - 2, ":0"))
+	if (sl_metrics_address_norm(a, norm, cap))
 		return 0;
 	return sl_err("--metrics %s: use HOST:PORT with an IP address and a port other than 0, e.g. "
 		      "127.0.0.1:9464 (keep it on 127.0.0.1 unless a firewall guards it)", a);
 }
 
 /* Build a new record from create's (or run's) options. */
-static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
+int sl_node_new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
 		      struct sl_node_rec *rec)
 {
 	const char *addr = sl_args_get(spec, a, "tcp-listener-address");
@@ -287,24 +256,24 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	const char *udp = sl_args_get(spec, a, "udp-listener-address");
 
 	memset(rec, 0, sizeof(*rec));
-	if (check_name(name))
+	if (sl_node_check_name(name))
 		return -EINVAL;
 	snprintf(rec->name, sizeof(rec->name), "%s", name);
 	if (!addr)
-		addr = DEFAULT_TCP_LISTEN;
-	if (!tcp_address_valid(addr, rec->tcp_address, sizeof(rec->tcp_address)))
+		addr = SL_NODE_TCP_LISTEN_DEFAULT;
+	if (!sl_listen_address_norm(addr, rec->tcp_address, sizeof(rec->tcp_address)))
 		return sl_err("'%s' is not a TCP listener address: use HOST:PORT, e.g. 127.0.0.1:4000 "
 			      "(port 0 picks a free one)", addr);
-	if (udp && (!tcp_address_valid(udp, rec->udp_address, sizeof(rec->udp_address)) ||
+	if (udp && (!sl_listen_address_norm(udp, rec->udp_address, sizeof(rec->udp_address)) ||
 		    !strcmp(strrchr(rec->udp_address, ':'), ":0")))
 		return sl_err("'%s' is not a UDP listener address: use HOST:PORT with a port from 1 "
 			      "to 65535, e.g. 127.0.0.1:4100 (a UDP route names the port)", udp);
-	if (shards && !parse_uint(shards, 64, &rec->shards))
+	if (shards && !sl_node_parse_uint(shards, 64, &rec->shards))
 		return sl_err("--shards %s: use a number of shard threads from 1 to 64 "
 			      "(0 = one per CPU)", shards);
 	rec->pin_shards = sl_args_has(spec, a, "pin-shards");
 	rec->spin_us = SL_NODE_SPIN_US_DEFAULT;
-	if (spin && !parse_uint(spin, SL_NODE_SPIN_US_MAX, &rec->spin_us))
+	if (spin && !sl_node_parse_uint(spin, SL_NODE_SPIN_US_MAX, &rec->spin_us))
 		return sl_err("--spin-us %s: use a number of microseconds from 0 to %u (0 = sleep at "
 			      "once; default %u)", spin, SL_NODE_SPIN_US_MAX, SL_NODE_SPIN_US_DEFAULT);
 	rec->frame_timeout_ms = SL_NODE_FRAME_TIMEOUT_MS_DEFAULT;
@@ -317,7 +286,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 			return sl_err("'%s' is not a valid identity name", ident);
 		snprintf(rec->identity, sizeof(rec->identity), "%s", ident);
 	}
-	if (metrics && check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
+	if (metrics && sl_node_check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
 		return -EINVAL;
 	if (sl_node_apply_limits(a, "", rec->limits, sizeof(rec->limits)))
 		return -EINVAL;
@@ -325,7 +294,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	return 0;
 }
 
-static int add_record(const struct sl_node_rec *rec)
+int sl_node_add_record(const struct sl_node_rec *rec)
 {
 	struct sl_state *st;
 	int ret = sl_state_open(NULL, &st);
@@ -360,12 +329,12 @@ static int node_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 	pid_t pid;
 	int ret;
 
-	ret = new_record(spec, a, name, &rec);
+	ret = sl_node_new_record(spec, a, name, &rec);
 	/* Projects are shared by every node here, as in Ockam: record it first. */
 	if (!ret && project)
 		ret = sl_project_import_file(project, pname, sizeof(pname));
 	if (!ret)
-		ret = add_record(&rec);
+		ret = sl_node_add_record(&rec);
 	if (ret)
 		return ret;
 	if (sl_args_has(spec, a, "foreground"))
@@ -382,107 +351,6 @@ static int node_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 static const struct sl_cmd_spec create_spec = {
 	"node create", "NAME", "Create a node and start it in the background.", create_opts, 1, 1,
 	node_create,
-};
-
-/* node run */
-
-static const struct sl_opt run_opts[] = {
-	{ "tcp-listener-address", 0, "HOST:PORT",
-	  "TCP listener address if the node is new (default " DEFAULT_TCP_LISTEN ")" },
-	{ "udp-listener-address", 0, "HOST:PORT",
-	  "UDP listener address if the node is new (default: none; the port must be given)" },
-	{ "identity", 0, "NAME", "the identity the node uses, if the node is new" },
-	{ "shards", 0, "N", "shard threads if the node is new (default: one per CPU)" },
-	{ "pin-shards", 0, NULL, "if the node is new, pin shard i to CPU i % ncpu; for a node "
-				 "that has the machine to itself" },
-	{ "spin-us", 0, "N", "if the node is new, microseconds (0 to 1000, default 50) a shard "
-			     "busy-polls before it sleeps: lower request/response latency for CPU while "
-			     "such a flow runs; bulk flows and idle nodes are unaffected (0 = least CPU)" },
-	{ "frame-timeout", 0, "DURATION", "if the node is new, close a connection that sent part of a frame and then "
-					  "nothing for this long (default 30s; e.g. 5s, 2m; at most 1h)" },
-	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
-				     "HTTP here, e.g. 127.0.0.1:9464; kept with the node (\"\" = none)" },
-	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP "; for a node that exists, kept for this and "
-				       "later starts" },
-	{ NULL, 0, NULL, NULL },
-};
-
-/* Record one of a node's settings that may change from run to run (`what` names it in errors). */
-static int set_node_text(const char *name, const char *what, const char *value,
-			 int (*set)(struct sl_state *, const char *, const char *))
-{
-	struct sl_state *st;
-	int ret = sl_state_open(NULL, &st);
-
-	if (ret)
-		return ret;
-	ret = set(st, name, value);
-	sl_state_close(st);
-	if (ret)
-		sl_err("cannot record the %s of node %s: %s", what, name, strerror(-ret));
-	return ret;
-}
-
-static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
-		    const struct sl_args *a)
-{
-	const char *name = a->pos[0];
-	const char *spin = sl_args_get(spec, a, "spin-us");
-	const char *metrics = sl_args_get(spec, a, "metrics");
-	struct sl_node_rec rec;
-	struct sl_state *st;
-	unsigned spin_us;
-	int ret;
-
-	if (check_name(name))
-		return -EINVAL;
-	ret = sl_state_open(NULL, &st);
-	if (ret)
-		return ret;
-	ret = sl_state_node_get(st, name, &rec);
-	sl_state_close(st);
-	if (ret == -ENOENT) {
-		ret = new_record(spec, a, name, &rec);
-		if (!ret)
-			ret = add_record(&rec);
-	} else if (!ret) {
-		if (sl_args_has(spec, a, "tcp-listener-address"))
-			fprintf(stderr, "sluice: node %s exists: ignoring --tcp-listener-address, it "
-				"listens on %s as created\n", name, rec.tcp_address);
-		if (sl_args_has(spec, a, "pin-shards") && !rec.pin_shards)
-			fprintf(stderr, "sluice: node %s exists: ignoring --pin-shards, its shards stay "
-				"unpinned as created\n", name);
-		if (spin && (!parse_uint(spin, SL_NODE_SPIN_US_MAX, &spin_us) ||
-			     spin_us != rec.spin_us))
-			fprintf(stderr, "sluice: node %s exists: ignoring --spin-us %s, its shards spin "
-				"%u us as created\n", name, spin, rec.spin_us);
-		/* The metrics address may change from run to run: it is kept for the next start. */
-		if (metrics) {
-			char norm[sizeof(rec.metrics)];
-
-			ret = check_metrics(metrics, norm, sizeof(norm));
-			if (!ret && strcmp(norm, rec.metrics))
-				ret = set_node_text(name, "metrics address", norm,
-						    sl_state_node_set_metrics);
-		}
-		/* So may the limits: those given replace theirs, the others stay as stored. */
-		if (!ret && a->nrep) {
-			char lim[sizeof(rec.limits)];
-
-			ret = sl_node_apply_limits(a, rec.limits, lim, sizeof(lim));
-			if (!ret && strcmp(lim, rec.limits))
-				ret = set_node_text(name, "limits", lim, sl_state_node_set_limits);
-		}
-	}
-	if (ret)
-		return ret;
-	return sl_daemon_run(name);
-}
-
-static const struct sl_cmd_spec run_spec = {
-	"node run", "NAME",
-	"Run a node in the foreground until SIGTERM/SIGINT (for systemd); creates it if new.",
-	run_opts, 1, 1, node_run,
 };
 
 /* node list */
@@ -760,7 +628,7 @@ static int node_delete(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		return sl_err("say which nodes to delete: `sluice node delete NAME` or "
 			      "`sluice node delete --all`");
 	for (i = 0; i < a->npos; i++)
-		if (check_name(a->pos[i]))
+		if (sl_node_check_name(a->pos[i]))
 			return -EINVAL;
 	ret = sl_state_open(NULL, &st);
 	if (ret)
@@ -841,6 +709,6 @@ const struct sl_noun sl_noun_node = {
 	.summary = "Create, run, list, show, stats, stop, start and delete nodes",
 	.about = "Nodes: each a daemon with a TCP listener, the default services and a control "
 		 "socket.",
-	.verbs = SL_VERBS(&create_spec, &run_spec, &list_spec, &show_spec, &sl_node_stats_spec,
+	.verbs = SL_VERBS(&create_spec, &sl_node_run_spec, &list_spec, &show_spec, &sl_node_stats_spec,
 			  &start_spec, &stop_spec, &delete_spec),
 };

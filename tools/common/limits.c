@@ -26,9 +26,12 @@ const struct sl_limit_def sl_limit_defs[SL_LIMITS] = {
 	[SL_LIMIT_MAX_RELAYS_PER_IDENTITY] = { "max-relays-per-identity", 256, 1, 1000000,
 		"relays registered through secure channels by one identity" },
 	[SL_LIMIT_IDLE_TIMEOUT] = { "idle-timeout", 30, 0, 86400,
-		"seconds an accepted TCP connection may stay open before its first routed frame, 0 = no limit" },
+		"seconds an accepted TCP connection may stay open before its first routed frame, 0 = no limit",
+		/* the sweep's period is set from the shortest timeout when the shards start */
+		.restart = true },
 	[SL_LIMIT_IDLE_TIMEOUT_ANY] = { "idle-timeout-any", 0, 0, 86400,
-		"seconds any accepted TCP connection may go without a byte from its peer, 0 = no limit" },
+		"seconds any accepted TCP connection may go without a byte from its peer, 0 = no limit",
+		.restart = true },
 };
 
 void sl_limits_default(struct sl_limits *l)

@@ -8,6 +8,7 @@
 #ifndef SL_TOOLS_LIMITS_H
 #define SL_TOOLS_LIMITS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct sl_limit_def {
 	const char *name;
 	uint64_t def, min, max;
 	const char *help;	/* what it bounds, for errors and --help */
+	bool restart;		/* a new value on a reload (SIGHUP) waits for a restart */
 };
 
 extern const struct sl_limit_def sl_limit_defs[SL_LIMITS];

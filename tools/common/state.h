@@ -97,6 +97,12 @@ int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bo
 /* Replace the node's stored limits text (limits.h). 0, -ENOENT or -EIO. */
 int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *limits);
 int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr);
+/*
+ * A config file's settings onto an existing node (node run --config): its
+ * addresses, identity, shards, pin_shards, spin_us, frame_timeout_ms,
+ * metrics and limits from n; name, port, pid and times stay. 0, -ENOENT.
+ */
+int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n);
 /* Mark that the user asked the node to stop (before signalling it). */
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped);
 /*
@@ -150,6 +156,9 @@ struct sl_outlet_rec {
 	char address[256];		/* local address, "outlet" */
 	char to[272];			/* target "127.0.0.1:9000" */
 };
+
+/* Every listener, relay, inlet and outlet row of a node (node run --config). 0 or -errno. */
+int sl_state_services_clear(struct sl_state *st, const char *node);
 
 /* Insert or replace. 0 or -errno. */
 int sl_state_inlet_put(struct sl_state *st, const struct sl_inlet_rec *r);

@@ -227,6 +227,29 @@ int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *
 	return update_done(st, s);
 }
 
+int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n)
+{
+	sqlite3_stmt *s;
+	int ret;
+
+	ret = sl_state_prepare(st, "UPDATE nodes SET tcp_address = ?, udp_address = ?, identity = ?,"
+			       " shards = ?, pin_shards = ?, spin_us = ?, frame_timeout_ms = ?,"
+			       " metrics = ?, limits = ? WHERE name = ?", &s);
+	if (ret)
+		return ret;
+	sqlite3_bind_text(s, 1, n->tcp_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, n->udp_address, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, n->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, (int)n->shards);
+	sqlite3_bind_int(s, 5, n->pin_shards);
+	sqlite3_bind_int(s, 6, (int)n->spin_us);
+	sqlite3_bind_int64(s, 7, (sqlite3_int64)n->frame_timeout_ms);
+	sqlite3_bind_text(s, 8, n->metrics, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, n->limits, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, n->name, -1, SQLITE_STATIC);
+	return update_done(st, s);
+}
+
 int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr)
 {
 	sqlite3_stmt *s;
@@ -404,6 +427,25 @@ static int delete_row(struct sl_state *st, const char *sql, const char *node, co
 		return ret;
 	bind_texts(s, t, 2);
 	return update_done(st, s);
+}
+
+int sl_state_services_clear(struct sl_state *st, const char *node)
+{
+	static const char *const sql[] = {
+		"DELETE FROM listeners WHERE node = ?", "DELETE FROM relays WHERE node = ?",
+		"DELETE FROM inlets WHERE node = ?", "DELETE FROM outlets WHERE node = ?",
+	};
+	sqlite3_stmt *s;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < sizeof(sql) / sizeof(sql[0]); i++) {
+		ret = sl_state_prepare(st, sql[i], &s);
+		if (ret)
+			break;
+		sqlite3_bind_text(s, 1, node, -1, SQLITE_STATIC);
+		ret = sl_state_step_done(st, s);
+	}
+	return ret;
 }
 
 int sl_state_inlet_delete(struct sl_state *st, const char *node, const char *alias)

@@ -20,7 +20,22 @@ struct run_ctx {
 	struct sl_state *st;
 	const char *name;
 	char sock[PATH_MAX];
+	const struct sl_daemon_hooks *hooks;
 };
+
+static void run_started(struct sl_node *n, void *arg)
+{
+	const struct run_ctx *ctx = arg;
+
+	ctx->hooks->started(n, ctx->hooks->arg);
+}
+
+static void run_reload(struct sl_node *n, void *arg)
+{
+	const struct run_ctx *ctx = arg;
+
+	ctx->hooks->reload(n, ctx->hooks->arg);
+}
 
 static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 {
@@ -58,7 +73,17 @@ static void run_teardown(struct sl_node *n, void *arg)
 	unlink(ctx->sock);
 }
 
+int sl_daemon_set_limits(const struct sl_limits *l)
+{
+	return sl_runtime_set_limits(l);
+}
+
 int sl_daemon_run(const char *name)
+{
+	return sl_daemon_run_with(name, NULL);
+}
+
+int sl_daemon_run_with(const char *name, const struct sl_daemon_hooks *h)
 {
 	struct run_ctx ctx = { .name = name };
 	struct sl_runtime_config cfg = { 0 };
@@ -121,6 +146,13 @@ int sl_daemon_run(const char *name)
 	cfg.setup = run_setup;
 	cfg.teardown = run_teardown;
 	cfg.arg = &ctx;
+	if (h) {
+		/* The hooks take their own argument: ctx stays the setup's. */
+		ctx.hooks = h;
+		cfg.started = h->started ? run_started : NULL;
+		cfg.reload = h->reload ? run_reload : NULL;
+		cfg.drain_timeout_ms = h->drain_timeout_ms;
+	}
 	ret = sl_runtime_run(&cfg);
 	if (ret == -EADDRINUSE && recorded_port && !metrics_err) {
 		sl_log(SL_LOG_WARN, "node=%s event=port_taken port=%u action=\"pick a free one\"", name,

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The node runtime: engine + io_uring transports + default services, run
- * until SIGTERM/SIGINT or sl_runtime_stop().
+ * until SIGTERM/SIGINT or sl_runtime_stop(); SIGHUP reloads, SIGTERM drains.
+ * systemd hears of each step (sd_notify; nothing without NOTIFY_SOCKET).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "crypto/aead.h"
@@ -25,10 +27,141 @@
 static volatile sig_atomic_t stop_requested;
 /* Set before the shards start, cleared after they stopped: read on the shards. */
 static const struct sl_net *running_net;
+static struct sl_node *running_node;	/* the same span */
 
 const struct sl_net *sl_runtime_net(void)
 {
 	return running_net;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The limits the transports enforce, at start and on a reload (SIGHUP). A
+ * limit added to limits.c has its config key at once; it is enforced, and
+ * changes on a reload, once it is mapped here or in node_limits below.
+ */
+static void net_limits(const struct sl_limits *l, struct sl_net_config *c)
+{
+	c->max_tcp_in = (unsigned)l->v[SL_LIMIT_MAX_CONNECTIONS];
+	c->max_tcp_in_per_source = (unsigned)l->v[SL_LIMIT_MAX_CONNECTIONS_PER_SOURCE];
+	c->max_route_hops = (unsigned)l->v[SL_LIMIT_MAX_ROUTE_LENGTH];
+	/* At start only (limits.c marks them restart): the sweep's period follows them. */
+	c->idle_timeout_ns = l->v[SL_LIMIT_IDLE_TIMEOUT] * 1000000000ull;
+	c->idle_any_timeout_ns = l->v[SL_LIMIT_IDLE_TIMEOUT_ANY] * 1000000000ull;
+}
+
+/* The limits the engine enforces (handshakes, relays): at start and on a reload. */
+static void node_limits(const struct sl_limits *l, struct sl_node_limits *c)
+{
+	c->max_pending_hs = (unsigned)l->v[SL_LIMIT_MAX_PENDING_HANDSHAKES];
+	c->max_pending_hs_conn = (unsigned)l->v[SL_LIMIT_MAX_PENDING_HANDSHAKES_PER_CONNECTION];
+	c->hs_timeout_ms = (unsigned)l->v[SL_LIMIT_HANDSHAKE_TIMEOUT] * 1000;
+	c->max_relays_conn = (unsigned)l->v[SL_LIMIT_MAX_RELAYS_PER_CONNECTION];
+	c->max_relays_identity = (unsigned)l->v[SL_LIMIT_MAX_RELAYS_PER_IDENTITY];
+}
+
+int sl_runtime_set_limits(const struct sl_limits *l)
+{
+	struct sl_net_config c = { 0 };
+	struct sl_node_limits nl;
+
+	if (!running_net)
+		return -ENOENT;
+	net_limits(l, &c);
+	sl_net_set_limits((struct sl_net *)running_net, &c);
+	node_limits(l, &nl);
+	sl_node_set_limits(running_node, &nl);
+	return 0;
+}
+
+/* Portal connections open now, inlets' and outlets' (any thread: snapshots). */
+static uint64_t portal_conns(struct sl_portals *P)
+{
+	size_t n = sl_portal_inlet_list(P, NULL, 0) + sl_portal_outlet_list(P, NULL, 0);
+	struct sl_portal_info *v = calloc(n ? n : 1, sizeof(*v));
+	uint64_t open = 0;
+	size_t k;
+
+	if (!v)
+		return 1;	/* unknown: keep draining */
+	k = sl_portal_inlet_list(P, v, n);
+	k = (k < n ? k : n);
+	k += sl_portal_outlet_list(P, v + k, n - k);
+	for (size_t i = 0; i < k && i < n; i++)
+		open += v[i].conns;
+	free(v);
+	return open;
+}
+
+static uint64_t frames_moved(const struct sl_net *net)
+{
+	struct sl_net_stats s;
+
+	sl_net_stats(net, &s);
+	return s.rx_frames + s.tx_frames;
+}
+
+/*
+ * SIGTERM with a drain deadline: take no new connection, and wait for the
+ * portal connections to end and the relayed messages to stop (quiet for
+ * SL_DRAIN_QUIET_MS), or for the deadline, or for a second signal.
+ */
+static void drain(const struct sl_runtime_config *cfg, struct sl_net *net, struct sl_portals *P,
+		  const sigset_t *sigs)
+{
+	const struct timespec tick = { .tv_sec = 0, .tv_nsec = 50 * 1000 * 1000 };
+	uint64_t start = now_ms(), quiet_since = start, moved = frames_moved(net), open;
+
+	sl_net_stop_accepting(net);
+	sl_log(SL_LOG_INFO, "node=%s event=draining timeout_ms=%llu portal_connections=%llu",
+	       cfg->name, (unsigned long long)cfg->drain_timeout_ms,
+	       (unsigned long long)portal_conns(P));
+	for (;;) {
+		uint64_t t = now_ms(), m = frames_moved(net);
+		int sig;
+
+		if (m != moved) {
+			moved = m;
+			quiet_since = t;
+		}
+		open = portal_conns(P);
+		if (!open && t - quiet_since >= SL_DRAIN_QUIET_MS) {
+			sl_log(SL_LOG_INFO, "node=%s event=drained ms=%llu", cfg->name,
+			       (unsigned long long)(t - start));
+			return;
+		}
+		if (t - start >= cfg->drain_timeout_ms) {
+			sl_log(SL_LOG_WARN, "node=%s event=drain_deadline ms=%llu portal_connections=%llu "
+			       "action=\"closing them\"", cfg->name, (unsigned long long)(t - start),
+			       (unsigned long long)open);
+			return;
+		}
+		sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			sl_log(SL_LOG_INFO, "node=%s event=drain_cut sig=%d portal_connections=%llu",
+			       cfg->name, sig, (unsigned long long)open);
+			return;
+		}
+	}
+}
+
+static void reload(const struct sl_runtime_config *cfg, struct sl_node *n)
+{
+	if (!cfg->reload) {
+		sl_log(SL_LOG_INFO, "node=%s event=reload result=ignored reason=\"no config file: "
+		       "run it with `sluice node run NAME --config FILE`\"", cfg->name);
+		return;
+	}
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_ms() * 1000);
+	cfg->reload(n, cfg->arg);
+	sd_notify(0, "READY=1\nSTATUS=running");
 }
 
 void sl_runtime_stop(void)
@@ -44,22 +177,9 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 		.shards = cfg->shards,
 		.no_pin = !cfg->pin_shards,
 		.spin_us = cfg->spin_us,
-		.limits = {
-			.max_pending_hs = (unsigned)cfg->limits.v[SL_LIMIT_MAX_PENDING_HANDSHAKES],
-			.max_pending_hs_conn =
-				(unsigned)cfg->limits.v[SL_LIMIT_MAX_PENDING_HANDSHAKES_PER_CONNECTION],
-			.hs_timeout_ms = (unsigned)cfg->limits.v[SL_LIMIT_HANDSHAKE_TIMEOUT] * 1000,
-			.max_relays_conn = (unsigned)cfg->limits.v[SL_LIMIT_MAX_RELAYS_PER_CONNECTION],
-			.max_relays_identity = (unsigned)cfg->limits.v[SL_LIMIT_MAX_RELAYS_PER_IDENTITY],
-		},
 	};
 	struct sl_net_config ncfg_net = {
 		.frame_timeout_ns = cfg->frame_timeout_ms * 1000000,
-		.max_tcp_in = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS],
-		.max_tcp_in_per_source = (unsigned)cfg->limits.v[SL_LIMIT_MAX_CONNECTIONS_PER_SOURCE],
-		.max_route_hops = (unsigned)cfg->limits.v[SL_LIMIT_MAX_ROUTE_LENGTH],
-		.idle_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT] * 1000000000ull,
-		.idle_any_timeout_ns = cfg->limits.v[SL_LIMIT_IDLE_TIMEOUT_ANY] * 1000000000ull,
 	};
 	struct timespec tick = { .tv_sec = 0, .tv_nsec = 100 * 1000 * 1000 };
 	struct sl_net *net = NULL;
@@ -71,6 +191,8 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	uint16_t port = 0;
 	int ret;
 
+	net_limits(&cfg->limits, &ncfg_net);
+	node_limits(&cfg->limits, &ncfg.limits);
 	stop_requested = 0;
 	/*
 	 * Block the stop signals before any thread exists, so only this thread
@@ -79,6 +201,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
 	/* The wire protocol fixes AES-256-GCM: without AES-NI there is no fast, safe one. */
@@ -176,6 +299,7 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 			goto out_destroy_net;
 		}
 	}
+	running_node = n;
 	running_net = net;
 	ret = sl_node_start(n);
 	if (ret)
@@ -188,18 +312,30 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	       "frame_timeout_ms=%llu limits=%s tcp_port=%u", cfg->name, sl_node_shards(n),
 	       cfg->pin_shards, cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms,
 	       limits[0] ? limits : "defaults", port);
+	if (cfg->started)
+		cfg->started(n, cfg->arg);
 	sl_metrics_src_ready(&src, true);
+	sd_notify(0, "READY=1\nSTATUS=running");
+
+	int stop_sig = 0;
 
 	while (!stop_requested) {
 		int sig = sigtimedwait(&sigs, NULL, &tick);
 
-		if (sig == SIGTERM || sig == SIGINT) {
+		if (sig == SIGHUP) {
+			reload(cfg, n);
+		} else if (sig == SIGTERM || sig == SIGINT) {
 			sl_log(SL_LOG_INFO, "node=%s event=signal sig=%d", cfg->name, sig);
+			stop_sig = sig;
 			break;
 		}
 	}
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping");
 	/* Draining: /readyz says so before the shards go. */
 	sl_metrics_src_ready(&src, false);
+	/* SIGTERM drains (systemd, `node stop`); SIGINT (Ctrl-C at a terminal) stops at once. */
+	if (stop_sig == SIGTERM && cfg->drain_timeout_ms)
+		drain(cfg, net, portals, &sigs);
 	sl_node_stop(n);
 	sl_node_join(n);
 	sl_log(SL_LOG_INFO, "node=%s event=stopped", cfg->name);
@@ -214,6 +350,7 @@ out_destroy_net:
 	/* After join: every shard closed its connections; now the listeners go. */
 	sl_portals_destroy(portals);
 	running_net = NULL;
+	running_node = NULL;
 	sl_net_destroy(net);
 out_destroy_node:
 	sl_node_destroy(n);

@@ -45,15 +45,34 @@ struct sl_runtime_config {
 	 * bound TCP port (tcp_port) in the node's state. Non-zero aborts start.
 	 */
 	int (*setup)(struct sl_node *n, uint16_t tcp_port, void *arg);
+	/*
+	 * Called once on the main thread after the shards started, before the
+	 * node says it is ready (sd_notify READY=1): make the services a config
+	 * file lists. May be NULL.
+	 */
+	void (*started)(struct sl_node *n, void *arg);
+	/* On SIGHUP, on the main thread, the node running (NULL: SIGHUP is logged, ignored). */
+	void (*reload)(struct sl_node *n, void *arg);
+	/*
+	 * SIGTERM drains this long (0: stops at once): no new TCP connection is
+	 * taken, and the node stops once no portal connection is open and no
+	 * message moved for SL_DRAIN_QUIET_MS, or at this deadline. SIGINT, or a
+	 * second signal while draining, stops at once.
+	 */
+	uint64_t drain_timeout_ms;
 	/* Called once on the main thread after all shards have stopped. */
 	void (*teardown)(struct sl_node *n, void *arg);
 	void *arg;
 };
 
+#define SL_DRAIN_QUIET_MS 500
+
 /* Run until SIGTERM/SIGINT or sl_runtime_stop(). 0, or -errno on start failure. */
 int sl_runtime_run(const struct sl_runtime_config *cfg);
 /* Ask the running node to stop (any thread, async-signal-safe). */
 void sl_runtime_stop(void);
+/* New limits for the running node (a reload); what they bound from now on. 0 or -ENOENT. */
+int sl_runtime_set_limits(const struct sl_limits *l);
 /* The running node's transports (their counters), NULL when none runs. */
 const struct sl_net *sl_runtime_net(void);
 
