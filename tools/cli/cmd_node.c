@@ -19,6 +19,7 @@
 #include "tools/common/state.h"
 #include "tools/common/text.h"
 #include "tools/daemon/daemon.h"
+#include "tools/daemon/relay_dir.h"
 
 #define DEFAULT_TCP_LISTEN "127.0.0.1:0"
 /* How long list/show wait for a node's control socket. */
@@ -148,6 +149,11 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 		else
 			fputs("null", f);
 		sl_node_json_limits(f, &v->rec);
+		fputs(",\"relay_directory\":", f);
+		if (v->rec.relay_directory[0])
+			sl_json_str(f, v->rec.relay_directory);
+		else
+			fputs("null", f);
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -214,6 +220,10 @@ static int print_started(const struct sl_cli *cli, const char *name, const char 
 #define LIMIT_HELP "set a limit (repeatable), e.g. --limit max-connections=20000 (see " \
 		   "README.md, Limits, for every limit, its default and range; `node show` prints them)"
 
+#define RELAY_DIR_HELP "join a relay fleet whose directory is Redis at URL, redis://HOST:PORT: " \
+		       "relays registered here are found through every node of the fleet (see README.md, " \
+		       "A relay fleet)"
+
 static const struct sl_opt create_opts[] = {
 	{ "tcp-listener-address", 0, "HOST:PORT",
 	  "TCP listener address (default " DEFAULT_TCP_LISTEN ": a free port)" },
@@ -235,6 +245,7 @@ static const struct sl_opt create_opts[] = {
 	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
 				     "HTTP here, e.g. 127.0.0.1:9464 (default: none)" },
 	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP },
+	{ "relay-directory", 0, "URL", RELAY_DIR_HELP },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -274,6 +285,24 @@ static int check_metrics(const char *a, char *norm, size_t cap)
 		      "127.0.0.1:9464 (keep it on 127.0.0.1 unless a firewall guards it)", a);
 }
 
+/* --relay-directory: Redis's URL; the fleet reaches this node at its TCP listener's host. */
+static int check_relay_directory(const char *url, struct sl_node_rec *rec)
+{
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (sl_relay_dir_parse_url(url, host, sizeof(host), &port, &why) ||
+	    strlen(url) >= sizeof(rec->relay_directory))
+		return sl_err("--relay-directory %s: %s", url, why);
+	if (!strncmp(rec->tcp_address, "0.0.0.0:", 8) || !strncmp(rec->tcp_address, "[::]:", 5))
+		return sl_err("--relay-directory needs a TCP listener address the other relay nodes "
+			      "can reach, not %s: give --tcp-listener-address HOST:PORT with the "
+			      "node's own address", rec->tcp_address);
+	snprintf(rec->relay_directory, sizeof(rec->relay_directory), "%s", url);
+	return 0;
+}
+
 /* Build a new record from create's (or run's) options. */
 static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
 		      struct sl_node_rec *rec)
@@ -285,6 +314,7 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	const char *ft = sl_args_get(spec, a, "frame-timeout");
 	const char *metrics = sl_args_get(spec, a, "metrics");
 	const char *udp = sl_args_get(spec, a, "udp-listener-address");
+	const char *rdir = sl_args_get(spec, a, "relay-directory");
 
 	memset(rec, 0, sizeof(*rec));
 	if (check_name(name))
@@ -320,6 +350,8 @@ static int new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	if (metrics && check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
 		return -EINVAL;
 	if (sl_node_apply_limits(a, "", rec->limits, sizeof(rec->limits)))
+		return -EINVAL;
+	if (rdir && check_relay_directory(rdir, rec))
 		return -EINVAL;
 	rec->created_at = (int64_t)time(NULL);
 	return 0;
@@ -404,6 +436,7 @@ static const struct sl_opt run_opts[] = {
 				     "HTTP here, e.g. 127.0.0.1:9464; kept with the node (\"\" = none)" },
 	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP "; for a node that exists, kept for this and "
 				       "later starts" },
+	{ "relay-directory", 0, "URL", "if the node is new: " RELAY_DIR_HELP },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -452,6 +485,10 @@ static int node_run(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		if (sl_args_has(spec, a, "pin-shards") && !rec.pin_shards)
 			fprintf(stderr, "sluice: node %s exists: ignoring --pin-shards, its shards stay "
 				"unpinned as created\n", name);
+		if (sl_args_has(spec, a, "relay-directory"))
+			fprintf(stderr, "sluice: node %s exists: ignoring --relay-directory, its "
+				"directory stays %s as created\n", name,
+				rec.relay_directory[0] ? rec.relay_directory : "none");
 		if (spin && (!parse_uint(spin, SL_NODE_SPIN_US_MAX, &spin_us) ||
 			     spin_us != rec.spin_us))
 			fprintf(stderr, "sluice: node %s exists: ignoring --spin-us %s, its shards spin "
@@ -604,6 +641,8 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		printf("Metrics:    none (`sluice node stats %s`; --metrics HOST:PORT to serve them)\n",
 		       v.rec.name);
 	sl_node_print_limits(&v.rec);
+	if (v.rec.relay_directory[0])
+		printf("Relay directory: %s  (a relay fleet)\n", v.rec.relay_directory);
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);
