@@ -272,7 +272,8 @@ void sl_relay_fleet_answer(struct sl_node *n, unsigned shard, const char *name, 
 	struct sl_relay_fleet *f = fleet_of(n);
 	struct answer *an;
 
-	if (!f || shard >= f->nshards || strlen(name) > SL_RELAY_NAME_MAX ||
+	/* A stopping node runs no more shard calls: their arguments would be left behind. */
+	if (!f || !sl_node_running(n) || shard >= f->nshards || strlen(name) > SL_RELAY_NAME_MAX ||
 	    (owner && strlen(owner) > SL_ADDR_BODY_MAX))
 		return;
 	an = calloc(1, sizeof(*an));
@@ -322,7 +323,8 @@ void sl_relay_fleet_disown(struct sl_node *n, const char *name)
 	struct disown *d;
 	int ret;
 
-	if (!f || strlen(name) > SL_RELAY_NAME_MAX || !(d = calloc(1, sizeof(*d))))
+	if (!f || !sl_node_running(n) || strlen(name) > SL_RELAY_NAME_MAX ||
+	    !(d = calloc(1, sizeof(*d))))
 		return;
 	d->f = f;
 	memcpy(d->addr, SL_RELAY_PREFIX, SL_RELAY_PREFIX_LEN);

@@ -466,13 +466,13 @@ void sl_relay_dir_stop(struct sl_relay_dir *d)
 
 	if (!d)
 		return;
-	/* The engine stops calling us first: nothing enqueues after this. */
-	sl_relay_fleet_stop(d->node);
+	/* The shards have stopped: nothing enqueues. Our thread goes before the engine's side it calls. */
 	pthread_mutex_lock(&d->lock);
 	d->stop = true;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	pthread_join(d->thread, NULL);
+	sl_relay_fleet_stop(d->node);
 	while ((o = d->head)) {
 		d->head = o->next;
 		free(o);
