@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench/fleet.sh: the extra hop of a relay fleet. A redis-server of its own and two
+# relay nodes sharing it (r1, r2); node a registers relay x at r1. `sluice load` makes
+# one secure channel to a's api through forward_to_x and drives a's echo in closed
+# loop, once entering at r1 (the relay that holds x: one relay hop), once at r2 (which
+# looks x up and forwards to r1: the fleet's extra node-to-node hop). Runs alternate
+# so a busy neighbour on the machine hits both alike; each line gives the ratio.
+#
+# Usage: bench/fleet.sh [--build-dir DIR] [--seconds S] [--runs N] [-c C] [-s BYTES]
+# Everything runs in a temp $SLUICE_HOME on 127.0.0.1 and is stopped at the end.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=$here/build
+secs=5
+runs=3
+conc="1 16"
+size=64
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build-dir) build=$2; shift 2 ;;
+	--seconds) secs=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	-c) conc=$2; shift 2 ;;
+	-s) size=$2; shift 2 ;;
+	*) echo "usage: bench/fleet.sh [--build-dir DIR] [--seconds S] [--runs N] [-c C] [-s BYTES]" >&2; exit 2 ;;
+	esac
+done
+S=$build/bin/sluice
+[ -x "$S" ] || { echo "bench/fleet.sh: build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "bench/fleet.sh: needs redis-server (tools/deps.sh test)" >&2; exit 1; }
+
+export SLUICE_HOME=$(mktemp -d /tmp/sluice-fleetbench.XXXXXX)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$SLUICE_HOME" \
+	>/dev/null 2>&1 &
+redis=$!
+cleanup() {
+	"$S" node delete --all --yes >/dev/null 2>&1 || true
+	kill "$redis" 2>/dev/null || true
+	wait "$redis" 2>/dev/null || true
+	rm -rf "$SLUICE_HOME"
+}
+trap cleanup EXIT INT TERM
+for _ in $(seq 50); do
+	python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$rport),0.2)" 2>/dev/null && break
+	sleep 0.1
+done
+
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+echo "# sluice fleet hop at $(git -C "$here" rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+p1=$(free_port); p2=$(free_port)
+"$S" node create r1 --tcp-listener-address 127.0.0.1:$p1 --relay-directory redis://127.0.0.1:$rport >/dev/null
+"$S" node create r2 --tcp-listener-address 127.0.0.1:$p2 --relay-directory redis://127.0.0.1:$rport >/dev/null
+"$S" node create a >/dev/null
+"$S" relay create x --at /node/r1 --to a >/dev/null
+
+one() {	# port concurrency -> "msgs/s p50 p99 errors"
+	"$S" load --to "/ip4/127.0.0.1/tcp/$1/service/forward_to_x/secure/api/service/echo" \
+		-s "$size" -c "$2" --warmup 1s --duration "${secs}s" --timeout 2s --output json \
+		| jq_ '"%.0f %d %d %d" % (d["received_rate"], d["latency_us"]["p50"], d["latency_us"]["p99"], d["errors"]["total"])'
+}
+for c in $conc; do
+	echo "## $size B messages, one channel, closed loop -c $c, ${secs} s per run, $runs runs alternated"
+	for i in $(seq "$runs"); do
+		read -r d dp50 dp99 derr <<<"$(one "$p1" "$c")"
+		read -r f fp50 fp99 ferr <<<"$(one "$p2" "$c")"
+		python3 -c "import sys; d,f=map(float,sys.argv[1:3]); print('via r1 (holds x) %8.0f msg/s (p50 %s p99 %s us, %s errors)  via r2 (fleet hop) %8.0f msg/s (p50 %s p99 %s us, %s errors)  r2/r1 %.2f' % (d, sys.argv[3], sys.argv[4], sys.argv[5], f, sys.argv[6], sys.argv[7], sys.argv[8], f / d if d else 0))" \
+			"$d" "$f" "$dp50" "$dp99" "$derr" "$fp50" "$fp99" "$ferr"
+	done
+done
+"$S" node stats r2 | grep -E 'relay_(fleet|directory)' || true
