@@ -38,6 +38,7 @@ struct entry {
 };
 
 struct fleet_shard {
+	struct sl_worker hop;		/* random address here: sends a forward from this shard */
 	struct sl_timer tick;
 	struct sl_shard *s;
 	struct entry *slot[SL_FLEET_SLOTS];
@@ -106,6 +107,8 @@ static void drop(struct fleet_shard *fs, struct sl_msg *m, enum sl_fleet_counter
 	sl_router_drop(fs->s, m, reason);
 }
 
+static int push_arrival_hop(struct sl_relay_fleet *f, struct fleet_shard *fs, struct sl_msg *m);
+
 /* The owner holds the name: over TCP to its listener (the onward route keeps forward_to_<name>). */
 static void forward(struct sl_relay_fleet *f, struct fleet_shard *fs, const struct entry *e,
 		    struct sl_msg *m)
@@ -119,13 +122,45 @@ static void forward(struct sl_relay_fleet *f, struct fleet_shard *fs, const stru
 		drop(fs, m, SL_FLEET_DROP_NOWHERE, "relay_stale_directory_entry");
 		return;
 	}
-	if (sl_route_push_front(&m->onward, SL_ADDR_TCP, e->owner, e->olen)) {
+	if (sl_route_push_front(&m->onward, SL_ADDR_TCP, e->owner, e->olen) ||
+	    push_arrival_hop(f, fs, m)) {
 		SL_STAT_INC(fs->s, drop_route);
 		sl_router_drop(fs->s, m, "relay_route_too_long");
 		return;
 	}
 	count(fs, SL_FLEET_FORWARDED, 1);
 	sl_send(fs->s, m);
+}
+
+/*
+ * The connection to the owner is dialled by the shard that sends the first
+ * message, and a secure channel's later messages ride the route its
+ * handshake came back on: connection to connection. Dialled from the shard
+ * the message came in on (its return route starts with that connection), the
+ * whole flow stays on one shard of this node; from the name's home shard,
+ * every message of it would cross shards both ways.
+ */
+static int push_arrival_hop(struct sl_relay_fleet *f, struct fleet_shard *fs, struct sl_msg *m)
+{
+	struct fleet_shard *in;
+	struct sl_addr a;
+	unsigned id;
+
+	if (!sl_route_front(&m->ret, &a) || a.type != SL_ADDR_LOCAL ||
+	    !sl_addr_is_random(a.body, a.len))
+		return 0;
+	id = sl_random_addr_shard(f->node, a.body, a.len);
+	if (id == sl_shard_id(fs->s) || id >= f->nshards)
+		return 0;
+	in = &f->shards[id];
+	return sl_route_push_front(&m->onward, SL_ADDR_LOCAL, in->hop.addr, in->hop.addr_len);
+}
+
+/* On the arrival shard: off with our address, on to the owner over TCP from here. */
+static void hop_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	sl_route_pop_front(&m->onward);
+	sl_send(w->shard, m);
 }
 
 static void fail_waiting(struct fleet_shard *fs, struct entry *e, enum sl_fleet_counter why,
@@ -375,12 +410,23 @@ int sl_relay_fleet_start(struct sl_node *n, const char *self, const struct sl_re
 	for (unsigned i = 0; i < ns; i++) {
 		f->shards[i].s = sl_node_shard(n, i);
 		f->shards[i].tick.fire = tick_fire;
+		f->shards[i].hop.handle = hop_handle;
+		f->shards[i].hop.ctx = f;
+		if (sl_worker_start_random(f->shards[i].s, &f->shards[i].hop)) {
+			while (i--)
+				sl_worker_stop(&f->shards[i].hop);
+			free(f);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < ns; i++)
 		/* Before start, as relay.c's ticks: the shard's heap is not running yet. */
 		sl_timer_arm(f->shards[i].s, &f->shards[i].tick, TICK_NS);
-	}
 	if (!sl_node_slot_swap(n, SL_NODE_SLOT_FLEET, NULL, f)) {
-		for (unsigned i = 0; i < ns; i++)
+		for (unsigned i = 0; i < ns; i++) {
 			sl_timer_cancel(&f->shards[i].tick);
+			sl_worker_stop(&f->shards[i].hop);
+		}
 		free(f);
 		return -EEXIST;
 	}
@@ -397,6 +443,7 @@ void sl_relay_fleet_stop(struct sl_node *n)
 		struct fleet_shard *fs = &f->shards[i];
 
 		sl_timer_cancel(&fs->tick);
+		sl_worker_stop(&fs->hop);
 		for (unsigned k = 0; k < SL_FLEET_SLOTS; k++) {
 			struct entry *e = fs->slot[k];
 			struct sl_msg *m;

@@ -79,9 +79,11 @@ static bool wait_for(unsigned *field, unsigned want)
 
 /* The TCP transport: whatever the node sends over TCP lands here. */
 static struct probe tcp;
+static int tcp_shard = -1;	/* the shard that sent last */
 
 static void tcp_send(void *ctx, struct sl_shard *s, struct sl_msg *m)
 {
+	__atomic_store_n(&tcp_shard, (int)sl_shard_id(s), __ATOMIC_RELAXED);
 	probe_handle(&tcp.w, m);
 }
 
@@ -156,6 +158,8 @@ static void expect_forwarded(const char *name, const char *text)
 	sl_route_next(&m->onward, &it, &a);
 	snprintf(want, sizeof(want), "forward_to_%s", name);
 	cr_assert(sl_addr_is_local(&a, want));
+	/* Sent from the shard the message came in on (the client's, 0), whatever the name's home. */
+	cr_assert_eq(__atomic_load_n(&tcp_shard, __ATOMIC_RELAXED), 0);
 	sl_msg_free(m);
 }
 
@@ -188,6 +192,7 @@ Test(relay_fleet, lookup_answer_forward_and_cache)
 	cr_assert(wait_for(&D.lookups, 1), "no lookup of q");
 	cr_assert_str_eq(D.last, "q");
 	cr_assert_eq(D.last_shard, sl_worker_hashed_shard(f.n, "forward_to_q"), "asked on q's home");
+	cr_assert_eq(D.last_shard, 1, "q is homed on the other shard than its sender");
 	cr_assert_null(probe_wait(&tcp, 100), "sent before the answer");
 	sl_relay_fleet_answer(f.n, D.last_shard, "q", 0, PEER);
 	/* Both waited, in order. */
