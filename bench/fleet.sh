@@ -3,8 +3,10 @@
 # relay nodes sharing it (r1, r2); node a registers relay x at r1. `sluice load` makes
 # one secure channel to a's api through forward_to_x and drives a's echo in closed
 # loop, once entering at r1 (the relay that holds x: one relay hop), once at r2 (which
-# looks x up and forwards to r1: the fleet's extra node-to-node hop). Runs alternate
-# so a busy neighbour on the machine hits both alike; each line gives the ratio.
+# looks x up and forwards to r1: the fleet's extra node-to-node hop), and once through
+# r2 to r1 by an explicit route (the same extra hop without a fleet: the baseline for
+# what the hop itself costs). Runs alternate so a busy neighbour on the machine hits
+# all alike; each line gives the ratios to the run through r1.
 #
 # Usage: bench/fleet.sh [--build-dir DIR] [--seconds S] [--runs N] [-c C] [-s BYTES]
 # Everything runs in a temp $SLUICE_HOME on 127.0.0.1 and is stopped at the end.
@@ -56,18 +58,19 @@ p1=$(free_port); p2=$(free_port)
 "$S" node create a >/dev/null
 "$S" relay create x --at /node/r1 --to a >/dev/null
 
-one() {	# port concurrency -> "msgs/s p50 p99 errors"
-	"$S" load --to "/ip4/127.0.0.1/tcp/$1/service/forward_to_x/secure/api/service/echo" \
+one() {	# route-prefix concurrency -> "msgs/s p50 p99 errors"
+	"$S" load --to "$1/service/forward_to_x/secure/api/service/echo" \
 		-s "$size" -c "$2" --warmup 1s --duration "${secs}s" --timeout 2s --output json \
 		| jq_ '"%.0f %d %d %d" % (d["received_rate"], d["latency_us"]["p50"], d["latency_us"]["p99"], d["errors"]["total"])'
 }
 for c in $conc; do
 	echo "## $size B messages, one channel, closed loop -c $c, ${secs} s per run, $runs runs alternated"
 	for i in $(seq "$runs"); do
-		read -r d dp50 dp99 derr <<<"$(one "$p1" "$c")"
-		read -r f fp50 fp99 ferr <<<"$(one "$p2" "$c")"
-		python3 -c "import sys; d,f=map(float,sys.argv[1:3]); print('via r1 (holds x) %8.0f msg/s (p50 %s p99 %s us, %s errors)  via r2 (fleet hop) %8.0f msg/s (p50 %s p99 %s us, %s errors)  r2/r1 %.2f' % (d, sys.argv[3], sys.argv[4], sys.argv[5], f, sys.argv[6], sys.argv[7], sys.argv[8], f / d if d else 0))" \
-			"$d" "$f" "$dp50" "$dp99" "$derr" "$fp50" "$fp99" "$ferr"
+		read -r d dp50 dp99 derr <<<"$(one "/ip4/127.0.0.1/tcp/$p1" "$c")"
+		read -r f fp50 fp99 ferr <<<"$(one "/ip4/127.0.0.1/tcp/$p2" "$c")"
+		read -r e ep50 ep99 eerr <<<"$(one "/ip4/127.0.0.1/tcp/$p2/ip4/127.0.0.1/tcp/$p1" "$c")"
+		python3 -c "import sys; d,f,e=map(float,sys.argv[1:4]); a=sys.argv[4:]; print('r1 %7.0f msg/s (p50 %s p99 %s us, %s err) | fleet r2->r1 %7.0f (p50 %s p99 %s, %s err) %.2f | route r2->r1 %7.0f (p50 %s p99 %s, %s err) %.2f' % (d, a[0], a[1], a[2], f, a[3], a[4], a[5], f / d if d else 0, e, a[6], a[7], a[8], e / d if d else 0))" \
+			"$d" "$f" "$e" "$dp50" "$dp99" "$derr" "$fp50" "$fp99" "$ferr" "$ep50" "$ep99" "$eerr"
 	done
 done
 "$S" node stats r2 | grep -E 'relay_(fleet|directory)' || true
