@@ -11,10 +11,12 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
 from harness import NodeTest, wait_until
 
 REDIS = shutil.which("redis-server")
+PROMTOOL = shutil.which("promtool")
 TTL_S = 10          # SL_RELAY_DIR_TTL_MS
 REFRESH_S = TTL_S / 3
 CACHE_S = 1.0       # SL_FLEET_CACHE_NS
@@ -138,6 +140,25 @@ class Fleet(NodeTest):
                         "--relay-directory", self.url, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("--tcp-listener-address", p.stderr)
+
+    @unittest.skipUnless(PROMTOOL, "promtool is not installed (tools/deps.sh test)")
+    def test_fleet_metrics_pass_promtool(self):
+        mport = free_port()
+        self.sluice("node", "create", "r4", "--relay-directory", self.url, "--metrics",
+                    "127.0.0.1:%d" % mport)
+        self.sluice("relay", "create", "m", "--at", "/node/r1", "--to", "a", timeout=30)
+        self.assertTrue(wait_until(lambda: self.owner_is("m", "r1"), timeout=5))
+        p = self.send("b", "r4", "m")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
+            text = r.read().decode()
+        for line in ("sluice_relay_directory_up 1",
+                     'sluice_relay_directory_lookups_total{result="ok"} 1',
+                     "sluice_relay_fleet_forwards_total 1"):
+            self.assertIn(line + "\n", text)
+        p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_reach_takeover_and_expiry(self):
         # x registered at r1: its entry names r1's listener.
