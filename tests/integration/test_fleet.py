@@ -6,6 +6,7 @@ expire with their TTL and may be registered again elsewhere."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -13,7 +14,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import NodeTest, wait_until
+from harness import SLUICE, NodeTest, wait_until
 
 REDIS = shutil.which("redis-server")
 PROMTOOL = shutil.which("promtool")
@@ -140,6 +141,30 @@ class Fleet(NodeTest):
                         "--relay-directory", self.url, check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("--tcp-listener-address", p.stderr)
+
+    def test_node_run_joins_and_a_clean_stop_gives_names_back(self):
+        port = free_port()
+        proc = subprocess.Popen([SLUICE, "node", "run", "r5", "--tcp-listener-address",
+                                 "127.0.0.1:%d" % port, "--relay-directory", self.url],
+                                env=self.home.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        def running():
+            p = self.sluice("node", "show", "r5", "--output", "json", check=False)
+            return p.returncode == 0 and '"status":"running"' in p.stdout
+
+        self.assertTrue(wait_until(running, 20))
+        self.assertEqual(self.home.json("node", "show", "r5")["relay_directory"], self.url)
+        self.ports["r5"] = port
+        self.sluice("relay", "create", "w", "--at", "/node/r5", "--to", "a", timeout=30)
+        self.assertTrue(wait_until(lambda: self.owner_is("w", "r5"), timeout=5))
+        p = self.send("b", "r2", "w")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+        self.assertEqual(proc.returncode, 0)
+        # Not after the TTL: at once.
+        self.assertIsNone(self.entry("w"), "a clean stop left its entry behind")
 
     @unittest.skipUnless(PROMTOOL, "promtool is not installed (tools/deps.sh test)")
     def test_fleet_metrics_pass_promtool(self):
