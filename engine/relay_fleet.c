@@ -54,6 +54,8 @@ struct sl_relay_fleet {
 	void *ctx;
 	char self[SL_ADDR_BODY_MAX + 1];
 	int up;				/* atomic */
+	int closed;			/* atomic: the directory is gone (sl_relay_fleet_stop) */
+	unsigned hops;			/* hop workers alive: the last one's stop frees us */
 	uint64_t extra[SL_FLEET_COUNTERS];	/* the directory's own counts (atomic) */
 	unsigned nshards;
 	struct fleet_shard shards[];
@@ -156,6 +158,17 @@ static int push_arrival_hop(struct sl_relay_fleet *f, struct fleet_shard *fs, st
 	return sl_route_push_front(&m->onward, SL_ADDR_LOCAL, in->hop.addr, in->hop.addr_len);
 }
 
+/* Node destruction (one thread): the last hop worker takes the fleet with it. */
+static void hop_stopped(struct sl_worker *w)
+{
+	struct sl_relay_fleet *f = w->ctx;
+
+	if (--f->hops)
+		return;
+	sl_node_slot_swap(f->node, SL_NODE_SLOT_FLEET, f, NULL);
+	free(f);
+}
+
 /* On the arrival shard: off with our address, on to the owner over TCP from here. */
 static void hop_handle(struct sl_worker *w, struct sl_msg *m)
 {
@@ -188,7 +201,8 @@ bool sl_relay_fleet_miss(struct sl_shard *s, struct sl_msg *m)
 	size_t len;
 	uint32_t h;
 
-	if (!f || !sl_route_front(&m->onward, &a) || a.type != SL_ADDR_LOCAL ||
+	if (!f || __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE) ||
+	    !sl_route_front(&m->onward, &a) || a.type != SL_ADDR_LOCAL ||
 	    !(name = bare_name(a.body, a.len, &len)))
 		return false;
 	fs = &f->shards[sl_shard_id(s)];
@@ -308,7 +322,8 @@ void sl_relay_fleet_answer(struct sl_node *n, unsigned shard, const char *name, 
 	struct answer *an;
 
 	/* A stopping node runs no more shard calls: their arguments would be left behind. */
-	if (!f || !sl_node_running(n) || shard >= f->nshards || strlen(name) > SL_RELAY_NAME_MAX ||
+	if (!f || __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE) || !sl_node_running(n) ||
+	    shard >= f->nshards || strlen(name) > SL_RELAY_NAME_MAX ||
 	    (owner && strlen(owner) > SL_ADDR_BODY_MAX))
 		return;
 	an = calloc(1, sizeof(*an));
@@ -358,7 +373,8 @@ void sl_relay_fleet_disown(struct sl_node *n, const char *name)
 	struct disown *d;
 	int ret;
 
-	if (!f || !sl_node_running(n) || strlen(name) > SL_RELAY_NAME_MAX ||
+	if (!f || __atomic_load_n(&f->closed, __ATOMIC_ACQUIRE) || !sl_node_running(n) ||
+	    strlen(name) > SL_RELAY_NAME_MAX ||
 	    !(d = calloc(1, sizeof(*d))))
 		return;
 	d->f = f;
@@ -430,6 +446,10 @@ int sl_relay_fleet_start(struct sl_node *n, const char *self, const struct sl_re
 		free(f);
 		return -EEXIST;
 	}
+	/* From now on the node's teardown frees us, after whatever reads our counters. */
+	for (unsigned i = 0; i < ns; i++)
+		f->shards[i].hop.stopped = hop_stopped;
+	f->hops = ns;
 	return 0;
 }
 
@@ -437,13 +457,17 @@ void sl_relay_fleet_stop(struct sl_node *n)
 {
 	struct sl_relay_fleet *f = fleet_of(n);
 
-	if (!f || !sl_node_slot_swap(n, SL_NODE_SLOT_FLEET, f, NULL))
+	if (!f || __atomic_exchange_n(&f->closed, 1, __ATOMIC_ACQ_REL))
 		return;
+	/*
+	 * The shards have stopped: their caches and waiting messages go now. The
+	 * counters stay until the node is destroyed (the metrics endpoint may
+	 * still read them): the last hop worker's stop frees them.
+	 */
 	for (unsigned i = 0; i < f->nshards; i++) {
 		struct fleet_shard *fs = &f->shards[i];
 
 		sl_timer_cancel(&fs->tick);
-		sl_worker_stop(&fs->hop);
 		for (unsigned k = 0; k < SL_FLEET_SLOTS; k++) {
 			struct entry *e = fs->slot[k];
 			struct sl_msg *m;
@@ -455,9 +479,9 @@ void sl_relay_fleet_stop(struct sl_node *n)
 				sl_msg_free(m);
 			}
 			free(e);
+			fs->slot[k] = NULL;
 		}
 	}
-	free(f);
 }
 
 void sl_relay_fleet_owned(struct sl_node *n, const char *addr)
@@ -466,7 +490,8 @@ void sl_relay_fleet_owned(struct sl_node *n, const char *addr)
 	size_t len;
 	const char *name;
 
-	if (f && (name = bare_name((const uint8_t *)addr, strlen(addr), &len)))
+	if (f && !__atomic_load_n(&f->closed, __ATOMIC_ACQUIRE) &&
+	    (name = bare_name((const uint8_t *)addr, strlen(addr), &len)))
 		f->ops->owned(f->ctx, name);
 }
 
@@ -476,7 +501,8 @@ void sl_relay_fleet_gone(struct sl_node *n, const char *addr)
 	size_t len;
 	const char *name;
 
-	if (f && (name = bare_name((const uint8_t *)addr, strlen(addr), &len)))
+	if (f && !__atomic_load_n(&f->closed, __ATOMIC_ACQUIRE) &&
+	    (name = bare_name((const uint8_t *)addr, strlen(addr), &len)))
 		f->ops->gone(f->ctx, name);
 }
 

@@ -47,11 +47,15 @@ struct sl_relay_fleet_ops {
  * Cold, before the node starts and after sl_relay_services_start: make n a
  * member of a fleet. self is this node's TCP listener ("HOST:PORT", as the
  * directory stores it), to tell "the owner is me" (a stale entry) from a
- * peer. 0 or -errno. Freed by sl_relay_fleet_stop.
+ * peer. 0 or -errno.
  */
 int sl_relay_fleet_start(struct sl_node *n, const char *self, const struct sl_relay_fleet_ops *ops,
 			 void *ctx);
-/* Cold, after the shards stopped. */
+/*
+ * Cold, after the shards stopped and before the directory's ctx goes: ops
+ * are called no more, cached answers and waiting messages are freed. The
+ * counters stay readable until sl_node_destroy, which frees the rest.
+ */
 void sl_relay_fleet_stop(struct sl_node *n);
 
 /*
