@@ -293,3 +293,28 @@ Test(relay_fleet, relays_taken_and_lost_are_told_and_takeover_drops_ours)
 	expect_forwarded("b", "remote");
 	down(&f);
 }
+
+Test(relay_fleet, waiting_messages_are_bounded)
+{
+	const unsigned extra = 76;
+	struct fixture f;
+	struct sl_route r;
+
+	up(&f);
+	route_from(&r, "forward_to_many", "echo", NULL);
+	for (unsigned i = 0; i < SL_FLEET_WAIT_MAX + extra; i++) {
+		struct sl_msg *m;
+
+		/* The node's inject queue is bounded too: m is freed on -EAGAIN, build it again. */
+		while ((m = msg_bare(&f.client, &r, "m")) && sl_node_inject(f.n, 0, m) == -EAGAIN)
+			usleep(1000);
+		cr_assert_not_null(m);
+	}
+	cr_assert(counter_reaches(&f, SL_FLEET_DROP_WAIT_FULL, extra), "more than the bound waited");
+	cr_expect_eq(counter(&f, SL_FLEET_DROP_WAIT_FULL), extra);
+	cr_expect_eq(dir_get(&D.lookups), 1, "one lookup for all of them");
+	sl_relay_fleet_answer(f.n, D.last_shard, "many", 0, PEER);
+	cr_assert(counter_reaches(&f, SL_FLEET_FORWARDED, SL_FLEET_WAIT_MAX));
+	cr_expect_eq(counter(&f, SL_FLEET_FORWARDED), SL_FLEET_WAIT_MAX);
+	down(&f);
+}
