@@ -155,6 +155,7 @@ int sl_node_on_worker_stop(struct sl_node *n,
 enum sl_node_slot {
 	SL_NODE_SLOT_PORTALS,		/* struct sl_portals (portal_ctl.c) */
 	SL_NODE_SLOT_SECURE,		/* struct sl_secure_node (secure_node.c) */
+	SL_NODE_SLOT_FLEET,		/* struct sl_relay_fleet (relay_fleet.c) */
 	SL_NODE_SLOTS
 };
 /* The slot's value, NULL when unset. */

@@ -25,6 +25,7 @@
 
 #include "engine/bare.h"
 #include "engine/log.h"
+#include "engine/relay_fleet.h"
 #include "engine/relay_int.h"
 #include "engine/router.h"
 #include "engine/secure.h"
@@ -394,6 +395,7 @@ static void relay_stopped(struct sl_worker *w)
 	unwatch_all(rs, r);
 	SLIST_REMOVE(r);
 	pthread_mutex_unlock(&rs->lock);
+	sl_relay_fleet_gone(rs->node, r->w.addr);
 	free(r->fwd);
 	free(r);
 	sl_relays_put(rs);
@@ -576,6 +578,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	free(old);
 	sl_log(SL_LOG_INFO, "node=%s event=relay_%s address=%s hops=%u owned=%d",
 	       sl_node_name(rs->node), created ? "created" : "replaced", name, fwd->n, r->owned);
+	sl_relay_fleet_owned(rs->node, name);
 
 	/* The answer: the BARE name along the full route, from the relay's address. */
 	if (sl_msg_reserve(&m, len + 2)) {
@@ -637,6 +640,19 @@ static void register_handle(struct sl_worker *w, struct sl_msg *m)
 }
 
 /* ---- expiry ---- */
+
+void sl_relays_expire_name_local(struct sl_relays *rs, struct sl_shard *s, const char *addr,
+				 size_t len)
+{
+	struct relay *r;
+
+	pthread_mutex_lock(&rs->lock);
+	r = dir_find(rs, addr, len);
+	if (r)
+		expire_locked(rs, r);
+	pthread_mutex_unlock(&rs->lock);
+	reap_local(rs, s);
+}
 
 static void on_worker_stop(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len)
 {

@@ -127,4 +127,8 @@ void sl_relays_put(struct sl_relays *rs);
 void sl_relay_clients_addr_gone(struct sl_relays *rs, struct sl_shard *s, const uint8_t *addr,
 				size_t len);
 
+/* On the home shard s of forward_to_<name> (addr): stop our relay of it, if any. */
+void sl_relays_expire_name_local(struct sl_relays *rs, struct sl_shard *s, const char *addr,
+				 size_t len);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "engine/clock.h"
 #include "engine/log.h"
+#include "engine/relay_fleet.h"
 #include "engine/router.h"
 #include "engine/shard.h"
 
@@ -103,7 +104,9 @@ void sl_send_local_or_drop(struct sl_shard *s, struct sl_msg *m)
 	}
 	w = sl_worker_lookup_local(s, a.body, a.len);
 	if (!w) {
-		drop_unknown(s, m);
+		/* A relay name held by another node of a fleet (cold: a miss). */
+		if (!sl_relay_fleet_miss(s, m))
+			drop_unknown(s, m);
 		return;
 	}
 	deliver(s, w, m);
@@ -241,8 +244,13 @@ static inline bool route(struct sl_shard *s, struct sl_msg *m, bool keep)
 		unsigned dst;
 
 		/* Relay workers: homed by hash, found without the name table. */
-		if (sl_addr_hashed_shard(n, a.body, a.len, &dst) && dst != s->id)
-			return to_shard(s, dst, m, keep);
+		if (sl_addr_hashed_shard(n, a.body, a.len, &dst)) {
+			if (dst != s->id)
+				return to_shard(s, dst, m, keep);
+			/* Here, but no relay of that name: another node of a fleet may hold it. */
+			if (sl_relay_fleet_miss(s, m))
+				return true;
+		}
 	}
 	drop_unknown(s, m);
 	return true;

@@ -24,7 +24,7 @@
 #include "tools/common/text.h"
 #include "tools/daemon/nm_secure.h"
 
-#define NCOLS 16
+#define NCOLS 17
 #define CHECK(x) do { if (!(x)) __builtin_trap(); } while (0)
 #define ENDED(field) CHECK(memchr((field), '\0', sizeof(field)) != NULL)
 
@@ -38,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	if (sqlite3_open(":memory:", &db) ||
 	    sqlite3_prepare_v2(db, "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-			       " ?13, ?14, ?15, ?16", -1, &row, NULL))
+			       " ?13, ?14, ?15, ?16, ?17", -1, &row, NULL))
 		abort();
 	return 0;
 }
@@ -125,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ENDED(nr.name);
 	ENDED(nr.tcp_address);
 	ENDED(nr.identity);
+	ENDED(nr.relay_directory);
 	sl_hostport_split(nr.tcp_address, host, sizeof(host), &port);
 
 	sl_state_read_identity(row, &ir);

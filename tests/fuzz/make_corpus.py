@@ -290,12 +290,13 @@ def seeds_state_rows():
     return {
         # node: name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards,
         #       created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics,
-        #       udp_address, limits
+        #       udp_address, limits, relay_directory
         "node": row("n1", "127.0.0.1:0", 40123, 4242, 123456, 0, "", 0, 1700000000,
-                    1700000100, 0, 50, 30000, "", "", ""),
+                    1700000100, 0, 50, 30000, "", "", "", ""),
         "node_v6": row("n2", "[::1]:4000", 4000, 0, 0, 1, "i1", 4, 1700000000, 0, 1, 0, 1500,
                        "127.0.0.1:9464", "[::1]:4100",
-                       "max-connections=20000,max-connections-per-source=16"),
+                       "max-connections=20000,max-connections-per-source=16",
+                       "redis://127.0.0.1:6379"),
         # identity: name, identifier, change_history, created_at, secret_key
         "identity": row("@n1", texts("initiator_identifier")[0], hist, 1700000000,
                         bytes(range(64))),

@@ -139,7 +139,8 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
@@ -165,7 +166,8 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
@@ -184,7 +186,8 @@ Test(state, schema_3_store_migrates)
 	struct sl_node_rec got, quick = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "ALTER TABLE nodes DROP COLUMN frame_timeout_ms;"
@@ -206,7 +209,8 @@ Test(state, schema_4_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
@@ -227,7 +231,8 @@ Test(state, schema_5_store_migrates)
 	struct sl_node_rec got, udp = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
 			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
@@ -246,7 +251,8 @@ Test(state, schema_6_store_migrates)
 	struct sl_node_rec got, lim = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN limits;"
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " udp_address) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000,"
 			   " '127.0.0.1:4100');"
@@ -261,6 +267,26 @@ Test(state, schema_6_store_migrates)
 	cr_assert_eq(sl_state_node_get(st, "old", &got), 0);
 	cr_expect_str_eq(got.limits, "max-connections-per-source=8");
 	cr_expect_eq(sl_state_node_set_limits(st, "nobody", ""), -ENOENT);
+	sl_state_close(st);
+}
+
+/* A store from before --relay-directory (schema 7): its nodes are in no fleet; one set is kept. */
+Test(state, schema_7_store_migrates)
+{
+	struct sl_node_rec got, fleet = node("new", "127.0.0.1:0");
+	struct sl_state *st;
+
+	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
+			   " limits) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000,"
+			   " 'max-connections=20000');"
+			   "PRAGMA user_version = 7;", &got);
+	cr_expect_str_empty(got.relay_directory);
+	cr_expect_str_eq(got.limits, "max-connections=20000");
+	snprintf(fleet.relay_directory, sizeof(fleet.relay_directory), "redis://127.0.0.1:6379");
+	cr_assert_eq(sl_state_node_add(st, &fleet), 0);
+	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
+	cr_expect_str_eq(got.relay_directory, "redis://127.0.0.1:6379");
 	sl_state_close(st);
 }
 

@@ -123,6 +123,11 @@ static void json_node(FILE *f, const struct node_view *v, bool full)
 		else
 			fputs("null", f);
 		sl_node_json_limits(f, &v->rec);
+		fputs(",\"relay_directory\":", f);
+		if (v->rec.relay_directory[0])
+			sl_json_str(f, v->rec.relay_directory);
+		else
+			fputs("null", f);
 		if (v->rec.tcp_port)
 			fprintf(f, ",\"route\":\"/node/%s\"", v->rec.name);
 		if (!sl_state_node_file(v->rec.name, "control.sock", sock, sizeof(sock))) {
@@ -207,6 +212,7 @@ static const struct sl_opt create_opts[] = {
 	{ "metrics", 0, "HOST:PORT", "serve Prometheus metrics (/metrics), /healthz and /readyz over "
 				     "HTTP here, e.g. 127.0.0.1:9464 (default: none)" },
 	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP },
+	{ "relay-directory", 0, "URL", RELAY_DIR_HELP },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -243,6 +249,24 @@ int sl_node_check_metrics(const char *a, char *norm, size_t cap)
 		      "127.0.0.1:9464 (keep it on 127.0.0.1 unless a firewall guards it)", a);
 }
 
+/* --relay-directory: Redis's URL; the fleet reaches this node at its TCP listener's host. */
+static int check_relay_directory(const char *url, struct sl_node_rec *rec)
+{
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (sl_relay_dir_parse_url(url, host, sizeof(host), &port, &why) ||
+	    strlen(url) >= sizeof(rec->relay_directory))
+		return sl_err("--relay-directory %s: %s", url, why);
+	if (!strncmp(rec->tcp_address, "0.0.0.0:", 8) || !strncmp(rec->tcp_address, "[::]:", 5))
+		return sl_err("--relay-directory needs a TCP listener address the other relay nodes "
+			      "can reach, not %s: give --tcp-listener-address HOST:PORT with the "
+			      "node's own address", rec->tcp_address);
+	snprintf(rec->relay_directory, sizeof(rec->relay_directory), "%s", url);
+	return 0;
+}
+
 /* Build a new record from create's (or run's) options. */
 int sl_node_new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
 		      struct sl_node_rec *rec)
@@ -254,6 +278,7 @@ int sl_node_new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, 
 	const char *ft = sl_args_get(spec, a, "frame-timeout");
 	const char *metrics = sl_args_get(spec, a, "metrics");
 	const char *udp = sl_args_get(spec, a, "udp-listener-address");
+	const char *rdir = sl_args_get(spec, a, "relay-directory");
 
 	memset(rec, 0, sizeof(*rec));
 	if (sl_node_check_name(name))
@@ -289,6 +314,8 @@ int sl_node_new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, 
 	if (metrics && sl_node_check_metrics(metrics, rec->metrics, sizeof(rec->metrics)))
 		return -EINVAL;
 	if (sl_node_apply_limits(a, "", rec->limits, sizeof(rec->limits)))
+		return -EINVAL;
+	if (rdir && check_relay_directory(rdir, rec))
 		return -EINVAL;
 	rec->created_at = (int64_t)time(NULL);
 	return 0;
@@ -472,6 +499,8 @@ static int node_show(const struct sl_cli *cli, const struct sl_cmd_spec *spec,
 		printf("Metrics:    none (`sluice node stats %s`; --metrics HOST:PORT to serve them)\n",
 		       v.rec.name);
 	sl_node_print_limits(&v.rec);
+	if (v.rec.relay_directory[0])
+		printf("Relay directory: %s  (a relay fleet)\n", v.rec.relay_directory);
 	printf("Control:    %s\n", sock);
 	printf("Log:        %s\n", log);
 	printf("Created:    %s\n", created);

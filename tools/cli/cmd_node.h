@@ -15,6 +15,10 @@
 #define LIMIT_HELP "set a limit (repeatable), e.g. --limit max-connections=20000 (see " \
 		   "README.md, Limits, for every limit, its default and range; `node show` prints them)"
 
+#define RELAY_DIR_HELP "join a relay fleet whose directory is Redis at URL, redis://HOST:PORT: " \
+		       "relays registered here are found through every node of the fleet (see README.md, " \
+		       "A relay fleet)"
+
 /* 0, or -EINVAL after saying what a node name may be. */
 int sl_node_check_name(const char *name);
 /* A decimal number from 0 to max, digits only: "-1", "+5" and " 5" are not. */

@@ -46,6 +46,7 @@ static const struct sl_opt run_opts[] = {
 				     "HTTP here, e.g. 127.0.0.1:9464; kept with the node (\"\" = none)" },
 	{ "limit", 0, "NAME=VALUE...", LIMIT_HELP "; for a node that exists, kept for this and "
 				       "later starts" },
+	{ "relay-directory", 0, "URL", "if the node is new: " RELAY_DIR_HELP },
 	{ NULL, 0, NULL, NULL },
 };
 
@@ -94,6 +95,10 @@ static int run_flags(const struct sl_cmd_spec *spec, const struct sl_args *a, co
 	if (sl_args_has(spec, a, "pin-shards") && !rec.pin_shards)
 		fprintf(stderr, "sluice: node %s exists: ignoring --pin-shards, its shards stay "
 			"unpinned as created\n", name);
+	if (sl_args_has(spec, a, "relay-directory"))
+		fprintf(stderr, "sluice: node %s exists: ignoring --relay-directory, its directory "
+			"stays %s as created\n", name,
+			rec.relay_directory[0] ? rec.relay_directory : "none");
 	if (spin && (!sl_node_parse_uint(spin, SL_NODE_SPIN_US_MAX, &spin_us) ||
 		     spin_us != rec.spin_us))
 		fprintf(stderr, "sluice: node %s exists: ignoring --spin-us %s, its shards spin "
@@ -328,6 +333,7 @@ static unsigned restart_notes(const char *node, const struct sl_node_conf *a,
 	n += restart_note(node, "udp-listener-address", a->rec.udp_address, b->rec.udp_address);
 	n += restart_note(node, "identity", a->rec.identity, b->rec.identity);
 	n += restart_note(node, "metrics", a->rec.metrics, b->rec.metrics);
+	n += restart_note(node, "relay-directory", a->rec.relay_directory, b->rec.relay_directory);
 	n += restart_note(node, "pin-shards", a->rec.pin_shards ? "true" : "false",
 			  b->rec.pin_shards ? "true" : "false");
 	snprintf(x, sizeof(x), "%u", a->rec.shards);
@@ -470,7 +476,8 @@ static int run_config(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 		      uint64_t drain_ms, bool drain_given)
 {
 	static const char *const node_flags[] = { "tcp-listener-address", "udp-listener-address",
-		"identity", "shards", "pin-shards", "spin-us", "frame-timeout", "metrics" };
+		"identity", "shards", "pin-shards", "spin-us", "frame-timeout", "metrics",
+		"relay-directory" };
 	struct conf_run r = { 0 };
 	struct sl_daemon_hooks h = { conf_started, conf_reload, 0, &r };
 	char err[SL_CONF_ERR_MAX];
@@ -499,6 +506,13 @@ static int run_config(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 	if (name && r.cur->has_name && strcmp(name, r.cur->rec.name)) {
 		ret = sl_err("%s: name: %s, but the command line says %s: make them the same",
 			     r.path, r.cur->rec.name, name);
+		goto out;
+	}
+	if (r.cur->rec.relay_directory[0] && (!strncmp(r.cur->rec.tcp_address, "0.0.0.0:", 8) ||
+					      !strncmp(r.cur->rec.tcp_address, "[::]:", 5))) {
+		ret = sl_err("%s: relay-directory needs a tcp-listener-address the other relay nodes "
+			     "can reach, not %s: give the node's own address", r.path,
+			     r.cur->rec.tcp_address);
 		goto out;
 	}
 	snprintf(r.name, sizeof(r.name), "%s", name ? name : r.cur->rec.name);

@@ -323,6 +323,22 @@ static int p_metrics(struct ctx *x, const yaml_node_t *v, const char *key)
 	return 0;
 }
 
+/* Checked as --relay-directory is: the other relay nodes dial this node's listener. */
+static int p_relay_dir(struct ctx *x, const yaml_node_t *v, const char *key)
+{
+	const char *s = scalar(x, v, key), *why;
+	char host[256];
+	unsigned port;
+
+	if (!s)
+		return -EINVAL;
+	if (sl_relay_dir_parse_url(s, host, sizeof(host), &port, &why) ||
+	    strlen(s) >= sizeof(x->c->rec.relay_directory))
+		return fail(x, v, key, "%s", why);
+	snprintf(x->c->rec.relay_directory, sizeof(x->c->rec.relay_directory), "%s", s);
+	return 0;
+}
+
 /* limits: the keys are the names in limits.c's one table, so a new limit has a key at once. */
 static int p_limits(struct ctx *x, const yaml_node_t *m, const char *key)
 {
@@ -535,6 +551,7 @@ static const struct key top_keys[] = {
 	{ "frame-timeout", p_frame, "duration, at most 1h (default 30s)" },
 	{ "drain-timeout", p_drain, "duration SIGTERM lets flows finish, 0 = none (default 30s)" },
 	{ "metrics", p_metrics, "HOST:PORT of /metrics, /healthz, /readyz (default: none)" },
+	{ "relay-directory", p_relay_dir, "redis://HOST:PORT of a relay fleet's directory (default: none)" },
 	{ "limits", p_limits, "map of limit: number (README, Limits)" },
 	{ "secure-channel-listeners", p_listeners, "map of ADDRESS: {identity, authorized}" },
 	{ "relays", p_relays, "map of NAME: {at}" },

@@ -101,6 +101,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN udp_address TEXT NOT NULL DEFAULT '';",
 	/* 6 -> 7: the limits that differ from their defaults, "NAME=V,..." ('' = all defaults). */
 	"ALTER TABLE nodes ADD COLUMN limits TEXT NOT NULL DEFAULT '';",
+	/* 7 -> 8: the relay fleet's directory "redis://HOST:PORT" ('' = none). */
+	"ALTER TABLE nodes ADD COLUMN relay_directory TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

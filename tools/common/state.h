@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 7
+#define SL_STATE_SCHEMA 8
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
@@ -51,6 +51,7 @@ struct sl_node_rec {
 	int64_t started_at;		/* unix seconds of the last start, 0 = never */
 	char metrics[272];		/* HTTP metrics address "HOST:PORT", "" = none */
 	char limits[512];		/* limits.h: the non-default limits, "NAME=V,NAME=V" ("" = none) */
+	char relay_directory[280];	/* a relay fleet's directory "redis://HOST:PORT" ("" = none) */
 };
 
 /*

@@ -18,8 +18,8 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 
 	ret = sl_state_prepare(st, "INSERT INTO nodes (name, tcp_address, tcp_port, pid, pid_start, stopped,"
 			  " identity, shards, created_at, started_at, pin_shards, spin_us,"
-			  " frame_timeout_ms, metrics, udp_address, limits)"
-			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
+			  " frame_timeout_ms, metrics, udp_address, limits, relay_directory)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->name, -1, SQLITE_STATIC);
@@ -39,12 +39,13 @@ int sl_state_node_add(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_text(s, 14, n->metrics, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 15, n->udp_address, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 16, n->limits, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 17, n->relay_directory, -1, SQLITE_STATIC);
 	return sl_state_step_done(st, s);
 }
 
 #define NODE_COLS "name, tcp_address, tcp_port, pid, pid_start, stopped, identity, shards," \
 		  " created_at, started_at, pin_shards, spin_us, frame_timeout_ms, metrics, udp_address," \
-		  " limits"
+		  " limits, relay_directory"
 
 static void copy_text(char *dst, size_t cap, const unsigned char *src)
 {
@@ -74,6 +75,7 @@ void sl_state_read_node(sqlite3_stmt *s, void *rec)
 	copy_text(n->metrics, sizeof(n->metrics), sqlite3_column_text(s, 13));
 	copy_text(n->udp_address, sizeof(n->udp_address), sqlite3_column_text(s, 14));
 	copy_text(n->limits, sizeof(n->limits), sqlite3_column_text(s, 15));
+	copy_text(n->relay_directory, sizeof(n->relay_directory), sqlite3_column_text(s, 16));
 }
 
 int sl_state_node_get(struct sl_state *st, const char *name, struct sl_node_rec *n)
@@ -234,7 +236,7 @@ int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n)
 
 	ret = sl_state_prepare(st, "UPDATE nodes SET tcp_address = ?, udp_address = ?, identity = ?,"
 			       " shards = ?, pin_shards = ?, spin_us = ?, frame_timeout_ms = ?,"
-			       " metrics = ?, limits = ? WHERE name = ?", &s);
+			       " metrics = ?, limits = ?, relay_directory = ? WHERE name = ?", &s);
 	if (ret)
 		return ret;
 	sqlite3_bind_text(s, 1, n->tcp_address, -1, SQLITE_STATIC);
@@ -246,7 +248,8 @@ int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n)
 	sqlite3_bind_int64(s, 7, (sqlite3_int64)n->frame_timeout_ms);
 	sqlite3_bind_text(s, 8, n->metrics, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 9, n->limits, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 10, n->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, n->relay_directory, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 11, n->name, -1, SQLITE_STATIC);
 	return update_done(st, s);
 }
 

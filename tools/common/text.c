@@ -248,3 +248,16 @@ int sl_hostport_split(const char *addr, char *host, size_t cap, unsigned *port)
 	*port = (unsigned)p;
 	return 0;
 }
+
+int sl_relay_dir_parse_url(const char *url, char *host, size_t cap, unsigned *port,
+			   const char **why)
+{
+	static const char scheme[] = "redis://";
+
+	*why = "expected redis://HOST:PORT, e.g. redis://127.0.0.1:6379";
+	if (strncmp(url, scheme, sizeof(scheme) - 1))
+		return -EINVAL;
+	if (sl_hostport_split(url + sizeof(scheme) - 1, host, cap, port) || !host[0] || !*port)
+		return -EINVAL;
+	return 0;
+}

@@ -41,6 +41,12 @@ int sl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Split "host:port" / "[v6]:port" at the last ':' (host into host[cap]). 0 or -EINVAL. */
 int sl_hostport_split(const char *addr, char *host, size_t cap, unsigned *port);
+/*
+ * A relay fleet's directory, "redis://HOST:PORT", into host and port (node create, node
+ * run, the config file, the directory thread). 0, or -EINVAL with the user's message in why.
+ */
+int sl_relay_dir_parse_url(const char *url, char *host, size_t cap, unsigned *port,
+			   const char **why);
 
 /* Node names: 1..64 of [A-Za-z0-9_-.], not starting with '-' or '.'. */
 #define SL_NODE_NAME_MAX 64

@@ -14,6 +14,7 @@
 #include "tools/daemon/nm_portal.h"
 #include "tools/daemon/nm_secure.h"
 #include "tools/daemon/node_manager.h"
+#include "tools/daemon/relay_dir.h"
 #include "tools/daemon/runtime.h"
 
 struct run_ctx {
@@ -21,6 +22,8 @@ struct run_ctx {
 	const char *name;
 	char sock[PATH_MAX];
 	const struct sl_daemon_hooks *hooks;
+	const struct sl_node_rec *rec;
+	struct sl_relay_dir *dir;	/* the relay fleet's directory, NULL when none */
 };
 
 static void run_started(struct sl_node *n, void *arg)
@@ -57,6 +60,22 @@ static int run_setup(struct sl_node *n, uint16_t tcp_port, void *arg)
 	}
 	sl_log(SL_LOG_INFO, "node=%s event=recorded pid=%d tcp_port=%u", ctx->name, (int)self,
 	       tcp_port);
+	if (ctx->rec->relay_directory[0]) {
+		char host[272], me[300];
+		unsigned port;
+
+		/* The fleet forwards to us at our listener as bound (a port 0 was just picked). */
+		if (sl_hostport_split(ctx->rec->tcp_address, host, sizeof(host), &port))
+			return -EINVAL;
+		snprintf(me, sizeof(me), "%s:%u", host, tcp_port);
+		ctx->dir = sl_relay_dir_start(n, ctx->rec->relay_directory, me);
+		if (!ctx->dir) {
+			ret = -errno;
+			sl_log(SL_LOG_ERROR, "node=%s event=setup_failed what=relay_directory err=\"%s\"",
+			       ctx->name, strerror(errno));
+			return ret;
+		}
+	}
 	/* Its secure channel listeners come back, then its inlets and outlets. */
 	sl_nm_secure_restore(n, ctx->st, ctx->name);
 	/* Inlets and outlets it had come back (after the port is recorded: /node/SELF resolves). */
@@ -68,6 +87,8 @@ static void run_teardown(struct sl_node *n, void *arg)
 {
 	struct run_ctx *ctx = arg;
 
+	sl_relay_dir_stop(ctx->dir);
+	ctx->dir = NULL;
 	/* A clean shutdown: "stopped", not "crashed". */
 	sl_state_node_stopped(ctx->st, ctx->name, getpid(), true);
 	unlink(ctx->sock);
@@ -129,6 +150,7 @@ int sl_daemon_run_with(const char *name, const struct sl_daemon_hooks *h)
 	} else {
 		snprintf(listen, sizeof(listen), "%s", rec.tcp_address);
 	}
+	ctx.rec = &rec;
 	cfg.name = name;
 	cfg.shards = rec.shards;
 	cfg.pin_shards = rec.pin_shards;

@@ -6,6 +6,7 @@
 #include "crypto/aead.h"
 #include "engine/node.h"
 #include "engine/relay.h"
+#include "engine/relay_fleet.h"
 #include "engine/secure.h"
 #include "tools/daemon/metrics_src.h"
 #include "transports/uring.h"
@@ -68,6 +69,28 @@ static int per_shard(const struct sl_metrics_src *src, struct sl_metrics *m, uns
 	ret |= sl_metrics_add(m, SL_M_READ_PAUSES, shard, NULL,
 			      ns.paused + ns.paused_nomem + ns.paused_ring);
 	return ret ? -ENOMEM : 0;
+}
+
+/* A relay fleet's figures, for a node in one. */
+static int fleet(const struct sl_metrics_src *src, struct sl_metrics *m)
+{
+	struct sl_relay_fleet_stats f;
+	int ret = 0;
+
+	sl_relay_fleet_stats(src->node, &f);
+	if (!f.member)
+		return 0;
+	ret |= sl_metrics_add(m, SL_M_FLEET_DIR_UP, NULL, NULL, f.directory_up);
+	ret |= sl_metrics_add(m, SL_M_FLEET_LOOKUPS, "ok", NULL, f.c[SL_FLEET_LOOKUP_OK]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_LOOKUPS, "miss", NULL, f.c[SL_FLEET_LOOKUP_MISS]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_LOOKUPS, "error", NULL, f.c[SL_FLEET_LOOKUP_ERROR]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_FORWARDS, NULL, NULL, f.c[SL_FLEET_FORWARDED]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_DROPS, "nowhere", NULL, f.c[SL_FLEET_DROP_NOWHERE]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_DROPS, "lookup_error", NULL, f.c[SL_FLEET_DROP_ERROR]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_DROPS, "wait_full", NULL, f.c[SL_FLEET_DROP_WAIT_FULL]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_WRITE_ERRORS, NULL, NULL, f.c[SL_FLEET_WRITE_ERRORS]);
+	ret |= sl_metrics_add(m, SL_M_FLEET_TAKEOVERS, NULL, NULL, f.c[SL_FLEET_TAKEOVERS]);
+	return ret;
 }
 
 int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
@@ -143,5 +166,6 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 	ret |= sl_metrics_add(m, SL_M_RELAY_REGISTERED, NULL, NULL, rs.registered + rs.replaced);
 	ret |= sl_metrics_add(m, SL_M_RELAY_REJECTED, NULL, NULL, rs.rejected);
 	ret |= sl_metrics_add(m, SL_M_RELAY_EXPIRED, NULL, NULL, rs.expired);
+	ret |= fleet(src, m);
 	return ret ? -ENOMEM : 0;
 }
