@@ -166,6 +166,36 @@ class Fleet(NodeTest):
         # Not after the TTL: at once.
         self.assertIsNone(self.entry("w"), "a clean stop left its entry behind")
 
+    def test_config_file_joins_the_fleet(self):
+        port = free_port()
+        path = os.path.join(self.home.dir, "r6.yaml")
+        with open(path, "w") as f:
+            f.write("name: r6\ntcp-listener-address: 127.0.0.1:%d\nrelay-directory: %s\n"
+                    % (port, self.url))
+        proc = subprocess.Popen([SLUICE, "node", "run", "--config", path], env=self.home.env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        def running():
+            p = self.sluice("node", "show", "r6", "--output", "json", check=False)
+            return p.returncode == 0 and '"status":"running"' in p.stdout
+
+        self.assertTrue(wait_until(running, 20))
+        self.assertEqual(self.home.json("node", "show", "r6")["relay_directory"], self.url)
+        self.ports["r6"] = port
+        self.sluice("relay", "create", "v", "--at", "/node/r6", "--to", "a", timeout=30)
+        self.assertTrue(wait_until(lambda: self.owner_is("v", "r6"), timeout=5))
+        p = self.send("b", "r1", "v")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=40)
+        self.assertEqual(proc.returncode, 0)
+        # A bad URL in the file: refused with its line, before anything runs.
+        with open(path, "w") as f:
+            f.write("name: r7\nrelay-directory: http://127.0.0.1:1\n")
+        p = self.sluice("node", "run", "--config", path, check=False, timeout=20)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("r6.yaml:2: relay-directory: expected redis://HOST:PORT", p.stderr)
+
     @unittest.skipUnless(PROMTOOL, "promtool is not installed (tools/deps.sh test)")
     def test_fleet_metrics_pass_promtool(self):
         mport = free_port()
