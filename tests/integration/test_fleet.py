@@ -124,6 +124,13 @@ class Fleet(NodeTest):
                 return s["value"]
         return None
 
+    def wait_running(self, node):
+        def running():
+            p = self.sluice("node", "show", node, "--output", "json", check=False)
+            return p.returncode == 0 and '"status":"running"' in p.stdout
+
+        self.assertTrue(wait_until(running, 20), "node %s did not come up" % node)
+
     def hosted(self, relay):
         return {r["address"]: r for r in
                 self.home.json("relay", "list", "--at", relay, "--hosted")["relays"]}
@@ -149,11 +156,7 @@ class Fleet(NodeTest):
                                 env=self.home.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        def running():
-            p = self.sluice("node", "show", "r5", "--output", "json", check=False)
-            return p.returncode == 0 and '"status":"running"' in p.stdout
-
-        self.assertTrue(wait_until(running, 20))
+        self.wait_running("r5")
         self.assertEqual(self.home.json("node", "show", "r5")["relay_directory"], self.url)
         self.ports["r5"] = port
         self.sluice("relay", "create", "w", "--at", "/node/r5", "--to", "a", timeout=30)
@@ -175,11 +178,7 @@ class Fleet(NodeTest):
         proc = subprocess.Popen([SLUICE, "node", "run", "--config", path], env=self.home.env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        def running():
-            p = self.sluice("node", "show", "r6", "--output", "json", check=False)
-            return p.returncode == 0 and '"status":"running"' in p.stdout
-
-        self.assertTrue(wait_until(running, 20))
+        self.wait_running("r6")
         self.assertEqual(self.home.json("node", "show", "r6")["relay_directory"], self.url)
         self.ports["r6"] = port
         self.sluice("relay", "create", "v", "--at", "/node/r6", "--to", "a", timeout=30)
