@@ -17,7 +17,6 @@
  *    every new watch on its own table.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +30,9 @@
 #include "engine/secure.h"
 #include "engine/timer.h"
 
-#define TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
+#define SL_RELAY_TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
 #define TABLE_INIT 256
-/* After a mass expiry, give freed memory back to the system (see reap_local). */
+/* After a mass expiry, give freed memory back to the system (see sl_relay_reap_local). */
 #define TRIM_AFTER 1024
 
 /* Relay workers must be hash-homed (worker.h): one prefix for both. */
@@ -88,281 +87,6 @@ void sl_relays_put(struct sl_relays *rs)
 	free(rs);
 }
 
-/* ---- directory, watches, shard lists (all under rs->lock) ---- */
-
-static struct relay *dir_find(struct sl_relays *rs, const char *addr, size_t len)
-{
-	uint32_t h = sl_addr_hash((const uint8_t *)addr, len);
-	struct relay *r;
-
-	for (r = rs->dir[h & rs->dmask]; r; r = r->dnext)
-		if (r->dhash == h && r->w.addr_len == len && !memcmp(r->w.addr, addr, len))
-			return r;
-	return NULL;
-}
-
-/* Cold; a failed grow keeps the old table (longer chains, still correct). */
-static void dir_grow(struct sl_relays *rs)
-{
-	unsigned cap = (rs->dmask + 1) * 2;
-	struct relay **t = calloc(cap, sizeof(*t));
-
-	if (!t)
-		return;
-	for (unsigned i = 0; i <= rs->dmask; i++) {
-		struct relay *r, *next;
-
-		for (r = rs->dir[i]; r; r = next) {
-			next = r->dnext;
-			r->dnext = t[r->dhash & (cap - 1)];
-			t[r->dhash & (cap - 1)] = r;
-		}
-	}
-	free(rs->dir);
-	rs->dir = t;
-	rs->dmask = cap - 1;
-}
-
-static void watch_link(struct relay_watch **b, struct relay_watch *x)
-{
-	x->wnext = *b;
-	if (x->wnext)
-		x->wnext->wpprev = &x->wnext;
-	*b = x;
-	x->wpprev = b;
-}
-
-static void watch_grow(struct sl_relays *rs)
-{
-	unsigned cap = (rs->wmask + 1) * 2;
-	struct relay_watch **t = calloc(cap, sizeof(*t));
-
-	if (!t)
-		return;
-	for (unsigned i = 0; i <= rs->wmask; i++) {
-		struct relay_watch *x, *next;
-
-		for (x = rs->watch[i]; x; x = next) {
-			next = x->wnext;
-			watch_link(&t[x->whash & (cap - 1)], x);
-		}
-	}
-	free(rs->watch);
-	rs->watch = t;
-	rs->wmask = cap - 1;
-}
-
-static void dir_insert(struct sl_relays *rs, struct relay *r)
-{
-	unsigned b;
-
-	r->dhash = sl_addr_hash((const uint8_t *)r->w.addr, r->w.addr_len);
-	b = r->dhash & rs->dmask;
-	r->dnext = rs->dir[b];
-	rs->dir[b] = r;
-	r->in_dir = true;
-	rs->nrelays++;
-	if (rs->nrelays > 2 * (rs->dmask + 1))
-		dir_grow(rs);
-}
-
-static void dir_remove(struct sl_relays *rs, struct relay *r)
-{
-	struct relay **pp;
-
-	if (!r->in_dir)
-		return;
-	for (pp = &rs->dir[r->dhash & rs->dmask]; *pp; pp = &(*pp)->dnext) {
-		if (*pp == r) {
-			*pp = r->dnext;
-			break;
-		}
-	}
-	r->in_dir = false;
-	rs->nrelays--;
-	if (r->owned)
-		sl_relay_owner_del(rs, r);
-}
-
-/*
- * The per-shard lists are intrusive and doubly linked: an entry leaves in
- * O(1) whoever removes it. The pending flag is a hint the owning shard's
- * tick reads without the lock.
- */
-#define SLIST_ADD(head, pending, x) do {				\
-	(x)->snext = *(head);						\
-	if ((x)->snext)							\
-		(x)->snext->spprev = &(x)->snext;			\
-	*(head) = (x);							\
-	(x)->spprev = (head);						\
-	__atomic_store_n((pending), 1, __ATOMIC_RELEASE);		\
-} while (0)
-
-#define SLIST_REMOVE(x) do {						\
-	if ((x)->spprev) {						\
-		*(x)->spprev = (x)->snext;				\
-		if ((x)->snext)						\
-			(x)->snext->spprev = (x)->spprev;		\
-		(x)->snext = NULL;					\
-		(x)->spprev = NULL;					\
-	}								\
-} while (0)
-
-static void watch_remove(struct sl_relays *rs, struct relay_watch *x)
-{
-	if (!x->wpprev)
-		return;
-	*x->wpprev = x->wnext;
-	if (x->wnext)
-		x->wnext->wpprev = x->wpprev;
-	x->wnext = NULL;
-	x->wpprev = NULL;
-	__atomic_store_n(&rs->nwatch, rs->nwatch - 1, __ATOMIC_RELAXED);
-	/* A pending check of the old address is moot now. */
-	SLIST_REMOVE(x);
-	if (x->waddr != x->wbuf)
-		free(x->waddr);
-	x->waddr = NULL;
-}
-
-static void unwatch_all(struct sl_relays *rs, struct relay *r)
-{
-	for (unsigned i = 0; i < RELAY_WATCHES; i++)
-		watch_remove(rs, &r->watch[i]);
-}
-
-/* The relay is dead: out of every index, queued for its home shard to stop. */
-static void expire_locked(struct sl_relays *rs, struct relay *r)
-{
-	struct relay_shard *home = &rs->shards[r->w.shard ? sl_shard_id(r->w.shard) : 0];
-
-	if (r->dead)
-		return;
-	dir_remove(rs, r);
-	unwatch_all(rs, r);
-	__atomic_store_n(&r->dead, 1, __ATOMIC_RELAXED);
-	rs->st.expired++;
-	SLIST_ADD(&home->reap, &home->pending, r);
-}
-
-/* The shard hosting local address a: where its stop will be announced. */
-static unsigned addr_shard(struct sl_relays *rs, const struct sl_addr *a, unsigned here)
-{
-	unsigned shard;
-	uint64_t mask;
-
-	if (sl_addr_is_random(a->body, a->len))
-		return sl_random_addr_shard(rs->node, a->body, a->len);
-	if (sl_addr_hashed_shard(rs->node, a->body, a->len, &shard))
-		return shard;
-	mask = sl_name_lookup(rs->node, a->body, a->len);
-	if (mask & (1ull << here))
-		return here;
-	return mask ? (unsigned)__builtin_ctzll(mask) : here;
-}
-
-/*
- * Watch the first hop of r's route (s: r's home shard, the calling thread).
- * Only local addresses are watched: a return route starts with the worker of
- * the connection or channel the registration came through.
- */
-static void watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_watch *x,
-		      const struct sl_addr *a)
-{
-	if (a->type != SL_ADDR_LOCAL || !a->len || x->r->dead)
-		return;
-	x->waddr = a->len < sizeof(x->wbuf) ? x->wbuf : malloc(a->len + 1u);
-	if (!x->waddr) {
-		/* Unwatched, it could outlive its route: gone now instead. */
-		expire_locked(rs, x->r);
-		return;
-	}
-	memcpy(x->waddr, a->body, a->len);
-	x->waddr[a->len] = 0;
-	x->wlen = a->len;
-	x->whash = sl_addr_hash(a->body, a->len);
-	x->wshard = (uint16_t)addr_shard(rs, a, sl_shard_id(s));
-	watch_link(&rs->watch[x->whash & rs->wmask], x);
-	__atomic_store_n(&rs->nwatch, rs->nwatch + 1, __ATOMIC_RELEASE);
-	if (rs->nwatch > 2 * (rs->wmask + 1))
-		watch_grow(rs);
-	if (x->wshard == sl_shard_id(s)) {
-		/* Our own table: check now that the route is still alive. */
-		if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
-			expire_locked(rs, x->r);
-	} else {
-		/* Its stop may have been announced before this watch existed. */
-		struct relay_shard *f = &rs->shards[x->wshard];
-
-		SLIST_ADD(&f->verify, &f->pending, x);
-	}
-}
-
-/*
- * When the first hop is the local end of a secure channel, the connection
- * the channel rides on: its route to the peer starts with that connection's
- * worker. Text as secure.h gives it ("TT#body => ..."). false if none.
- */
-static bool channel_first_hop(struct sl_relays *rs, const struct sl_addr *first,
-			      struct sl_secure_info *si, struct sl_addr *out)
-{
-	char addr[SL_RANDOM_ADDR_LEN + 1], *end;
-	const char *body;
-	size_t len;
-	uint8_t type;
-
-	if (first->type != SL_ADDR_LOCAL || !sl_addr_is_random(first->body, first->len))
-		return false;
-	memcpy(addr, first->body, SL_RANDOM_ADDR_LEN);
-	addr[SL_RANDOM_ADDR_LEN] = 0;
-	if (sl_secure_find(rs->node, addr, si))
-		return false;
-	end = strstr(si->route, " => ");
-	if (end)
-		*end = 0;
-	if (sl_addr_parse(si->route, &type, &body, &len) || len > SL_ADDR_BODY_MAX)
-		return false;
-	out->type = type;
-	out->len = (uint8_t)len;
-	out->body = (const uint8_t *)body;
-	return true;
-}
-
-/* Stop the dead relays homed on s (s's thread; the lock is not held). */
-static void reap_local(struct sl_relays *rs, struct sl_shard *s)
-{
-	struct relay_shard *rsh = &rs->shards[sl_shard_id(s)];
-	struct relay *list = NULL, *r;
-
-	if (!__atomic_load_n(&rsh->pending, __ATOMIC_ACQUIRE))
-		return;
-	pthread_mutex_lock(&rs->lock);
-	while ((r = rsh->reap)) {
-		SLIST_REMOVE(r);
-		r->snext = list;
-		list = r;
-	}
-	pthread_mutex_unlock(&rs->lock);
-	/* Outside the lock: sl_worker_stop runs the stop hooks, ours included. */
-	while ((r = list)) {
-		list = r->snext;
-		r->snext = NULL;
-		sl_log(SL_LOG_DEBUG, "node=%s event=relay_expired address=%s", sl_node_name(rs->node),
-		       r->w.addr);
-		sl_worker_stop(&r->w);	/* frees r (relay_stopped) */
-		rsh->reaped++;
-	}
-	/*
-	 * Thousands of relays (and their connections) going at once leave their
-	 * memory in the shard threads' malloc arenas, which glibc does not return
-	 * by itself: an elastic relay node should shrink back. Cold, rare.
-	 */
-	if (rsh->reaped >= TRIM_AFTER) {
-		rsh->reaped = 0;
-		malloc_trim(0);
-	}
-}
-
 /* ---- the relay worker ---- */
 
 static void relay_handle(struct sl_worker *w, struct sl_msg *m)
@@ -391,8 +115,8 @@ static void relay_stopped(struct sl_worker *w)
 	struct sl_relays *rs = r->rs;
 
 	pthread_mutex_lock(&rs->lock);
-	dir_remove(rs, r);
-	unwatch_all(rs, r);
+	sl_relay_dir_remove(rs, r);
+	sl_relay_unwatch_all(rs, r);
 	SLIST_REMOVE(r);
 	pthread_mutex_unlock(&rs->lock);
 	sl_relay_fleet_gone(rs->node, r->w.addr);
@@ -478,15 +202,15 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	has_first = sl_route_front(&m->ret, &first);
 	/* Before our lock: the channel table has its own. */
 	if (has_first && sl_addr_is_random(first.body, first.len) && (si = malloc(sizeof(*si))))
-		has_under = channel_first_hop(rs, &first, si, &under);
+		has_under = sl_relay_channel_first_hop(rs, &first, si, &under);
 	/* The connection the route rides: under its channel, or its first hop. */
 	if (has_under)
 		conn = &under;
 	else if (has_first)
 		conn = &first;
-	reap_local(rs, s);
+	sl_relay_reap_local(rs, s);
 	pthread_mutex_lock(&rs->lock);
-	r = dir_find(rs, name, len);
+	r = sl_relay_dir_find(rs, name, len);
 	if (r) {
 		if (r->owned && (!auth || memcmp(r->owner, m->peer, sizeof(r->owner)))) {
 			pthread_mutex_unlock(&rs->lock);
@@ -502,7 +226,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 			reject_limit(rs, s, m, limit);
 			return;
 		}
-		unwatch_all(rs, r);
+		sl_relay_unwatch_all(rs, r);
 		rs->st.replaced++;
 	} else {
 		/* Before the relay is made, and once more after (below). */
@@ -535,7 +259,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 		ret = sl_worker_start(s, &r->w, name);
 		if (ret == -EEXIST) {
 			/* A dead relay of that name may still hold the address: it is ours to stop. */
-			reap_local(rs, s);
+			sl_relay_reap_local(rs, s);
 			ret = sl_worker_start(s, &r->w, name);
 		}
 		if (ret) {
@@ -557,7 +281,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 			sl_worker_stop(&r->w);	/* frees r (relay_stopped): it was never listed */
 			return;
 		}
-		dir_insert(rs, r);
+		sl_relay_dir_insert(rs, r);
 		rs->st.registered++;
 	}
 	if (auth && !r->owned) {
@@ -570,9 +294,9 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	for (unsigned i = 0; i < RELAY_WATCHES; i++)
 		r->watch[i].r = r;
 	if (has_first)
-		watch_add(rs, s, &r->watch[0], &first);
+		sl_relay_watch_add(rs, s, &r->watch[0], &first);
 	if (has_under)
-		watch_add(rs, s, &r->watch[1], &under);
+		sl_relay_watch_add(rs, s, &r->watch[1], &under);
 	pthread_mutex_unlock(&rs->lock);
 	free(si);
 	free(old);
@@ -591,7 +315,7 @@ static void relay_register(struct sl_relays *rs, struct sl_shard *s, struct sl_m
 	m->len = (uint32_t)sl_bare_put_bytes(m->data, len + 2, name, len);
 	m->flags &= (uint8_t)~SL_MSG_AUTHENTICATED;
 	sl_send(s, m);
-	reap_local(rs, s);	/* if the route was dead already */
+	sl_relay_reap_local(rs, s);	/* if the route was dead already */
 }
 
 static void register_handle(struct sl_worker *w, struct sl_msg *m)
@@ -637,75 +361,6 @@ static void register_handle(struct sl_worker *w, struct sl_msg *m)
 		return;
 	}
 	relay_register(rs, s, m, name, (size_t)ret);
-}
-
-/* ---- expiry ---- */
-
-void sl_relays_expire_name_local(struct sl_relays *rs, struct sl_shard *s, const char *addr,
-				 size_t len)
-{
-	struct relay *r;
-
-	pthread_mutex_lock(&rs->lock);
-	r = dir_find(rs, addr, len);
-	if (r)
-		expire_locked(rs, r);
-	pthread_mutex_unlock(&rs->lock);
-	reap_local(rs, s);
-}
-
-static void on_worker_stop(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len)
-{
-	struct sl_relays *rs = ctx;
-	bool mine = false;
-	uint32_t h;
-
-	if (__atomic_load_n(&rs->nclients, __ATOMIC_ACQUIRE))
-		sl_relay_clients_addr_gone(rs, s, addr, len);
-	/* Most stops concern no relay; a watch added meanwhile is verified by the tick. */
-	if (!__atomic_load_n(&rs->nwatch, __ATOMIC_ACQUIRE))
-		return;
-	h = sl_addr_hash(addr, len);
-	pthread_mutex_lock(&rs->lock);
-restart:
-	for (struct relay_watch *x = rs->watch[h & rs->wmask]; x; x = x->wnext) {
-		struct relay *r = x->r;
-
-		if (x->whash != h || x->wlen != len || memcmp(x->waddr, addr, len) ||
-		    x->wshard != sl_shard_id(s))
-			continue;
-		/* This unlinks r's watches from the chain we walk: start over (each pass removes one). */
-		expire_locked(rs, r);
-		mine |= r->w.shard == s;
-		goto restart;
-	}
-	pthread_mutex_unlock(&rs->lock);
-	if (mine)
-		reap_local(rs, s);
-}
-
-static void tick_fire(struct sl_timer *t)
-{
-	struct relay_shard *rsh = container_of(t, struct relay_shard, tick);
-	struct sl_relays *rs = rsh->rs;
-	struct sl_shard *s = t->shard;
-
-	if (__atomic_load_n(&rsh->pending, __ATOMIC_ACQUIRE)) {
-		struct relay_watch *x;
-
-		pthread_mutex_lock(&rs->lock);
-		__atomic_store_n(&rsh->pending, 0, __ATOMIC_RELAXED);
-		while ((x = rsh->verify)) {
-			SLIST_REMOVE(x);
-			if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
-				expire_locked(rs, x->r);
-		}
-		if (rsh->reap)
-			__atomic_store_n(&rsh->pending, 1, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&rs->lock);
-		reap_local(rs, s);
-	}
-	sl_timer_arm(s, t, TICK_NS);
 }
 
 /* ---- start, lookup, listing ---- */
@@ -778,10 +433,10 @@ int sl_relay_services_start(struct sl_node *n)
 		if (ret)
 			goto out;
 		rs->refs++;
-		rsh->tick.fire = tick_fire;
-		sl_timer_arm(s, &rsh->tick, TICK_NS);
+		rsh->tick.fire = sl_relay_tick_fire;
+		sl_timer_arm(s, &rsh->tick, SL_RELAY_TICK_NS);
 	}
-	ret = sl_node_on_worker_stop(n, on_worker_stop, rs);
+	ret = sl_node_on_worker_stop(n, sl_relay_on_worker_stop, rs);
 out:
 	sl_relays_put(rs);
 	return ret;

@@ -7,11 +7,14 @@
 #define SL_RELAY_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine/relay.h"
 #include "engine/shard.h"
 #include "engine/timer.h"
+
+struct sl_secure_info;
 
 #define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
@@ -104,6 +107,50 @@ struct sl_relays {
 	unsigned nshards;
 	struct relay_shard shards[];
 };
+
+/* relay_index.c: the directory, the watches and expiry, all under rs->lock unless said. */
+#define SL_RELAY_TICK_NS (250ull * 1000000)	/* expiry latency bound across shards */
+/*
+ * The per-shard lists are intrusive and doubly linked: an entry leaves in
+ * O(1) whoever removes it. The pending flag is a hint the owning shard's
+ * tick reads without the lock.
+ */
+#define SLIST_ADD(head, pending, x) do {				\
+	(x)->snext = *(head);						\
+	if ((x)->snext)							\
+		(x)->snext->spprev = &(x)->snext;			\
+	*(head) = (x);							\
+	(x)->spprev = (head);						\
+	__atomic_store_n((pending), 1, __ATOMIC_RELEASE);		\
+} while (0)
+
+#define SLIST_REMOVE(x) do {						\
+	if ((x)->spprev) {						\
+		*(x)->spprev = (x)->snext;				\
+		if ((x)->snext)						\
+			(x)->snext->spprev = (x)->spprev;		\
+		(x)->snext = NULL;					\
+		(x)->spprev = NULL;					\
+	}								\
+} while (0)
+
+struct relay *sl_relay_dir_find(struct sl_relays *rs, const char *addr, size_t len);
+void sl_relay_dir_insert(struct sl_relays *rs, struct relay *r);
+void sl_relay_dir_remove(struct sl_relays *rs, struct relay *r);
+/* Watch a (the first hop of r's route, or the connection under it); s: r's home shard. */
+void sl_relay_watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_watch *x,
+			const struct sl_addr *a);
+void sl_relay_unwatch_all(struct sl_relays *rs, struct relay *r);
+/* r is dead: out of every index, queued for its home shard to stop. */
+void sl_relay_expire_locked(struct sl_relays *rs, struct relay *r);
+/* Lock not held: the connection a secure channel at `first` rides (into *out, text in si). */
+bool sl_relay_channel_first_hop(struct sl_relays *rs, const struct sl_addr *first,
+				struct sl_secure_info *si, struct sl_addr *out);
+/* s's thread, lock not held: stop the dead relays homed on s. */
+void sl_relay_reap_local(struct sl_relays *rs, struct sl_shard *s);
+/* The node's worker-stop hook, and each shard's tick. */
+void sl_relay_on_worker_stop(void *ctx, struct sl_shard *s, const uint8_t *addr, size_t len);
+void sl_relay_tick_fire(struct sl_timer *t);
 
 /* relay_limit.c: the node's limits on relays, all under rs->lock. */
 /* Cold: the owner table. 0 or -ENOMEM. */
