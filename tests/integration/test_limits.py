@@ -258,8 +258,12 @@ class EngineLimits(LimitsTest):
         rss1 = rss_kib(pid)
         print("9,000 msg1s: %d answered; RSS %d -> %d KiB, %.2f KiB per pending handshake"
               % (got, rss0, rss1, (rss1 - rss0) / max(got, 1)))
-        self.assertEqual(got, 8192)
-        self.assertEqual(rejections(self.home, "d", "max-pending-handshakes"), [9000 - 8192])
+        # Two of the 36 connections may share a per-connection bucket (a keyed hash, 4096
+        # buckets: ~15% of runs), and then that bucket's 500 pass its 256: those count there.
+        [per_conn] = rejections(self.home, "d", "max-pending-handshakes-per-connection")
+        self.assertEqual(got, min(8192, 9000 - per_conn))
+        self.assertEqual(rejections(self.home, "d", "max-pending-handshakes"),
+                         [9000 - per_conn - got])
         if not os.environ.get("SLUICE_SANITIZED"):  # ASan's allocator says nothing of ours
             self.assertLess(rss1 - rss0, 8 * 8192, "a pending handshake holds under 8 KiB")
 
