@@ -249,6 +249,11 @@ int sl_node_check_metrics(const char *a, char *norm, size_t cap)
 		      "127.0.0.1:9464 (keep it on 127.0.0.1 unless a firewall guards it)", a);
 }
 
+bool sl_node_listener_is_wildcard(const char *tcp_address)
+{
+	return !strncmp(tcp_address, "0.0.0.0:", 8) || !strncmp(tcp_address, "[::]:", 5);
+}
+
 /* --relay-directory: Redis's URL; the fleet reaches this node at its TCP listener's host. */
 static int check_relay_directory(const char *url, struct sl_node_rec *rec)
 {
@@ -259,7 +264,7 @@ static int check_relay_directory(const char *url, struct sl_node_rec *rec)
 	if (sl_relay_dir_parse_url(url, host, sizeof(host), &port, &why) ||
 	    strlen(url) >= sizeof(rec->relay_directory))
 		return sl_err("--relay-directory %s: %s", url, why);
-	if (!strncmp(rec->tcp_address, "0.0.0.0:", 8) || !strncmp(rec->tcp_address, "[::]:", 5))
+	if (sl_node_listener_is_wildcard(rec->tcp_address))
 		return sl_err("--relay-directory needs a TCP listener address the other relay nodes "
 			      "can reach, not %s: give --tcp-listener-address HOST:PORT with the "
 			      "node's own address", rec->tcp_address);

@@ -25,6 +25,8 @@ int sl_node_check_name(const char *name);
 bool sl_node_parse_uint(const char *s, unsigned max, unsigned *out);
 /* --metrics: an IP literal and a port ("" = none), the normal form into norm. 0 or -EINVAL. */
 int sl_node_check_metrics(const char *a, char *norm, size_t cap);
+/* A listener on every address (0.0.0.0, [::]): other relay nodes of a fleet cannot dial it. */
+bool sl_node_listener_is_wildcard(const char *tcp_address);
 /* A new record from create's (or run's) options, by option name. 0 or -EINVAL (printed). */
 int sl_node_new_record(const struct sl_cmd_spec *spec, const struct sl_args *a, const char *name,
 		       struct sl_node_rec *rec);

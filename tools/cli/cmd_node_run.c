@@ -508,8 +508,7 @@ static int run_config(const struct sl_cmd_spec *spec, const struct sl_args *a, c
 			     r.path, r.cur->rec.name, name);
 		goto out;
 	}
-	if (r.cur->rec.relay_directory[0] && (!strncmp(r.cur->rec.tcp_address, "0.0.0.0:", 8) ||
-					      !strncmp(r.cur->rec.tcp_address, "[::]:", 5))) {
+	if (r.cur->rec.relay_directory[0] && sl_node_listener_is_wildcard(r.cur->rec.tcp_address)) {
 		ret = sl_err("%s: relay-directory needs a tcp-listener-address the other relay nodes "
 			     "can reach, not %s: give the node's own address", r.path,
 			     r.cur->rec.tcp_address);

@@ -216,17 +216,24 @@ int sl_state_node_stopped(struct sl_state *st, const char *name, int64_t pid, bo
 	return ret == -ENOENT && pid ? 0 : ret;
 }
 
-int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *limits)
+/* One text column of a node's row; sql is "UPDATE nodes SET <column> = ? WHERE name = ?". */
+static int set_node_text(struct sl_state *st, const char *sql, const char *name,
+			 const char *value)
 {
 	sqlite3_stmt *s;
 	int ret;
 
-	ret = sl_state_prepare(st, "UPDATE nodes SET limits = ? WHERE name = ?", &s);
+	ret = sl_state_prepare(st, sql, &s);
 	if (ret)
 		return ret;
-	sqlite3_bind_text(s, 1, limits, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, value, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	return update_done(st, s);
+}
+
+int sl_state_node_set_limits(struct sl_state *st, const char *name, const char *limits)
+{
+	return set_node_text(st, "UPDATE nodes SET limits = ? WHERE name = ?", name, limits);
 }
 
 int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n)
@@ -255,15 +262,7 @@ int sl_state_node_configure(struct sl_state *st, const struct sl_node_rec *n)
 
 int sl_state_node_set_metrics(struct sl_state *st, const char *name, const char *addr)
 {
-	sqlite3_stmt *s;
-	int ret;
-
-	ret = sl_state_prepare(st, "UPDATE nodes SET metrics = ? WHERE name = ?", &s);
-	if (ret)
-		return ret;
-	sqlite3_bind_text(s, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	return update_done(st, s);
+	return set_node_text(st, "UPDATE nodes SET metrics = ? WHERE name = ?", name, addr);
 }
 
 int sl_state_node_set_stopped_flag(struct sl_state *st, const char *name, bool stopped)

@@ -25,6 +25,7 @@
 #include "engine/log.h"
 #include "engine/node.h"
 #include "engine/relay_fleet.h"
+#include "engine/shard.h"
 #include "tools/common/text.h"
 #include "tools/daemon/relay_dir.h"
 
@@ -92,11 +93,9 @@ static uint64_t now_ms(void)
 
 static struct owned **owned_find(struct sl_relay_dir *d, const char *name)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = sl_addr_hash((const uint8_t *)name, strlen(name));
 	struct owned **pp;
 
-	for (const char *p = name; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
 	for (pp = &d->owned[h % OWNED_BUCKETS]; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->name, name))
 			break;
