@@ -3,35 +3,69 @@
  * Limits on accepted TCP connections (node --limit max-connections,
  * max-connections-per-source). Shards accept on their own SO_REUSEPORT
  * sockets, so one source's connections spread over every shard: the counts
- * are shared atomics. Sources are counted per bucket of a hash of the address
- * (SL_SRC_BUCKETS): two sources in one bucket share its count, which errs on
- * refusing, never on admitting.
+ * are shared atomics. Sources are counted per bucket of a keyed hash of the
+ * address (SL_SRC_BUCKETS): two sources in one bucket share its count, which
+ * errs on refusing, never on admitting; the key (drawn per process) keeps a
+ * peer from choosing addresses that land in another's bucket.
+ *
+ * A source is an IPv4 address, or an IPv6 /64: one host gets a whole /64
+ * from its provider (SLAAC, privacy addresses), so counting IPv6 addresses
+ * one by one would let one host open the per-source limit once per address.
+ * An IPv4-mapped IPv6 address counts as the IPv4 address.
  */
 #define SL_URING_INTERNAL
 #include <netinet/in.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "transports/uring.h"
 
-static uint32_t src_hash(const struct sockaddr_storage *sa)
+_Static_assert(sizeof(((struct sl_net *)0)->src_key) == crypto_shorthash_KEYBYTES,
+	       "src_key holds a crypto_shorthash key");
+
+void sl_conn_limit_init(struct sl_net *t)
 {
-	const uint8_t *p;
-	size_t n;
-	uint32_t h = 2166136261u;
+	/* Idempotent. Without a random source the key stays zero: the counts stay right. */
+	if (sodium_init() < 0)
+		return;
+	crypto_shorthash_keygen(t->src_key);
+}
+
+/* The bytes that name a source: family, then the address or its /64. */
+size_t sl_conn_limit_source(const struct sockaddr_storage *sa, uint8_t out[9])
+{
+	const uint8_t *a6;
 
 	if (sa->ss_family == AF_INET) {
-		p = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-		n = 4;
-	} else if (sa->ss_family == AF_INET6) {
-		p = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-		n = 16;
-	} else {
-		return 0;
+		out[0] = 4;
+		memcpy(out + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 5;
 	}
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % SL_SRC_BUCKETS;
+	if (sa->ss_family != AF_INET6)
+		return 0;
+	a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a6)) {
+		out[0] = 4;
+		memcpy(out + 1, a6 + 12, 4);
+		return 5;
+	}
+	out[0] = 6;
+	memcpy(out + 1, a6, 8);
+	return 9;
+}
+
+static uint32_t src_bucket(const struct sl_net *t, const struct sockaddr_storage *sa)
+{
+	uint8_t src[9], h[crypto_shorthash_BYTES];
+	size_t n = sl_conn_limit_source(sa, src);
+	uint32_t b;
+
+	if (!n)
+		return 0;
+	crypto_shorthash(h, src, n, t->src_key);
+	memcpy(&b, h, sizeof(b));
+	return b % SL_SRC_BUCKETS;
 }
 
 int sl_conn_limit_admit(struct sl_net *t, int fd, int32_t *bucket)
@@ -44,7 +78,7 @@ int sl_conn_limit_admit(struct sl_net *t, int fd, int32_t *bucket)
 	memset(&sa, 0, sizeof(sa));
 	if (getpeername(fd, (struct sockaddr *)&sa, &len))
 		sa.ss_family = AF_UNSPEC;
-	b = src_hash(&sa);
+	b = src_bucket(t, &sa);
 	if (__atomic_add_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED) >
 	    __atomic_load_n(&t->cfg.max_tcp_in, __ATOMIC_RELAXED)) {
 		__atomic_sub_fetch(&t->tcp_in, 1, __ATOMIC_RELAXED);

@@ -429,6 +429,7 @@ struct sl_net *sl_uring_create_cold(struct sl_node *n, const struct sl_net_confi
 	t->tcp_in_src = calloc(SL_SRC_BUCKETS, sizeof(*t->tcp_in_src));
 	if (!t->us || !t->stats || !t->efds || !t->tcp_in_src)
 		goto err_free;
+	sl_conn_limit_init(t);
 	for (unsigned i = 0; i < ns; i++) {
 		t->efds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (t->efds[i] < 0) {

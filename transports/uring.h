@@ -221,11 +221,17 @@ struct sl_net {
 	/* Accepted TCP connections now (conn_limit.c): in total, and per hashed source address. */
 	uint32_t tcp_in;
 	uint32_t *tcp_in_src;
+	uint8_t src_key[16];		/* the buckets' hash key (conn_limit.c) */
 	bool draining;			/* sl_net_stop_accepting() was called (atomic) */
 };
 
 /* conn_limit.c. Any shard. */
 #define SL_SRC_BUCKETS 4096
+struct sockaddr_storage;
+/* Cold: draw the buckets' key. */
+void sl_conn_limit_init(struct sl_net *t);
+/* The bytes counted as sa's source (IPv4 address, IPv6 /64) into out: their length, 0 = none. */
+size_t sl_conn_limit_source(const struct sockaddr_storage *sa, uint8_t out[9]);
 /* Count an accepted TCP fd in, or refuse it: 0, 1 (total full), 2 (its source is). */
 int sl_conn_limit_admit(struct sl_net *t, int fd, int32_t *bucket);
 /* Count out what admit counted in (bucket -1 = nothing). */
