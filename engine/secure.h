@@ -113,8 +113,14 @@ struct sl_secure_listener_opts {
  */
 int sl_secure_listener_start(struct sl_node *n, const char *addr,
 			     const struct sl_secure_listener_opts *o);
-/* Stop it (responders already running finish). 0, -ENOENT. */
-int sl_secure_listener_stop(struct sl_node *n, const char *addr);
+/*
+ * Stop it (responders already running finish). 0, -ENOENT. gone (may be
+ * NULL) runs once the address has left every shard, so a new listener or
+ * service may take it: on the thread of the last shard to stop its worker
+ * (before node start: the caller's, within the call).
+ */
+int sl_secure_listener_stop(struct sl_node *n, const char *addr, void (*gone)(void *arg),
+			    void *arg);
 
 struct sl_secure_listener_info {
 	char addr[SL_ADDR_BODY_MAX + 1];

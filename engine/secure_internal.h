@@ -71,6 +71,10 @@ struct sl_listener {
 	uint8_t authorized[SL_SECURE_MAX_AUTHORIZED][SL_ID_LEN];
 	char addr[SL_ADDR_BODY_MAX + 1];
 	struct sl_worker *workers;		/* one per shard */
+	/* Stopping: shards whose worker still has the address, and who to tell at 0. */
+	unsigned unstopped;			/* atomic */
+	void (*gone)(void *arg);
+	void *gone_arg;
 };
 
 /* Handshake-only state: freed when the channel is established or aborted. */

@@ -107,6 +107,13 @@ static void start_call(struct sl_shard *s, void *arg)
 	}
 }
 
+/* One more shard has let go of l's address: at the last, tell who asked. */
+static void shard_stopped(struct sl_listener *l)
+{
+	if (!__atomic_sub_fetch(&l->unstopped, 1, __ATOMIC_ACQ_REL) && l->gone)
+		l->gone(l->gone_arg);
+}
+
 static void stop_call(struct sl_shard *s, void *arg)
 {
 	struct sl_listener *l = arg;
@@ -116,6 +123,7 @@ static void stop_call(struct sl_shard *s, void *arg)
 	/* The worker's stopped callback drops the worker's reference; then ours. */
 	if (started)
 		sl_worker_stop(w);
+	shard_stopped(l);
 	sl_listener_put(l);
 }
 
@@ -183,7 +191,8 @@ int sl_secure_listener_start(struct sl_node *n, const char *addr,
 	return 0;
 }
 
-int sl_secure_listener_stop(struct sl_node *n, const char *addr)
+int sl_secure_listener_stop(struct sl_node *n, const char *addr, void (*gone)(void *arg),
+			    void *arg)
 {
 	struct sl_secure_node *sn = sl_secure_node_get(n);
 	struct sl_listener *l, **pp;
@@ -200,12 +209,25 @@ int sl_secure_listener_stop(struct sl_node *n, const char *addr)
 	pthread_mutex_unlock(&sn->lock);
 	if (!l)
 		return -ENOENT;
+	l->gone = gone;
+	l->gone_arg = arg;
+	/* One for the loop, so gone runs after it even when every call ran before it ended. */
+	l->unstopped = ns + 1;
 	/* Each call holds a reference; the registry's goes last of all. */
 	for (i = 0; i < ns; i++) {
 		listener_hold(l);
-		if (sl_shard_call(n, i, stop_call, l))
+		if (!sl_node_running(n)) {
+			stop_call(sl_node_shard(n, i), l);
+			continue;
+		}
+		if (sl_shard_call(n, i, stop_call, l)) {
+			/* A full control queue: that shard keeps its worker (logged), the rest stop. */
+			sl_log(SL_LOG_WARN, "event=listener_stop_failed addr=%s shard=%u", l->addr, i);
+			shard_stopped(l);
 			sl_listener_put(l);
+		}
 	}
+	shard_stopped(l);
 	sl_listener_put(l);
 	return 0;
 }

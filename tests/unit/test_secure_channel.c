@@ -444,7 +444,7 @@ Test(secure, kci_stolen_responder_key_does_not_impersonate_the_initiator)
 
 	up(&f, NULL, 0);
 	memcpy(auth[0], f.va->id, SL_ID_LEN);
-	sl_secure_listener_stop(f.n, "l");
+	sl_secure_listener_stop(f.n, "l", NULL, NULL);
 	{
 		struct sl_secure_listener_opts lo = { .vault = f.vb,
 			.authorized = (const uint8_t (*)[SL_ID_LEN])auth, .n_authorized = 1 };
@@ -673,4 +673,55 @@ Test(secure, refresh_credentials_rules)
 	sl_identity_key_wipe(&kb);
 	free(c);
 	free(id);
+}
+
+/* Set by the listener stop's gone callback, from a shard thread. */
+struct gone_flag {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool gone;
+};
+
+static void on_gone(void *arg)
+{
+	struct gone_flag *g = arg;
+
+	pthread_mutex_lock(&g->lock);
+	g->gone = true;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/*
+ * A stop's gone callback comes once no shard has the address, so a listener
+ * made at once afterwards under the same address starts (what a control
+ * `secure-channel-listener delete` waits for before it answers).
+ */
+Test(secure, listener_address_is_free_when_its_stop_says_gone)
+{
+	struct sl_node_config cfg = { .name = "g", .shards = 4, .no_pin = true };
+	struct sl_secure_listener_opts lo = { 0 };
+	struct gone_flag g = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct sl_vault *v = make_vault("g");
+	struct sl_node *n = sl_node_create(&cfg);
+
+	cr_assert_not_null(n);
+	cr_assert_eq(sl_secure_node_init(n, v), 0);
+	cr_assert_eq(sl_node_start(n), 0);
+	for (int i = 0; i < 200; i++) {
+		int ret = sl_secure_listener_start(n, "again", &lo);
+
+		cr_assert_eq(ret, 0, "round %d: start after gone: %d", i, ret);
+		g.gone = false;
+		cr_assert_eq(sl_secure_listener_stop(n, "again", on_gone, &g), 0);
+		pthread_mutex_lock(&g.lock);
+		while (!g.gone)
+			pthread_cond_wait(&g.cond, &g.lock);
+		pthread_mutex_unlock(&g.lock);
+	}
+	cr_assert_eq(sl_secure_listener_stop(n, "nothing", on_gone, &g), -ENOENT);
+	sl_node_stop(n);
+	sl_node_join(n);
+	sl_secure_node_fini(n);
+	sl_node_destroy(n);
 }

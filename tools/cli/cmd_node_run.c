@@ -282,8 +282,10 @@ static unsigned apply_kind(const char *node, const struct svc_kind *k, struct sl
 		}
 		ret = k->create(node, item);
 		/*
-		 * A replaced entry's old self leaves its address asynchronously (a
-		 * listener's worker stops on its shard): try again for up to a second.
+		 * A replaced entry's old self may let go of what it held after its
+		 * delete was answered (an inlet's port and an outlet's address go on
+		 * their shards; a secure channel listener's delete waits for its
+		 * shards): try again for up to a second.
 		 */
 		for (int tries = 0; ret && old && tries < 20; tries++) {
 			nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000 * 1000 }, NULL);

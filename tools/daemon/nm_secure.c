@@ -429,22 +429,61 @@ static void scl_list(struct sl_worker *nm, struct sl_msg *m, const struct sl_api
 	respond_list(nm, m, v, k, sizeof(*v), put_scl_info);
 }
 
+/*
+ * secure_channel_listener.delete is answered once the address has left every
+ * shard, so a create that follows it (a config reload, a script) finds it free.
+ */
+struct scl_delete_req {
+	struct sl_worker *nm;
+	struct sl_msg *m;
+};
+
+static void scl_deleted(struct sl_shard *s, void *arg)
+{
+	struct scl_delete_req *d = arg;
+
+	(void)s;
+	sl_nm_respond(d->nm, d->m, SL_API_OK, NULL, NULL, 0);
+	free(d);
+}
+
+/* On the last shard to stop its worker: answer from the node manager's own shard. */
+static void scl_gone(void *arg)
+{
+	struct scl_delete_req *d = arg;
+	struct sl_shard *s = d->nm->shard;
+
+	if (sl_shard_call(sl_shard_node(s), sl_shard_id(s), scl_deleted, d)) {
+		/* Its control queue is full (or the node stops): the CLI times out, the delete holds. */
+		sl_log(SL_LOG_WARN, "event=api_answer_lost method=secure_channel_listener.delete");
+		sl_msg_free(d->m);
+		free(d);
+	}
+}
+
 static void scl_delete(struct sl_worker *nm, struct sl_msg *m, const struct sl_api_request *req)
 {
 	char addr[SL_ADDR_BODY_MAX + 1], err[SL_API_ERROR_MAX];
+	struct scl_delete_req *d;
 
 	if (!req->body || sl_api_text_decode(req->body, req->body_len, addr, sizeof(addr))) {
 		sl_nm_respond(nm, m, SL_API_BAD_REQUEST,
 			      "secure_channel_listener.delete needs the listener address", NULL, 0);
 		return;
 	}
-	if (sl_secure_listener_stop(sl_shard_node(nm->shard), addr)) {
+	d = malloc(sizeof(*d));
+	if (!d) {
+		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
+		return;
+	}
+	d->nm = nm;
+	d->m = m;
+	if (sl_secure_listener_stop(sl_shard_node(nm->shard), addr, scl_gone, d)) {
+		free(d);
 		snprintf(err, sizeof(err), "no secure channel listener %s: see "
 			 "`sluice secure-channel-listener list`", addr);
 		sl_nm_respond(nm, m, SL_API_NOT_FOUND, err, NULL, 0);
-		return;
 	}
-	sl_nm_respond(nm, m, SL_API_OK, NULL, NULL, 0);
 }
 
 const struct sl_nm_method sl_nm_secure_methods[] = {
