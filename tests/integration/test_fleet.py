@@ -23,9 +23,9 @@ REFRESH_S = TTL_S / 3
 CACHE_S = 1.0       # SL_FLEET_CACHE_NS
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+def free_port(family=socket.AF_INET):
+    s = socket.socket(family)
+    s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
@@ -264,6 +264,27 @@ class Fleet(NodeTest):
         self.assertTrue(wait_until(lambda: self.owner_is("y", "r2"), timeout=5))
         time.sleep(CACHE_S + 0.2)   # r3's "nowhere" (if it asked) runs out too
         p = self.send("b", "r3", "y")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
+
+    @unittest.skipUnless(socket.has_ipv6 and os.path.exists("/proc/net/if_inet6"),
+                         "no IPv6 loopback")
+    def test_nodes_listening_on_ipv6(self):
+        """Owners on [::1]: the entry names the listener in brackets, and a fleet member
+        dials it from that text."""
+        ports = {}
+        for r in ("r6a", "r6b"):
+            ports[r] = free_port(socket.AF_INET6)
+            self.sluice("node", "create", r, "--tcp-listener-address", "[::1]:%d" % ports[r],
+                        "--relay-directory", self.url)
+        self.sluice("relay", "create", "x6", "--at", "/node/r6a", "--to", "a", timeout=30)
+        self.assertTrue(wait_until(
+            lambda: (self.entry("x6") or "").split(" ")[0] == "[::1]:%d" % ports["r6a"], 5),
+            self.entry("x6"))
+        p = self.send("b", "r6b", "x6")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
+        self.assertGreaterEqual(self.stat("r6b", "sluice_relay_fleet_forwards_total"), 1)
+        # And from an IPv4 member of the same fleet.
+        p = self.send("b", "r2", "x6")
         self.assertEqual((p.returncode, p.stdout.strip()), (0, "HELLO"), p.stderr)
 
     def test_redis_down_and_back(self):
