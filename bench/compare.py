@@ -34,6 +34,7 @@ PATHS = [
     ("sluice", "Sluice portal (inlet n1 -> secure channel -> outlet n2)"),
     ("sluice-1shard", "Sluice portal, nodes with 1 shard"),
     ("sluice-relay", "Sluice portal through a relay node (n1 -> relay -> n2, 3 nodes)"),
+    ("sluice-relay-plain", "the same, relay registered `--plain` (no channel on the relay hop)"),
 ]
 LABEL = dict(PATHS)
 THROUGHPUT_REF = "ssh-aes"

@@ -16,7 +16,7 @@
 # Writes bench/results/<date>-<host>.{md,json} and prints the Markdown.
 # Everything it starts is stopped at exit, Ctrl-C included. Paths:
 #   direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard
-#   sluice-relay
+#   sluice-relay sluice-relay-plain
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +26,7 @@ HELPER="$ROOT/bench/compare.py"
 RUNS=3 SECS=6 RTT_COUNT=20000 QUICK=0 INSTALL=1 BUILD=1
 OUT="$ROOT/bench/results"
 BUILD_DIR="$ROOT/build"
-ALL_PATHS="direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard sluice-relay"
+ALL_PATHS="direct socat socat128k ssh-aes ssh-chacha stunnel spiped sluice sluice-1shard sluice-relay sluice-relay-plain"
 PATHS_WANTED=$ALL_PATHS
 ARGS="$*"
 
@@ -338,10 +338,11 @@ sluice_path() {	# name, shards ("" = the default)
 up_sluice() { sluice_path sluice ""; }
 up_sluice-1shard() { sluice_path sluice-1shard 1; }
 
-# the portal's channel through a third node serving relays: n1 -> relay -> n2
-up_sluice-relay() {
-	local name=sluice-relay home=$TMP/home-sluice-relay a b n pid
-	sluice_has_portal && "$SLUICE" relay create --help >/dev/null 2>&1 ||
+# the portal's channel through a third node serving relays: n1 -> relay -> n2; $2: relay
+# create's extra flag (--plain: no secure channel between the relay node and n2)
+relay_path() {
+	local name=$1 flag=$2 home=$TMP/home-$1 a b n pid
+	sluice_has_portal && "$SLUICE" relay create --help 2>/dev/null | grep -q -- "${flag:---at}" ||
 		{ STATUS[$name]="n/a (not built)"; return 1; }
 	mkdir -p "$home"; SLUICE_HOMES+=("$home")
 	export SLUICE_HOME=$home
@@ -349,7 +350,7 @@ up_sluice-relay() {
 	local err="$TMP/$name.err" ch=/node/relay/service/forward_to_n2/service/api
 	{
 		"$SLUICE" node create relay && "$SLUICE" node create n1 && "$SLUICE" node create n2 &&
-		"$SLUICE" relay create n2 --at /node/relay --to n2 &&
+		"$SLUICE" relay create n2 --at /node/relay --to n2 $flag &&
 		"$SLUICE" tcp-outlet create --at n2 --from /service/outlet --to "127.0.0.1:$IPERF_PORT" &&
 		"$SLUICE" tcp-outlet create --at n2 --from /service/outlet-pp --to "127.0.0.1:$PP_PORT" &&
 		"$SLUICE" secure-channel create --from n1 --to "$ch" |
@@ -369,6 +370,8 @@ up_sluice-relay() {
 	fi
 	ENTRY_I[$name]=$a ENTRY_P[$name]=$b
 }
+up_sluice-relay() { relay_path sluice-relay ""; }
+up_sluice-relay-plain() { relay_path sluice-relay-plain --plain; }
 
 PATHS=()
 for p in $ALL_PATHS; do

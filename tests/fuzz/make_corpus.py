@@ -249,6 +249,7 @@ def seeds_control_request():
                                                            "/secure/api/service/outlet", []]),
         "relay_create": req("relay.create", ["b", TO, None]),
         "relay_create_authority": req("relay.create", ["b", TO, ID1]),
+        "relay_create_plain": req("relay.create", ["b", TO, None, True]),
         "relay_show": req("relay.show", "b"),
         "relay_hosted": req("relay.hosted"),
         # responses, as the CLI reads them
@@ -308,8 +309,9 @@ def seeds_state_rows():
                          "b"),
         # outlet: node, address, to_address
         "outlet": row("n2", "outlet", "127.0.0.1:9000"),
-        # relay: node, name, at_route, remote_address
-        "relay": row("a", "b", "/ip4/127.0.0.1/tcp/4000", "forward_to_b"),
+        # relay: node, name, at_route, remote_address, plain
+        "relay": row("a", "b", "/ip4/127.0.0.1/tcp/4000", "forward_to_b", 0),
+        "relay_plain": row("a", "p", "/node/relay", "forward_to_p", 1),
         # listener: node, kind, address, identity, authorized
         "listener": row("n4", "secure_channel", "l", "i2", ids),
         "listener_any": row("n4", "secure_channel", "api", "", ""),
@@ -328,7 +330,7 @@ def seeds_node_config():
         "limits": b"limits:\n  max-connections: 20000\n  max-connections-per-source: 64\n"
                   b"  max-route-length: 8\n",
         "services": ("secure-channel-listeners:\n  api2:\n    authorized: [%s]\n"
-                     "relays:\n  r1:\n    at: /node/hub\n"
+                     "relays:\n  r1:\n    at: /node/hub\n  r2:\n    at: /node/hub\n    plain: true\n"
                      "tcp-outlets:\n  outlet:\n    to: 127.0.0.1:5000\n"
                      "tcp-inlets:\n  web:\n    from: 127.0.0.1:6000\n"
                      "    to: /node/b/service/outlet\n    via: r1\n" % ident).encode(),

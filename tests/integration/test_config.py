@@ -151,6 +151,19 @@ class Config(NodeTest):
         self.wait_log(log, "what=tcp_inlet name=web action=create result=ok")
         return path, p, log
 
+    def test_plain_relay_key(self):
+        self.sluice("node", "create", "relay")
+        path = self.write("name: c2\nrelays:\n  s:\n    at: /node/relay\n"
+                          "  p:\n    at: /node/relay\n    plain: true\n")
+        p, log = self.run_node(path)
+        self.wait_log(log, "what=relay name=p action=create result=ok")
+        r = self.relays("c2")
+        self.assertEqual((r["s"]["secure"], r["p"]["secure"]), (True, False))
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(20), 0)
+        self.bad("name: c2\nrelays:\n  p:\n    at: /node/relay\n    plain: maybe\n", 5,
+                 "relays.p.plain: true or false")
+
     def test_comes_up_with_listener_limits_relay_and_outlet(self):
         srv = SlowServer(8, 0)
         self.addCleanup(srv.close)

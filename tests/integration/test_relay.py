@@ -430,6 +430,52 @@ class RelayTest(NodeTest):
         self.assertNotIn(secret.upper().encode(), seen)
         self.assertNotIn(b"uppercase", seen, "inner routes travel encrypted too")
 
+    def test_plain_relay(self):
+        """relay create --plain: registered over plain TCP, owned by nobody, the end-to-end
+        channel still the only encryption the payload needs; kept across a restart as plain."""
+        self.relay_node()
+        tap = Tap(self.port)
+        self.addCleanup(tap.close)
+        self.sluice("node", "create", "a")
+        self.sluice("node", "create", "b")
+        out = self.sluice("relay", "create", "p", "--at", "/ip4/127.0.0.1/tcp/%d" % tap.port,
+                          "--to", "a", "--plain").stdout
+        self.assertEqual(out.strip(), "/service/forward_to_p")
+        rl = self.home.json("relay", "list", "--at", "a")
+        self.assertEqual([(r["name"], r["state"], r["secure"]) for r in rl], [("p", "up", False)])
+        self.assertIn("plain TCP", self.sluice("relay", "show", "p", "--at", "a").stdout)
+        owners = {r["address"]: r["owner"] for r in self.hosted()["relays"]}
+        self.assertIsNone(owners["/service/forward_to_p"], "a plain relay has no owner")
+        secret = "confidential-payload-9a1c"
+        self.assertEqual(self.through_relay("b", "p", secret), secret.upper())
+        with tap.lock:
+            seen = bytes(tap.seen)
+        # No channel to the relay node: the registration and the relayed routes show...
+        self.assertIn(b"forward_to_p", seen)
+        # ...but the payload rides b's end-to-end channel to a.
+        self.assertNotIn(secret.encode(), seen)
+        self.assertNotIn(secret.upper().encode(), seen)
+        # Saved as plain: a restarted a registers the same way.
+        self.sluice("node", "stop", "a")
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 0, timeout=10))
+        self.sluice("node", "start", "a")
+        self.assertTrue(wait_until(lambda: self.hosted()["active"] == 1, timeout=15))
+        self.assertEqual(self.home.json("relay", "show", "p", "--at", "a")["secure"], False)
+        self.assertEqual(self.through_relay("b", "p"), "HELLO")
+
+    def test_plain_relay_refused_at_a_project(self):
+        self.relay_node()
+        ids = {i["name"]: i["identifier"] for i in self.home.json("identity", "list")}
+        self.sluice("project", "create", "default", "--relay", "/ip4/127.0.0.1/tcp/%d" % self.port,
+                    "--identity", ids["@relay"])
+        self.sluice("node", "create", "a")
+        p = self.sluice("relay", "create", "x", "--at", "/project/default", "--to", "a",
+                        "--plain", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--plain", p.stderr)
+        self.assertIn("drop --plain", p.stderr)
+        self.assertEqual(self.home.json("relay", "list", "--at", "a"), [])
+
     def test_ten_thousand_relays(self):
         # Every connection comes from 127.0.0.1: past the per-source default of 1024.
         self.relay_node(None, "--limit", "max-connections-per-source=20000")

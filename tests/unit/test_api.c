@@ -217,3 +217,27 @@ Test(api, bodies_refuse_nul_in_texts)
 	cr_assert_eq(sl_api_relay_name_decode(relay_ok + 1, 2, a, sizeof(a)), 0);
 	cr_expect_str_eq(a, "b");
 }
+
+/* relay.create's fourth field: plain (a bool), absent or null in older requests. */
+Test(api, relay_create_plain_field)
+{
+	/* ["b", [0#echo], null, true] / ... false / ["b", [0#echo], null, "x"] */
+	static const uint8_t plain[] = { 0x84, 0x61, 'b', 0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o',
+					 0xf6, 0xf5 };
+	static const uint8_t secure[] = { 0x84, 0x61, 'b', 0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o',
+					  0xf6, 0xf4 };
+	static const uint8_t older[] = { 0x83, 0x61, 'b', 0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o',
+					 0xf6 };
+	static const uint8_t bad[] = { 0x84, 0x61, 'b', 0x81, 0x82, 0x00, 0x44, 'e', 'c', 'h', 'o',
+				       0xf6, 0x61, 'x' };
+	static struct sl_api_relay_create rc;
+
+	cr_assert_eq(sl_api_relay_create_decode(plain, sizeof(plain), &rc), 0);
+	cr_expect(rc.plain);
+	cr_expect_not(rc.has_authority);
+	cr_assert_eq(sl_api_relay_create_decode(secure, sizeof(secure), &rc), 0);
+	cr_expect_not(rc.plain);
+	cr_assert_eq(sl_api_relay_create_decode(older, sizeof(older), &rc), 0);
+	cr_expect_not(rc.plain, "a request without the field registers through a channel");
+	cr_expect_eq(sl_api_relay_create_decode(bad, sizeof(bad), &rc), -EBADMSG);
+}

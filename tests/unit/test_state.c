@@ -110,6 +110,9 @@ Test(state, newer_schema_is_refused, .init = cr_redirect_stderr)
 	cr_expect_null(st);
 }
 
+/* Each older schema had relays without their plain column (schema 9). */
+#define DROP_RELAY_PLAIN "ALTER TABLE relays DROP COLUMN plain;"
+
 /*
  * Open a store that `sql` turned back into an older schema, holding node
  * "old" (2 shards, port 4000, created at 1700000000): it migrates to today's
@@ -139,7 +142,7 @@ Test(state, schema_1_store_migrates)
 	struct sl_state *st;
 
 	/* Today's store with the columns taken out again has schema 1's nodes table. */
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
@@ -166,7 +169,7 @@ Test(state, schema_2_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
@@ -186,7 +189,7 @@ Test(state, schema_3_store_migrates)
 	struct sl_node_rec got, quick = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
@@ -209,7 +212,7 @@ Test(state, schema_4_store_migrates)
 	struct sl_node_rec got;
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "ALTER TABLE nodes DROP COLUMN metrics;"
@@ -231,7 +234,7 @@ Test(state, schema_5_store_migrates)
 	struct sl_node_rec got, udp = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "ALTER TABLE nodes DROP COLUMN udp_address;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
@@ -251,7 +254,7 @@ Test(state, schema_6_store_migrates)
 	struct sl_node_rec got, lim = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "ALTER TABLE nodes DROP COLUMN limits;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " udp_address) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000,"
@@ -276,7 +279,7 @@ Test(state, schema_7_store_migrates)
 	struct sl_node_rec got, fleet = node("new", "127.0.0.1:0");
 	struct sl_state *st;
 
-	st = open_migrated("ALTER TABLE nodes DROP COLUMN relay_directory;"
+	st = open_migrated(DROP_RELAY_PLAIN "ALTER TABLE nodes DROP COLUMN relay_directory;"
 			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at,"
 			   " limits) VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000,"
 			   " 'max-connections=20000');"
@@ -287,6 +290,36 @@ Test(state, schema_7_store_migrates)
 	cr_assert_eq(sl_state_node_add(st, &fleet), 0);
 	cr_assert_eq(sl_state_node_get(st, "new", &got), 0);
 	cr_expect_str_eq(got.relay_directory, "redis://127.0.0.1:6379");
+	sl_state_close(st);
+}
+
+/*
+ * A store from before relay create --plain (schema 8): its relays register through a
+ * secure channel as before; a plain one is kept as plain.
+ */
+Test(state, schema_8_store_migrates)
+{
+	struct sl_relay_rec plain = { .node = "old", .name = "p", .at = "/ip4/127.0.0.1/tcp/4000",
+				      .remote = "forward_to_p", .plain = true };
+	struct sl_relay_rec *v = NULL;
+	struct sl_node_rec got;
+	struct sl_state *st;
+	size_t n = 0;
+
+	st = open_migrated(DROP_RELAY_PLAIN
+			   "INSERT INTO nodes (name, tcp_address, tcp_port, shards, created_at)"
+			   " VALUES ('old', '127.0.0.1:4000', 4000, 2, 1700000000);"
+			   "INSERT INTO relays (node, name, at_route, remote_address, created_at)"
+			   " VALUES ('old', 's', '/ip4/127.0.0.1/tcp/4000', 'forward_to_s', 1700000001);"
+			   "PRAGMA user_version = 8;", &got);
+	cr_assert_eq(sl_state_relay_put(st, &plain), 0);
+	cr_assert_eq(sl_state_relay_list(st, "old", &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect_str_eq(v[0].name, "s");
+	cr_expect_not(v[0].plain, "a relay made before --plain registers as it did");
+	cr_expect_str_eq(v[1].name, "p");
+	cr_expect(v[1].plain);
+	free(v);
 	sl_state_close(st);
 }
 

@@ -163,7 +163,8 @@ static int relay_create(const char *node, const void *item)
 	const struct sl_conf_relay *r = item;
 
 	return verb(&sl_noun_relay, (const char *const[]){ "create", r->name, "--at", r->at,
-							    "--to", node, NULL });
+							    "--to", node,
+							    r->plain ? "--plain" : NULL, NULL });
 }
 
 static int outlet_create(const char *node, const void *item)

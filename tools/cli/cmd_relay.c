@@ -25,6 +25,11 @@ static const struct sl_opt create_opts[] = {
 			    "(default /project/default)" },
 	{ "to", 0, "NODE", "the node that registers and is reached through the relay "
 			   "(default: the only running node)" },
+	{ "plain", 0, NULL, "register over plain TCP, as Ockam does for a /node or /ip4 relay "
+			    "node: relayed traffic skips the hop's secure channel (one seal and "
+			    "one open less per message), but the relay has no owner (any plain "
+			    "registration may take the name over) and the hop's link shows inner "
+			    "routes; not with /project" },
 	{ NULL, 0, NULL, NULL },
 };
 static const struct sl_opt at_opts[] = {
@@ -107,7 +112,7 @@ static void print_view(const struct sl_cli *cli, const struct relay_view *v)
 	printf("Relay %s\n  Address at the relay node: /service/%s\n  Relay node: %s\n"
 	       "  State: %s%s\n  Registrations: %llu, pings %llu, pongs %llu\n", v->name,
 	       v->remote[0] ? v->remote : "(not yet)", v->at, v->state,
-	       v->secure ? " (through a secure channel)" : "",
+	       v->secure ? " (through a secure channel)" : " (plain TCP, --plain)",
 	       (unsigned long long)v->registrations, (unsigned long long)v->pings,
 	       (unsigned long long)v->pongs);
 }
@@ -117,6 +122,7 @@ static int relay_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 {
 	const char *name = a->npos ? a->pos[0] : "default";
 	const char *at_text = sl_args_get(spec, a, "at");
+	bool plain = sl_args_has(spec, a, "plain");
 	struct sl_relay_rec rec = { 0 };
 	struct sl_control_reply r;
 	struct sl_node_rec node;
@@ -146,19 +152,27 @@ static int relay_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 		ret = sl_err("%s", err);
 		goto out;
 	}
+	if (plain && at->has_authority) {
+		ret = sl_err("--plain: a relay at %s registers through a secure channel that proves "
+			     "the project's identity; drop --plain, or give the relay node as "
+			     "/node/NAME or /ip4/HOST/tcp/PORT", at_text);
+		goto out;
+	}
 	sl_cbor_writer_init(&w, body, sizeof(body));
-	sl_cbor_put_array(&w, 3);
+	sl_cbor_put_array(&w, 4);
 	sl_cbor_put_text(&w, name, strlen(name));
 	sl_route_encode(&w, &at->route);
 	if (at->has_authority)
 		sl_cbor_put_bytes(&w, at->authority, sizeof(at->authority));
 	else
 		sl_cbor_put_null(&w);
+	sl_cbor_put_bool(&w, plain);
 	if (sl_cbor_writer_finish(&w, &len)) {
 		ret = sl_err("the route %s is too long", at_text);
 		goto out;
 	}
-	sl_verbose(cli, 1, "node %s registers %s at %s", node.name, name, at->text);
+	sl_verbose(cli, 1, "node %s registers %s at %s%s", node.name, name, at->text,
+		   plain ? " over plain TCP" : "");
 	ret = sl_node_call(node.name, "relay.create", body, len,
 			   SL_RELAY_CREATE_TIMEOUT_MS + CALL_SLACK_MS, &r);
 	if (ret)
@@ -177,6 +191,7 @@ static int relay_create(const struct sl_cli *cli, const struct sl_cmd_spec *spec
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
 	snprintf(rec.at, sizeof(rec.at), "%s", at->text);
 	snprintf(rec.remote, sizeof(rec.remote), "%s", v.remote);
+	rec.plain = plain;
 	ret = sl_state_relay_put(st, &rec);
 	if (ret)
 		sl_err("relay %s works but could not be saved (it will not come back after a restart "

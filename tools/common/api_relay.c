@@ -50,5 +50,9 @@ int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_c
 		memcpy(c->authority, v, len);
 		c->has_authority = true;
 	}
+	if (sl_cbor_field_opt(&rd, &a, &present))
+		return -EBADMSG;
+	if (present && sl_cbor_get_bool(&rd, &c->plain))
+		return -EBADMSG;
 	return 0;
 }

@@ -4,9 +4,10 @@
  * by the CLI (cli/cmd_relay.c) and the node manager (daemon/nm_relay.c).
  * Structs are CBOR arrays (PROTOCOL.md 2).
  *
- *   "relay.create"  request: RelayCreate = [text name, route at, ?bytes authority]
- *                   (at: to the relay node's listener; authority: the
- *                   identifier the relay node must prove, 32 bytes)
+ *   "relay.create"  request: RelayCreate = [text name, route at, ?bytes authority,
+ *                   ?bool plain] (at: to the relay node's listener; authority:
+ *                   the identifier the relay node must prove, 32 bytes; plain:
+ *                   register over plain TCP, no secure channel to the relay node)
  *                   response: RelayInfo, once registered; 504 when the relay
  *                   node did not answer within 10 s (nothing is kept then).
  *   "relay.list"    response: [RelayInfo...]
@@ -39,12 +40,13 @@ struct sl_api_relay_create {
 	struct sl_route at;
 	bool has_authority;
 	uint8_t authority[32];
+	bool plain;
 };
 
 /*
  * The bodies of relay.create and of relay.show / relay.delete (a text name of
  * 1 byte or more, no NUL in it), as the node manager reads them; p NULL is no body. Fields
- * after RelayCreate's third, and bytes after the name, are not read (older
+ * after RelayCreate's fourth, and bytes after the name, are not read (newer
  * CLIs may send them). 0 or -EBADMSG.
  */
 int sl_api_relay_create_decode(const uint8_t *p, size_t n, struct sl_api_relay_create *c);

@@ -274,7 +274,7 @@ static int p_identity(struct ctx *x, const yaml_node_t *v, const char *key)
 
 static int p_shards(struct ctx *x, const yaml_node_t *v, const char *key)
 {
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (number(x, v, key, 0, 64, &n))
 		return -EINVAL;
@@ -289,7 +289,7 @@ static int p_pin(struct ctx *x, const yaml_node_t *v, const char *key)
 
 static int p_spin(struct ctx *x, const yaml_node_t *v, const char *key)
 {
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (number(x, v, key, 0, SL_NODE_SPIN_US_MAX, &n))
 		return -EINVAL;
@@ -349,7 +349,7 @@ static int p_limits(struct ctx *x, const yaml_node_t *m, const char *key)
 		yaml_node_t *v = yaml_document_get_node(x->doc, p->value);
 		const char *name = k ? scalar(x, k, key) : NULL;
 		char full[300];
-		uint64_t n;
+		uint64_t n = 0;
 		int i;
 
 		if (!name || !v)
@@ -480,8 +480,14 @@ static int listener_authorized(struct ctx *x, const yaml_node_t *v, const char *
 	return 0;
 }
 
+static int relay_plain(struct ctx *x, const yaml_node_t *v, const char *key)
+{
+	return boolean(x, v, key, &((struct sl_conf_relay *)x->cur)->plain);
+}
+
 static const struct key relay_keys[] = {
 	{ "at", relay_at, "the route to the relay node, e.g. /node/relay or /ip4/10.0.0.1/tcp/4000" },
+	{ "plain", relay_plain, "true: register over plain TCP (relay create --plain; default false)" },
 	{ NULL, NULL, NULL },
 };
 static const struct key outlet_keys[] = {
@@ -554,7 +560,7 @@ static const struct key top_keys[] = {
 	{ "relay-directory", p_relay_dir, "redis://HOST:PORT of a relay fleet's directory (default: none)" },
 	{ "limits", p_limits, "map of limit: number (README, Limits)" },
 	{ "secure-channel-listeners", p_listeners, "map of ADDRESS: {identity, authorized}" },
-	{ "relays", p_relays, "map of NAME: {at}" },
+	{ "relays", p_relays, "map of NAME: {at, plain}" },
 	{ "tcp-outlets", p_outlets, "map of ADDRESS: {to}" },
 	{ "tcp-inlets", p_inlets, "map of ALIAS: {from, to, via}" },
 	{ NULL, NULL, NULL },

@@ -32,6 +32,7 @@
 struct sl_conf_relay {
 	char name[256];
 	char at[512];		/* route to the relay node, as `relay create --at` takes it */
+	bool plain;		/* relay create --plain */
 };
 
 struct sl_conf_outlet {

@@ -103,6 +103,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE nodes ADD COLUMN limits TEXT NOT NULL DEFAULT '';",
 	/* 7 -> 8: the relay fleet's directory "redis://HOST:PORT" ('' = none). */
 	"ALTER TABLE nodes ADD COLUMN relay_directory TEXT NOT NULL DEFAULT '';",
+	/* 8 -> 9: relays registered over plain TCP (relay create --plain); those made before: 0. */
+	"ALTER TABLE relays ADD COLUMN plain INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == SL_STATE_SCHEMA,

@@ -25,7 +25,7 @@
 struct sl_state;
 
 /* The schema version this build writes (the number of migrations). */
-#define SL_STATE_SCHEMA 8
+#define SL_STATE_SCHEMA 9
 
 /* How long a node's shards busy-poll after their last work (node create --spin-us). */
 #define SL_NODE_SPIN_US_DEFAULT 50
@@ -175,13 +175,15 @@ int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet
  * Relays a node keeps registered (the relays table): the name, the route
  * text to the relay node as the user gave it with /node/NAME resolved (a
  * /project/NAME stays symbolic and is resolved again at start), and the
- * address the relay node gave it last.
+ * address the relay node gave it last, and whether it registers over plain
+ * TCP (`relay create --plain`) instead of through a secure channel.
  */
 struct sl_relay_rec {
 	char node[SL_NODE_NAME_MAX + 1];
 	char name[256];
 	char at[512];			/* "/ip4/127.0.0.1/tcp/4000", "/project/default" */
 	char remote[256];		/* "forward_to_b" */
+	bool plain;
 };
 
 /* Insert or replace. 0 or -errno. */

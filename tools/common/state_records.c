@@ -150,7 +150,9 @@ static int list_rows(struct sl_state *st, const char *sql, const char *const *ke
 }
 
 /* INSERT OR REPLACE a row of texts (NULL for SQL NULL) and then its created_at. */
-static int put_row(struct sl_state *st, const char *sql, const char *const *text, int n)
+/* n texts, then created_at, then (flag not NULL) one integer. */
+static int put_row_flag(struct sl_state *st, const char *sql, const char *const *text, int n,
+			const int *flag)
 {
 	sqlite3_stmt *s;
 	int ret;
@@ -160,7 +162,14 @@ static int put_row(struct sl_state *st, const char *sql, const char *const *text
 		return ret;
 	bind_texts(s, text, n);
 	sqlite3_bind_int64(s, n + 1, (int64_t)time(NULL));
+	if (flag)
+		sqlite3_bind_int(s, n + 2, *flag);
 	return sl_state_step_done(st, s);
+}
+
+static int put_row(struct sl_state *st, const char *sql, const char *const *text, int n)
+{
+	return put_row_flag(st, sql, text, n, NULL);
 }
 
 int sl_state_node_list(struct sl_state *st, struct sl_node_rec **v, size_t *count)
@@ -499,9 +508,10 @@ int sl_state_outlet_list(struct sl_state *st, const char *node, struct sl_outlet
 int sl_state_relay_put(struct sl_state *st, const struct sl_relay_rec *r)
 {
 	const char *t[] = { r->node, r->name, r->at, r->remote };
+	int plain = r->plain;
 
-	return put_row(st, "INSERT OR REPLACE INTO relays (node, name, at_route, remote_address,"
-		       " created_at) VALUES (?,?,?,?,?)", t, 4);
+	return put_row_flag(st, "INSERT OR REPLACE INTO relays (node, name, at_route,"
+			    " remote_address, created_at, plain) VALUES (?,?,?,?,?,?)", t, 4, &plain);
 }
 
 int sl_state_relay_delete(struct sl_state *st, const char *node, const char *name)
@@ -518,11 +528,12 @@ void sl_state_read_relay(sqlite3_stmt *s, void *rec)
 	copy_text(r->name, sizeof(r->name), sqlite3_column_text(s, 1));
 	copy_text(r->at, sizeof(r->at), sqlite3_column_text(s, 2));
 	copy_text(r->remote, sizeof(r->remote), sqlite3_column_text(s, 3));
+	r->plain = sqlite3_column_int(s, 4) != 0;
 }
 
 int sl_state_relay_list(struct sl_state *st, const char *node, struct sl_relay_rec **v, size_t *n)
 {
-	return list_rows(st, "SELECT node, name, at_route, remote_address FROM relays"
+	return list_rows(st, "SELECT node, name, at_route, remote_address, plain FROM relays"
 			 " WHERE node = ? ORDER BY created_at, rowid", &node, 1, sizeof(**v),
 			 sl_state_read_relay, (void **)v, n);
 }

@@ -132,8 +132,15 @@ static void relay_create(struct sl_worker *nm, struct sl_msg *m, const struct sl
 			      NULL, 0);
 		return;
 	}
+	if (c.plain && c.has_authority) {
+		sl_nm_respond(nm, m, SL_API_BAD_REQUEST, "a relay whose relay node must prove an "
+			      "identity (a project) registers through a secure channel: not plain",
+			      NULL, 0);
+		return;
+	}
 	o.has_authority = c.has_authority;
 	memcpy(o.authority, c.authority, sizeof(o.authority));
+	o.secure = !c.plain;
 	cr = calloc(1, sizeof(*cr));
 	if (!cr) {
 		sl_nm_respond(nm, m, SL_API_BUSY, "the node is out of memory", NULL, 0);
@@ -337,7 +344,8 @@ int sl_nm_relay_start(struct sl_node *n, const char *node_name)
 	if (ret || !at)
 		goto out;
 	for (size_t i = 0; i < cnt; i++) {
-		struct sl_relay_client_opts o = { .secure = true, .first_timeout_ns = RESTORE_FIRST_NS };
+		struct sl_relay_client_opts o = { .secure = !v[i].plain,
+						  .first_timeout_ns = RESTORE_FIRST_NS };
 
 		/* The relay node need not run now: the client retries until it does. */
 		if (sl_relay_at_resolve(st, v[i].at, false, at, err, sizeof(err))) {
