@@ -62,7 +62,7 @@ unsigned sl_share_caps(const uint64_t *bytes, const uint64_t *prev, unsigned n, 
 			continue;
 		}
 		/* Well short of its cap it took what it wanted: room to grow, the rest is the others'. */
-		if (prev[i] != SL_SHARE_NOCAP && bytes[i] * 4 < prev[i] * 3)
+		if (prev[i] != SL_SHARE_NOCAP && bytes[i] < prev[i] / 4 * 3)
 			want[i] = bytes[i] / 100 * pct + 1;
 		else
 			want[i] = SL_SHARE_NOCAP;
@@ -115,7 +115,7 @@ void sl_share_roll(struct sl_node *n, uint64_t now)
 	struct sl_share *f = &n->share;
 	uint64_t end = __atomic_load_n(&f->epoch_end, __ATOMIC_RELAXED);
 	uint64_t bytes[SL_SHARE_SLOTS], caps[SL_SHARE_SLOTS], prev[SL_SHARE_SLOTS], span;
-	unsigned pct = SL_NODE_LIMIT(n, relay_fair_share), capped = 0, busy;
+	unsigned pct = SL_NODE_LIMIT(n, relay_fair_share), capped = 0, busy, binding = 0;
 
 	if (now < end || !__atomic_compare_exchange_n(&f->epoch_end, &end, now + SL_SHARE_EPOCH_NS,
 						      false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -127,20 +127,26 @@ void sl_share_roll(struct sl_node *n, uint64_t now)
 		bytes[i] = __atomic_exchange_n(&f->bytes[i], 0, __ATOMIC_RELAXED);
 	bytes[0] = 0;
 	busy = busiest(n, f, span);
+	/* Per nominal epoch: a late roll must not hand out a longer epoch's bytes. */
+	for (unsigned i = 0; i < SL_SHARE_SLOTS; i++) {
+		bytes[i] = bytes[i] * SL_SHARE_EPOCH_NS / (span ? span : 1);
+		prev[i] = __atomic_load_n(&f->cap[i], __ATOMIC_RELAXED);
+		/* Near its cap: the cap held it back. */
+		binding += prev[i] != SL_SHARE_NOCAP && bytes[i] >= prev[i] / 4 * 3;
+	}
+	/*
+	 * Contended: a shard busy, or two identities held back by their caps (a
+	 * cap only grows by the slack, so held-back identities mean a node short of
+	 * room; the caps of those who want less let the others grow).
+	 */
 	if (pct == SL_FAIR_SHARE_OFF || span > 4 * SL_SHARE_EPOCH_NS)
 		f->hold = 0;	/* off, or the node had no traffic for a while */
-	else if (busy >= SL_SHARE_BUSY_PERMILLE)
+	else if (busy >= SL_SHARE_BUSY_PERMILLE || binding >= 2)
 		f->hold = SL_SHARE_HOLD_EPOCHS;
 	else if (f->hold)
 		f->hold--;
-	if (f->hold) {
-		/* Per nominal epoch: a late roll must not hand out a longer epoch's bytes. */
-		for (unsigned i = 0; i < SL_SHARE_SLOTS; i++)
-			bytes[i] = bytes[i] * SL_SHARE_EPOCH_NS / (span ? span : 1);
-		for (unsigned i = 0; i < SL_SHARE_SLOTS; i++)
-			prev[i] = __atomic_load_n(&f->cap[i], __ATOMIC_RELAXED);
+	if (f->hold)
 		capped = sl_share_caps(bytes, prev, SL_SHARE_SLOTS, pct < 100 ? 100 : pct, caps);
-	}
 	for (unsigned i = 0; i < SL_SHARE_SLOTS; i++)
 		__atomic_store_n(&f->cap[i], capped ? caps[i] : SL_SHARE_NOCAP, __ATOMIC_RELAXED);
 	if (capped && now / 1000000000ull >= f->log_next_s) {

@@ -203,15 +203,15 @@ class FairSharePerIdentity(NodeTest):
         return int(out.strip().rsplit(":", 1)[1])
 
     def shares(self, limit):
-        """B's part of the bytes all the downloads moved in 3 s, with relay-fair-share=limit."""
+        """B's part of the bytes all the downloads moved in 4 s, with relay-fair-share=limit."""
         self.start(limit)
-        moved = downloads([self.inlet("c" + o, o) for o in self.owners], 1, 3, self.stop)
+        moved = downloads([self.inlet("c" + o, o) for o in self.owners], 1, 4, self.stop)
         a, b = sum(moved[:-1]), moved[-1]
         self.pauses = [s["value"] for s in self.home.json("node", "stats", "relay")
                        if s["name"] == "sluice_limit_rejections_total"
                        and s["labels"].get("limit") == "relay-fair-share"]
         print("relay-fair-share=%d: identity A (%d downloads) %.0f MB/s, identity B (one) "
-              "%.0f MB/s: B has %.2f; pauses %s" % (limit, self.GREEDY_A, a / 3e6, b / 3e6,
+              "%.0f MB/s: B has %.2f; pauses %s" % (limit, self.GREEDY_A, a / 4e6, b / 4e6,
                                                    b / (a + b), self.pauses))
         return a, b
 
