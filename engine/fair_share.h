@@ -11,7 +11,8 @@
  * the relay-fair-share percentage of an equal share of what the node
  * forwarded. A connection whose traffic is counted on a slot past its cap
  * stops being read until the epoch ends (backpressure, nothing dropped).
- * Uncontended, caps are off and the cost is one relaxed add per frame.
+ * Uncontended, caps are off and a frame costs one atomic add (relaxed
+ * order) and three relaxed loads.
  */
 #ifndef SL_FAIR_SHARE_H
 #define SL_FAIR_SHARE_H
