@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The relay node's per-identity fair share (fair_share.h). The hot path is
- * sl_share_add (one relaxed add) and, on a counted connection, sl_share_over
+ * sl_share_add (one atomic add, relaxed order) and, on a counted connection, sl_share_over
  * (two relaxed loads); the epoch's end is done once, by whichever shard
  * thread sees it first and wins the exchange of epoch_end.
  *
