@@ -4,7 +4,7 @@
 # One secure channel through a Sluice relay node (a -> relay -> b), against
 # socat forwarding the same stream, side by side in one run:
 #
-#   bench/bench_relay.sh [--time S] [--runs N] [--build-dir DIR]
+#   bench/bench_relay.sh [--time S] [--runs N] [--build-dir DIR] [--fair-share PCT]
 #
 # Paths (iperf3 single stream, S seconds, alternating A B A B over N runs):
 #   socat   iperf3 -> socat (one plain TCP hop, 128 KiB buffers) -> iperf3 server
@@ -12,19 +12,21 @@
 #           -> tcp-outlet on b -> iperf3 server. The relay node forwards
 #           ciphertext it cannot read.
 # Reported: Gbit/s, and the CPU seconds per Gbit of the forwarding process
-# alone (the relay node, or socat), from /proc/PID/stat. Loopback only;
-# everything started is stopped at exit.
+# alone (the relay node, or socat), from /proc/PID/stat. --fair-share sets
+# the relay node's relay-fair-share limit (0 = off: the metering's cost is
+# the difference). Loopback only; everything started is stopped at exit.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR="$ROOT/build"
-SECS=6 RUNS=3
+SECS=6 RUNS=3 FAIR=110
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--time) SECS=$2; shift ;;
 	--runs) RUNS=$2; shift ;;
 	--build-dir) BUILD_DIR=$2; shift ;;
-	-h|--help) sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--fair-share) FAIR=$2; shift ;;
+	-h|--help) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -58,7 +60,8 @@ SOCAT_PID=$!
 PIDS+=("$SOCAT_PID")
 
 {
-	"$SLUICE" node create relay --tcp-listener-address "127.0.0.1:$RELAY" &&
+	"$SLUICE" node create relay --tcp-listener-address "127.0.0.1:$RELAY" \
+		--limit "relay-fair-share=$FAIR" &&
 	"$SLUICE" node create a && "$SLUICE" node create b &&
 	"$SLUICE" relay create b --at /node/relay --to b &&
 	"$SLUICE" tcp-outlet create --at b --from /service/outlet --to "127.0.0.1:$IPERF" &&
@@ -89,4 +92,4 @@ echo "| path | Gbit/s | forwarder CPU-s per Gbit |"
 echo "|---|---|---|"
 echo "| socat 128 KiB (plain TCP, no crypto) | $sg | $sc |"
 echo "| Sluice relay node (one secure channel a -> relay -> b, ciphertext only) | $rg | $rc |"
-echo "runs=$RUNS time=${SECS}s medians; machine: $(nproc) CPUs, $(uname -r)"
+echo "runs=$RUNS time=${SECS}s relay-fair-share=$FAIR medians; machine: $(nproc) CPUs, $(uname -r)"

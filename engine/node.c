@@ -58,12 +58,13 @@ struct sl_node *sl_node_create(const struct sl_node_config *cfg)
 	set_default(&n->limits.hs_timeout_ms, 10000);
 	set_default(&n->limits.max_relays_conn, 256);
 	set_default(&n->limits.max_relays_identity, 256);
+	set_default(&n->limits.relay_fair_share, 110);
 	pthread_mutex_init(&n->names_lock, NULL);
 	pthread_mutex_init(&n->start_lock, NULL);
 	pthread_cond_init(&n->start_cond, NULL);
 	n->names = calloc(SL_NAMES_MAX, sizeof(*n->names));
 	n->shards = sl_cache_alloc(sizeof(*n->shards) * ns);
-	if (!n->names || !n->shards)
+	if (!n->names || !n->shards || sl_share_init(&n->share, ns))
 		goto err_destroy;
 	memset(n->shards, 0, sizeof(*n->shards) * ns);
 	for (unsigned i = 0; i < ns; i++) {
@@ -91,6 +92,7 @@ void sl_node_destroy(struct sl_node *n)
 	}
 	free(n->shards);
 	free(n->names);
+	sl_share_free(&n->share);
 	pthread_mutex_destroy(&n->names_lock);
 	pthread_mutex_destroy(&n->start_lock);
 	pthread_cond_destroy(&n->start_cond);
@@ -204,9 +206,9 @@ void sl_node_set_limits(struct sl_node *n, const struct sl_node_limits *l)
 {
 	unsigned *dst[] = { &n->limits.max_pending_hs, &n->limits.max_pending_hs_conn,
 			    &n->limits.hs_timeout_ms, &n->limits.max_relays_conn,
-			    &n->limits.max_relays_identity };
+			    &n->limits.max_relays_identity, &n->limits.relay_fair_share };
 	const unsigned src[] = { l->max_pending_hs, l->max_pending_hs_conn, l->hs_timeout_ms,
-				 l->max_relays_conn, l->max_relays_identity };
+				 l->max_relays_conn, l->max_relays_identity, l->relay_fair_share };
 
 	_Static_assert(sizeof(dst) / sizeof(dst[0]) * sizeof(unsigned) ==
 		       sizeof(struct sl_node_limits), "every limit");

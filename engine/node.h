@@ -13,6 +13,7 @@
 #ifndef SL_NODE_H
 #define SL_NODE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,7 +33,15 @@ struct sl_node_limits {
 	unsigned hs_timeout_ms;		/* a responder handshake's time to finish, 0 = 10 s */
 	unsigned max_relays_conn;	/* relays whose route rides one connection, 0 = 256 */
 	unsigned max_relays_identity;	/* relays one identity owns, 0 = 256 */
+	/*
+	 * On a busy relay node, the percent of an equal share of its forwarding
+	 * an owning identity may take before its connections wait for the next
+	 * epoch (engine/fair_share.h): 0 = 110, SL_FAIR_SHARE_OFF = no share.
+	 */
+	unsigned relay_fair_share;
 };
+
+#define SL_FAIR_SHARE_OFF UINT_MAX
 
 struct sl_node_config {
 	const char *name;	/* for logs; may be NULL */
@@ -77,6 +86,7 @@ struct sl_shard_stats {
 	uint64_t limit_hs_timeout;	/* responder handshakes dropped at hs_timeout_ms */
 	uint64_t limit_relays_conn;	/* registrations refused: max_relays_conn on the connection */
 	uint64_t limit_relays_identity;	/* ... max_relays_identity owned by the registrant */
+	uint64_t limit_fair_share;	/* connections paused: their owner was past relay_fair_share */
 };
 
 /* Pool and ring occupancy of one shard (any thread; relaxed reads, a snapshot). */

@@ -194,8 +194,12 @@ void sl_relay_watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_w
 		watch_grow(rs);
 	if (x->wshard == sl_shard_id(s)) {
 		/* Our own table: check now that the route is still alive. */
-		if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
+		struct sl_worker *w = sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen);
+
+		if (!w)
 			sl_relay_expire_locked(rs, x->r);
+		else
+			sl_relay_share_tag(x->r, w);
 	} else {
 		/* Its stop may have been announced before this watch existed. */
 		struct relay_shard *f = &rs->shards[x->wshard];
@@ -314,6 +318,17 @@ restart:
 		sl_relay_reap_local(rs, s);
 }
 
+/*
+ * The connection (or channel) a relay's owner rides: what arrives on it is
+ * the owner's traffic through this node (downloads to the relay's clients,
+ * and the acknowledgements its uploads wait for), counted on its slot.
+ */
+void sl_relay_share_tag(const struct relay *r, struct sl_worker *w)
+{
+	if (r->share)
+		__atomic_store_n(&w->share, r->share, __ATOMIC_RELAXED);
+}
+
 void sl_relay_tick_fire(struct sl_timer *t)
 {
 	struct relay_shard *rsh = container_of(t, struct relay_shard, tick);
@@ -326,9 +341,14 @@ void sl_relay_tick_fire(struct sl_timer *t)
 		pthread_mutex_lock(&rs->lock);
 		__atomic_store_n(&rsh->pending, 0, __ATOMIC_RELAXED);
 		while ((x = rsh->verify)) {
+			struct sl_worker *w;
+
 			SLIST_REMOVE(x);
-			if (!sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen))
+			w = sl_worker_lookup_local(s, (const uint8_t *)x->waddr, x->wlen);
+			if (!w)
 				sl_relay_expire_locked(rs, x->r);
+			else
+				sl_relay_share_tag(x->r, w);
 		}
 		if (rsh->reap)
 			__atomic_store_n(&rsh->pending, 1, __ATOMIC_RELAXED);

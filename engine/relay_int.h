@@ -51,6 +51,7 @@ struct relay {
 	bool owned;
 	int dead;			/* set under the lock, read by the handler (atomic) */
 	uint64_t forwarded;		/* written by the handler, read relaxed */
+	uint8_t share;			/* the owner's fair-share slot, 0 = none (relay_limit.c) */
 	uint8_t owner[32];
 	struct relay_watch watch[RELAY_WATCHES];
 	/* The forward route, in the bytes it needs (a whole struct sl_route is 1 KiB). */
@@ -61,6 +62,8 @@ struct relay {
 struct relay_owner {
 	struct relay_owner *next;
 	unsigned n;
+	uint8_t slot;			/* fair_share.h; shared by hash once all are taken */
+	bool slot_own;			/* ... taken off the free ones (not by hash) */
 	uint8_t id[32];
 };
 
@@ -99,6 +102,7 @@ struct sl_relays {
 	struct sl_relay_stats st;
 	struct relay_owner **owners;	/* by identity, chained (relay_limit.c) */
 	unsigned omask, nowners;
+	uint64_t slots_used;		/* fair-share slots given to owners (bit i: slot i) */
 
 	/* Clients (relay_client.c): all on one shard, the list under the lock. */
 	struct sl_relay_client *clients;
@@ -141,6 +145,8 @@ void sl_relay_dir_remove(struct sl_relays *rs, struct relay *r);
 void sl_relay_watch_add(struct sl_relays *rs, struct sl_shard *s, struct relay_watch *x,
 			const struct sl_addr *a);
 void sl_relay_unwatch_all(struct sl_relays *rs, struct relay *r);
+/* On the watched address's shard: count what arrives on its worker w on r's owner. */
+void sl_relay_share_tag(const struct relay *r, struct sl_worker *w);
 /* r is dead: out of every index, queued for its home shard to stop. */
 void sl_relay_expire_locked(struct sl_relays *rs, struct relay *r);
 /* Lock not held: the connection a secure channel at `first` rides (into *out, text in si). */
@@ -163,8 +169,8 @@ void sl_relay_limit_free(struct sl_relays *rs);
  */
 const char *sl_relay_limit_check(struct sl_relays *rs, const struct relay *r,
 				 const uint8_t *peer, const struct sl_addr *conn);
-/* r, in the directory, is now owned by r->owner / no longer is. */
-void sl_relay_owner_add(struct sl_relays *rs, const struct relay *r);
+/* r, in the directory, is now owned by r->owner (r->share set) / no longer is. */
+void sl_relay_owner_add(struct sl_relays *rs, struct relay *r);
 void sl_relay_owner_del(struct sl_relays *rs, const struct relay *r);
 
 void sl_relays_get(struct sl_relays *rs);

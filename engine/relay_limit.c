@@ -82,12 +82,30 @@ static void owners_grow(struct sl_relays *rs)
 	rs->omask = cap - 1;
 }
 
-void sl_relay_owner_add(struct sl_relays *rs, const struct relay *r)
+/*
+ * An owner's fair-share slot: a free one, or once all are given (63 owning
+ * identities), one by hash, shared (those owners then share one share).
+ */
+static void slot_take(struct sl_relays *rs, struct relay_owner *o)
+{
+	uint64_t free_ = ~rs->slots_used & ~1ull;
+
+	o->slot_own = free_ != 0;
+	if (!free_) {
+		o->slot = (uint8_t)(1 + owner_hash(o->id) % (SL_SHARE_SLOTS - 1));
+		return;
+	}
+	rs->slots_used |= free_ & -free_;
+	o->slot = (uint8_t)__builtin_ctzll(free_);
+}
+
+void sl_relay_owner_add(struct sl_relays *rs, struct relay *r)
 {
 	struct relay_owner **pp = owner_find(rs, r->owner);
 
 	if (*pp) {
 		(*pp)->n++;
+		r->share = (*pp)->slot;
 		return;
 	}
 	/* Out of memory: the owner goes uncounted, which only makes the limit later. */
@@ -96,6 +114,8 @@ void sl_relay_owner_add(struct sl_relays *rs, const struct relay *r)
 		return;
 	memcpy((*pp)->id, r->owner, 32);
 	(*pp)->n = 1;
+	slot_take(rs, *pp);
+	r->share = (*pp)->slot;
 	if (++rs->nowners > 2 * (rs->omask + 1))
 		owners_grow(rs);
 }
@@ -106,6 +126,8 @@ void sl_relay_owner_del(struct sl_relays *rs, const struct relay *r)
 
 	if (!o || --o->n)
 		return;
+	if (o->slot_own)
+		rs->slots_used &= ~(1ull << o->slot);
 	*pp = o->next;
 	free(o);
 	rs->nowners--;

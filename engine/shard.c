@@ -296,8 +296,11 @@ static void *shard_main(void *arg)
 		 * (a relay forwarding a transfer, say) would burn a core to save
 		 * wake-ups nobody waits on. Both sleep at once.
 		 */
-		if (was_busy)
+		if (was_busy) {
 			busy_ns += s->now_ns - last_ns;
+			__atomic_store_n(&s->busy_ns, s->busy_ns + (s->now_ns - last_ns),
+					 __ATOMIC_RELAXED);
+		}
 		last_ns = s->now_ns;
 		if (s->now_ns - win_start >= SPIN_WINDOW_NS) {
 			spin_ok = busy_ns * 2 < s->now_ns - win_start &&

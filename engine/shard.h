@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/fair_share.h"
 #include "engine/node.h"
 #include "engine/pool.h"
 #include "engine/ring.h"
@@ -84,6 +85,7 @@ struct sl_shard {
 	int idle_kick;
 
 	void *io;		/* the transports' per-shard state */
+	uint64_t busy_ns;	/* time in turns that did work, all told (relaxed; fair_share.c) */
 	uint64_t now_ns;
 
 	/* Rate limit of drop logs: one line per second, with a suppressed count. */
@@ -143,6 +145,7 @@ struct sl_node {
 	unsigned nstop_hooks;
 
 	void *slot[SL_NODE_SLOTS];	/* node_slot.c */
+	struct sl_share share;		/* fair_share.c: the relay bandwidth share by owner */
 };
 
 /* node.c: the name table. */

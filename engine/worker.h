@@ -45,6 +45,12 @@ struct sl_worker {
 	struct sl_worker *hnext;		/* address table chain */
 	uint32_t hash;
 	uint8_t addr_len;
+	/*
+	 * Set by a relay node's services on the worker of a connection its
+	 * relays' owner rides: the fair-share slot that traffic arriving on it
+	 * is counted on (engine/fair_share.h), 0 = none. Relaxed.
+	 */
+	uint8_t share;
 	char addr[SL_ADDR_BODY_MAX + 1];	/* local address body, NUL-terminated */
 };
 

@@ -135,6 +135,7 @@ struct sl_sshard {
 	uint8_t ltype[SL_LISTENERS];
 
 	struct sl_timer idle_timer;	/* the idle partial-frame sweep (rx_idle.c) */
+	struct sl_timer share_timer;	/* a fair-share epoch's end: paused connections go on */
 	uint64_t idle_period_ns;
 	unsigned frame_sweeps;		/* sweeps of one partial frame that make frame_timeout_ns */
 };

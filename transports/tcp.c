@@ -527,6 +527,7 @@ static void stream_shard_stop(struct sl_ushard *io)
 	if (!ss)
 		return;
 	sl_stream_idle_stop(ss);
+	sl_timer_cancel(&ss->share_timer);
 	/* Cold: the loop has ended; close everything synchronously. */
 	for (unsigned i = 0; i < ss->max_conns; i++) {
 		struct sl_conn *c = ss->conns[i];

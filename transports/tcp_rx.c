@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/clock.h"
+#include "engine/fair_share.h"
 #include "engine/router.h"
 #include "engine/wire.h"
 #include "transports/stream.h"
@@ -143,6 +145,41 @@ void sl_stream_arm_recv(struct sl_conn *c)
 	c->core.ops++;
 }
 
+/* The epoch's end wakes the shard: paused connections are tried again (sl_stream_rx_resume). */
+static void share_wake(struct sl_timer *t)
+{
+	(void)t;
+}
+
+/*
+ * Route a frame of c's (ownership passes on true). A connection a relay's
+ * owner rides is counted on its fair share (engine/fair_share.h): past it,
+ * on a busy node, the frame waits as for a full ring, and c is not read,
+ * until the epoch ends.
+ */
+static bool rx_send(struct sl_conn *c, struct sl_msg *m, bool first)
+{
+	struct sl_sshard *ss = c->ss;
+	unsigned slot = __atomic_load_n(&c->w.share, __ATOMIC_RELAXED);
+	uint32_t len = m->len;
+
+	if (slot && sl_share_over(ss->shard, slot)) {
+		if (first)
+			SL_STAT_INC(ss->shard, limit_fair_share);
+		if (!ss->share_timer.armed) {
+			uint64_t end = sl_share_epoch_end(sl_shard_node(ss->shard)), now = sl_now_ns();
+
+			ss->share_timer.fire = share_wake;
+			sl_timer_arm(ss->shard, &ss->share_timer, end > now ? end - now : 0);
+		}
+		return false;
+	}
+	if (!sl_send_try(ss->shard, m))
+		return false;
+	sl_share_add(ss->shard, slot, len);
+	return true;
+}
+
 static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 {
 	struct sl_sshard *ss = c->ss;
@@ -181,7 +218,7 @@ static void deliver_frame(struct sl_conn *c, struct sl_msg *m)
 	 * Ownership passes to the router, unless the ring to the frame's shard
 	 * is full: then we keep it and stop reading (backpressure, not a drop).
 	 */
-	if (!sl_send_try(ss->shard, m)) {
+	if (!rx_send(c, m, true)) {
 		c->rx_park = m;
 		ss->nparked++;
 	}
@@ -224,7 +261,7 @@ static const uint8_t *conn_rx(struct sl_conn *c, const uint8_t *p, const uint8_t
 
 	if (c->rx_park) {
 		/* Ownership passes to the router on success. */
-		if (!sl_send_try(ss->shard, c->rx_park))
+		if (!rx_send(c, c->rx_park, false))
 			return p;
 		c->rx_park = NULL;
 		ss->nparked--;

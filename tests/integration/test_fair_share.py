@@ -52,6 +52,49 @@ def recv_exact(s, n):
     return buf
 
 
+def download(port, got, done):
+    """Read a greedy download until done is set, counting bytes in got[0]."""
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        s.settimeout(10)
+        s.sendall(b"D")
+        while not done.is_set():
+            b = s.recv(1 << 20)
+            if not b:
+                return
+            got[0] += len(b)
+
+
+def downloads(ports, warm, secs, stop):
+    """A greedy download from each port: the bytes each moved in secs, after warm."""
+    done = threading.Event()
+    got = [[0] for _ in ports]
+    ts = [threading.Thread(target=download, args=(p, g, done), daemon=True)
+          for p, g in zip(ports, got)]
+    for t in ts:
+        t.start()
+    time.sleep(warm)
+    before = [g[0] for g in got]
+    time.sleep(secs)
+    moved = [g[0] - b for g, b in zip(got, before)]
+    done.set()
+    stop.set()
+    for t in ts:
+        t.join(10)
+    return moved
+
+
+def start_server(test):
+    """The download and echo server, stopped at the test's end: its port (test.stop set)."""
+    test.stop = threading.Event()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    test.addCleanup(srv.close)
+    test.addCleanup(test.stop.set)
+    threading.Thread(target=serve, args=(srv, test.stop), daemon=True).start()
+    return srv.getsockname()[1]
+
+
 class FairShare(NodeTest):
     def inlet(self, node):
         """A portal from node through the relay node to n2's outlet: its local port."""
@@ -81,46 +124,15 @@ class FairShare(NodeTest):
 
     def setUp(self):
         super().setUp()
-        self.stop = threading.Event()
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(16)
-        self.addCleanup(srv.close)
-        self.addCleanup(self.stop.set)
-        threading.Thread(target=serve, args=(srv, self.stop), daemon=True).start()
+        port = start_server(self)
         self.sluice("node", "create", "relay")
         self.sluice("node", "create", "n2")
         self.sluice("relay", "create", "n2", "--at", "/node/relay", "--to", "/node/n2")
         self.sluice("tcp-outlet", "create", "--at", "n2", "--from", "/service/outlet",
-                    "--to", "127.0.0.1:%d" % srv.getsockname()[1])
-
-    def download(self, port, got, done):
-        """Read a greedy download until done is set, counting bytes in got[0]."""
-        with socket.create_connection(("127.0.0.1", port), 10) as s:
-            s.settimeout(10)
-            s.sendall(b"D")
-            while not done.is_set():
-                b = s.recv(1 << 20)
-                if not b:
-                    return
-                got[0] += len(b)
+                    "--to", "127.0.0.1:%d" % port)
 
     def test_two_greedy_downloads_share_the_relay_node(self):
-        ports = [self.inlet("n1"), self.inlet("n3")]
-        done = threading.Event()
-        got = [[0], [0]]
-        ts = [threading.Thread(target=self.download, args=(p, g, done), daemon=True)
-              for p, g in zip(ports, got)]
-        for t in ts:
-            t.start()
-        time.sleep(0.5)
-        before = [g[0] for g in got]
-        time.sleep(2)
-        moved = [g[0] - b for g, b in zip(got, before)]
-        done.set()
-        self.stop.set()
-        for t in ts:
-            t.join(10)
+        moved = downloads([self.inlet("n1"), self.inlet("n3")], 0.5, 2, self.stop)
         print("two greedy downloads through one relay node, 2 s: %.0f and %.0f MB/s"
               % (moved[0] / 2e6, moved[1] / 2e6))
         self.assertGreater(min(moved), 0.33 * max(moved), "one download starved the other")
@@ -132,7 +144,7 @@ class FairShare(NodeTest):
 
         got = [0]
         done = threading.Event()
-        g = threading.Thread(target=self.download, args=(greedy_port, got, done), daemon=True)
+        g = threading.Thread(target=download, args=(greedy_port, got, done), daemon=True)
         g.start()
         time.sleep(1)  # the download at full speed
         before = got[0]
@@ -157,6 +169,61 @@ class FairShare(NodeTest):
         # Starved, each round trip would wait for the relay's queues to drain (up to 64 MiB
         # a connection): seconds, not milliseconds.
         self.assertLess(loaded_s, 8, "the small stream kept a pace")
+
+
+class FairSharePerIdentity(NodeTest):
+    """Identity A (node a) owns a relay with GREEDY_A greedy downloads through it, identity B
+    (node b) one with a single download, both through one relay node. Shared per portal
+    connection B would get 1/(GREEDY_A + 1) of the relay node's forwarding; shared per identity
+    (relay-fair-share) about half."""
+
+    GREEDY_A = 3
+
+    def start(self, limit):
+        """The relay node; identity ia's GREEDY_A nodes and ib's one, each registering a
+        relay and serving downloads; a client node per download. One process per stream on
+        either side, so the CPU of this machine does not share per identity by itself."""
+        port = start_server(self)
+        self.sluice("node", "create", "relay", "--limit", "relay-fair-share=%d" % limit)
+        self.sluice("identity", "create", "ia")
+        self.sluice("identity", "create", "ib")
+        self.owners = ["a%d" % i for i in range(self.GREEDY_A)] + ["b"]
+        for owner in self.owners:
+            self.sluice("node", "create", owner, "--identity", "ib" if owner == "b" else "ia")
+            self.sluice("relay", "create", owner, "--at", "/node/relay", "--to", "/node/" + owner)
+            self.sluice("tcp-outlet", "create", "--at", owner, "--from", "/service/outlet",
+                        "--to", "127.0.0.1:%d" % port)
+            self.sluice("node", "create", "c" + owner)
+
+    def inlet(self, node, owner):
+        sc = self.sluice("secure-channel", "create", "--from", node, "--to",
+                         "/node/relay/service/forward_to_%s/service/api" % owner).stdout
+        out = self.sluice("tcp-inlet", "create", "--at", node, "--from", "127.0.0.1:0",
+                          "--to", "-/service/outlet", input=sc).stdout
+        return int(out.strip().rsplit(":", 1)[1])
+
+    def shares(self, limit):
+        """B's part of the bytes all the downloads moved in 4 s, with relay-fair-share=limit."""
+        self.start(limit)
+        moved = downloads([self.inlet("c" + o, o) for o in self.owners], 1, 4, self.stop)
+        a, b = sum(moved[:-1]), moved[-1]
+        self.pauses = [s["value"] for s in self.home.json("node", "stats", "relay")
+                       if s["name"] == "sluice_limit_rejections_total"
+                       and s["labels"].get("limit") == "relay-fair-share"]
+        print("relay-fair-share=%d: identity A (%d downloads) %.0f MB/s, identity B (one) "
+              "%.0f MB/s: B has %.2f; pauses %s" % (limit, self.GREEDY_A, a / 4e6, b / 4e6,
+                                                   b / (a + b), self.pauses))
+        return a, b
+
+    def test_an_identity_with_many_streams_leaves_another_its_half(self):
+        a, b = self.shares(110)
+        self.assertGreater(a + b, 0)
+        self.assertGreaterEqual(b / (a + b), 0.35, "B kept close to half the relay node")
+        self.assertGreater(a, 0.35 * (a + b), "A was not starved either")
+        # The metric and the log line of the limit.
+        self.assertGreater(self.pauses[0], 0)
+        with open(self.home.json("node", "show", "relay")["log"]) as f:
+            self.assertIn("event=fair_share capped=2", f.read())
 
 
 if __name__ == "__main__":

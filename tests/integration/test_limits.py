@@ -20,7 +20,7 @@ DEFAULTS = {"max-connections": 50000, "max-connections-per-source": 1024, "max-r
             "max-pending-handshakes": 8192, "max-pending-handshakes-per-connection": 256,
             "handshake-timeout": 10, "max-relays-per-connection": 256,
             "max-relays-per-identity": 256, "idle-timeout": 30,
-            "idle-timeout-any": 0}
+            "idle-timeout-any": 0, "relay-fair-share": 110}
 
 
 def rejections(home, node, limit):

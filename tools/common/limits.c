@@ -32,6 +32,8 @@ const struct sl_limit_def sl_limit_defs[SL_LIMITS] = {
 	[SL_LIMIT_IDLE_TIMEOUT_ANY] = { "idle-timeout-any", 0, 0, 86400,
 		"seconds any accepted TCP connection may go without a byte from its peer, 0 = no limit",
 		.restart = true },
+	[SL_LIMIT_RELAY_FAIR_SHARE] = { "relay-fair-share", 110, 0, 1000,
+		"percent of an equal share of a busy relay node's forwarding one relay-owning identity may take, 0 = off (100 and under: an equal share)" },
 };
 
 void sl_limits_default(struct sl_limits *l)

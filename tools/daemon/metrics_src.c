@@ -145,6 +145,7 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 		{ "max-relays-per-identity", t.limit_relays_identity },
 		{ "idle-timeout", ns.limit_idle },
 		{ "idle-timeout-any", ns.limit_idle_any },
+		{ "relay-fair-share", t.limit_fair_share },
 	};
 
 	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++)

@@ -65,6 +65,9 @@ static void node_limits(const struct sl_limits *l, struct sl_node_limits *c)
 	c->hs_timeout_ms = (unsigned)l->v[SL_LIMIT_HANDSHAKE_TIMEOUT] * 1000;
 	c->max_relays_conn = (unsigned)l->v[SL_LIMIT_MAX_RELAYS_PER_CONNECTION];
 	c->max_relays_identity = (unsigned)l->v[SL_LIMIT_MAX_RELAYS_PER_IDENTITY];
+	/* The engine's 0 is "its default": off has a value of its own. */
+	c->relay_fair_share = l->v[SL_LIMIT_RELAY_FAIR_SHARE] ?
+			      (unsigned)l->v[SL_LIMIT_RELAY_FAIR_SHARE] : SL_FAIR_SHARE_OFF;
 }
 
 int sl_runtime_set_limits(const struct sl_limits *l)
