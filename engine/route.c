@@ -250,6 +250,24 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
 
 	sl_cbor_put_array(w, r->n);
 	while (sl_route_next(r, &it, &a)) {
+		/* The usual address, type below 24 (a body is below 256 bytes): written at once. */
+		if (a.type < 24) {
+			size_t h = a.len < 24 ? 3 : 4;
+			uint8_t *p = sl_cbor_put_reserve(w, h + a.len);
+
+			if (!p)
+				return;
+			p[0] = 0x82;
+			p[1] = a.type;
+			if (h == 3) {
+				p[2] = (uint8_t)(0x40 | a.len);
+			} else {
+				p[2] = 0x58;
+				p[3] = (uint8_t)a.len;
+			}
+			memcpy(p + h, a.body, a.len);
+			continue;
+		}
 		sl_cbor_put_array(w, 2);
 		sl_cbor_put_uint(w, a.type);
 		sl_cbor_put_bytes(w, a.body, a.len);
@@ -265,6 +283,25 @@ static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 	size_t len;
 	int ret;
 
+	/*
+	 * The usual address, 82 <type below 24> <bytes head of one or two bytes>
+	 * <body>, read at once; any other form (and any malformed input) takes
+	 * the general path below, which reads these forms the same way.
+	 */
+	if (rd->end - rd->p >= 3 && rd->p[0] == 0x82 && rd->p[1] < 24 &&
+	    (rd->p[2] & 0xe0) == 0x40 && (rd->p[2] & 0x1f) <= 24) {
+		size_t h = (rd->p[2] & 0x1f) < 24 ? 3 : 4;
+
+		if ((size_t)(rd->end - rd->p) >= h) {
+			len = h == 3 ? (size_t)(rd->p[2] & 0x1f) : rd->p[3];
+			if ((size_t)(rd->end - rd->p) - h >= len) {
+				ret = sl_route_push_back(r, rd->p[1], rd->p + h, len);
+				if (!ret)
+					rd->p += h + len;
+				return ret;
+			}
+		}
+	}
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);

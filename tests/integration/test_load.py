@@ -157,6 +157,24 @@ class LoadTest(NodeTest):
         self.assertEqual(d["sent"], 500)
         self.assertEqual(d["received"], 500)
 
+    def test_harness_cpu_is_the_windows(self):
+        # The harness's CPU figure covers the measured window only: a 3 s warmup before the
+        # same 1 s window must not add to it (counting it made the figure ~4x).
+        self.sluice("node", "create", "n2")
+        runs = []
+        for warmup in ("0s", "3s"):
+            _, d, _ = self.load("--to", "/node/n2/service/echo", "--rate", "20k", "--warmup",
+                                warmup, "--duration", "1s", "--shards", "1")
+            h = d["harness"]
+            self.assertEqual(set(h), {"cpu_s", "cpu_us_per_message", "cores"})
+            self.assertAlmostEqual(h["cores"], h["cpu_s"] / d["duration_s"], delta=0.01)
+            sent = d["sent"] - d["sent_late"]
+            # cpu_s is printed to 1 ms: a relative tolerance
+            self.assertAlmostEqual(h["cpu_us_per_message"], h["cpu_s"] * 1e6 / sent,
+                                   delta=0.01 * h["cpu_us_per_message"] + 0.01)
+            runs.append(h["cpu_s"])
+        self.assertLess(runs[1], 2.5 * runs[0] + 0.05, runs)
+
     def test_gates_exit_status(self):
         self.sluice("node", "create", "n2")
         code, d, err = self.load("--to", "/node/n2/service/echo", "--rate", "1000", "--duration",

@@ -174,7 +174,7 @@ Test(route, cbor_round_trip_and_len)
 {
 	static const uint8_t want[] = { 0x82, 0x82, 0x00, 0x43, 'a', 'p', 'p',
 					0x82, 0x18, 0xc8, 0x41, 'x' };
-	uint8_t buf[64];
+	uint8_t buf[64], body[32];
 	struct sl_cbor_writer w;
 	struct sl_cbor_reader rd;
 	struct sl_route r, back;
@@ -194,6 +194,24 @@ Test(route, cbor_round_trip_and_len)
 	expect_text(&back, "0#app => 200#x");
 	sl_route_init(&r);
 	cr_assert_eq(sl_route_encoded_len(&r), 1);
+	/* a 32-byte body (a random address) has a two-byte bytes head */
+	memset(body, 0xab, sizeof(body));
+	cr_assert_eq(sl_route_push_back(&r, 0, body, sizeof(body)), 0);
+	sl_cbor_writer_init(&w, buf, sizeof(buf));
+	sl_route_encode(&w, &r);
+	cr_assert_eq(sl_cbor_writer_finish(&w, &len), 0);
+	cr_assert_eq(len, 5 + sizeof(body));
+	cr_assert_eq(sl_route_encoded_len(&r), len);
+	cr_assert(!memcmp(buf, "\x81\x82\x00\x58\x20", 5));
+	cr_assert(!memcmp(buf + 5, body, sizeof(body)));
+	sl_cbor_reader_init(&rd, buf, len);
+	cr_assert_eq(sl_route_decode(&rd, &back), 0);
+	cr_assert(sl_cbor_at_end(&rd));
+	cr_assert_eq(back.n, 1);
+	/* no room: the writer says so */
+	sl_cbor_writer_init(&w, buf, 10);
+	sl_route_encode(&w, &r);
+	cr_assert_eq(sl_cbor_writer_finish(&w, &len), -E2BIG);
 }
 
 Test(route, cbor_decode_table)
@@ -218,6 +236,15 @@ Test(route, cbor_decode_table)
 		{ C("\x82\x82\x00\x41" "a"), -EBADMSG, NULL },			/* truncated */
 		{ C("\x98\x21"), -EBADMSG, NULL },				/* 33 hops announced, none there */
 		{ C("\xa0"), -EBADMSG, NULL },
+		/* the one-read form of an address (82, type < 24, a 1- or 2-byte bytes head) */
+		{ C("\x81\x82\x17\x41" "a"), 0, "23#a" },			/* type 23 */
+		{ C("\x81\x82\x05\x58\x03" "abc"), 0, "5#abc" },		/* long head, short body */
+		{ C("\x81\x82\x00\x58\x18" "aaaaaaaaaaaaaaaaaaaaaaaa"), 0, "0#aaaaaaaaaaaaaaaaaaaaaaaa" },
+		{ C("\x81\x82\x00\x59\x00\x01" "a"), 0, "0#a" },		/* 2-byte length: general path */
+		{ C("\x81\x82\x00\x58"), -EBADMSG, NULL },			/* length byte missing */
+		{ C("\x81\x82\x00\x58\x02" "a"), -EBADMSG, NULL },		/* body cut */
+		{ C("\x81\x82\x00\x43" "ab"), -EBADMSG, NULL },		/* body cut */
+		{ C("\x81\x82\x00\x5f\x41" "a" "\xff"), -EBADMSG, NULL },	/* indefinite bytes */
 #undef C
 	};
 	size_t i;

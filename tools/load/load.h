@@ -97,6 +97,16 @@ struct sl_load_gen {
 	void *priv;			/* the target's own state */
 };
 
+/*
+ * A counter's single writer adds n: a relaxed load and store, no locked
+ * read-modify-write (a reader sees the old value or the new one, never a mix).
+ */
+static inline void sl_load_add(_Atomic uint64_t *a, uint64_t n)
+{
+	atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 /* A monotonic clock read (not the engine's per-turn cached one). */
 uint64_t sl_load_now_ns(void);
 
@@ -139,7 +149,7 @@ struct sl_load_result {
 	unsigned conns_made;		/* channels or connections established */
 	double window_s;		/* measured seconds */
 	double setup_s;			/* time to make the channels / connections */
-	double cpu_s;			/* harness process CPU over the window */
+	double cpu_s;			/* harness process CPU over the measured window */
 	uint64_t engine_drops;		/* the engine's drops for failed connections */
 	struct sl_load_counters c;	/* summed (plain reads after the generators stopped) */
 	struct sl_hist *hist, *hs_hist, *lag;	/* merged */
@@ -191,10 +201,11 @@ int sl_load_run_tcp(const struct sl_load_cfg *cfg, const char *hostport, bool pr
 
 /*
  * Wait until every generator is drained (or Ctrl-C twice, or the hard
- * deadline), printing progress; returns the measured window in seconds.
+ * deadline), printing progress; returns the measured window in seconds and
+ * in *cpu_s the process's CPU over that window (not the warmup or the drain).
  */
 double sl_load_wait(struct sl_load_gen *g, unsigned n, const struct sl_load_cfg *cfg,
-		    uint64_t start_ns, bool progress);
+		    uint64_t start_ns, bool progress, double *cpu_s);
 /* Ask every generator to stop at once (the Ctrl-C path). */
 void sl_load_stop_all(struct sl_load_gen *g, unsigned n);
 

@@ -36,6 +36,7 @@
 
 #define HS_WINDOW 64		/* set-up handshakes in flight per shard */
 #define SEND_BURST 4096		/* sends per timer turn, then the shard does its I/O */
+#define POOL_FULL_WAIT_NS 20000ull	/* the pool at its cap: look again after this */
 
 struct egen {
 	struct sl_worker w;		/* replies arrive here */
@@ -50,7 +51,7 @@ struct egen {
 	uint64_t *hs_t0;		/* set-up: when each handshake started */
 	unsigned nroutes, want, hs_started, hs_done, live, rr;
 	struct sl_route storm_to;	/* storm: to the listener */
-	bool closing;
+	bool closing, pool_full;
 };
 
 /* One load run per process: the generators by shard id, for callbacks that get a shard. */
@@ -136,8 +137,8 @@ static void reply_handle(struct sl_worker *w, struct sl_msg *m)
 	uint64_t seq;
 
 	if (e->cfg->mode == SL_LOAD_BULK) {
-		atomic_fetch_add_explicit(&e->g->c.received, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&e->g->c.bytes_received, m->len, memory_order_relaxed);
+		sl_load_add(&e->g->c.received, 1);
+		sl_load_add(&e->g->c.bytes_received, m->len);
 	} else if (m->len >= sizeof(seq)) {
 		memcpy(&seq, m->data, sizeof(seq));
 		if (m->len != e->cfg->size)
@@ -177,8 +178,10 @@ static bool send_one(struct egen *e, uint64_t now)
 	uint64_t seq, intended;
 	struct sl_msg *m = sl_msg_alloc(e->cfg->size);
 
-	if (!m)
+	if (!m) {
+		e->pool_full = true;
 		return false;	/* the pool is at its cap: sends wait (their intended times kept) */
+	}
 	if (!sl_load_gen_next(g, now, &seq, &intended)) {
 		sl_msg_free(m);
 		return false;
@@ -233,9 +236,10 @@ static void gen_fire(struct sl_timer *t)
 {
 	struct egen *e = (struct egen *)((char *)t - offsetof(struct egen, timer));
 	struct sl_load_gen *g = e->g;
-	uint64_t now = sl_load_now_ns();
+	uint64_t now = sl_load_now_ns(), wait;
 	unsigned n = 0;
 
+	e->pool_full = false;
 	sl_load_gen_serve_snap(g);
 	sl_load_gen_sweep(g, now);
 	if (e->cfg->mode == SL_LOAD_HANDSHAKE) {
@@ -250,7 +254,13 @@ static void gen_fire(struct sl_timer *t)
 		atomic_store_explicit(&g->drained, true, memory_order_release);
 		return;
 	}
-	sl_timer_arm(e->w.shard, t, n == SEND_BURST ? 0 : sl_load_gen_wait_ns(g, now));
+	if (n == SEND_BURST)
+		wait = 0;	/* behind: the shard does its I/O, then this goes on */
+	else if (e->pool_full)
+		wait = POOL_FULL_WAIT_NS;	/* backpressure: look again once some frames left */
+	else
+		wait = sl_load_gen_wait_ns(g, now);
+	sl_timer_arm(e->w.shard, t, wait);
 }
 
 /* Control calls, on each shard. */
@@ -347,14 +357,6 @@ static struct sl_vault *make_vault(const struct sl_load_route_target *t)
 	return v;
 }
 
-static double cpu_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Wait for every shard's set-up; false when it took longer than the handshakes may. */
 static bool wait_ready(struct sl_load_gen *g, unsigned n, uint64_t bound_ns)
 {
@@ -385,7 +387,6 @@ int sl_load_run_engine(const struct sl_load_cfg *cfg, const struct sl_load_route
 	struct rlimit nofile;
 	unsigned conns = cfg->conns ? cfg->conns : 1;
 	uint64_t start, t0;
-	double cpu0;
 	bool vault_given = false;
 	int ret = -1;
 
@@ -492,12 +493,10 @@ int sl_load_run_engine(const struct sl_load_cfg *cfg, const struct sl_load_route
 
 	/* One start time for every shard, a little ahead so each arms before it. */
 	start = sl_load_now_ns() + 20000000;
-	cpu0 = cpu_now_s();
 	for (unsigned i = 0; i < cfg->gens; i++)
 		while (sl_shard_call(n, i, run_call, &start))
 			usleep(1000);
-	r->window_s = sl_load_wait(g, cfg->gens, cfg, start, t->progress);
-	r->cpu_s = cpu_now_s() - cpu0;
+	r->window_s = sl_load_wait(g, cfg->gens, cfg, start, t->progress, &r->cpu_s);
 	sl_load_stop_all(g, cfg->gens);
 	/* Close our channels (an encrypted Close each) so the peer frees them too. */
 	for (unsigned i = 0; i < cfg->gens; i++)

@@ -110,10 +110,10 @@ bool sl_load_gen_next(struct sl_load_gen *g, uint64_t now, uint64_t *seq, uint64
 	if (t >= g->measure_ns) {
 		g->measured++;
 		g->last_send_ns = now;
-		atomic_fetch_add_explicit(&g->c.sent, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&g->c.bytes_sent, g->cfg->size, memory_order_relaxed);
+		sl_load_add(&g->c.sent, 1);
+		sl_load_add(&g->c.bytes_sent, g->cfg->size);
 		if (now >= g->end_ns)
-			atomic_fetch_add_explicit(&g->c.sent_late, 1, memory_order_relaxed);
+			sl_load_add(&g->c.sent_late, 1);
 		if (g->rate > 0)
 			sl_hist_record(&g->lag, (now - t) / 1000);
 	}
@@ -125,7 +125,7 @@ bool sl_load_gen_next(struct sl_load_gen *g, uint64_t now, uint64_t *seq, uint64
 	sl->pending = true;
 	sl->measured = t >= g->measure_ns;
 	g->head++;
-	atomic_fetch_add_explicit(&g->c.inflight, 1, memory_order_relaxed);
+	sl_load_add(&g->c.inflight, 1);
 	return true;
 }
 
@@ -152,10 +152,10 @@ bool sl_load_gen_reply(struct sl_load_gen *g, uint64_t seq, uint64_t now, uint32
 	if (!sl)
 		return false;	/* late (timed out already), duplicated or forged */
 	sl->pending = false;
-	atomic_fetch_sub_explicit(&g->c.inflight, 1, memory_order_relaxed);
+	sl_load_add(&g->c.inflight, (uint64_t)-1);
 	if (sl->measured) {
-		atomic_fetch_add_explicit(&g->c.received, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&g->c.bytes_received, len, memory_order_relaxed);
+		sl_load_add(&g->c.received, 1);
+		sl_load_add(&g->c.bytes_received, len);
 		sl_hist_record(&g->hist, now > sl->intended_ns ? (now - sl->intended_ns) / 1000 : 0);
 	}
 	slide(g);
@@ -169,9 +169,9 @@ void sl_load_gen_fail(struct sl_load_gen *g, uint64_t seq, enum sl_load_err kind
 	if (!sl)
 		return;
 	sl->pending = false;
-	atomic_fetch_sub_explicit(&g->c.inflight, 1, memory_order_relaxed);
+	sl_load_add(&g->c.inflight, (uint64_t)-1);
 	if (sl->measured)
-		atomic_fetch_add_explicit(&g->c.errors[kind], 1, memory_order_relaxed);
+		sl_load_add(&g->c.errors[kind], 1);
 	slide(g);
 }
 
@@ -255,14 +255,26 @@ void sl_load_stop_all(struct sl_load_gen *g, unsigned n)
 		atomic_store(&g[i].stop, true);
 }
 
+static double cpu_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 double sl_load_wait(struct sl_load_gen *g, unsigned n, const struct sl_load_cfg *cfg,
-		    uint64_t start_ns, bool progress)
+		    uint64_t start_ns, bool progress, double *cpu_s)
 {
 	struct sigaction sa = { .sa_handler = on_sigint }, old_int, old_term;
 	uint64_t measure_ns = start_ns + cfg->warmup_ns, stopped_at = 0, last_progress = 0;
 	/* a hard bound: the window, the stragglers' timeout, and slack */
 	uint64_t hard = cfg->count ? UINT64_MAX :
 			measure_ns + cfg->duration_ns + LATE_GRACE_NS + cfg->timeout_ns + 5000000000ull;
+	/* the process's CPU is read at the window's ends (to a tick), not over warmup or drain */
+	uint64_t window_end = cfg->count ? UINT64_MAX : measure_ns + cfg->duration_ns;
+	double cpu_start = cpu_now_s(), cpu_end = -1;
+	bool cpu_started = false;
 	struct timespec tick = { 0, 20 * 1000 * 1000 };
 	double window;
 
@@ -274,6 +286,12 @@ double sl_load_wait(struct sl_load_gen *g, unsigned n, const struct sl_load_cfg 
 		uint64_t now = sl_load_now_ns();
 		unsigned drained = 0;
 
+		if (!cpu_started && now >= measure_ns) {
+			cpu_start = cpu_now_s();
+			cpu_started = true;
+		}
+		if (cpu_end < 0 && now >= window_end)
+			cpu_end = cpu_now_s();
 		for (unsigned i = 0; i < n; i++)
 			drained += atomic_load_explicit(&g[i].drained, memory_order_acquire);
 		if (drained == n)
@@ -294,6 +312,9 @@ double sl_load_wait(struct sl_load_gen *g, unsigned n, const struct sl_load_cfg 
 		}
 		nanosleep(&tick, NULL);
 	}
+	if (cpu_end < 0)
+		cpu_end = cpu_now_s();	/* by count, or stopped early: up to now */
+	*cpu_s = cpu_end - cpu_start;
 	if (progress)
 		sl_load_progress_end();
 	sigaction(SIGINT, &old_int, NULL);

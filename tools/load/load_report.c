@@ -144,6 +144,16 @@ static void figures(const struct sl_load_result *r, struct figures *f)
 		f->hs_rate = r->setup_s > 0 ? (double)LD(c->handshakes) / r->setup_s : 0;
 }
 
+/* The harness's CPU over the window per message sent in it (or per handshake in a storm). */
+static double cpu_us_per(const struct sl_load_result *r)
+{
+	const struct sl_load_counters *c = &r->c;
+	uint64_t n = r->cfg->mode == SL_LOAD_HANDSHAKE ? LD(c->handshakes) :
+		     LD(c->sent) - LD(c->sent_late);
+
+	return n ? r->cpu_s * 1e6 / (double)n : 0;
+}
+
 static void print_latency_plain(const char *what, const struct sl_hist *h)
 {
 	printf("%-14s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  p99.99 %.3f  max %.3f ms  "
@@ -203,8 +213,8 @@ void sl_load_print_plain(const struct sl_load_result *r)
 		printf(" %s %llu", err_names[k], (unsigned long long)LD(c->errors[k]));
 	printf("  (%.4f%% of %llu)\n", f.error_rate * 100, (unsigned long long)f.attempts);
 	if (LD(c->sent) || LD(c->handshakes))
-		printf("%-14s %.2f CPU-s, %.3f CPU-us per %s\n", "Harness", r->cpu_s,
-		       r->cpu_s * 1e6 / (double)(cfg->mode == SL_LOAD_HANDSHAKE ? LD(c->handshakes) : LD(c->sent)),
+		printf("%-14s %.2f CPU-s over the window (%.2f cores), %.3f CPU-us per %s\n",
+		       "Harness", r->cpu_s, r->cpu_s / r->window_s, cpu_us_per(r),
 		       cfg->mode == SL_LOAD_HANDSHAKE ? "handshake" : "message");
 }
 
@@ -276,9 +286,8 @@ void sl_load_print_json(const struct sl_load_result *r)
 	       (unsigned long long)LD(c->handshakes), (unsigned long long)LD(c->hs_errors), f.hs_rate,
 	       r->setup_s);
 	print_latency_json(cfg->mode == SL_LOAD_HANDSHAKE ? r->hist : r->hs_hist);
-	printf("},\"harness\":{\"cpu_s\":%.3f,\"cpu_us_per_message\":%.3f},", r->cpu_s,
-	       LD(c->sent) ? r->cpu_s * 1e6 / (double)LD(c->sent) :
-	       LD(c->handshakes) ? r->cpu_s * 1e6 / (double)LD(c->handshakes) : 0);
+	printf("},\"harness\":{\"cpu_s\":%.3f,\"cpu_us_per_message\":%.3f,\"cores\":%.3f},",
+	       r->cpu_s, cpu_us_per(r), r->cpu_s / r->window_s);
 	printf("\"gates\":{\"max_p99_us\":");
 	if (r->max_p99_us >= 0)
 		printf("%lld", (long long)r->max_p99_us);

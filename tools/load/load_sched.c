@@ -11,6 +11,7 @@ void sl_sched_init(struct sl_sched *s, uint64_t start_ns, double r0, double r1, 
 	s->ramp_s = (double)ramp_ns / 1e9;
 	s->r0 = s->ramp_s > 0 ? r0 : r1;
 	s->next = 0;
+	s->next_ns = start_ns;	/* send 0 is due at the start */
 }
 
 /* Sends due by t seconds after start (real-valued). */
@@ -42,7 +43,8 @@ uint64_t sl_sched_intended(const struct sl_sched *s, uint64_t k)
 	} else {
 		t = T + (kk - in_ramp) / s->r1;
 	}
-	return s->start_ns + (uint64_t)llround(t * 1e9);
+	/* t >= 0: adding a half and truncating rounds as llround does, without the libm call */
+	return s->start_ns + (uint64_t)(t * 1e9 + 0.5);
 }
 
 uint64_t sl_sched_due(const struct sl_sched *s, uint64_t now)
@@ -71,11 +73,10 @@ double sl_sched_rate_at(const struct sl_sched *s, uint64_t now)
 
 bool sl_sched_take(struct sl_sched *s, uint64_t now, uint64_t *intended)
 {
-	uint64_t t = sl_sched_intended(s, s->next);
-
-	if (t > now)
+	if (s->next_ns > now)
 		return false;
-	*intended = t;
+	*intended = s->next_ns;
 	s->next++;
+	s->next_ns = sl_sched_intended(s, s->next);
 	return true;
 }

@@ -25,6 +25,7 @@ struct sl_sched {
 	double r0, r1;		/* sends per second at start and after the ramp */
 	double ramp_s;		/* 0: constant r1 */
 	uint64_t next;		/* index of the next send */
+	uint64_t next_ns;	/* its intended time: computed once, read on every check */
 };
 
 /* r1 > 0; r0 is used only with a ramp (ramp_ns > 0). */
@@ -46,7 +47,7 @@ bool sl_sched_take(struct sl_sched *s, uint64_t now, uint64_t *intended);
 /* Intended time of the next send (when to wake up). */
 static inline uint64_t sl_sched_next_ns(const struct sl_sched *s)
 {
-	return sl_sched_intended(s, s->next);
+	return s->next_ns;
 }
 
 #endif

@@ -288,14 +288,6 @@ static int dial(const struct addrinfo *ai)
 	return fd;
 }
 
-static double cpu_now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int sl_load_run_tcp(const struct sl_load_cfg *cfg, const char *hostport, bool progress,
 		    struct sl_load_result *r)
 {
@@ -305,7 +297,6 @@ int sl_load_run_tcp(const struct sl_load_cfg *cfg, const char *hostport, bool pr
 	char host[256], portstr[16];
 	unsigned port, started = 0;
 	uint64_t t0, start;
-	double cpu0;
 	int ret = -1, err;
 
 	if (!g || !t) {
@@ -380,7 +371,6 @@ int sl_load_run_tcp(const struct sl_load_cfg *cfg, const char *hostport, bool pr
 		goto out;
 	}
 	start = sl_load_now_ns() + 20000000;
-	cpu0 = cpu_now_s();
 	for (; started < cfg->gens; started++) {
 		t[started].start_ns = start;
 		if (pthread_create(&t[started].thread, NULL, tgen_main, &t[started])) {
@@ -389,13 +379,12 @@ int sl_load_run_tcp(const struct sl_load_cfg *cfg, const char *hostport, bool pr
 			goto out_join;
 		}
 	}
-	r->window_s = sl_load_wait(g, cfg->gens, cfg, start, progress);
+	r->window_s = sl_load_wait(g, cfg->gens, cfg, start, progress, &r->cpu_s);
 	sl_load_stop_all(g, cfg->gens);
 	ret = 0;
 out_join:
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(t[i].thread, NULL);
-	r->cpu_s = cpu_now_s() - cpu0;
 	if (!ret)
 		sl_load_merge(r, g, cfg->gens);
 	goto out;
