@@ -5,7 +5,7 @@
 
 #include "crypto/cbor.h"
 
-#define AI_INDEF 31
+#define AI_INDEF SL_CBOR_AI_INDEF
 #define BREAK 0xff
 
 /* Writer */
@@ -42,47 +42,12 @@ uint8_t *sl_cbor_put_reserve(struct sl_cbor_writer *w, size_t n)
 	return at;
 }
 
-size_t sl_cbor_head_len(uint64_t v)
-{
-	if (v < 24)
-		return 1;
-	if (v <= 0xff)
-		return 2;
-	if (v <= 0xffff)
-		return 3;
-	if (v <= 0xffffffff)
-		return 5;
-	return 9;
-}
-
 static void put_head(struct sl_cbor_writer *w, unsigned major, uint64_t v)
 {
-	size_t n = sl_cbor_head_len(v);
-	uint8_t *p = sl_cbor_put_reserve(w, n);
-	size_t i;
+	uint8_t *p = sl_cbor_put_reserve(w, sl_cbor_head_len(v));
 
-	if (!p)
-		return;
-	major <<= 5;
-	switch (n) {
-	case 1:
-		p[0] = (uint8_t)(major | v);
-		return;
-	case 2:
-		p[0] = (uint8_t)(major | 24);
-		break;
-	case 3:
-		p[0] = (uint8_t)(major | 25);
-		break;
-	case 5:
-		p[0] = (uint8_t)(major | 26);
-		break;
-	default:
-		p[0] = (uint8_t)(major | 27);
-		break;
-	}
-	for (i = n - 1; i >= 1; i--, v >>= 8)
-		p[i] = (uint8_t)v;
+	if (p)
+		sl_cbor_head_write(p, major, v);
 }
 
 void sl_cbor_put_uint(struct sl_cbor_writer *w, uint64_t v)
@@ -159,40 +124,6 @@ static size_t left(const struct sl_cbor_reader *rd)
 	return (size_t)(rd->end - rd->p);
 }
 
-/*
- * One head: major type, additional info and the argument. For ai 31 (an
- * indefinite length or break) *v is 0; ai 28..30 are reserved.
- */
-static int read_head(struct sl_cbor_reader *rd, unsigned *major, unsigned *ai, uint64_t *v)
-{
-	const uint8_t *p = rd->p;
-	size_t n;
-	uint64_t x = 0;
-
-	if (p >= rd->end)
-		return -EBADMSG;
-	*major = *p >> 5;
-	*ai = *p & 0x1f;
-	p++;
-	if (*ai < 24) {
-		x = *ai;
-		n = 0;
-	} else if (*ai <= 27) {
-		n = (size_t)1 << (*ai - 24);
-	} else if (*ai == AI_INDEF) {
-		n = 0;
-	} else {
-		return -EBADMSG;
-	}
-	if ((size_t)(rd->end - p) < n)
-		return -EBADMSG;
-	while (n--)
-		x = x << 8 | *p++;
-	*v = x;
-	rd->p = p;
-	return 0;
-}
-
 int sl_cbor_peek_type(const struct sl_cbor_reader *rd)
 {
 	if (rd->p >= rd->end)
@@ -205,26 +136,9 @@ bool sl_cbor_peek_null(const struct sl_cbor_reader *rd)
 	return rd->p < rd->end && *rd->p == 0xf6;
 }
 
-/* A head of the expected major type; a definite length is checked against the input. */
-static int expect(struct sl_cbor_reader *rd, unsigned want, uint64_t *v)
-{
-	const uint8_t *save = rd->p;
-	unsigned major, ai;
-	int ret;
-
-	ret = read_head(rd, &major, &ai, v);
-	if (ret)
-		return ret;
-	if (major != want || ai == AI_INDEF) {
-		rd->p = save;
-		return -EBADMSG;
-	}
-	return 0;
-}
-
 int sl_cbor_get_uint(struct sl_cbor_reader *rd, uint64_t *v)
 {
-	return expect(rd, SL_CBOR_UINT, v);
+	return sl_cbor_head_expect(rd, SL_CBOR_UINT, v);
 }
 
 int sl_cbor_get_uint_max(struct sl_cbor_reader *rd, uint64_t max, uint64_t *v)
@@ -233,7 +147,7 @@ int sl_cbor_get_uint_max(struct sl_cbor_reader *rd, uint64_t max, uint64_t *v)
 	uint64_t x;
 	int ret;
 
-	ret = expect(rd, SL_CBOR_UINT, &x);
+	ret = sl_cbor_head_expect(rd, SL_CBOR_UINT, &x);
 	if (ret)
 		return ret;
 	if (x > max) {
@@ -251,7 +165,7 @@ int sl_cbor_get_int(struct sl_cbor_reader *rd, int64_t *v)
 	uint64_t x;
 	int ret;
 
-	ret = read_head(rd, &major, &ai, &x);
+	ret = sl_cbor_head_read(rd, &major, &ai, &x);
 	if (ret)
 		return ret;
 	if ((major != SL_CBOR_UINT && major != SL_CBOR_NEGINT) || ai == AI_INDEF ||
@@ -269,7 +183,7 @@ static int get_string(struct sl_cbor_reader *rd, unsigned major, const uint8_t *
 	uint64_t len;
 	int ret;
 
-	ret = expect(rd, major, &len);
+	ret = sl_cbor_head_expect(rd, major, &len);
 	if (ret)
 		return ret;
 	if (len > left(rd)) {
@@ -345,7 +259,7 @@ static int skip(struct sl_cbor_reader *rd, unsigned depth)
 
 	if (depth > SL_CBOR_MAX_DEPTH)
 		return -EBADMSG;
-	ret = read_head(rd, &major, &ai, &v);
+	ret = sl_cbor_head_read(rd, &major, &ai, &v);
 	if (ret)
 		return ret;
 	switch (major) {
@@ -405,7 +319,7 @@ int sl_cbor_array_enter(struct sl_cbor_reader *rd, struct sl_cbor_array *a)
 	uint64_t v;
 	int ret;
 
-	ret = read_head(rd, &major, &ai, &v);
+	ret = sl_cbor_head_read(rd, &major, &ai, &v);
 	if (ret)
 		return ret;
 	if (major != SL_CBOR_ARRAY || (ai != AI_INDEF && v > left(rd))) {

@@ -30,6 +30,7 @@
 #ifndef SL_CRYPTO_CBOR_H
 #define SL_CRYPTO_CBOR_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,8 +84,42 @@ void sl_cbor_put_array(struct sl_cbor_writer *w, uint64_t n);
 /* Enum variant header 82 idx <array nfields>; a unit variant is nfields = 0. */
 void sl_cbor_put_enum(struct sl_cbor_writer *w, uint64_t idx, uint64_t nfields);
 
+/*
+ * Heads, inline: a route's addresses are written and read per message, a
+ * handful of heads each, and a call per head was most of their cost.
+ */
+#define SL_CBOR_AI_INDEF 31
+
 /* Bytes a major-type head carrying value v takes (1, 2, 3, 5 or 9). */
-size_t sl_cbor_head_len(uint64_t v);
+static inline size_t sl_cbor_head_len(uint64_t v)
+{
+	if (v < 24)
+		return 1;
+	if (v <= 0xff)
+		return 2;
+	if (v <= 0xffff)
+		return 3;
+	if (v <= 0xffffffff)
+		return 5;
+	return 9;
+}
+
+/* Write the head (major, v) at p, which has sl_cbor_head_len(v) bytes; returns that. */
+static inline size_t sl_cbor_head_write(uint8_t *p, unsigned major, uint64_t v)
+{
+	size_t n = sl_cbor_head_len(v);
+
+	major <<= 5;
+	if (n == 1) {
+		p[0] = (uint8_t)(major | v);
+		return 1;
+	}
+	/* ai 24..27: 1, 2, 4 or 8 bytes of argument, big-endian */
+	p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
+	for (size_t i = n - 1; i >= 1; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+	return n;
+}
 
 struct sl_cbor_reader {
 	const uint8_t *start;
@@ -100,6 +135,59 @@ static inline bool sl_cbor_at_end(const struct sl_cbor_reader *rd)
 static inline size_t sl_cbor_offset(const struct sl_cbor_reader *rd)
 {
 	return (size_t)(rd->p - rd->start);
+}
+
+/*
+ * One head: major type, additional info and the argument, consumed. For ai
+ * 31 (an indefinite length or break) *v is 0; ai 28..30 are reserved
+ * (-EBADMSG, nothing consumed).
+ */
+static inline int sl_cbor_head_read(struct sl_cbor_reader *rd, unsigned *major, unsigned *ai,
+				    uint64_t *v)
+{
+	const uint8_t *p = rd->p;
+	size_t n;
+	uint64_t x = 0;
+
+	if (p >= rd->end)
+		return -EBADMSG;
+	*major = *p >> 5;
+	*ai = *p & 0x1f;
+	p++;
+	if (*ai < 24) {
+		x = *ai;
+		n = 0;
+	} else if (*ai <= 27) {
+		n = (size_t)1 << (*ai - 24);
+	} else if (*ai == SL_CBOR_AI_INDEF) {
+		n = 0;
+	} else {
+		return -EBADMSG;
+	}
+	if ((size_t)(rd->end - p) < n)
+		return -EBADMSG;
+	while (n--)
+		x = x << 8 | *p++;
+	*v = x;
+	rd->p = p;
+	return 0;
+}
+
+/* A definite head of major type want, consumed; else -EBADMSG and nothing consumed. */
+static inline int sl_cbor_head_expect(struct sl_cbor_reader *rd, unsigned want, uint64_t *v)
+{
+	const uint8_t *save = rd->p;
+	unsigned major, ai;
+	int ret;
+
+	ret = sl_cbor_head_read(rd, &major, &ai, v);
+	if (ret)
+		return ret;
+	if (major != want || ai == SL_CBOR_AI_INDEF) {
+		rd->p = save;
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 /* Major type of the next item (SL_CBOR_*), or -EBADMSG at end of input. */

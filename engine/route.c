@@ -250,58 +250,43 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
 
 	sl_cbor_put_array(w, r->n);
 	while (sl_route_next(r, &it, &a)) {
-		/* The usual address, type below 24 (a body is below 256 bytes): written at once. */
-		if (a.type < 24) {
-			size_t h = a.len < 24 ? 3 : 4;
-			uint8_t *p = sl_cbor_put_reserve(w, h + a.len);
+		/* [type, body] in one reservation: three heads and the body, per hop per message. */
+		uint8_t *p = sl_cbor_put_reserve(w, 1 + sl_cbor_head_len(a.type) +
+						 sl_cbor_head_len(a.len) + a.len);
 
-			if (!p)
-				return;
-			p[0] = 0x82;
-			p[1] = a.type;
-			if (h == 3) {
-				p[2] = (uint8_t)(0x40 | a.len);
-			} else {
-				p[2] = 0x58;
-				p[3] = (uint8_t)a.len;
-			}
-			memcpy(p + h, a.body, a.len);
-			continue;
-		}
-		sl_cbor_put_array(w, 2);
-		sl_cbor_put_uint(w, a.type);
-		sl_cbor_put_bytes(w, a.body, a.len);
+		if (!p)
+			return;
+		p += sl_cbor_head_write(p, SL_CBOR_ARRAY, 2);
+		p += sl_cbor_head_write(p, SL_CBOR_UINT, a.type);
+		p += sl_cbor_head_write(p, SL_CBOR_BYTES, a.len);
+		memcpy(p, a.body, a.len);
 	}
 }
 
 /* Address = [u8 type, bytes body, extra fields ignored]. */
 static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 {
+	const uint8_t *save = rd->p, *body;
 	struct sl_cbor_array a;
-	const uint8_t *body;
-	uint64_t type;
+	uint64_t type, n, blen;
 	size_t len;
 	int ret;
 
 	/*
-	 * The usual address, 82 <type below 24> <bytes head of one or two bytes>
-	 * <body>, read at once; any other form (and any malformed input) takes
-	 * the general path below, which reads these forms the same way.
+	 * The usual address, a definite [type, body] and nothing more, read with
+	 * the inline heads; any other form (indefinite, extra fields, malformed)
+	 * goes back to the general path below, which reads these forms the same.
 	 */
-	if (rd->end - rd->p >= 3 && rd->p[0] == 0x82 && rd->p[1] < 24 &&
-	    (rd->p[2] & 0xe0) == 0x40 && (rd->p[2] & 0x1f) <= 24) {
-		size_t h = (rd->p[2] & 0x1f) < 24 ? 3 : 4;
-
-		if ((size_t)(rd->end - rd->p) >= h) {
-			len = h == 3 ? (size_t)(rd->p[2] & 0x1f) : rd->p[3];
-			if ((size_t)(rd->end - rd->p) - h >= len) {
-				ret = sl_route_push_back(r, rd->p[1], rd->p + h, len);
-				if (!ret)
-					rd->p += h + len;
-				return ret;
-			}
-		}
+	if (!sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) && n == 2 &&
+	    !sl_cbor_head_expect(rd, SL_CBOR_UINT, &type) && type <= 0xff &&
+	    !sl_cbor_head_expect(rd, SL_CBOR_BYTES, &blen) &&
+	    blen <= (uint64_t)(rd->end - rd->p)) {
+		ret = sl_route_push_back(r, (uint8_t)type, rd->p, (size_t)blen);
+		if (!ret)
+			rd->p += blen;
+		return ret;
 	}
+	rd->p = save;
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);
