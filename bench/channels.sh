@@ -30,15 +30,8 @@ while [ $# -gt 0 ]; do
 	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
-S=$build/bin/sluice
-[ -x "$S" ] || { echo "bench/channels.sh: build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
-
-export SLUICE_HOME=$(mktemp -d /tmp/sluice-chbench.XXXXXX)
-cleanup() {
-	"$S" node delete --all --yes >/dev/null 2>&1 || true
-	rm -rf "$SLUICE_HOME"
-}
-trap cleanup EXIT INT TERM
+. "$here/bench/lib.sh"
+bench_home channels
 
 py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$2"; }
 channels_of() {

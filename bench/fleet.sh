@@ -28,29 +28,22 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/fleet.sh [--build-dir DIR] [--seconds S] [--runs N] [-c C] [-s BYTES]" >&2; exit 2 ;;
 	esac
 done
-S=$build/bin/sluice
-[ -x "$S" ] || { echo "bench/fleet.sh: build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+. "$here/bench/lib.sh"
 command -v redis-server >/dev/null || { echo "bench/fleet.sh: needs redis-server (tools/deps.sh test)" >&2; exit 1; }
-
-export SLUICE_HOME=$(mktemp -d /tmp/sluice-fleetbench.XXXXXX)
+bench_home fleet
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$SLUICE_HOME" \
 	>/dev/null 2>&1 &
 redis=$!
-cleanup() {
-	"$S" node delete --all --yes >/dev/null 2>&1 || true
-	kill "$redis" 2>/dev/null || true
-	wait "$redis" 2>/dev/null || true
-	rm -rf "$SLUICE_HOME"
+bench_on_exit() {
+	[ -z "${redis:-}" ] || { kill "$redis" 2>/dev/null; wait "$redis" 2>/dev/null; } || true
 }
-trap cleanup EXIT INT TERM
 for _ in $(seq 50); do
 	python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$rport),0.2)" 2>/dev/null && break
 	sleep 0.1
 done
 
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 echo "# sluice fleet hop at $(git -C "$here" rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 p1=$(free_port); p2=$(free_port)
 "$S" node create r1 --tcp-listener-address 127.0.0.1:$p1 --relay-directory redis://127.0.0.1:$rport >/dev/null

@@ -29,20 +29,11 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/load.sh [--build-dir DIR] [--rate R] [--seconds S] [--runs N]" >&2; exit 2 ;;
 	esac
 done
-S=$build/bin/sluice
-[ -x "$S" ] || { echo "bench/load.sh: build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
+. "$here/bench/lib.sh"
 command -v wrk >/dev/null || { echo "bench/load.sh: wrk is missing: apt-get install wrk" >&2; exit 1; }
-
-export SLUICE_HOME=$(mktemp -d /tmp/sluice-loadbench.XXXXXX)
+bench_home load
 pids=()
-cleanup() {
-	"$S" node delete --all --yes >/dev/null 2>&1 || true
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$SLUICE_HOME"
-}
-trap cleanup EXIT INT TERM
-
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+bench_on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 
 echo "# sluice load bench at $(git -C "$here" rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$S" node create n2 >/dev/null

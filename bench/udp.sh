@@ -23,17 +23,8 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/udp.sh [--build-dir DIR] [--seconds S] [--runs N] [-c C]" >&2; exit 2 ;;
 	esac
 done
-S=$build/bin/sluice
-[ -x "$S" ] || { echo "bench/udp.sh: build first: cmake -S . -B build && cmake --build build" >&2; exit 1; }
-
-export SLUICE_HOME=$(mktemp -d /tmp/sluice-udpbench.XXXXXX)
-cleanup() {
-	"$S" node delete --all --yes >/dev/null 2>&1 || true
-	rm -rf "$SLUICE_HOME"
-}
-trap cleanup EXIT INT TERM
-
-jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+. "$here/bench/lib.sh"
+bench_home udp
 uport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 echo "# sluice UDP vs TCP at $(git -C "$here" rev-parse --short HEAD), $(nproc) CPUs, $(date -u '+%F %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
