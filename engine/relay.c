@@ -107,7 +107,8 @@ static void relay_handle(struct sl_worker *w, struct sl_msg *m)
 	}
 	__atomic_store_n(&r->forwarded, r->forwarded + 1, __ATOMIC_RELAXED);
 	/* Toward the owner: counted on its share (its own connection is what pauses). */
-	sl_share_add(w->shard, r->share, m->len);
+	if (r->share)
+		sl_share_add(w->shard, r->share, m->len);
 	sl_send(w->shard, m);
 }
 
