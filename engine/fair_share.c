@@ -3,7 +3,8 @@
  * The relay node's per-identity fair share (fair_share.h). The hot path is
  * sl_share_add (one atomic add, relaxed order) and, on a counted connection, sl_share_over
  * (two relaxed loads); the epoch's end is done once, by whichever shard
- * thread sees it first and wins the exchange of epoch_end.
+ * thread sees it first and takes the roll's try-lock (whose release orders
+ * one roller's writes before the next one's reads).
  *
  * "Contended" is the node's own view: a shard busy most of the epoch. An
  * identity past its share on an idle node takes nothing from anyone, so it
@@ -117,10 +118,15 @@ void sl_share_roll(struct sl_node *n, uint64_t now)
 	uint64_t bytes[SL_SHARE_SLOTS], caps[SL_SHARE_SLOTS], prev[SL_SHARE_SLOTS], span;
 	unsigned pct = SL_NODE_LIMIT(n, relay_fair_share), capped = 0, busy, binding = 0;
 
-	if (now < end || !__atomic_compare_exchange_n(&f->epoch_end, &end, now + SL_SHARE_EPOCH_NS,
-						      false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (now < end || __atomic_exchange_n(&f->rolling, 1, __ATOMIC_ACQUIRE))
 		return;
-	/* Ours alone until the next end: the roller's fields need no lock. */
+	/* Another thread may have rolled between our load and the lock. */
+	if (now < __atomic_load_n(&f->epoch_end, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&f->rolling, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	__atomic_store_n(&f->epoch_end, now + SL_SHARE_EPOCH_NS, __ATOMIC_RELAXED);
+	/* Ours alone while we hold the try-lock: the roller's fields need no more. */
 	span = now - f->epoch_start;
 	f->epoch_start = now;
 	for (unsigned i = 0; i < SL_SHARE_SLOTS; i++)
@@ -155,6 +161,7 @@ void sl_share_roll(struct sl_node *n, uint64_t now)
 		       "epoch_ms=%llu limit=relay-fair-share pct=%u", n->name, capped, busy,
 		       SL_SHARE_EPOCH_NS / 1000000, pct);
 	}
+	__atomic_store_n(&f->rolling, 0, __ATOMIC_RELEASE);
 }
 
 bool sl_share_over(struct sl_shard *s, unsigned slot)

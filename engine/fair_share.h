@@ -35,6 +35,7 @@ struct sl_node;
 
 struct sl_share {
 	uint64_t epoch_end;		/* monotonic ns; the thread that moves it rolls the epoch */
+	int rolling;			/* the roller's try-lock: orders one roll before the next */
 	uint64_t epoch_start;
 	unsigned hold;			/* epochs of caps left (roller only) */
 	unsigned log_next_s;		/* rate limit of the log line (roller only) */
