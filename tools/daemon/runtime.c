@@ -315,9 +315,10 @@ int sl_runtime_run(const struct sl_runtime_config *cfg)
 	       "frame_timeout_ms=%llu limits=%s tcp_port=%u", cfg->name, sl_node_shards(n),
 	       cfg->pin_shards, cfg->spin_us, (unsigned long long)cfg->frame_timeout_ms,
 	       limits[0] ? limits : "defaults", port);
+	/* Ready before `started` tells `node create` it may return: its caller may scrape at once. */
+	sl_metrics_src_ready(&src, true);
 	if (cfg->started)
 		cfg->started(n, cfg->arg);
-	sl_metrics_src_ready(&src, true);
 	sd_notify(0, "READY=1\nSTATUS=running");
 
 	int stop_sig = 0;
