@@ -266,27 +266,27 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
 /* Address = [u8 type, bytes body, extra fields ignored]. */
 static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 {
-	const uint8_t *save = rd->p, *body;
+	struct sl_cbor_reader q = *rd;	/* a copy the compiler keeps in registers */
+	const uint8_t *body;
 	struct sl_cbor_array a;
 	uint64_t type, n, blen;
 	size_t len;
 	int ret;
 
 	/*
-	 * The usual address, a definite [type, body] and nothing more, read with
-	 * the inline heads; any other form (indefinite, extra fields, malformed)
-	 * goes back to the general path below, which reads these forms the same.
+	 * The usual address, a definite [type, body] with small heads and nothing
+	 * more; any other form (long heads, indefinite, extra fields, malformed)
+	 * goes to the general path below, which reads these forms the same.
 	 */
-	if (!sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) && n == 2 &&
-	    !sl_cbor_head_expect(rd, SL_CBOR_UINT, &type) && type <= 0xff &&
-	    !sl_cbor_head_expect(rd, SL_CBOR_BYTES, &blen) &&
-	    blen <= (uint64_t)(rd->end - rd->p)) {
-		ret = sl_route_push_back(r, (uint8_t)type, rd->p, (size_t)blen);
+	if (!sl_cbor_head_small(&q, SL_CBOR_ARRAY, &n) && n == 2 &&
+	    !sl_cbor_head_small(&q, SL_CBOR_UINT, &type) &&
+	    !sl_cbor_head_small(&q, SL_CBOR_BYTES, &blen) &&
+	    blen <= (uint64_t)(q.end - q.p)) {
+		ret = sl_route_push_back(r, (uint8_t)type, q.p, (size_t)blen);
 		if (!ret)
-			rd->p += blen;
+			rd->p = q.p + blen;
 		return ret;
 	}
-	rd->p = save;
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);
