@@ -266,27 +266,12 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
 /* Address = [u8 type, bytes body, extra fields ignored]. */
 static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 {
-	const uint8_t *save = rd->p, *body;
+	const uint8_t *body;
 	struct sl_cbor_array a;
-	uint64_t type, n, blen;
+	uint64_t type;
 	size_t len;
 	int ret;
 
-	/*
-	 * The usual address, a definite [type, body] and nothing more, read with
-	 * the inline heads; any other form (indefinite, extra fields, malformed)
-	 * goes back to the general path below, which reads these forms the same.
-	 */
-	if (!sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) && n == 2 &&
-	    !sl_cbor_head_expect(rd, SL_CBOR_UINT, &type) && type <= 0xff &&
-	    !sl_cbor_head_expect(rd, SL_CBOR_BYTES, &blen) &&
-	    blen <= (uint64_t)(rd->end - rd->p)) {
-		ret = sl_route_push_back(r, (uint8_t)type, rd->p, (size_t)blen);
-		if (!ret)
-			rd->p += blen;
-		return ret;
-	}
-	rd->p = save;
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);
@@ -303,7 +288,8 @@ static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 	return sl_route_push_back(r, (uint8_t)type, body, len);
 }
 
-int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
+/* The general path: indefinite arrays, extra fields, and every malformed input. */
+static int route_decode_any(struct sl_cbor_reader *rd, struct sl_route *r)
 {
 	struct sl_cbor_array a;
 	int ret;
@@ -322,6 +308,49 @@ int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 	if (ret)
 		return ret;
 	return sl_cbor_array_leave(rd, &a);
+}
+
+/*
+ * The usual route, per route per message: a definite array of at most
+ * SL_ROUTE_MAX_HOPS definite [type, body] pairs, read with the inline heads
+ * and written straight after the last triple. false (nothing consumed, r
+ * left for the general path to start over) at the first other form.
+ */
+static bool route_decode_fast(struct sl_cbor_reader *rd, struct sl_route *r)
+{
+	const uint8_t *save = rd->p;
+	uint64_t n, k, type, blen;
+
+	r->head = r->tail = SL_ROUTE_BYTES / 2;
+	r->n = 0;
+	if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) || n > SL_ROUTE_MAX_HOPS)
+		goto other;
+	for (k = 0; k < n; k++) {
+		uint8_t *at = r->buf + r->tail;
+
+		if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &type) || type != 2 ||
+		    sl_cbor_head_expect(rd, SL_CBOR_UINT, &type) || type > 0xff ||
+		    sl_cbor_head_expect(rd, SL_CBOR_BYTES, &blen) || blen > SL_ADDR_BODY_MAX ||
+		    blen > (uint64_t)(rd->end - rd->p) || r->tail + TRIPLE(blen) > SL_ROUTE_BYTES)
+			goto other;
+		at[0] = (uint8_t)type;
+		at[1] = (uint8_t)blen;
+		memcpy(at + 2, rd->p, blen);
+		rd->p += blen;
+		r->tail += (uint16_t)TRIPLE(blen);
+		r->n++;
+	}
+	return true;
+other:
+	rd->p = save;
+	return false;
+}
+
+int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
+{
+	if (route_decode_fast(rd, r))
+		return 0;
+	return route_decode_any(rd, r);
 }
 
 /* Text */
