@@ -547,6 +547,60 @@ static bool addr_is(const struct sl_route *r, size_t i, uint8_t type, const char
 }
 
 /*
+ * A Payload in the form we and Ockam write takes the one-pass reader; any
+ * other form the general one. Both must read the same fields, and refuse
+ * the same malformed bytes (the routes given, so the one-pass reader tries).
+ */
+Test(secure, payload_fast_and_general_forms_agree)
+{
+	/* [[0, [[[[0, h'61']], [[1, h'6263']], h'6869']]], h''] and other spellings of it */
+	static const uint8_t forms[][24] = {
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x41, 0x61, 0x81, 0x82, 0x01,
+		  0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+		/* padding h'00' */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x41, 0x61, 0x81, 0x82, 0x01,
+		  0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x41, 0x00 },
+		/* an indefinite onward route */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x9f, 0x82, 0x00, 0x41, 0x61, 0xff, 0x81, 0x82,
+		  0x01, 0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+		/* an address with a field more (ignored) */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x83, 0x00, 0x41, 0x61, 0x00, 0x81, 0x82,
+		  0x01, 0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+	};
+	static const size_t forms_len[] = { 20, 21, 21, 21 };
+	static const uint8_t bad[][24] = {
+		/* a byte after the padding */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x42, 0x68, 0x69, 0x40, 0x40 },
+		/* the payload one byte short of the padding */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x41, 0x68, 0x69, 0x40 },
+		/* the payload running over the end */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x43, 0x68, 0x69, 0x40 },
+		/* an address body running over the end */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x4f, 0x61, 0x40 },
+		/* the struct of two fields */
+		{ 0x82, 0x82, 0x00, 0x81, 0x82, 0x80, 0x80, 0x40 },
+	};
+	static const size_t bad_len[] = { 12, 11, 11, 11, 8 };
+	struct sl_route on, ret;
+	struct sl_secure_msg sm;
+
+	for (size_t i = 0; i < sizeof(forms_len) / sizeof(forms_len[0]); i++) {
+		cr_assert_eq(sl_secure_msg_decode(forms[i], forms_len[i], &sm, &on, &ret), 0,
+			     "form %zu", i);
+		cr_assert_eq(sm.kind, SL_SECURE_PAYLOAD);
+		cr_assert_eq(on.n, 1, "form %zu", i);
+		cr_assert(addr_is(&on, 0, SL_ADDR_LOCAL, "a"), "form %zu", i);
+		cr_assert_eq(ret.n, 1, "form %zu", i);
+		cr_assert(addr_is(&ret, 0, SL_ADDR_TCP, "bc"), "form %zu", i);
+		cr_assert_eq(sm.payload_len, 2, "form %zu", i);
+		cr_assert(!memcmp(sm.payload, "hi", 2));
+	}
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++)
+		cr_assert_eq(sl_secure_msg_decode(bad[i], bad_len[i], &sm, &on, &ret), -EBADMSG,
+			     "bad %zu", i);
+}
+
+/*
  * G8: the encoder writes exactly the vector's plaintext, and sealed under
  * G7's k2 it is the vector's first frame; the decoder reads the fields back
  * from the vector's bytes, after opening the vector's ciphertext.
