@@ -243,24 +243,31 @@ size_t sl_route_encoded_len(const struct sl_route *r)
 	return n;
 }
 
-void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
+size_t sl_route_encode_raw(uint8_t *p, const struct sl_route *r)
 {
+	uint8_t *start = p;
 	struct sl_addr a;
 	size_t it = 0;
 
-	sl_cbor_put_array(w, r->n);
+	p += sl_cbor_head_write(p, SL_CBOR_ARRAY, r->n);
 	while (sl_route_next(r, &it, &a)) {
-		/* [type, body] in one reservation: three heads and the body, per hop per message. */
-		uint8_t *p = sl_cbor_put_reserve(w, 1 + sl_cbor_head_len(a.type) +
-						 sl_cbor_head_len(a.len) + a.len);
-
-		if (!p)
-			return;
-		p += sl_cbor_head_write(p, SL_CBOR_ARRAY, 2);
+		/* [type, body]: three heads and the body, per hop per message */
+		*p++ = (uint8_t)(SL_CBOR_ARRAY << 5 | 2);
 		p += sl_cbor_head_write(p, SL_CBOR_UINT, a.type);
 		p += sl_cbor_head_write(p, SL_CBOR_BYTES, a.len);
 		memcpy(p, a.body, a.len);
+		p += a.len;
 	}
+	return (size_t)(p - start);
+}
+
+void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
+{
+	size_t n = sl_route_encoded_len(r);
+	uint8_t *p = sl_cbor_put_reserve(w, n);
+
+	if (p)
+		sl_route_encode_raw(p, r);
 }
 
 /* Address = [u8 type, bytes body, extra fields ignored]. */

@@ -97,6 +97,8 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r);
 int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r);
 /* Exact number of bytes sl_route_encode writes. */
 size_t sl_route_encoded_len(const struct sl_route *r);
+/* The same bytes at p, which has sl_route_encoded_len(r) of room; returns that. */
+size_t sl_route_encode_raw(uint8_t *p, const struct sl_route *r);
 
 /*
  * Text forms: an address is "TT#body" ("#"-less means type 0); a route is the

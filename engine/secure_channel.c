@@ -352,17 +352,15 @@ size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl
 int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onward,
 			   const struct sl_route *ret, size_t len)
 {
-	struct sl_cbor_writer cw;
-	size_t n;
+	static const uint8_t start[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
+	uint8_t *q = p + PAYLOAD_HEAD;
 
-	sl_cbor_writer_init(&cw, p, head);
-	sl_cbor_put_array(&cw, 2);
-	sl_cbor_put_enum(&cw, SL_SECURE_PAYLOAD, 1);
-	sl_cbor_put_array(&cw, 3);
-	sl_route_encode(&cw, onward);
-	sl_route_encode(&cw, ret);
-	sl_cbor_put_bytes_hdr(&cw, len);
-	return sl_cbor_writer_finish(&cw, &n) || n != head ? -EINVAL : 0;
+	/* head is sl_secure_payload_head_len()'s (the callers' contract): no writer checks */
+	memcpy(p, start, PAYLOAD_HEAD);
+	q += sl_route_encode_raw(q, onward);
+	q += sl_route_encode_raw(q, ret);
+	q += sl_cbor_head_write(q, SL_CBOR_BYTES, len);
+	return q == p + head ? 0 : -EINVAL;
 }
 
 static void enc_handle(struct sl_worker *w, struct sl_msg *m)

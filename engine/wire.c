@@ -31,18 +31,16 @@ static void put_be32(uint8_t *p, uint32_t v)
 static int put_header(const struct sl_route *onward, const struct sl_route *ret,
 		      size_t len, uint8_t *out, size_t hdr)
 {
-	struct sl_cbor_writer w;
+	uint8_t *p = out + PREFIX;
 
+	/* hdr is header_len()'s, and the room is the callers': no writer checks per frame */
 	put_be32(out, (uint32_t)(hdr + len));
-	sl_cbor_writer_init(&w, out + PREFIX, hdr);
-	sl_cbor_put_array(&w, 3);
-	sl_route_encode(&w, onward);
-	sl_route_encode(&w, ret);
-	sl_cbor_put_bytes_hdr(&w, len);
-	/* header_len() and the writer must agree to the byte, or the frame lies */
-	if (w.err || sl_cbor_writer_len(&w) != hdr)
-		return -E2BIG;
-	return 0;
+	*p++ = (uint8_t)(SL_CBOR_ARRAY << 5 | 3);
+	p += sl_route_encode_raw(p, onward);
+	p += sl_route_encode_raw(p, ret);
+	p += sl_cbor_head_write(p, SL_CBOR_BYTES, len);
+	/* header_len() and the encoder must agree to the byte, or the frame lies */
+	return p == out + PREFIX + hdr ? 0 : -E2BIG;
 }
 
 int sl_wire_frame(struct sl_msg *m, uint8_t **frame, size_t *frame_len)
