@@ -128,10 +128,15 @@ struct sl_route_packed *sl_route_pack(const struct sl_route *r)
 	return p;
 }
 
-void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
+int sl_route_set_triples(struct sl_route *dst, const uint8_t *t, size_t len, size_t n)
 {
 	sl_route_init(dst);
-	prepend_triples(dst, p->buf, p->used, p->n);	/* fits: it came from a route */
+	return prepend_triples(dst, t, len, n);
+}
+
+void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
+{
+	sl_route_set_triples(dst, p->buf, p->used, p->n);	/* fits: it came from a route */
 }
 
 int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p)

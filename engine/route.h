@@ -68,6 +68,8 @@ struct sl_route_packed {
 /* A heap copy of r (free() it), or NULL when out of memory. */
 struct sl_route_packed *sl_route_pack(const struct sl_route *r);
 void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p);
+/* dst = the n addresses of the triples [t, t + len), as a route holds them. 0 or -E2BIG. */
+int sl_route_set_triples(struct sl_route *dst, const uint8_t *t, size_t len, size_t n);
 /* dst = p ++ dst, as sl_route_prepend. */
 int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p);
 /* dst = dst ++ src. */

@@ -144,9 +144,8 @@ int sl_channel_set_remote(struct sl_channel *c, const struct sl_route *r)
 
 void sl_channel_load_remote(const struct sl_channel *c, struct sl_route *r)
 {
-	sl_route_init(r);
-	for (size_t i = 0; i + 2 <= c->remote_len; i += 2 + c->remote[i + 1])
-		sl_route_push_back(r, c->remote[i], c->remote + i + 2, c->remote[i + 1]);
+	/* remote holds the triples as a route does: one copy, per message sent */
+	sl_route_set_triples(r, c->remote, c->remote_len, c->remote_n);
 }
 
 /* Is r exactly our remote route? */
@@ -442,7 +441,11 @@ static void log_refresh(const struct sl_channel *c, const char *why)
 		       (unsigned)c->peer_changes);
 }
 
-/* The route a message that came back along `outer` says to use: outer + their decryptor. */
+/*
+ * The route a message that came back along `outer` says to use: outer + their
+ * decryptor. Per message: the usual answer (outer is our remote route but its
+ * last hop, so nothing moved) is one compare of the triples.
+ */
 static bool roamed(const struct sl_channel *c, struct sl_route *outer)
 {
 	const uint8_t *r = c->remote;
@@ -452,6 +455,9 @@ static bool roamed(const struct sl_channel *c, struct sl_route *outer)
 		return false;
 	while (i + 2 + r[i + 1] < c->remote_len)
 		i += 2 + r[i + 1];
+	if (outer->n + 1 == c->remote_n && (size_t)(outer->tail - outer->head) == i &&
+	    !memcmp(outer->buf + outer->head, r, i))
+		return false;
 	return !sl_route_push_back(outer, r[i], r + i + 2, r[i + 1]) && !remote_is(c, outer);
 }
 

@@ -284,6 +284,51 @@ Test(secure, establishes_and_carries_the_peer_identifier)
 	down(&f);
 }
 
+/*
+ * Roaming, as Ockam's responder does it: a newer message that came back a
+ * new way (here through `hop` as well as the gate) moves the responder's
+ * route to the initiator there; the next one the usual way moves it back.
+ */
+Test(secure, responder_follows_a_newer_message_a_new_way)
+{
+	struct sl_route r;
+	struct sl_addr a;
+	struct fixture f;
+	struct sl_msg *m;
+
+	up(&f, NULL, 0);
+	establish(&f);
+	round_trip(&f, f.d.addr, "before", true);
+
+	route_from(&r, f.d.addr, "echo", NULL);
+	cr_assert_eq(sl_node_inject(f.n, 0, msg_bare(&f.app, &r, "moved")), 0);
+	m = held();
+	sl_route_pop_front(&m->onward);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, "gate", 4);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, "hop", 3);	/* as if through gate, then hop */
+	cr_assert_eq(sl_node_inject(f.n, 0, m), 0);
+	m = held();	/* the reply: through hop first */
+	cr_assert(sl_route_front(&m->ret, &a) && sl_addr_is_local(&a, "hop"),
+		  "the responder did not take the new way");
+	release(&f, m);
+	m = probe_wait(&f.app, 2000);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(msg_text(m), "moved");
+	sl_msg_free(m);
+
+	/* the usual way again: the reply comes straight to the gate */
+	cr_assert_eq(sl_node_inject(f.n, 0, msg_bare(&f.app, &r, "back")), 0);
+	release(&f, held());
+	m = held();
+	cr_assert(sl_route_empty(&m->ret), "the responder stayed on the old way");
+	release(&f, m);
+	m = probe_wait(&f.app, 2000);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(msg_text(m), "back");
+	sl_msg_free(m);
+	down(&f);
+}
+
 Test(secure, every_bit_of_msg2_and_msg3_flipped_is_rejected_without_partial_state)
 {
 	struct fixture f;
