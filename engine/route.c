@@ -12,11 +12,19 @@
 #include "engine/route.h"
 
 #define TRIPLE(len) (2 + (size_t)(len))
+/*
+ * Where an empty route starts: near the struct's head fields rather than the
+ * buffer's centre, so that a message's usual routes (a hop or two of 32-byte
+ * addresses, one pushed in front) share cache lines with them instead of
+ * touching three more per route on every hop. Room in front for one such
+ * address and a short one; a longer run of pushes there recentres once.
+ */
+#define ROUTE_START 64
 
 void sl_route_init(struct sl_route *r)
 {
-	r->head = SL_ROUTE_BYTES / 2;
-	r->tail = SL_ROUTE_BYTES / 2;
+	r->head = ROUTE_START;
+	r->tail = ROUTE_START;
 	r->n = 0;
 }
 
@@ -131,7 +139,13 @@ struct sl_route_packed *sl_route_pack(const struct sl_route *r)
 int sl_route_set_triples(struct sl_route *dst, const uint8_t *t, size_t len, size_t n)
 {
 	sl_route_init(dst);
-	return prepend_triples(dst, t, len, n);
+	/* after the start, where an append would put them: no recentring */
+	if (dst->n + n > SL_ROUTE_MAX_HOPS || ROUTE_START + len > SL_ROUTE_BYTES)
+		return prepend_triples(dst, t, len, n);
+	memcpy(dst->buf + ROUTE_START, t, len);
+	dst->tail = (uint16_t)(ROUTE_START + len);
+	dst->n = (uint8_t)n;
+	return 0;
 }
 
 void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
@@ -333,7 +347,7 @@ static bool route_decode_fast(struct sl_cbor_reader *rd, struct sl_route *r)
 	const uint8_t *save = rd->p;
 	uint64_t n, k, type, blen;
 
-	r->head = r->tail = SL_ROUTE_BYTES / 2;
+	r->head = r->tail = ROUTE_START;
 	r->n = 0;
 	if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) || n > SL_ROUTE_MAX_HOPS)
 		goto other;
