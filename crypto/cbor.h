@@ -173,31 +173,6 @@ static inline int sl_cbor_head_read(struct sl_cbor_reader *rd, unsigned *major, 
 	return 0;
 }
 
-/*
- * A definite head of major type want whose value is below 256 (in the first
- * byte or the next), consumed; else -EBADMSG and nothing consumed. The heads
- * of a route's addresses, per hop per message: the caller reads any other
- * form with sl_cbor_head_expect().
- */
-static inline int sl_cbor_head_small(struct sl_cbor_reader *rd, unsigned want, uint64_t *v)
-{
-	const uint8_t *p = rd->p;
-
-	if (p >= rd->end || (unsigned)(*p >> 5) != want)
-		return -EBADMSG;
-	if ((*p & 0x1f) < 24) {
-		*v = *p & 0x1f;
-		rd->p = p + 1;
-		return 0;
-	}
-	if ((*p & 0x1f) == 24 && rd->end - p >= 2) {
-		*v = p[1];
-		rd->p = p + 2;
-		return 0;
-	}
-	return -EBADMSG;
-}
-
 /* A definite head of major type want, consumed; else -EBADMSG and nothing consumed. */
 static inline int sl_cbor_head_expect(struct sl_cbor_reader *rd, unsigned want, uint64_t *v)
 {

@@ -87,6 +87,7 @@ struct sl_shard_stats {
 	uint64_t limit_relays_conn;	/* registrations refused: max_relays_conn on the connection */
 	uint64_t limit_relays_identity;	/* ... max_relays_identity owned by the registrant */
 	uint64_t limit_fair_share;	/* connections paused: their owner was past relay_fair_share */
+	uint64_t discarded;		/* consumed by the discard service, no reply */
 };
 
 /* Pool and ring occupancy of one shard (any thread; relaxed reads, a snapshot). */

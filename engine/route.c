@@ -12,11 +12,19 @@
 #include "engine/route.h"
 
 #define TRIPLE(len) (2 + (size_t)(len))
+/*
+ * Where an empty route starts: near the struct's head fields rather than the
+ * buffer's centre, so that a message's usual routes (a hop or two of 32-byte
+ * addresses, one pushed in front) share cache lines with them instead of
+ * touching three more per route on every hop. Room in front for one such
+ * address and a short one; a longer run of pushes there recentres once.
+ */
+#define ROUTE_START 64
 
 void sl_route_init(struct sl_route *r)
 {
-	r->head = SL_ROUTE_BYTES / 2;
-	r->tail = SL_ROUTE_BYTES / 2;
+	r->head = ROUTE_START;
+	r->tail = ROUTE_START;
 	r->n = 0;
 }
 
@@ -128,10 +136,21 @@ struct sl_route_packed *sl_route_pack(const struct sl_route *r)
 	return p;
 }
 
-void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
+int sl_route_set_triples(struct sl_route *dst, const uint8_t *t, size_t len, size_t n)
 {
 	sl_route_init(dst);
-	prepend_triples(dst, p->buf, p->used, p->n);	/* fits: it came from a route */
+	/* after the start, where an append would put them: no recentring */
+	if (dst->n + n > SL_ROUTE_MAX_HOPS || ROUTE_START + len > SL_ROUTE_BYTES)
+		return prepend_triples(dst, t, len, n);
+	memcpy(dst->buf + ROUTE_START, t, len);
+	dst->tail = (uint16_t)(ROUTE_START + len);
+	dst->n = (uint8_t)n;
+	return 0;
+}
+
+void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p)
+{
+	sl_route_set_triples(dst, p->buf, p->used, p->n);	/* fits: it came from a route */
 }
 
 int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p)
@@ -243,50 +262,42 @@ size_t sl_route_encoded_len(const struct sl_route *r)
 	return n;
 }
 
-void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
+size_t sl_route_encode_raw(uint8_t *p, const struct sl_route *r)
 {
+	uint8_t *start = p;
 	struct sl_addr a;
 	size_t it = 0;
 
-	sl_cbor_put_array(w, r->n);
+	p += sl_cbor_head_write(p, SL_CBOR_ARRAY, r->n);
 	while (sl_route_next(r, &it, &a)) {
-		/* [type, body] in one reservation: three heads and the body, per hop per message. */
-		uint8_t *p = sl_cbor_put_reserve(w, 1 + sl_cbor_head_len(a.type) +
-						 sl_cbor_head_len(a.len) + a.len);
-
-		if (!p)
-			return;
-		p += sl_cbor_head_write(p, SL_CBOR_ARRAY, 2);
+		/* [type, body]: three heads and the body, per hop per message */
+		*p++ = (uint8_t)(SL_CBOR_ARRAY << 5 | 2);
 		p += sl_cbor_head_write(p, SL_CBOR_UINT, a.type);
 		p += sl_cbor_head_write(p, SL_CBOR_BYTES, a.len);
 		memcpy(p, a.body, a.len);
+		p += a.len;
 	}
+	return (size_t)(p - start);
+}
+
+void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r)
+{
+	size_t n = sl_route_encoded_len(r);
+	uint8_t *p = sl_cbor_put_reserve(w, n);
+
+	if (p)
+		sl_route_encode_raw(p, r);
 }
 
 /* Address = [u8 type, bytes body, extra fields ignored]. */
 static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 {
-	struct sl_cbor_reader q = *rd;	/* a copy the compiler keeps in registers */
 	const uint8_t *body;
 	struct sl_cbor_array a;
-	uint64_t type, n, blen;
+	uint64_t type;
 	size_t len;
 	int ret;
 
-	/*
-	 * The usual address, a definite [type, body] with small heads and nothing
-	 * more; any other form (long heads, indefinite, extra fields, malformed)
-	 * goes to the general path below, which reads these forms the same.
-	 */
-	if (!sl_cbor_head_small(&q, SL_CBOR_ARRAY, &n) && n == 2 &&
-	    !sl_cbor_head_small(&q, SL_CBOR_UINT, &type) &&
-	    !sl_cbor_head_small(&q, SL_CBOR_BYTES, &blen) &&
-	    blen <= (uint64_t)(q.end - q.p)) {
-		ret = sl_route_push_back(r, (uint8_t)type, q.p, (size_t)blen);
-		if (!ret)
-			rd->p = q.p + blen;
-		return ret;
-	}
 	ret = sl_cbor_array_enter(rd, &a);
 	if (!ret)
 		ret = sl_cbor_field(rd, &a);
@@ -303,7 +314,8 @@ static int addr_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 	return sl_route_push_back(r, (uint8_t)type, body, len);
 }
 
-int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
+/* The general path: indefinite arrays, extra fields, and every malformed input. */
+static int route_decode_any(struct sl_cbor_reader *rd, struct sl_route *r)
 {
 	struct sl_cbor_array a;
 	int ret;
@@ -322,6 +334,49 @@ int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
 	if (ret)
 		return ret;
 	return sl_cbor_array_leave(rd, &a);
+}
+
+/*
+ * The usual route, per route per message: a definite array of at most
+ * SL_ROUTE_MAX_HOPS definite [type, body] pairs, read with the inline heads
+ * and written straight after the last triple. false (nothing consumed, r
+ * left for the general path to start over) at the first other form.
+ */
+static bool route_decode_fast(struct sl_cbor_reader *rd, struct sl_route *r)
+{
+	const uint8_t *save = rd->p;
+	uint64_t n, k, type, blen;
+
+	r->head = r->tail = ROUTE_START;
+	r->n = 0;
+	if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) || n > SL_ROUTE_MAX_HOPS)
+		goto other;
+	for (k = 0; k < n; k++) {
+		uint8_t *at = r->buf + r->tail;
+
+		if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &type) || type != 2 ||
+		    sl_cbor_head_expect(rd, SL_CBOR_UINT, &type) || type > 0xff ||
+		    sl_cbor_head_expect(rd, SL_CBOR_BYTES, &blen) || blen > SL_ADDR_BODY_MAX ||
+		    blen > (uint64_t)(rd->end - rd->p) || r->tail + TRIPLE(blen) > SL_ROUTE_BYTES)
+			goto other;
+		at[0] = (uint8_t)type;
+		at[1] = (uint8_t)blen;
+		memcpy(at + 2, rd->p, blen);
+		rd->p += blen;
+		r->tail += (uint16_t)TRIPLE(blen);
+		r->n++;
+	}
+	return true;
+other:
+	rd->p = save;
+	return false;
+}
+
+int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r)
+{
+	if (route_decode_fast(rd, r))
+		return 0;
+	return route_decode_any(rd, r);
 }
 
 /* Text */

@@ -68,6 +68,8 @@ struct sl_route_packed {
 /* A heap copy of r (free() it), or NULL when out of memory. */
 struct sl_route_packed *sl_route_pack(const struct sl_route *r);
 void sl_route_unpack(struct sl_route *dst, const struct sl_route_packed *p);
+/* dst = the n addresses of the triples [t, t + len), as a route holds them. 0 or -E2BIG. */
+int sl_route_set_triples(struct sl_route *dst, const uint8_t *t, size_t len, size_t n);
 /* dst = p ++ dst, as sl_route_prepend. */
 int sl_route_prepend_packed(struct sl_route *dst, const struct sl_route_packed *p);
 /* dst = dst ++ src. */
@@ -97,6 +99,8 @@ void sl_route_encode(struct sl_cbor_writer *w, const struct sl_route *r);
 int sl_route_decode(struct sl_cbor_reader *rd, struct sl_route *r);
 /* Exact number of bytes sl_route_encode writes. */
 size_t sl_route_encoded_len(const struct sl_route *r);
+/* The same bytes at p, which has sl_route_encoded_len(r) of room; returns that. */
+size_t sl_route_encode_raw(uint8_t *p, const struct sl_route *r);
 
 /*
  * Text forms: an address is "TT#body" ("#"-less means type 0); a route is the

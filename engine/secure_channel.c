@@ -144,9 +144,8 @@ int sl_channel_set_remote(struct sl_channel *c, const struct sl_route *r)
 
 void sl_channel_load_remote(const struct sl_channel *c, struct sl_route *r)
 {
-	sl_route_init(r);
-	for (size_t i = 0; i + 2 <= c->remote_len; i += 2 + c->remote[i + 1])
-		sl_route_push_back(r, c->remote[i], c->remote + i + 2, c->remote[i + 1]);
+	/* remote holds the triples as a route does: one copy, per message sent */
+	sl_route_set_triples(r, c->remote, c->remote_len, c->remote_n);
 }
 
 /* Is r exactly our remote route? */
@@ -194,6 +193,32 @@ static int get_item(struct sl_cbor_reader *rd, const uint8_t **p, size_t *len)
 	return err;
 }
 
+/*
+ * The usual message, per message: a Payload as Sluice and Ockam write it,
+ * the five head bytes, two routes, a definite byte string and the empty
+ * padding (40) last. false at any other form, for the general path to read
+ * from the start (it reads this form the same).
+ */
+static bool payload_decode_fast(const uint8_t *p, size_t len, struct sl_secure_msg *out,
+				struct sl_route *onward, struct sl_route *ret)
+{
+	static const uint8_t head[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
+	struct sl_cbor_reader rd;
+	uint64_t n;
+
+	if (len < PAYLOAD_HEAD + 1 || memcmp(p, head, PAYLOAD_HEAD) || p[len - 1] != 0x40)
+		return false;
+	/* the padding is the last byte: read the rest as if it ended before it */
+	sl_cbor_reader_init(&rd, p + PAYLOAD_HEAD, len - PAYLOAD_HEAD - 1);
+	if (sl_route_decode(&rd, onward) || sl_route_decode(&rd, ret) ||
+	    sl_cbor_head_expect(&rd, SL_CBOR_BYTES, &n) || n != (uint64_t)(rd.end - rd.p))
+		return false;
+	out->kind = SL_SECURE_PAYLOAD;
+	out->payload = rd.p;
+	out->payload_len = (size_t)n;
+	return true;
+}
+
 int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out,
 			 struct sl_route *onward, struct sl_route *ret)
 {
@@ -203,6 +228,8 @@ int sl_secure_msg_decode(const uint8_t *p, size_t len, struct sl_secure_msg *out
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (onward && ret && payload_decode_fast(p, len, out, onward, ret))
+		return 0;
 	sl_cbor_reader_init(&rd, p, len);
 	err = sl_cbor_array_enter(&rd, &pad);
 	if (!err)
@@ -324,17 +351,15 @@ size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl
 int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onward,
 			   const struct sl_route *ret, size_t len)
 {
-	struct sl_cbor_writer cw;
-	size_t n;
+	static const uint8_t start[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
+	uint8_t *q = p + PAYLOAD_HEAD;
 
-	sl_cbor_writer_init(&cw, p, head);
-	sl_cbor_put_array(&cw, 2);
-	sl_cbor_put_enum(&cw, SL_SECURE_PAYLOAD, 1);
-	sl_cbor_put_array(&cw, 3);
-	sl_route_encode(&cw, onward);
-	sl_route_encode(&cw, ret);
-	sl_cbor_put_bytes_hdr(&cw, len);
-	return sl_cbor_writer_finish(&cw, &n) || n != head ? -EINVAL : 0;
+	/* head is sl_secure_payload_head_len()'s (the callers' contract): no writer checks */
+	memcpy(p, start, PAYLOAD_HEAD);
+	q += sl_route_encode_raw(q, onward);
+	q += sl_route_encode_raw(q, ret);
+	q += sl_cbor_head_write(q, SL_CBOR_BYTES, len);
+	return q == p + head ? 0 : -EINVAL;
 }
 
 static void enc_handle(struct sl_worker *w, struct sl_msg *m)
@@ -416,7 +441,11 @@ static void log_refresh(const struct sl_channel *c, const char *why)
 		       (unsigned)c->peer_changes);
 }
 
-/* The route a message that came back along `outer` says to use: outer + their decryptor. */
+/*
+ * The route a message that came back along `outer` says to use: outer + their
+ * decryptor. Per message: the usual answer (outer is our remote route but its
+ * last hop, so nothing moved) is one compare of the triples.
+ */
 static bool roamed(const struct sl_channel *c, struct sl_route *outer)
 {
 	const uint8_t *r = c->remote;
@@ -426,6 +455,9 @@ static bool roamed(const struct sl_channel *c, struct sl_route *outer)
 		return false;
 	while (i + 2 + r[i + 1] < c->remote_len)
 		i += 2 + r[i + 1];
+	if (outer->n + 1 == c->remote_n && (size_t)(outer->tail - outer->head) == i &&
+	    !memcmp(outer->buf + outer->head, r, i))
+		return false;
 	return !sl_route_push_back(outer, r[i], r + i + 2, r[i + 1]) && !remote_is(c, outer);
 }
 

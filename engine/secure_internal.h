@@ -164,7 +164,9 @@ struct sl_secure_msg {
 const char *sl_channel_refresh(struct sl_channel *c, const struct sl_secure_msg *sm);
 /*
  * Encode: the head of a padded Payload (everything before the payload bytes;
- * the empty padding 40 follows them). The encryptor writes it in place.
+ * the empty padding 40 follows them). The encryptor writes it in place: head
+ * must be what sl_secure_payload_head_len() said for the same arguments (p has
+ * that room; -EINVAL when what was written is not that long).
  */
 size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl_route *ret,
 				  size_t len);

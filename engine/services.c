@@ -5,6 +5,8 @@
  *   echo       replies with the same payload
  *   uppercase  BARE string in, the same string uppercased (ASCII) out
  *   hop        forwards one hop (Ockam's step_forward)
+ *   discard    consumes and counts, no reply: a sink for one-way load (Ockam's
+ *              nodes have no such default service; the name is RFC 863's)
  * and the relay services (relay.c).
  */
 #include <errno.h>
@@ -37,6 +39,12 @@ static void uppercase_handle(struct sl_worker *w, struct sl_msg *m)
 	sl_reply(w, m);
 }
 
+static void discard_handle(struct sl_worker *w, struct sl_msg *m)
+{
+	SL_STAT_INC(w->shard, discarded);
+	sl_msg_free(m);
+}
+
 static void hop_handle(struct sl_worker *w, struct sl_msg *m)
 {
 	sl_forward(w, m);
@@ -49,6 +57,7 @@ static const struct {
 	{ "echo", echo_handle },
 	{ "uppercase", uppercase_handle },
 	{ "hop", hop_handle },
+	{ "discard", discard_handle },
 };
 
 #define NSERV (sizeof(services) / sizeof(services[0]))

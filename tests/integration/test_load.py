@@ -350,6 +350,50 @@ class LoadTest(NodeTest):
         self.assertEqual(code, 1, err)
         self.assertIn("no channel could be made", err)
 
+    def discarded(self, node):
+        return sum(s["value"] for s in self.home.json("node", "stats", node)
+                   if s["name"] == "sluice_discarded_total")
+
+    def test_bulk_is_one_way_to_discard(self):
+        # The discard service takes every message and answers none; the harness reads the
+        # node's count before and after, so what the node did not take shows as lost.
+        self.sluice("node", "create", "n2")
+        before = self.discarded("n2")
+        _, d, err = self.load("--to", "/node/n2/secure/api/service/discard", "--mode", "bulk",
+                              "--rate", "20k", "--warmup", "500ms", "--duration", "2s")
+        self.assertEqual(d["mode"], "bulk")
+        self.assertNotIn("warning", err)
+        self.assert_rate_kept(d, 20000)
+        self.assertEqual(d["received"], 0, d)
+        self.assertEqual(d["errors"]["total"], 0, d["errors"])
+        node = d["node"]
+        self.assertEqual(node["name"], "n2")
+        # the warmup's 10,000 sends count at the node too
+        self.assertGreaterEqual(node["sent_all"], d["sent"] + 9000)
+        self.assertEqual(node["discarded"], node["sent_all"], node)
+        self.assertEqual(node["lost"], 0)
+        self.assertEqual(self.discarded("n2") - before, node["discarded"])
+        # to a plain route of the node as well (no channel)
+        _, d, _ = self.load("--to", "/node/n2/service/discard", "--mode", "bulk", "--rate", "5k",
+                            "--duration", "1s")
+        self.assertEqual(d["received"], 0, d)
+        self.assertEqual(d["node"]["discarded"], d["node"]["sent_all"], d["node"])
+        # echo is not one way: replies come back, and the harness says so
+        _, d, err = self.load("--to", "/node/n2/service/echo", "--mode", "bulk", "--rate", "2k",
+                              "--duration", "1s")
+        self.assertIn("end the route at /service/discard", err)
+        self.assertGreater(d["received"], 0, d)
+        self.assertEqual(d["node"]["discarded"], 0, d["node"])
+        # a route that is not one node's service: no node figure
+        port = self.home.node_port("n2")
+        _, d, _ = self.load("--to", "/ip4/127.0.0.1/tcp/%d/service/discard" % port, "--mode", "bulk",
+                            "--rate", "2k", "--duration", "1s")
+        self.assertIsNone(d["node"])
+        self.assertEqual(d["received"], 0, d)
+        # rr mode reads no node figure either
+        _, d, _ = self.load("--to", "/node/n2/service/echo", "--rate", "1000", "--duration", "1s")
+        self.assertIsNone(d["node"])
+
     def test_handshake_storm(self):
         self.sluice("node", "create", "n2")
         _, d, _ = self.load("--to", "/node/n2/secure/api", "--handshakes", "200", "-c", "16")

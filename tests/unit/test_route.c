@@ -240,7 +240,10 @@ Test(route, cbor_decode_table)
 		{ C("\x81\x82\x17\x41" "a"), 0, "23#a" },			/* type 23 */
 		{ C("\x81\x82\x05\x58\x03" "abc"), 0, "5#abc" },		/* long head, short body */
 		{ C("\x81\x82\x00\x58\x18" "aaaaaaaaaaaaaaaaaaaaaaaa"), 0, "0#aaaaaaaaaaaaaaaaaaaaaaaa" },
-		{ C("\x81\x82\x00\x59\x00\x01" "a"), 0, "0#a" },		/* 2-byte length: general path */
+		{ C("\x81\x82\x00\x59\x00\x01" "a"), 0, "0#a" },		/* 2-byte length */
+		/* the one pass gives up at the second address: the general path starts over */
+		{ C("\x82\x82\x00\x41" "a" "\x83\x00\x41" "b" "\xf6"), 0, "0#a => 0#b" },
+		{ C("\x82\x82\x00\x41" "a" "\x9f\x00\x41" "b" "\xff"), 0, "0#a => 0#b" },
 		{ C("\x81\x82\x00\x58"), -EBADMSG, NULL },			/* length byte missing */
 		{ C("\x81\x82\x00\x58\x02" "a"), -EBADMSG, NULL },		/* body cut */
 		{ C("\x81\x82\x00\x43" "ab"), -EBADMSG, NULL },		/* body cut */
@@ -262,6 +265,36 @@ Test(route, cbor_decode_table)
 			continue;
 		sl_route_format(&r, buf, sizeof(buf));
 		cr_assert_str_eq(buf, t[i].text, "case %zu", i);
+	}
+}
+
+/* Three 255-byte bodies: past the back half the one pass leaves, so the general path recentres. */
+Test(route, cbor_decode_long_bodies)
+{
+	uint8_t buf[1024], body[SL_ADDR_BODY_MAX];
+	struct sl_cbor_writer w;
+	struct sl_cbor_reader rd;
+	struct sl_route r, back;
+	struct sl_addr a;
+	size_t len, it = 0;
+
+	sl_route_init(&r);
+	for (int i = 0; i < 3; i++) {
+		memset(body, 'a' + i, sizeof(body));
+		cr_assert_eq(sl_route_push_back(&r, (uint8_t)i, body, sizeof(body)), 0);
+	}
+	sl_cbor_writer_init(&w, buf, sizeof(buf));
+	sl_route_encode(&w, &r);
+	cr_assert_eq(sl_cbor_writer_finish(&w, &len), 0);
+	sl_cbor_reader_init(&rd, buf, len);
+	cr_assert_eq(sl_route_decode(&rd, &back), 0);
+	cr_assert(sl_cbor_at_end(&rd));
+	cr_assert_eq(back.n, 3);
+	for (int i = 0; sl_route_next(&back, &it, &a); i++) {
+		cr_assert_eq(a.type, i);
+		cr_assert_eq(a.len, SL_ADDR_BODY_MAX);
+		cr_assert_eq(a.body[0], 'a' + i);
+		cr_assert_eq(a.body[SL_ADDR_BODY_MAX - 1], 'a' + i);
 	}
 }
 

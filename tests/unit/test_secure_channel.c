@@ -284,6 +284,51 @@ Test(secure, establishes_and_carries_the_peer_identifier)
 	down(&f);
 }
 
+/*
+ * Roaming, as Ockam's responder does it: a newer message that came back a
+ * new way (here through `hop` as well as the gate) moves the responder's
+ * route to the initiator there; the next one the usual way moves it back.
+ */
+Test(secure, responder_follows_a_newer_message_a_new_way)
+{
+	struct sl_route r;
+	struct sl_addr a;
+	struct fixture f;
+	struct sl_msg *m;
+
+	up(&f, NULL, 0);
+	establish(&f);
+	round_trip(&f, f.d.addr, "before", true);
+
+	route_from(&r, f.d.addr, "echo", NULL);
+	cr_assert_eq(sl_node_inject(f.n, 0, msg_bare(&f.app, &r, "moved")), 0);
+	m = held();
+	sl_route_pop_front(&m->onward);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, "gate", 4);
+	sl_route_push_front(&m->ret, SL_ADDR_LOCAL, "hop", 3);	/* as if through gate, then hop */
+	cr_assert_eq(sl_node_inject(f.n, 0, m), 0);
+	m = held();	/* the reply: through hop first */
+	cr_assert(sl_route_front(&m->ret, &a) && sl_addr_is_local(&a, "hop"),
+		  "the responder did not take the new way");
+	release(&f, m);
+	m = probe_wait(&f.app, 2000);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(msg_text(m), "moved");
+	sl_msg_free(m);
+
+	/* the usual way again: the reply comes straight to the gate */
+	cr_assert_eq(sl_node_inject(f.n, 0, msg_bare(&f.app, &r, "back")), 0);
+	release(&f, held());
+	m = held();
+	cr_assert(sl_route_empty(&m->ret), "the responder stayed on the old way");
+	release(&f, m);
+	m = probe_wait(&f.app, 2000);
+	cr_assert_not_null(m);
+	cr_assert_str_eq(msg_text(m), "back");
+	sl_msg_free(m);
+	down(&f);
+}
+
 Test(secure, every_bit_of_msg2_and_msg3_flipped_is_rejected_without_partial_state)
 {
 	struct fixture f;
@@ -544,6 +589,60 @@ static bool addr_is(const struct sl_route *r, size_t i, uint8_t type, const char
 			return a.type == type && a.len == strlen(body) &&
 			       !memcmp(a.body, body, a.len);
 	return false;
+}
+
+/*
+ * A Payload in the form we and Ockam write takes the one-pass reader; any
+ * other form the general one. Both must read the same fields, and refuse
+ * the same malformed bytes (the routes given, so the one-pass reader tries).
+ */
+Test(secure, payload_fast_and_general_forms_agree)
+{
+	/* [[0, [[[[0, h'61']], [[1, h'6263']], h'6869']]], h''] and other spellings of it */
+	static const uint8_t forms[][24] = {
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x41, 0x61, 0x81, 0x82, 0x01,
+		  0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+		/* padding h'00' */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x41, 0x61, 0x81, 0x82, 0x01,
+		  0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x41, 0x00 },
+		/* an indefinite onward route */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x9f, 0x82, 0x00, 0x41, 0x61, 0xff, 0x81, 0x82,
+		  0x01, 0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+		/* an address with a field more (ignored) */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x83, 0x00, 0x41, 0x61, 0x00, 0x81, 0x82,
+		  0x01, 0x42, 0x62, 0x63, 0x42, 0x68, 0x69, 0x40 },
+	};
+	static const size_t forms_len[] = { 20, 21, 21, 21 };
+	static const uint8_t bad[][24] = {
+		/* a byte after the padding */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x42, 0x68, 0x69, 0x40, 0x40 },
+		/* the payload one byte short of the padding */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x41, 0x68, 0x69, 0x40 },
+		/* the payload running over the end */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x80, 0x80, 0x43, 0x68, 0x69, 0x40 },
+		/* an address body running over the end */
+		{ 0x82, 0x82, 0x00, 0x81, 0x83, 0x81, 0x82, 0x00, 0x4f, 0x61, 0x40 },
+		/* the struct of two fields */
+		{ 0x82, 0x82, 0x00, 0x81, 0x82, 0x80, 0x80, 0x40 },
+	};
+	static const size_t bad_len[] = { 12, 11, 11, 11, 8 };
+	struct sl_route on, ret;
+	struct sl_secure_msg sm;
+
+	for (size_t i = 0; i < sizeof(forms_len) / sizeof(forms_len[0]); i++) {
+		cr_assert_eq(sl_secure_msg_decode(forms[i], forms_len[i], &sm, &on, &ret), 0,
+			     "form %zu", i);
+		cr_assert_eq(sm.kind, SL_SECURE_PAYLOAD);
+		cr_assert_eq(on.n, 1, "form %zu", i);
+		cr_assert(addr_is(&on, 0, SL_ADDR_LOCAL, "a"), "form %zu", i);
+		cr_assert_eq(ret.n, 1, "form %zu", i);
+		cr_assert(addr_is(&ret, 0, SL_ADDR_TCP, "bc"), "form %zu", i);
+		cr_assert_eq(sm.payload_len, 2, "form %zu", i);
+		cr_assert(!memcmp(sm.payload, "hi", 2));
+	}
+	for (size_t i = 0; i < sizeof(bad_len) / sizeof(bad_len[0]); i++)
+		cr_assert_eq(sl_secure_msg_decode(bad[i], bad_len[i], &sm, &on, &ret), -EBADMSG,
+			     "bad %zu", i);
 }
 
 /*

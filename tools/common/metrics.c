@@ -28,6 +28,8 @@ const struct sl_metric_family sl_metric_families[SL_M_FAMILIES] = {
 		"Bytes sent on TCP and Unix-socket connections" },
 	[SL_M_DELIVERED] = { "sluice_messages_delivered_total", C, NULL, NULL,
 		"Messages handed to a worker of this node" },
+	[SL_M_DISCARDED] = { "sluice_discarded_total", C, NULL, NULL,
+		"Messages the discard service consumed (one-way load; no reply)" },
 	[SL_M_DROPS] = { "sluice_drops_total", C, "reason", NULL,
 		"Messages dropped, by reason" },
 	[SL_M_SHARD_MSG_IN] = { "sluice_shard_messages_in_total", C, "shard", NULL,

@@ -113,6 +113,7 @@ int sl_metrics_collect(const struct sl_metrics_src *src, struct sl_metrics *m)
 	ret |= sl_metrics_add(m, SL_M_BYTES_IN, NULL, NULL, ns.rx_bytes);
 	ret |= sl_metrics_add(m, SL_M_BYTES_OUT, NULL, NULL, ns.tx_bytes);
 	ret |= sl_metrics_add(m, SL_M_DELIVERED, NULL, NULL, t.delivered);
+	ret |= sl_metrics_add(m, SL_M_DISCARDED, NULL, NULL, t.discarded);
 	/* Drops, by reason: the engine's, then the transports'. */
 	ret |= sl_metrics_add(m, SL_M_DROPS, "unknown_address", NULL, t.drop_unknown);
 	ret |= sl_metrics_add(m, SL_M_DROPS, "bad_route", NULL, t.drop_route);

@@ -17,6 +17,7 @@
 #include "tools/cli/node_call.h"
 #include "tools/cli/subcommands.h"
 #include "tools/common/node_proc.h"
+#include "tools/common/metrics.h"
 #include "tools/common/state.h"
 #include "tools/load/load.h"
 
@@ -31,7 +32,8 @@ static const struct sl_opt load_opts[] = {
 	{ "identity", 0, "NAME", "the identity the channels present (default: a throwaway one)" },
 	{ "authorized", 0, "IDENTIFIER", "accept only this peer identity (repeatable)" },
 	{ "size", 's', "BYTES", "message size, at least 8 (default 64)" },
-	{ "mode", 0, "MODE", "rr (request/response, default), bulk (one way), http (--tcp: GET /)" },
+	{ "mode", 0, "MODE", "rr (request/response, default), bulk (one way: end a route at "
+			     "/service/discard), http (--tcp: GET /)" },
 	{ "rate", 'r', "R", "open loop: R messages/s over all connections (20k, 1M); A..B with --ramp" },
 	{ "ramp", 0, "DURATION", "go from A to B messages/s over DURATION (--rate A..B)" },
 	{ "concurrency", 'c', "C", "closed loop: C in flight (default 1); with --rate: at most C in flight" },
@@ -57,6 +59,7 @@ static const struct sl_cmd_spec load_spec = {
 	"  sluice load --to /node/n2/secure/api/service/echo --channels 100 --rate 10k\n"
 	"  sluice load --to /node/n2/secure/api/service/echo -c 16 --output json\n"
 	"  sluice load --to /node/n2/secure/api --handshakes 2000 --rate 500\n"
+	"  sluice load --to /node/n2/secure/api/service/discard --mode bulk --rate 1M\n"
 	"  sluice load --to /node/n2/secure/api/service/echo --rate 1000..200000 --ramp 30s\n"
 	"  sluice load --tcp 127.0.0.1:6000 --connections 8 --rate 10k --histogram h.hgrm\n"
 	"  sluice load --to /node/n2/service/echo --rate 5k --max-p99 2ms --max-error-rate 0.1%",
@@ -136,6 +139,7 @@ static int parse_target(const char *text, struct sl_load_route_target *t)
 	struct sl_state *st = NULL;
 	char err[512];
 	size_t n;
+	unsigned nodes = 0, addrs = 0;
 	int ret = 0;
 
 	sl_route_init(&t->prefix);
@@ -148,10 +152,13 @@ static int parse_target(const char *text, struct sl_load_route_target *t)
 
 		switch (segs[i].kind) {
 		case SL_MA_ADDR:
+			addrs++;
 			if (sl_route_push_back(r, segs[i].type, segs[i].text, segs[i].len))
 				ret = sl_err("the route %s is longer than %d hops", text, SL_ROUTE_MAX_HOPS);
 			break;
 		case SL_MA_NODE:
+			nodes++;
+			memcpy(t->node, segs[i].text, segs[i].len + 1);
 			ret = resolve_node(&st, segs[i].text, text, r);
 			break;
 		case SL_MA_SECURE:
@@ -172,7 +179,55 @@ static int parse_target(const char *text, struct sl_load_route_target *t)
 		sl_state_close(st);
 	if (!ret && sl_route_empty(&t->prefix))
 		ret = sl_err("--to %s: the route is empty", text);
+	/* /node/NAME[/secure/X]/service/S: the service is that node's, whose count we may read */
+	if (nodes != 1 || addrs != 1 || segs[0].kind != SL_MA_NODE ||
+	    segs[n - 1].kind != SL_MA_ADDR || segs[n - 1].type != SL_ADDR_LOCAL)
+		t->node[0] = 0;
 	return ret;
+}
+
+/* The node's sluice_discarded_total, over its control socket. 0, or -1 (no figure). */
+static int node_discarded(const char *name, uint64_t *out)
+{
+	struct sl_control_reply rep;
+	struct sl_metrics m;
+	int fam = sl_metric_find("sluice_discarded_total", strlen("sluice_discarded_total")), ret;
+
+	if (sl_node_call(name, "node.metrics", NULL, 0, 5000, &rep))
+		return -1;
+	ret = rep.resp.status == 200 && rep.resp.body ?
+	      sl_metrics_decode(rep.resp.body, rep.resp.body_len, &m) : -EBADMSG;
+	sl_control_reply_free(&rep);
+	if (ret)
+		return -1;
+	ret = -1;
+	for (size_t i = 0; i < m.n; i++)
+		if (m.v[i].fam == fam) {
+			*out = m.v[i].value;
+			ret = 0;
+		}
+	sl_metrics_free(&m);
+	return ret;
+}
+
+/*
+ * After a bulk run: the node may still be working through what the harness
+ * sent. Read its count until it stops moving (at most ~3 s).
+ */
+static int node_discarded_settled(const char *name, uint64_t *out)
+{
+	uint64_t last = UINT64_MAX, now;
+
+	for (int i = 0; i < 30; i++) {
+		if (node_discarded(name, &now))
+			return -1;
+		if (now == last)
+			break;
+		last = now;
+		usleep(100000);
+	}
+	*out = now;
+	return 0;
 }
 
 static int load_main(const struct sl_cli *cli, const struct sl_args *a, int argc, char **argv)
@@ -186,6 +241,7 @@ static int load_main(const struct sl_cli *cli, const struct sl_args *a, int argc
 					  .progress = isatty(STDERR_FILENO) && !cli->quiet };
 	struct sl_load_result r = { .cfg = &cfg, .max_error_rate = -1, .max_p99_us = -1 };
 	uint8_t authorized[SL_SECURE_MAX_AUTHORIZED][32];
+	uint64_t before = 0;
 	unsigned long u;
 	int ret;
 
@@ -316,6 +372,9 @@ static int load_main(const struct sl_cli *cli, const struct sl_args *a, int argc
 			cfg.conns = 1;
 		if (cfg.mode == SL_LOAD_BULK && cfg.rate <= 0)
 			return sl_err("--mode bulk on a route needs --rate R (the engine has no backpressure to a route)");
+		if (cfg.mode == SL_LOAD_BULK && strstr(to, "/service/echo"))
+			fprintf(stderr, "sluice: warning: echo replies to every message; for one way, "
+				"end the route at /service/discard\n");
 	} else if (cfg.mode == SL_LOAD_HANDSHAKE) {
 		return sl_err("--handshakes needs a route with /secure/NAME in --to");
 	} else if (sl_args_has(spec, a, "identity") || sl_args_has(spec, a, "authorized")) {
@@ -337,9 +396,16 @@ static int load_main(const struct sl_cli *cli, const struct sl_args *a, int argc
 	sl_hist_init(r.hs_hist);
 	sl_hist_init(r.lag);
 	r.target = to ? to : tcp;
+	/* bulk to a node's service: its count before and after, so loss shows */
+	if (to && cfg.mode == SL_LOAD_BULK && t.node[0] && !node_discarded(t.node, &before))
+		r.node = t.node;
 	ret = to ? sl_load_run_engine(&cfg, &t, &r) : sl_load_run_tcp(&cfg, tcp, t.progress, &r);
 	if (ret)
 		goto out;
+	if (r.node && !node_discarded_settled(r.node, &r.node_discarded))
+		r.node_discarded -= before;
+	else
+		r.node = NULL;
 	/*
 	 * A message the engine dropped because its connection failed also timed
 	 * out in the window: count it once, as refused.

@@ -58,6 +58,7 @@ struct sl_load_cfg {
 struct sl_load_counters {
 	_Atomic uint64_t sent, received, bytes_sent, bytes_received;
 	_Atomic uint64_t sent_late;	/* measured sends that went out after the window (not counted) */
+	_Atomic uint64_t sent_all;	/* every send, the warmup's and the late ones too */
 	_Atomic uint64_t errors[SL_LERR_KINDS];
 	_Atomic uint64_t handshakes, hs_errors;	/* channels made (set-up phase and storm) */
 	_Atomic uint64_t inflight;
@@ -155,6 +156,8 @@ struct sl_load_result {
 	struct sl_hist *hist, *hs_hist, *lag;	/* merged */
 	bool gates_passed;
 	bool failed;			/* reported, but the run could not be made (exit 1) */
+	const char *node;		/* bulk: the node whose discard count was read, or NULL */
+	uint64_t node_discarded;	/* its sluice_discarded_total over the run */
 	double max_error_rate;		/* < 0: no gate */
 	int64_t max_p99_us;		/* < 0: no gate */
 };
@@ -186,6 +189,8 @@ struct sl_load_route_target {
 	unsigned spin_us;
 	int verbose;
 	bool progress;
+	/* /node/NAME when the route is that node's service and no more ("" otherwise) */
+	char node[SL_ADDR_BODY_MAX + 1];
 };
 
 struct sl_load_result;

@@ -107,6 +107,7 @@ bool sl_load_gen_next(struct sl_load_gen *g, uint64_t now, uint64_t *seq, uint64
 	}
 	*intended = t;
 	*seq = g->head;
+	sl_load_add(&g->c.sent_all, 1);
 	if (t >= g->measure_ns) {
 		g->measured++;
 		g->last_send_ns = now;

@@ -53,6 +53,7 @@ void sl_load_merge(struct sl_load_result *r, struct sl_load_gen *g, unsigned n)
 		add(&r->c.bytes_sent, &c->bytes_sent);
 		add(&r->c.bytes_received, &c->bytes_received);
 		add(&r->c.sent_late, &c->sent_late);
+		add(&r->c.sent_all, &c->sent_all);
 		add(&r->c.handshakes, &c->handshakes);
 		add(&r->c.hs_errors, &c->hs_errors);
 		add(&r->c.inflight, &c->inflight);
@@ -197,6 +198,11 @@ void sl_load_print_plain(const struct sl_load_result *r)
 			printf("; %llu went out after the window", (unsigned long long)LD(c->sent_late));
 		printf("\n%-14s %llu (%.1f msg/s, %.2f MB/s)\n", "Received",
 		       (unsigned long long)LD(c->received), f.received_rate, f.bytes_recv_s / 1e6);
+		if (r->node)
+			printf("%-14s %llu discarded at node %s of %llu sent in all, warmup included "
+			       "(%lld lost)\n", "Node", (unsigned long long)r->node_discarded, r->node,
+			       (unsigned long long)LD(c->sent_all),
+			       (long long)(LD(c->sent_all) - r->node_discarded));
 		if (cfg->mode == SL_LOAD_RR)
 			print_latency_plain("Latency", r->hist);
 		if (cfg->rate > 0)
@@ -288,6 +294,16 @@ void sl_load_print_json(const struct sl_load_result *r)
 	print_latency_json(cfg->mode == SL_LOAD_HANDSHAKE ? r->hist : r->hs_hist);
 	printf("},\"harness\":{\"cpu_s\":%.3f,\"cpu_us_per_message\":%.3f,\"cores\":%.3f},",
 	       r->cpu_s, cpu_us_per(r), r->cpu_s / r->window_s);
+	printf("\"node\":");
+	if (r->node) {
+		printf("{\"name\":");
+		sl_json_str(stdout, r->node);
+		printf(",\"discarded\":%llu,\"sent_all\":%llu,\"lost\":%lld},",
+		       (unsigned long long)r->node_discarded, (unsigned long long)LD(c->sent_all),
+		       (long long)(LD(c->sent_all) - r->node_discarded));
+	} else {
+		printf("null,");
+	}
 	printf("\"gates\":{\"max_p99_us\":");
 	if (r->max_p99_us >= 0)
 		printf("%lld", (long long)r->max_p99_us);
