@@ -347,8 +347,7 @@ static bool route_decode_fast(struct sl_cbor_reader *rd, struct sl_route *r)
 	const uint8_t *save = rd->p;
 	uint64_t n, k, type, blen;
 
-	r->head = r->tail = ROUTE_START;
-	r->n = 0;
+	sl_route_init(r);
 	if (sl_cbor_head_expect(rd, SL_CBOR_ARRAY, &n) || n > SL_ROUTE_MAX_HOPS)
 		goto other;
 	for (k = 0; k < n; k++) {

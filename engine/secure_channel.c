@@ -193,6 +193,9 @@ static int get_item(struct sl_cbor_reader *rd, const uint8_t **p, size_t *len)
 	return err;
 }
 
+/* A Payload's first bytes: [enum Payload, [[onward, return, bytes]]] up to its routes. */
+static const uint8_t payload_head[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
+
 /*
  * The usual message, per message: a Payload as Sluice and Ockam write it,
  * the five head bytes, two routes, a definite byte string and the empty
@@ -202,11 +205,10 @@ static int get_item(struct sl_cbor_reader *rd, const uint8_t **p, size_t *len)
 static bool payload_decode_fast(const uint8_t *p, size_t len, struct sl_secure_msg *out,
 				struct sl_route *onward, struct sl_route *ret)
 {
-	static const uint8_t head[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
 	struct sl_cbor_reader rd;
 	uint64_t n;
 
-	if (len < PAYLOAD_HEAD + 1 || memcmp(p, head, PAYLOAD_HEAD) || p[len - 1] != 0x40)
+	if (len < PAYLOAD_HEAD + 1 || memcmp(p, payload_head, PAYLOAD_HEAD) || p[len - 1] != 0x40)
 		return false;
 	/* the padding is the last byte: read the rest as if it ended before it */
 	sl_cbor_reader_init(&rd, p + PAYLOAD_HEAD, len - PAYLOAD_HEAD - 1);
@@ -351,11 +353,10 @@ size_t sl_secure_payload_head_len(const struct sl_route *onward, const struct sl
 int sl_secure_payload_head(uint8_t *p, size_t head, const struct sl_route *onward,
 			   const struct sl_route *ret, size_t len)
 {
-	static const uint8_t start[PAYLOAD_HEAD] = { 0x82, 0x82, SL_SECURE_PAYLOAD, 0x81, 0x83 };
 	uint8_t *q = p + PAYLOAD_HEAD;
 
 	/* head is sl_secure_payload_head_len()'s (the callers' contract): no writer checks */
-	memcpy(p, start, PAYLOAD_HEAD);
+	memcpy(p, payload_head, PAYLOAD_HEAD);
 	q += sl_route_encode_raw(q, onward);
 	q += sl_route_encode_raw(q, ret);
 	q += sl_cbor_head_write(q, SL_CBOR_BYTES, len);
