@@ -169,6 +169,17 @@ bool sl_pool_room_local(const struct sl_pool *p, size_t len)
 	return p->cls[c].free || p->cls[c].total < p->cls[c].max;
 }
 
+bool sl_pool_room_keeping_local(const struct sl_pool *p, size_t len, unsigned share)
+{
+	unsigned c = class_of(p, len);
+	const struct sl_pool_class *k;
+
+	if (c == SL_POOL_CLASSES)
+		return true;
+	k = &p->cls[c];
+	return k->nfree + (k->max - k->total) > k->max / share;
+}
+
 struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len)
 {
 	struct sl_pool_class *k;

@@ -110,6 +110,14 @@ struct sl_msg *sl_pool_alloc_local(struct sl_pool *p, size_t len);
  * on exhaustion and ask, each loop turn, whether to read on.
  */
 bool sl_pool_room_local(const struct sl_pool *p, size_t len);
+/*
+ * Owner thread only: whether len's class could still give more than 1/share
+ * of its cap (free messages plus room to grow). For a source of new messages
+ * that stops there: the rest stays for the shard's readers. Backpressure is
+ * otherwise mutual: with our pool full of sends queued to a peer whose pool
+ * is full of replies queued to us, neither reads again.
+ */
+bool sl_pool_room_keeping_local(const struct sl_pool *p, size_t len, unsigned share);
 /* Owner thread only: messages given back so far (a cheap "did anything come back?"). */
 static inline uint64_t sl_pool_frees_local(const struct sl_pool *p)
 {

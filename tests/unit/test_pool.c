@@ -188,3 +188,34 @@ Test(pool, free_from_a_plain_thread_goes_home)
 	sl_node_join(n);
 	sl_node_destroy(n);
 }
+
+/* A source of new messages (the load harness's sender) stops with a share left for readers. */
+Test(pool, room_keeping_a_share)
+{
+	struct sl_pool_config cfg = { .small_slab = 4, .small_max = 8, .mid_slab = 1, .mid_max = 1,
+				      .big_slab = 1, .big_max = 1 };
+	struct sl_msg *m[8];
+	struct sl_pool p;
+	unsigned i;
+
+	cr_assert_eq(sl_pool_init(&p, 0, NULL, &cfg), 0);
+	for (i = 0; i < 6; i++) {
+		cr_assert(sl_pool_room_keeping_local(&p, 64, 4), "%u spare of 8", 8 - i);
+		m[i] = sl_pool_alloc_local(&p, 64);
+		cr_assert_not_null(m[i]);
+	}
+	cr_assert_not(sl_pool_room_keeping_local(&p, 64, 4), "2 spare is the readers' quarter");
+	cr_assert(sl_pool_room_local(&p, 64), "readers still get them");
+	m[6] = sl_pool_alloc_local(&p, 64);
+	m[7] = sl_pool_alloc_local(&p, 64);
+	cr_assert_not_null(m[7]);
+	cr_assert(sl_pool_room_keeping_local(&p, 1u << 20, 4), "giant frames come from the heap");
+	sl_pool_free_local(&p, m[7]);
+	sl_pool_free_local(&p, m[6]);
+	cr_assert_not(sl_pool_room_keeping_local(&p, 64, 4));
+	sl_pool_free_local(&p, m[5]);
+	cr_assert(sl_pool_room_keeping_local(&p, 64, 4), "3 spare: sends go on");
+	for (i = 0; i < 5; i++)
+		sl_pool_free_local(&p, m[i]);
+	sl_pool_destroy(&p);
+}

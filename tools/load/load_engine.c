@@ -22,8 +22,10 @@
 #include "crypto/identity.h"
 #include "engine/log.h"
 #include "engine/node.h"
+#include "engine/pool.h"
 #include "engine/router.h"
 #include "engine/secure.h"
+#include "engine/shard.h"
 #include "engine/timer.h"
 #include "engine/vault.h"
 #include "engine/worker.h"
@@ -37,6 +39,13 @@
 #define HS_WINDOW 64		/* set-up handshakes in flight per shard */
 #define SEND_BURST 4096		/* sends per timer turn, then the shard does its I/O */
 #define POOL_FULL_WAIT_NS 20000ull	/* the pool at its cap: look again after this */
+/*
+ * Sends stop while less than 1/RX_SHARE of the shard's pool is left: the rest
+ * is for reading replies. Taking all of it could deadlock with the node (our
+ * pool full of queued requests, its pool full of replies we cannot read) and,
+ * short of that, starves the reader each time a send frees a message.
+ */
+#define RX_SHARE 4
 
 struct egen {
 	struct sl_worker w;		/* replies arrive here */
@@ -176,8 +185,10 @@ static bool send_one(struct egen *e, uint64_t now)
 	struct sl_load_gen *g = e->g;
 	const struct sl_route *r;
 	uint64_t seq, intended;
-	struct sl_msg *m = sl_msg_alloc(e->cfg->size);
+	struct sl_msg *m = NULL;
 
+	if (sl_pool_room_keeping_local(sl_shard_pool(e->w.shard), e->cfg->size, RX_SHARE))
+		m = sl_msg_alloc(e->cfg->size);
 	if (!m) {
 		e->pool_full = true;
 		return false;	/* the pool is at its cap: sends wait (their intended times kept) */
