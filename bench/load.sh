@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/load.sh: the scale of `sluice load` itself, and a side-by-side with wrk.
+# bench/load.sh: the scale of `sluice load` itself, and side-by-sides with wrk and h2load.
 #
 #   1. 10,000 secure channels held by the harness against a Sluice node, a low
 #      rate on each (--rate 10000: one message per channel per second);
@@ -9,7 +9,9 @@
 #      n2 -> a kept-alive Python HTTP server): `wrk` and `sluice load --mode http`
 #      alternated, same connections, same path, closed loop both (Debian has no
 #      wrk2, and wrk is closed loop: the comparison is of the same mode), p50s
-#      side by side.
+#      side by side;
+#   4. the same path at a fixed 500 req/s on one connection: h2load --rps (Debian's
+#      nghttp2-client) and `sluice load --rate`, p50s side by side.
 #
 # Usage: bench/load.sh [--build-dir DIR] [--rate R] [--seconds S] [--runs N]
 # Everything runs in a temp $SLUICE_HOME on 127.0.0.1 and is stopped at the end.
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 . "$here/bench/lib.sh"
-command -v wrk >/dev/null || { echo "bench/load.sh: wrk is missing: apt-get install wrk" >&2; exit 1; }
+for t in wrk h2load; do command -v $t >/dev/null || { echo "bench/load.sh: $t is missing: tools/deps.sh bench installs it" >&2; exit 1; }; done
 bench_home load
 pids=()
 bench_on_exit() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -51,9 +53,9 @@ for i in $(seq "$runs"); do
 		--warmup 1s --shards 1 --output json | jq_ '"asked %.0f achieved %.0f received %.0f msg/s; p50 %d p99 %d us, send lag p99 %d us; errors %d (timeouts %d); harness %.2f CPU-s over %.1f s = %.2f cores, %.3f CPU-us per message" % (d["asked_rate"], d["achieved_rate"], d["received_rate"], d["latency_us"]["p50"], d["latency_us"]["p99"], d["send_lag_us"]["p99"], d["errors"]["total"], d["errors"]["timeouts"], d["harness"]["cpu_s"], d["duration_s"], d["harness"]["cpu_s"] / d["duration_s"], d["harness"]["cpu_us_per_message"])'
 done
 
-echo "## 2b. the same one way (--mode bulk: offered and counted at the node's echo, no latency)"
-"$S" load --to /node/n2/secure/api/service/echo --rate "$rate" --duration "${secs}s" --mode bulk \
-	--shards 1 --output json | jq_ '"asked %.0f achieved %.0f msg/s sent, %.0f/s echoed back; harness %.2f cores, %.3f CPU-us per message" % (d["asked_rate"], d["achieved_rate"], d["received_rate"], d["harness"]["cpu_s"] / d["duration_s"], d["harness"]["cpu_us_per_message"])'
+echo "## 2b. the same one way (--mode bulk to the node's discard: offered, and counted there)"
+"$S" load --to /node/n2/secure/api/service/discard --rate "$rate" --duration "${secs}s" --mode bulk \
+	--shards 1 --output json | jq_ '"asked %.0f achieved %.0f msg/s sent; the node discarded %d of %d sent, %d lost; harness %.2f cores, %.3f CPU-us per message" % (d["asked_rate"], d["achieved_rate"], d["node"]["discarded"], d["node"]["sent_all"], d["node"]["lost"], d["harness"]["cpu_s"] / d["duration_s"], d["harness"]["cpu_us_per_message"])'
 
 echo "## 3. HTTP through a Sluice portal: wrk vs sluice load --mode http (4 connections, closed loop, ${secs} s each, alternated)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -78,4 +80,25 @@ for i in $(seq "$runs"); do
 	echo "wrk:         p50 $(echo $w | cut -d' ' -f1), $(echo $w | cut -d' ' -f2) req/s"
 	"$S" load --tcp "$inlet" --mode http --connections 4 -c 4 --duration "${secs}s" --output json \
 		| jq_ '"sluice load: p50 %.2fus, %.0f req/s (p99 %d us)" % (d["latency_us"]["p50"], d["received_rate"], d["latency_us"]["p99"])'
+done
+
+echo "## 4. HTTP through the same portal at a fixed rate: h2load --rps vs sluice load --rate (500 req/s on 1 connection, ${secs} s each, alternated)"
+# h2load paces each connection at --rps and logs every request's latency from its actual
+# send; sluice load counts from the intended send time, so its p50 carries its send lag.
+# One connection: at 4 connections and the same total rate, h2load's p50 was 2.3x its
+# 1-connection one while sluice load's did not move; likely h2load's per-connection timers
+# fire together and the requests queue at the server in bursts. 500/s, not more: at 2,000/s
+# a late response delays the next send, which sluice load counts and h2load does not
+# (h2load 195-231 us, sluice load 264-308 us there).
+for i in $(seq "$runs"); do
+	rm -f "$SLUICE_HOME/h2load.log"
+	h2load --h1 -c 1 --rps 500 -D "$secs" --log-file "$SLUICE_HOME/h2load.log" "http://$inlet/" > "$SLUICE_HOME/h2load.out"
+	python3 - "$SLUICE_HOME/h2load.log" "$SLUICE_HOME/h2load.out" <<'EOF2'
+import re, statistics, sys
+lat = sorted(int(l.split("\t")[2]) for l in open(sys.argv[1]) if l.count("\t") == 2)
+rate = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", open(sys.argv[2]).read()).group(1)
+print("h2load:      p50 %.2fus, %s req/s (p99 %d us, %d requests)" % (statistics.median(lat), rate, lat[int(len(lat) * 0.99)], len(lat)))
+EOF2
+	"$S" load --tcp "$inlet" --mode http --connections 1 --rate 500 --duration "${secs}s" --output json \
+		| jq_ '"sluice load: p50 %.2fus, %.0f req/s (p99 %d us, %d requests; send lag p50 %d us)" % (d["latency_us"]["p50"], d["received_rate"], d["latency_us"]["p99"], d["received"], d["send_lag_us"]["p50"])'
 done

@@ -9,7 +9,8 @@ test=(libcriterion-dev libjansson-dev python3 python3-dissononce python3-cryptog
 	iproute2 nftables valgrind # the fault tests (network namespaces), test_memcheck.py
 	prometheus # promtool and a real server scraping a node, test_metrics.py
 	redis-server) # the directory of a relay fleet, test_fleet.py
-bench=(socat openssh-server openssh-client stunnel4 spiped openssl iproute2)
+bench=(socat openssh-server openssh-client stunnel4 spiped openssl iproute2
+	wrk nghttp2-client) # bench/load.sh: closed-loop (wrk) and rate-driven (h2load --rps) HTTP peers
 
 # Intel's multi-buffer crypto (the fastest AES-GCM backend) exists for amd64 only.
 [ "$(dpkg --print-architecture)" = amd64 ] && build+=(libipsec-mb-dev)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,6 +226,8 @@ static void *tgen_main(void *arg)
 	struct sl_load_gen *g = t->g;
 	struct epoll_event ev[64];
 
+	/* epoll_pwait2 sleeps past its deadline by the timer slack (50 us by default): a send lag. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	sl_load_gen_arm(g, t->start_ns);
 	for (;;) {
 		uint64_t now = sl_load_now_ns(), wait;
