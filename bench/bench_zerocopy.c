@@ -9,7 +9,7 @@
  * Usage: bench_zerocopy [GB per run (4)] [runs of each (8)]
  */
 #include <errno.h>
-#include <time.h>
+#include <time.h>	/* before errqueue.h, which uses struct timespec */
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,6 +20,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "engine/clock.h"
 
 #ifndef SO_ZEROCOPY
 #define SO_ZEROCOPY 60
@@ -42,14 +44,6 @@ static void *reader(void *arg)
 	if (fd >= 0)
 		close(fd);
 	return NULL;
-}
-
-static double mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 static double cpu(void)
@@ -101,7 +95,7 @@ static int run(bool zc, double gb, double *gbit, double *cpu_per_gb)
 	if (fd < 0 || (zc && setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one))) ||
 	    connect(fd, (void *)&sa, sizeof(sa)))
 		return -1;
-	t0 = mono();
+	t0 = (double)sl_clock_mono_ns() / 1e9;
 	c0 = cpu();
 	for (unsigned long i = 0; i < n; i++) {
 		char *p = buf + (i % INFLIGHT) * CHUNK;
@@ -128,7 +122,7 @@ static int run(bool zc, double gb, double *gbit, double *cpu_per_gb)
 	}
 	shutdown(fd, SHUT_WR);
 	pthread_join(th, NULL);
-	*gbit = bytes * 8 / 1e9 / (mono() - t0);
+	*gbit = bytes * 8 / 1e9 / ((double)sl_clock_mono_ns() / 1e9 - t0);
 	*cpu_per_gb = (cpu() - c0) / (bytes / 1e9);
 	close(fd);
 	close(lfd);
