@@ -6,8 +6,9 @@
   compare.py cpu PID...                   CPU seconds (user+system, children
                                           included) of the process trees rooted
                                           at PID...
-  compare.py record-iperf PATH KIND RUN FILE CPU0 CPU1
+  compare.py record-iperf PATH KIND RUN FILE CPU0 CPU1 [RC [RELAY0 RELAY1]]
                                           one JSON line from an iperf3 -J output
+                                          (RELAY0/1: a relay path's relay node alone)
   compare.py record-rtt PATH RUN FILE [SWEEP]
                                           one JSON line from bench_pingpong --json
   compare.py report RAW.jsonl META.json OUT.md OUT.json
@@ -91,7 +92,7 @@ def cpu(pids):
     print(f"{ticks / TICK:.3f}")
 
 
-def record_iperf(path, kind, run, fname, cpu0, cpu1, rc="0"):
+def record_iperf(path, kind, run, fname, cpu0, cpu1, rc="0", relay0="-", relay1="-"):
     rec = {"path": path, "kind": kind, "run": int(run)}
     if rc == "124":
         rec["error"] = f"{kind}: iperf3 timed out (killed, run {run})"
@@ -113,6 +114,9 @@ def record_iperf(path, kind, run, fname, cpu0, cpu1, rc="0"):
     if cpu0 != "-" and cpu1 != "-" and rec.get("bytes"):
         rec["cpu_s"] = float(cpu1) - float(cpu0)
         rec["cpu_s_per_gb"] = rec["cpu_s"] / (rec["bytes"] / 1e9)
+    if relay0 != "-" and relay1 != "-" and rec.get("bytes"):
+        # the relay node's own share: issue 14 compares it with socat forwarding one stream
+        rec["relay_cpu_s_per_gb"] = (float(relay1) - float(relay0)) / (rec["bytes"] / 1e9)
     print(json.dumps(rec))
 
 
@@ -220,6 +224,10 @@ def report(raw, meta_file, out_md, out_json):
                 "cpu_s_per_gb": med([r.get("cpu_s_per_gb") for r in ok]),
                 "cpu_s_per_gb_all": [round(r["cpu_s_per_gb"], 3) for r in ok if "cpu_s_per_gb" in r],
             }
+            relay = [r["relay_cpu_s_per_gb"] for r in ok if "relay_cpu_s_per_gb" in r]
+            if relay:
+                row[kind]["relay_node_cpu_s_per_gb"] = med(relay)
+                row[kind]["relay_node_cpu_s_per_gb_all"] = [round(v, 3) for v in relay]
         ok = [r for r in mine if r["kind"] == "rtt" and r.get("complete")]
         row["rtt"] = {
             "runs": len(ok),  # sweeps: RTT_SWEEPS per run
@@ -284,6 +292,19 @@ def report(raw, meta_file, out_md, out_json):
     md.append("CPU-s/GB: user+system seconds of the tunnel processes (both ends, from /proc/PID/stat, "
               "children included) per GB received by iperf3, single stream. Ratios: throughput and CPU "
               "against OpenSSH -L aes256-gcm, round trip against socat with default buffers.")
+
+    fwd = rows.get("socat128k")
+    for name in ("sluice-relay", "sluice-relay-plain"):
+        row, direct = rows.get(name), rows.get("sluice")
+        v = row and row["iperf1"].get("relay_node_cpu_s_per_gb")
+        if not v:
+            continue
+        ref = fwd and fwd["iperf1"]["cpu_s_per_gb"]
+        thr = direct and ratio(row["iperf1"]["gbit_per_s"], direct["iperf1"]["gbit_per_s"])
+        md.append("")
+        md.append(f"{row['label']}: the relay node alone {fmt(v, 3)} CPU-s/GB forwarded, single stream"
+                  f" ({fmt(ratio(v, ref), 2, 'x')} socat-128K's {fmt(ref, 3)}; issue 14's goal: <= 1.2x);"
+                  f" throughput {fmt(thr, 2, 'x')} the direct portal's (goal: >= 0.9x).")
 
     sl = meta.get("sluice", {})
     md.append("")

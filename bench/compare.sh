@@ -113,7 +113,7 @@ wait_port() {
 	return 1
 }
 
-declare -A ENTRY_I ENTRY_P ROOTS STATUS
+declare -A ENTRY_I ENTRY_P ROOTS STATUS RELAY_PID	# RELAY_PID: a relay path's relay node
 META="$TMP/meta.txt"
 RAW="$TMP/raw.jsonl"
 : >"$META"; : >"$RAW"
@@ -362,6 +362,7 @@ relay_path() {
 	for n in relay n1 n2; do
 		pid=$("$SLUICE" node show "$n" --output json 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("pid") or "")' 2>/dev/null)
 		[ -n "$pid" ] && { ROOTS[$name]+=" $pid"; SLUICE_PIDS+=("$pid"); }
+		[ "$n" = relay ] && RELAY_PID[$name]=$pid
 	done
 	unset SLUICE_HOME
 	if [ $rc -ne 0 ] || ! wait_port "$a" || ! wait_port "$b"; then
@@ -408,15 +409,16 @@ for p in "${PATHS[@]}"; do
 done
 
 # ---------------------------------------------------------------- measurements
+relay_cpu_of() { [ -n "${RELAY_PID[$1]:-}" ] && "$PY" "$HELPER" cpu "${RELAY_PID[$1]}" || echo -; }
 measure_iperf() {	# path, streams, run
-	local p=$1 n=$2 run=$3 f="$TMP/iperf-$1-$2-$3.json" c0 c1
-	c0=$(cpu_of "$p")
+	local p=$1 n=$2 run=$3 f="$TMP/iperf-$1-$2-$3.json" c0 c1 r0 r1
+	c0=$(cpu_of "$p") r0=$(relay_cpu_of "$p")
 	fg timeout -k 2 $((SECS + 25)) iperf3 -c 127.0.0.1 -p "${ENTRY_I[$p]}" -t "$SECS" -P "$n" -J \
 		--connect-timeout 5000 >"$f" 2>"$f.err"
 	local rc=$?
 	sleep 0.3	# let forked tunnel children exit and be reaped into their parent's CPU
-	c1=$(cpu_of "$p")
-	"$PY" "$HELPER" record-iperf "$p" "iperf$n" "$run" "$f" "$c0" "$c1" "$rc" >>"$RAW"
+	c1=$(cpu_of "$p") r1=$(relay_cpu_of "$p")
+	"$PY" "$HELPER" record-iperf "$p" "iperf$n" "$run" "$f" "$c0" "$c1" "$rc" "$r0" "$r1" >>"$RAW"
 	if [ $rc -ne 0 ]; then
 		log "$p: iperf3 -P $n exited $rc; restarting iperf3 -s"
 		restart_iperf
