@@ -23,10 +23,11 @@ struct sl_conn_cb {
 	void (*flush_later)(struct sl_conn_core *k);
 	/*
 	 * res bytes went out (with the lead byte, if any), `frames` whole frames
-	 * left the queue and are freed; the queue is flushed again already if
-	 * it holds more.
+	 * left the queue and are freed, `merged` more of them inside merged
+	 * buffers (counted when a send after their merge completes); the queue
+	 * is flushed again already if it holds more.
 	 */
-	void (*sent)(struct sl_conn_core *k, size_t res, unsigned frames);
+	void (*sent)(struct sl_conn_core *k, size_t res, unsigned frames, unsigned merged);
 	/* The send failed (res < 0, or 0 with zero_fails): the queue past the kernel's is the embedder's to drop. */
 	void (*failed)(struct sl_conn_core *k, int res);
 	/* A send or poll completed on a dead connection: its queue was dropped (`dropped` frames). */
@@ -49,6 +50,7 @@ struct sl_conn_core {
 	struct sl_msg *q_head, *q_tail;
 	size_t q_bytes;
 	unsigned busy_n;	/* the first busy_n frames are in the kernel */
+	unsigned merged;	/* frames copied into one buffer, not yet counted as sent */
 	unsigned iov_max;	/* frames per sendmsg */
 	unsigned iov_cap;	/* frames iov holds now (iov_max once grown) */
 	struct msghdr mh;

@@ -567,7 +567,7 @@ static void cb_flush_later(struct sl_conn_core *c)
 	sl_psock_flush_later(container_of(c, struct sl_portal_sock, core));
 }
 
-static void cb_sent(struct sl_conn_core *c, size_t res, unsigned frames)
+static void cb_sent(struct sl_conn_core *c, size_t res, unsigned frames, unsigned merged)
 {
 	struct sl_portal_sock *k = container_of(c, struct sl_portal_sock, core);
 

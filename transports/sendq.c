@@ -58,7 +58,7 @@ static bool iov_grow(struct sl_conn_core *k, unsigned used)
 unsigned sl_sendq_drop(struct sl_conn_core *k, unsigned keep)
 {
 	struct sl_msg *m = k->q_head, *prev = NULL;
-	unsigned i = 0, n = 0;
+	unsigned i = 0, n = k->merged;	/* a merged buffer dropped counts as its frames (about) */
 
 	/* The first `keep` frames belong to the kernel until their completion. */
 	while (m && i < keep) {
@@ -79,7 +79,55 @@ unsigned sl_sendq_drop(struct sl_conn_core *k, unsigned keep)
 		m = next;
 		n++;
 	}
+	k->merged = 0;
 	return n;
+}
+
+/*
+ * Runs of small frames in what the next sendmsg takes, each copied into one
+ * buffer: the kernel then copies one iovec per run instead of one per
+ * ~150-byte frame, and their 2 KiB pool slots go back at once. Only between
+ * sends (nothing of the queue is in the kernel), and a run stays as it is
+ * when the pool has no buffer to spare.
+ */
+#define MERGE_FRAME_MAX 512u	/* frames up to this size are copied */
+#define MERGE_MIN 4u		/* at least this many in a row, or it is not worth a copy */
+
+static void merge_small(struct sl_conn_core *k)
+{
+	struct sl_msg **link = &k->q_head, *m, *c, *next;
+	unsigned entries = 0;
+
+	while (*link && entries < k->iov_max) {
+		size_t bytes = 0;
+		unsigned n = 0;
+
+		for (m = *link; m && m->len <= MERGE_FRAME_MAX && bytes + m->len <= SL_POOL_MID;
+		     m = m->next) {
+			bytes += m->len;
+			n++;
+		}
+		if (n < MERGE_MIN || !(c = sl_msg_alloc(bytes))) {
+			/* a large frame, a short run or no buffer: they go as they are */
+			for (n = n ? n : 1; n-- && *link; entries++)
+				link = &(*link)->next;
+			continue;
+		}
+		for (m = *link; n--; m = next) {
+			next = m->next;
+			memcpy(c->data + c->len, m->data, m->len);
+			c->len += m->len;
+			sl_msg_free(m);
+			k->merged++;
+		}
+		k->merged--;	/* c itself is counted as the frame that went */
+		c->next = m;
+		*link = c;
+		if (!m)
+			k->q_tail = c;
+		link = &c->next;
+		entries++;
+	}
 }
 
 bool sl_conn_send(struct sl_conn_core *k, const uint8_t *lead)
@@ -93,6 +141,8 @@ bool sl_conn_send(struct sl_conn_core *k, const uint8_t *lead)
 	sqe = sl_uring_sqe(k->io);
 	if (!sqe)
 		return false;
+	if (k->q_head && k->q_head->next)
+		merge_small(k);
 	if (lead) {
 		k->iov[i].iov_base = (void *)lead;
 		k->iov[i++].iov_len = 1;
@@ -143,7 +193,7 @@ void sl_conn_on_writable(struct sl_conn_core *k)
 
 void sl_conn_on_send(struct sl_conn_core *k, int res)
 {
-	unsigned frames = 0;
+	unsigned frames = 0, merged;
 	size_t left;
 
 	k->ops--;
@@ -201,5 +251,7 @@ void sl_conn_on_send(struct sl_conn_core *k, int res)
 	k->busy_n = 0;
 	if (k->q_head)
 		k->cb->flush_later(k);
-	k->cb->sent(k, (size_t)res, frames);
+	merged = k->merged;
+	k->merged = 0;
+	k->cb->sent(k, (size_t)res, frames, merged);
 }

@@ -307,13 +307,14 @@ static void cb_flush_later(struct sl_conn_core *k)
 	sl_stream_flush_later(container_of(k, struct sl_conn, core));
 }
 
-static void cb_sent(struct sl_conn_core *k, size_t res, unsigned frames)
+static void cb_sent(struct sl_conn_core *k, size_t res, unsigned frames, unsigned merged)
 {
 	struct sl_conn *c = container_of(k, struct sl_conn, core);
 	struct sl_sshard *ss = c->ss;
 
 	NET_STAT_ADD(ss, tx_bytes, res);
-	NET_STAT_ADD(ss, tx_frames, frames);
+	NET_STAT_ADD(ss, tx_frames, frames + merged);
+	NET_STAT_ADD(ss, tx_merged, merged);
 	/* res > 0 here: when ours was still to go, it led this sendmsg and went. */
 	c->ver_tx = false;
 	if (k->q_bytes <= ss->net->cfg.sendq_high / 2)

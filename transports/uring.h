@@ -42,6 +42,7 @@ struct sl_net_stats {
 	uint64_t rx_frames, tx_frames;
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t sendmsg_calls;		/* batched: tx_frames / sendmsg_calls frames each */
+	uint64_t tx_merged;		/* of tx_frames, those copied into one buffer with others */
 	uint64_t conns_accepted, conns_connected, conns_closed;
 	uint64_t heartbeats;		/* empty onward route, dropped */
 	uint64_t drop_sendq;		/* connection queue over sendq_max */

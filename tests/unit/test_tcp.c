@@ -52,7 +52,8 @@ Test(tcp, uppercase_round_trip)
  * A link's sendmsg starts with room for SL_IOV_INLINE frames and grows to
  * SL_IOV_MAX once a batch has more: a burst of 2000 echoes, sent in one turn
  * of the shard (so they queue behind the first sendmsg), leaves in batches
- * larger than the inline room, and every reply comes back, in order.
+ * larger than the inline room (small frames merged into one buffer or not),
+ * and every reply comes back, in order.
  */
 enum { BURST = 2000 };
 
@@ -102,6 +103,68 @@ Test(tcp, a_burst_leaves_in_batches_past_the_inline_iov)
 	cr_assert_gt(st.tx_frames, 8 * st.sendmsg_calls,	/* 8: SL_IOV_INLINE (transports/) */
 		     "%lu frames in %lu sendmsgs: no batch outgrew the inline room",
 		     (unsigned long)st.tx_frames, (unsigned long)st.sendmsg_calls);
+	tnode_down(&a);
+	tnode_down(&b);
+}
+
+/*
+ * Small frames queued behind a send are merged into one buffer before the
+ * next (transports/sendq.c); a larger frame ends a run. A burst of small
+ * echoes with a 1,500-byte one every seventh: every reply comes back whole
+ * and in order, and the link counts every frame it sent, merged or not.
+ */
+static void mixed_text(unsigned i, char *text, size_t cap)
+{
+	int n = snprintf(text, cap, "m%u-", i);
+
+	if (i % 7 == 3) {
+		memset(text + n, 'x', 1500);
+		text[n + 1500] = 0;
+	}
+}
+
+static void send_mixed(struct sl_shard *s, void *arg)
+{
+	struct burst *b = arg;
+	char text[1600];
+
+	for (unsigned i = 0; i < BURST; i++) {
+		struct sl_msg *m;
+
+		mixed_text(i, text, sizeof(text));
+		m = msg_bare(b->from, b->to, text);
+		cr_assert_not_null(m);
+		sl_send(s, m);
+	}
+}
+
+Test(tcp, small_frames_merged_arrive_whole_and_in_order)
+{
+	struct sl_net_stats st;
+	struct tnode a, b;
+	struct sl_route r;
+	struct burst burst = { &a.probe, &r };
+	char text[1600];
+
+	skip_without_uring();
+	tnode_up(&a, 1);
+	tnode_up(&b, 1);
+	cr_assert_eq(route_from(&r, b.addr, "echo", NULL), 0);
+	roundtrip(&a, &r, "first", "first");
+	cr_assert_eq(call_on_shard(a.n, 0, send_mixed, &burst), 0);
+	for (unsigned i = 0; i < BURST; i++) {
+		struct sl_msg *m = probe_wait(&a.probe, 5000);
+
+		cr_assert_not_null(m, "reply %u of %u missing", i, BURST);
+		mixed_text(i, text, sizeof(text));
+		cr_assert_str_eq(msg_text(m), text, "reply %u", i);
+		sl_msg_free(m);
+	}
+	sl_net_stats(a.net, &st);
+	cr_assert_geq(st.tx_frames, BURST + 1, "%lu frames counted for %u sent",
+		      (unsigned long)st.tx_frames, BURST + 1);
+	cr_assert_gt(st.tx_merged, BURST / 2, "%lu of %u frames merged",
+		     (unsigned long)st.tx_merged, BURST);
 	tnode_down(&a);
 	tnode_down(&b);
 }
