@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A connection's send queue: frames leave in batches, one sendmsg of up to
- * iov_max frames at a time; a short send leaves the rest of its frame at
+ * iov_max frames at a time (runs of small ones first merged into one
+ * buffer, merge_small); a short send leaves the rest of its frame at
  * the head (data/len advanced) to go first next time; a full socket is
  * waited on with a POLLOUT op, after which sending resumes. One completion
  * per batch: the embedder's callbacks run once per completion, not per
