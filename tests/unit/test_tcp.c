@@ -55,37 +55,37 @@ Test(tcp, uppercase_round_trip)
  * larger than the inline room (small frames merged into one buffer or not),
  * and every reply comes back, in order.
  */
-enum { BURST = 2000 };
+enum { BURST = 2000, BURST_TEXT = 1600 };
 
 struct burst {
 	struct probe *from;
 	const struct sl_route *to;
+	void (*text)(unsigned i, char *text, size_t cap);	/* message i's payload */
 };
 
 static void send_burst(struct sl_shard *s, void *arg)
 {
 	struct burst *b = arg;
-	char text[16];
+	char text[BURST_TEXT];
 
 	for (unsigned i = 0; i < BURST; i++) {
 		struct sl_msg *m;
 
-		snprintf(text, sizeof(text), "m%u", i);
+		b->text(i, text, sizeof(text));
 		m = msg_bare(b->from, b->to, text);
 		cr_assert_not_null(m);
 		sl_send(s, m);
 	}
 }
 
-Test(tcp, a_burst_leaves_in_batches_past_the_inline_iov)
+/* BURST echoes sent in one turn of a's shard, every reply checked in order; st: a's link. */
+static void echo_burst(void (*text_of)(unsigned, char *, size_t), struct sl_net_stats *st)
 {
-	struct sl_net_stats st;
 	struct tnode a, b;
 	struct sl_route r;
-	struct burst burst = { &a.probe, &r };
-	char text[16];
+	struct burst burst = { &a.probe, &r, text_of };
+	char text[BURST_TEXT];
 
-	skip_without_uring();
 	tnode_up(&a, 1);
 	tnode_up(&b, 1);
 	cr_assert_eq(route_from(&r, b.addr, "echo", NULL), 0);
@@ -95,16 +95,29 @@ Test(tcp, a_burst_leaves_in_batches_past_the_inline_iov)
 		struct sl_msg *m = probe_wait(&a.probe, 5000);
 
 		cr_assert_not_null(m, "reply %u of %u missing", i, BURST);
-		snprintf(text, sizeof(text), "m%u", i);
-		cr_assert_str_eq(msg_text(m), text);
+		text_of(i, text, sizeof(text));
+		cr_assert_str_eq(msg_text(m), text, "reply %u", i);
 		sl_msg_free(m);
 	}
-	sl_net_stats(a.net, &st);
+	sl_net_stats(a.net, st);
+	tnode_down(&a);
+	tnode_down(&b);
+}
+
+static void short_text(unsigned i, char *text, size_t cap)
+{
+	snprintf(text, cap, "m%u", i);
+}
+
+Test(tcp, a_burst_leaves_in_batches_past_the_inline_iov)
+{
+	struct sl_net_stats st;
+
+	skip_without_uring();
+	echo_burst(short_text, &st);
 	cr_assert_gt(st.tx_frames, 8 * st.sendmsg_calls,	/* 8: SL_IOV_INLINE (transports/) */
 		     "%lu frames in %lu sendmsgs: no batch outgrew the inline room",
 		     (unsigned long)st.tx_frames, (unsigned long)st.sendmsg_calls);
-	tnode_down(&a);
-	tnode_down(&b);
 }
 
 /*
@@ -123,50 +136,16 @@ static void mixed_text(unsigned i, char *text, size_t cap)
 	}
 }
 
-static void send_mixed(struct sl_shard *s, void *arg)
-{
-	struct burst *b = arg;
-	char text[1600];
-
-	for (unsigned i = 0; i < BURST; i++) {
-		struct sl_msg *m;
-
-		mixed_text(i, text, sizeof(text));
-		m = msg_bare(b->from, b->to, text);
-		cr_assert_not_null(m);
-		sl_send(s, m);
-	}
-}
-
 Test(tcp, small_frames_merged_arrive_whole_and_in_order)
 {
 	struct sl_net_stats st;
-	struct tnode a, b;
-	struct sl_route r;
-	struct burst burst = { &a.probe, &r };
-	char text[1600];
 
 	skip_without_uring();
-	tnode_up(&a, 1);
-	tnode_up(&b, 1);
-	cr_assert_eq(route_from(&r, b.addr, "echo", NULL), 0);
-	roundtrip(&a, &r, "first", "first");
-	cr_assert_eq(call_on_shard(a.n, 0, send_mixed, &burst), 0);
-	for (unsigned i = 0; i < BURST; i++) {
-		struct sl_msg *m = probe_wait(&a.probe, 5000);
-
-		cr_assert_not_null(m, "reply %u of %u missing", i, BURST);
-		mixed_text(i, text, sizeof(text));
-		cr_assert_str_eq(msg_text(m), text, "reply %u", i);
-		sl_msg_free(m);
-	}
-	sl_net_stats(a.net, &st);
+	echo_burst(mixed_text, &st);
 	cr_assert_geq(st.tx_frames, BURST + 1, "%lu frames counted for %u sent",
 		      (unsigned long)st.tx_frames, BURST + 1);
 	cr_assert_gt(st.tx_merged, BURST / 2, "%lu of %u frames merged",
 		     (unsigned long)st.tx_merged, BURST);
-	tnode_down(&a);
-	tnode_down(&b);
 }
 
 Test(tcp, multi_hop_three_nodes)
