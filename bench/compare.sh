@@ -394,7 +394,8 @@ for p in $ALL_PATHS; do
 	PATHS+=("$p")
 done
 
-cpu_of() { [ -n "${ROOTS[$1]}" ] && "$PY" "$HELPER" cpu ${ROOTS[$1]} || echo -; }
+cpu_of_pids() { [ -n "$1" ] && "$PY" "$HELPER" cpu $1 || echo -; }	# "-": nothing to count
+cpu_of() { cpu_of_pids "${ROOTS[$1]}"; }
 
 # idle tunnels must not burn CPU while the others are measured
 declare -A IDLE0
@@ -409,15 +410,14 @@ for p in "${PATHS[@]}"; do
 done
 
 # ---------------------------------------------------------------- measurements
-relay_cpu_of() { [ -n "${RELAY_PID[$1]:-}" ] && "$PY" "$HELPER" cpu "${RELAY_PID[$1]}" || echo -; }
 measure_iperf() {	# path, streams, run
 	local p=$1 n=$2 run=$3 f="$TMP/iperf-$1-$2-$3.json" c0 c1 r0 r1
-	c0=$(cpu_of "$p") r0=$(relay_cpu_of "$p")
+	c0=$(cpu_of "$p") r0=$(cpu_of_pids "${RELAY_PID[$p]:-}")
 	fg timeout -k 2 $((SECS + 25)) iperf3 -c 127.0.0.1 -p "${ENTRY_I[$p]}" -t "$SECS" -P "$n" -J \
 		--connect-timeout 5000 >"$f" 2>"$f.err"
 	local rc=$?
 	sleep 0.3	# let forked tunnel children exit and be reaped into their parent's CPU
-	c1=$(cpu_of "$p") r1=$(relay_cpu_of "$p")
+	c1=$(cpu_of "$p") r1=$(cpu_of_pids "${RELAY_PID[$p]:-}")
 	"$PY" "$HELPER" record-iperf "$p" "iperf$n" "$run" "$f" "$c0" "$c1" "$rc" "$r0" "$r1" >>"$RAW"
 	if [ $rc -ne 0 ]; then
 		log "$p: iperf3 -P $n exited $rc; restarting iperf3 -s"
