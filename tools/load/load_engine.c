@@ -185,13 +185,15 @@ static bool send_one(struct egen *e, uint64_t now)
 	struct sl_load_gen *g = e->g;
 	const struct sl_route *r;
 	uint64_t seq, intended;
+	struct sl_pool *pool = sl_shard_pool(e->w.shard);
 	struct sl_msg *m = NULL;
 
-	if (sl_pool_room_keeping_local(sl_shard_pool(e->w.shard), e->cfg->size, RX_SHARE))
-		m = sl_msg_alloc(e->cfg->size);
+	if (sl_pool_room_keeping_local(pool, e->cfg->size, RX_SHARE))
+		m = sl_pool_alloc_local(pool, e->cfg->size);
 	if (!m) {
 		e->pool_full = true;
-		return false;	/* the pool is at its cap: sends wait (their intended times kept) */
+		/* only the readers' share is left: sends wait (their intended times kept) */
+		return false;
 	}
 	if (!sl_load_gen_next(g, now, &seq, &intended)) {
 		sl_msg_free(m);
